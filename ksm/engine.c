@@ -1,0 +1,353 @@
+/* engine.c - the merge engine's thread, VM registry, tunables and published statistics.
+ *
+ * Overview. Guest RAM is anonymous private memory. The engine repeatedly passes over
+ * every registered VM (scan.c): KVM's dirty log says which pages were written since the
+ * last pass; the others keep their xxh3 hash without being read again. Equal hashes
+ * within a sharing group are candidates; the page is then compared byte for byte with
+ * the VM paused and remapped MAP_PRIVATE|MAP_FIXED onto a canonical page of the pool
+ * memfd (merge.c, pool.c), or released with MADV_DONTNEED if it is all zeros. A guest
+ * write to a merged page is copied by the host kernel in the fault; the engine learns
+ * of it from the dirty log and confirms it in /proc/self/pagemap before the pool page
+ * loses that member. A pool page with no members left is freed.
+ */
+#define pr_fmt(fmt) "ksm: " fmt
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ksm/internal.h"
+#include "vmm/log.h"
+
+void ksm_default_tunables(struct ksm_tunables *t)
+{
+	*t = (struct ksm_tunables){
+		.interval_ms = 100,
+		.batch_pages = 256,
+		.max_stall_us = 400,
+		.scan_rate = 0,
+	};
+}
+
+uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i)
+{
+	unsigned r = ksm_vm_region(vm, i);
+
+	return vm->regions[r].hva + (i - vm->first_page[r]) * KSM_PAGE;
+}
+
+unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i)
+{
+	unsigned r = 0;
+
+	while (r + 1 < vm->nr_regions && i >= vm->first_page[r + 1])
+		r++;
+	return r;
+}
+
+int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon)
+{
+	if (vm->nr_actions == vm->cap_actions) {
+		uint64_t cap = vm->cap_actions ? vm->cap_actions * 2 : 1024;
+		struct ksm_action *n = realloc(vm->actions, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		vm->actions = n;
+		vm->cap_actions = cap;
+	}
+	vm->actions[vm->nr_actions++] = (struct ksm_action){ .page = page, .canon = canon };
+	return 0;
+}
+
+void ksm_canon_put(struct ksm *k, uint32_t id)
+{
+	const struct ksm_canon *c = &k->pool.canon[id];
+
+	if (c->refs == 1)
+		ksm_index_remove(&k->stable, c->hash, c->group, id);
+	ksm_pool_put(&k->pool, id);
+}
+
+struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
+{
+	static const uint8_t zero[KSM_PAGE];
+	struct ksm *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	if (max_pages >= KSM_POOL_NONE - 1)
+		max_pages = KSM_POOL_NONE - 2;
+	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (ksm_pool_init(&k->pool, (uint32_t)max_pages + 1) ||
+	    ksm_index_init(&k->stable, 1024) || ksm_index_init(&k->unstable, 1024)) {
+		ksm_destroy(k);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->wake, NULL);
+	k->zero_hash = XXH3_64bits(zero, KSM_PAGE);
+	if (tun)
+		k->tun = *tun;
+	else
+		ksm_default_tunables(&k->tun);
+	ksm_vmas_resync(&k->vmas);
+	clock_gettime(CLOCK_MONOTONIC, &k->last_pass);
+	return k;
+}
+
+static int vm_alloc(struct ksm_vm *vm)
+{
+	vm->pages = calloc(vm->npages, sizeof(*vm->pages));
+	if (!vm->pages)
+		return -ENOMEM;
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
+		vm->dirty[r] = calloc((vm->regions[r].npages + 63) / 64, 8);
+		if (!vm->dirty[r])
+			return -ENOMEM;
+	}
+	for (uint64_t i = 0; i < vm->npages; i++)
+		vm->pages[i].canon = KSM_POOL_NONE;
+	return 0;
+}
+
+static void vm_release(struct ksm_vm *vm)
+{
+	for (unsigned r = 0; r < vm->nr_regions; r++)
+		free(vm->dirty[r]);
+	free(vm->actions);
+	free(vm->pages);
+	free(vm);
+}
+
+struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
+			  const struct ksm_region *regions, unsigned nr, const struct ksm_vm_ops *ops,
+			  void *opaque)
+{
+	struct ksm_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm || nr == 0 || nr > KSM_MAX_REGIONS) {
+		free(vm);
+		return NULL;
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->group = group;
+	vm->nr_regions = nr;
+	vm->ops = ops;
+	vm->opaque = opaque;
+	for (unsigned r = 0; r < nr; r++) {
+		vm->regions[r] = regions[r];
+		vm->first_page[r] = vm->npages;
+		vm->npages += regions[r].npages;
+	}
+	if (vm_alloc(vm)) {
+		vm_release(vm);
+		return NULL;
+	}
+	pthread_mutex_lock(&k->lock);
+	vm->next = k->vms;
+	k->vms = vm;
+	pthread_mutex_unlock(&k->lock);
+	return vm;
+}
+
+void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm)
+{
+	pthread_mutex_lock(&k->lock);
+	for (struct ksm_vm **pp = &k->vms; *pp; pp = &(*pp)->next) {
+		if (*pp == vm) {
+			*pp = vm->next;
+			break;
+		}
+	}
+	vm->next = NULL;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void ksm_vm_free(struct ksm *k, struct ksm_vm *vm)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&k->lock);
+	for (uint64_t i = 0; i < vm->npages; i++)
+		if (vm->pages[i].kind == KSM_PAGE_MERGED)
+			ksm_canon_put(k, vm->pages[i].canon);
+	pthread_mutex_unlock(&k->lock);
+	vm_release(vm);
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void ksm_pass(struct ksm *k)
+{
+	double t0 = thread_cpu();
+
+	pthread_mutex_lock(&k->lock);
+	ksm_scan_pass(k);
+	k->cpu_seconds += thread_cpu() - t0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void *engine_thread(void *arg)
+{
+	struct ksm *k = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&k->lock);
+	while (!k->stopping) {
+		double t0 = thread_cpu();
+
+		ksm_scan_pass(k);
+		k->cpu_seconds += thread_cpu() - t0;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)k->tun.interval_ms * 1000000;
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		if (!k->stopping)
+			pthread_cond_timedwait(&k->wake, &k->lock, &until);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+int ksm_start(struct ksm *k)
+{
+	int ret;
+
+	k->stopping = false;
+	ret = pthread_create(&k->thread, NULL, engine_thread, k);
+	if (ret)
+		return -ret;
+	pthread_setname_np(k->thread, "ksm-engine");
+	k->running = true;
+	return 0;
+}
+
+void ksm_stop(struct ksm *k)
+{
+	if (!k->running)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stopping = true;
+	pthread_cond_signal(&k->wake);
+	pthread_mutex_unlock(&k->lock);
+	pthread_join(k->thread, NULL);
+	k->running = false;
+}
+
+static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm_stats *s)
+{
+	double saved = 0;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", vm->name);
+	s->group = vm->group;
+	s->pages_total = vm->npages;
+	s->merges = vm->merges;
+	s->cow_breaks = vm->cow_breaks;
+	s->pages_volatile = vm->volatile_pages;
+	for (uint64_t i = 0; i < vm->npages; i++) {
+		const struct ksm_page *p = &vm->pages[i];
+
+		if (p->kind == KSM_PAGE_MERGED) {
+			uint32_t refs = k->pool.canon[p->canon].refs;
+
+			s->pages_merged++;
+			saved += refs ? (double)(refs - 1) / refs : 0;
+		} else if (p->kind == KSM_PAGE_ZERO) {
+			s->pages_zero++;
+			saved += 1;
+		} else if (!(p->flags & KSM_PF_VOLATILE)) {
+			if (p->flags & KSM_PF_HASHED)
+				s->pages_unique++;
+			else
+				s->pages_unscanned++;
+		}
+	}
+	s->bytes_saved = (uint64_t)(saved * KSM_PAGE + 0.5);
+}
+
+size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&k->lock);
+	*out = (struct ksm_stats){
+		.passes = k->passes,
+		.pages_scanned = k->pages_scanned,
+		.pages_hashed = k->pages_hashed,
+		.merges = k->merges,
+		.zero_released = k->zero_released,
+		.compare_fail = k->compare_fail,
+		.cow_breaks = k->cow_breaks,
+		.pool_pages = k->pool.used,
+		.pool_freed = k->pool.freed,
+		.mappings_used = k->vmas.used,
+		.mappings_limit = k->vmas.limit,
+		.budget_skips = k->budget_skips,
+		.budget_isolated_paused = !ksm_vmas_allow(&k->vmas, 1),
+		.budget_full = !ksm_vmas_allow(&k->vmas, 2),
+		.cpu_seconds = k->cpu_seconds,
+		.stall_p50_us = ksm_stall_percentile(&k->stall, 50),
+		.stall_p99_us = ksm_stall_percentile(&k->stall, 99),
+		.stall_max_us = k->stall.max_us,
+		.stalls = k->stall.count,
+		.tun = k->tun,
+	};
+	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next, n++) {
+		struct ksm_vm_stats tmp;
+
+		vm_stats(k, vm, n < max ? &vms[n] : &tmp);
+		out->bytes_saved += (n < max ? vms[n] : tmp).bytes_saved;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return n < max ? n : max;
+}
+
+int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	if (!strcmp(key, "interval_ms") && value >= 1 && value <= 60000)
+		k->tun.interval_ms = (uint32_t)value;
+	else if (!strcmp(key, "batch_pages") && value >= 1 && value <= 65536)
+		k->tun.batch_pages = (uint32_t)value;
+	else if (!strcmp(key, "max_stall_us") && value >= 10 && value <= 1000000)
+		k->tun.max_stall_us = (uint32_t)value;
+	else if (!strcmp(key, "scan_rate") && value <= (1ull << 40))
+		k->tun.scan_rate = value;
+	else if (strcmp(key, "interval_ms") && strcmp(key, "batch_pages") &&
+		 strcmp(key, "max_stall_us") && strcmp(key, "scan_rate"))
+		ret = -ENOENT;
+	else
+		ret = -ERANGE;
+	pthread_cond_signal(&k->wake);
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+void ksm_destroy(struct ksm *k)
+{
+	if (!k)
+		return;
+	ksm_stop(k);
+	ksm_pool_destroy(&k->pool);
+	ksm_index_free(&k->stable);
+	ksm_index_free(&k->unstable);
+	free(k->seen);
+	free(k->created);
+	if (k->pagemap_fd >= 0)
+		close(k->pagemap_fd);
+	free(k);
+}

@@ -1,0 +1,45 @@
+/* index.h - open-addressing hash table from (content hash, sharing group) to a 32-bit id.
+ *
+ * Used twice by the engine: the stable index maps content to canonical pool pages, the
+ * unstable index (rebuilt each pass) maps content to the first guest page seen with it.
+ * Keys may repeat only if the caller inserts them twice; lookups return the first match.
+ */
+#ifndef KSM_INDEX_H
+#define KSM_INDEX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KSM_INDEX_NONE UINT32_MAX
+
+struct ksm_index_slot {
+	uint64_t hash;  /* xxh3-64 of the page */
+	uint32_t group; /* sharing group; pages of different groups never match */
+	uint32_t id;    /* caller's id; KSM_INDEX_NONE marks an empty slot */
+};
+
+struct ksm_index {
+	struct ksm_index_slot *slots;
+	uint64_t cap;   /* power of two */
+	uint64_t used;  /* live entries */
+	uint64_t tombs; /* deleted slots still occupying probes */
+};
+
+/* Initialise an empty index. Returns 0 or -ENOMEM. */
+int ksm_index_init(struct ksm_index *ix, uint64_t capacity_hint);
+
+void ksm_index_free(struct ksm_index *ix);
+
+/* Remove every entry, keeping the allocation. */
+void ksm_index_clear(struct ksm_index *ix);
+
+/* Id stored for (hash, group), or KSM_INDEX_NONE. */
+uint32_t ksm_index_find(const struct ksm_index *ix, uint64_t hash, uint32_t group);
+
+/* Insert (hash, group) -> id (id != KSM_INDEX_NONE). Returns 0 or -ENOMEM. */
+int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id);
+
+/* Remove the entry (hash, group) whose id is @id. Returns true if it was there. */
+bool ksm_index_remove(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id);
+
+#endif

@@ -1,0 +1,116 @@
+/* internal.h - the engine's data structures, shared by the files of ksm/. */
+#ifndef KSM_INTERNAL_H
+#define KSM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ksm/index.h"
+#include "ksm/ksm.h"
+#include "ksm/pool.h"
+#include "ksm/stall.h"
+#include "ksm/vmas.h"
+
+#define KSM_PAGE 4096ull
+
+/* What a guest page is, from the engine's point of view. */
+enum ksm_page_kind {
+	KSM_PAGE_PLAIN,  /* the guest's own anonymous (or COW-copied) page */
+	KSM_PAGE_MERGED, /* maps pool page ->canon, uncopied */
+	KSM_PAGE_ZERO,   /* released: reads see the host zero page */
+};
+
+#define KSM_PF_HASHED 0x1   /* ->hash matches the content as of the last clean pass */
+#define KSM_PF_VOLATILE 0x2 /* written during the last pass */
+#define KSM_PF_POOLVMA 0x4  /* lies in a pool mapping (MADV_DONTNEED would bring pool data back) */
+#define KSM_PF_PLANNED 0x8  /* an action for it is queued in this pass */
+
+struct ksm_page {
+	uint64_t hash;  /* xxh3-64, valid with KSM_PF_HASHED */
+	uint32_t canon; /* pool page, valid for KSM_PAGE_MERGED and while PLANNED */
+	uint8_t kind;   /* enum ksm_page_kind */
+	uint8_t flags;  /* KSM_PF_* */
+	uint16_t pad;
+};
+
+/* An unstable index entry: a guest page seen earlier in this pass. */
+struct ksm_seen {
+	struct ksm_vm *vm;
+	uint64_t page;
+};
+
+/* A queued change to one guest page, executed while its VM is paused. */
+struct ksm_action {
+	uint64_t page;  /* page index in the VM */
+	uint32_t canon; /* pool page to map, or KSM_POOL_NONE to release as zero */
+};
+
+struct ksm_vm {
+	struct ksm_vm *next;
+	char name[64];
+	uint32_t group;
+	unsigned nr_regions;
+	struct ksm_region regions[KSM_MAX_REGIONS];
+	uint64_t first_page[KSM_MAX_REGIONS]; /* page index of each region's first page */
+	uint64_t npages;
+	struct ksm_page *pages;
+	uint64_t *dirty[KSM_MAX_REGIONS]; /* scratch: each region's dirty bitmap of this pass */
+	struct ksm_action *actions;
+	uint64_t nr_actions, cap_actions;
+	const struct ksm_vm_ops *ops;
+	void *opaque;
+	/* Counters (engine thread writes, stats reads under k->lock). */
+	uint64_t merges;      /* pages merged over its life */
+	uint64_t cow_breaks;  /* merged pages copied on write */
+	uint64_t volatile_pages; /* dirty in the last pass */
+};
+
+struct ksm {
+	pthread_mutex_t lock;   /* held by the engine for a whole pass; guards the VM list */
+	pthread_cond_t wake;    /* wakes the engine thread early (stop, new tunables) */
+	pthread_t thread;
+	bool running;
+	bool stopping;
+	struct ksm_vm *vms;
+	struct ksm_pool pool;
+	struct ksm_index stable;   /* (hash, group) -> pool page */
+	struct ksm_index unstable; /* (hash, group) -> packed (vm index, page), rebuilt per pass */
+	struct ksm_seen *seen;     /* unstable index ids -> pages */
+	uint64_t nr_seen, cap_seen;
+	uint32_t *created;         /* pool pages created this pass */
+	uint64_t nr_created, cap_created;
+	uint64_t zero_hash;        /* xxh3 of a zero page */
+	struct ksm_vmas vmas;
+	struct ksm_stall stall;
+	struct ksm_tunables tun;
+	int pagemap_fd;            /* /proc/self/pagemap, for COW ground truth */
+	uint64_t hash_credit;      /* pages we may still hash under scan_rate */
+	struct timespec last_pass;
+	/* Engine counters (see struct ksm_stats). */
+	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;
+	uint64_t cow_breaks, budget_skips;
+	double cpu_seconds;
+};
+
+/* scan.c: run one pass over every VM. Caller holds k->lock. */
+void ksm_scan_pass(struct ksm *k);
+
+/* merge.c: execute @vm's queued actions in paused batches. Caller holds k->lock. */
+void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm);
+
+/* merge.c: which of @vm's dirty merged pages were really copied on write. */
+void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n);
+
+/* Host address of page @i of @vm. */
+uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i);
+
+/* Index of the region holding page @i. */
+unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i);
+
+/* Queue an action for @vm. Returns 0 or -ENOMEM. */
+int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon);
+
+/* Drop one reference of pool page @id; unindex it if that frees it. */
+void ksm_canon_put(struct ksm *k, uint32_t id);
+
+#endif

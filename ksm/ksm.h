@@ -1,0 +1,121 @@
+/* ksm.h - the in-VMM merge engine: find identical guest pages across the fleet, share them.
+ *
+ * The engine sees guest memory only through struct ksm_vm_ops (pause/resume the VM's
+ * writers, fetch its dirty log) and the host mappings of its RAM, so it runs against
+ * fake guests in unit tests. See ksm/engine.c for the algorithm.
+ */
+#ifndef KSM_KSM_H
+#define KSM_KSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KSM_MAX_REGIONS 4
+/* Group of a VM that opted out: only its zero pages are released. */
+#define KSM_GROUP_NONE UINT32_MAX
+
+struct ksm;
+struct ksm_vm;
+
+/* How the engine reaches one VM. Called on the engine thread. */
+struct ksm_vm_ops {
+	/* Stop every writer of the VM's RAM (vCPUs out of KVM_RUN and parked, devices held
+	 * off) and return once none can write. */
+	void (*pause)(void *opaque);
+	/* Let them go again. */
+	void (*resume)(void *opaque);
+	/* OR into @bitmap (one bit per page of region @r) the pages written since the last
+	 * call, and forget them. Returns 0 or -errno (then every page counts as written). */
+	int (*fetch_dirty)(void *opaque, unsigned r, uint64_t *bitmap);
+};
+
+struct ksm_region {
+	uint8_t *hva;    /* host mapping of the region, page aligned */
+	uint64_t gpa;    /* guest-physical start (reports only) */
+	uint64_t npages;
+};
+
+struct ksm_tunables {
+	uint32_t interval_ms;  /* pause between passes */
+	uint32_t batch_pages;  /* most pages merged per pause of a VM */
+	uint32_t max_stall_us; /* a batch ends early once a VM was paused this long */
+	uint64_t scan_rate;    /* most pages hashed per second; 0 = no limit */
+};
+
+/* Per-VM figures (pages unless said otherwise). */
+struct ksm_vm_stats {
+	char name[64];
+	uint32_t group;
+	uint64_t pages_total;
+	uint64_t pages_merged;   /* mapping a pool page uncopied */
+	uint64_t pages_zero;     /* released zero pages */
+	uint64_t pages_unique;   /* stable content, no match */
+	uint64_t pages_volatile; /* written during the last pass */
+	uint64_t pages_unscanned;/* not hashed yet */
+	uint64_t merges;         /* merges done into this VM, over its life */
+	uint64_t cow_breaks;     /* merged pages the guest wrote (host copied them) */
+	uint64_t bytes_saved;    /* zero pages + (k-1)/k of each page shared by k mappers */
+};
+
+struct ksm_stats {
+	uint64_t passes;
+	uint64_t pages_scanned;  /* page visits by the scanner */
+	uint64_t pages_hashed;   /* xxh3 computed */
+	uint64_t merges;         /* guest pages mapped onto pool pages */
+	uint64_t zero_released;  /* guest pages released as zero */
+	uint64_t compare_fail;   /* merges refused by the byte-for-byte compare */
+	uint64_t cow_breaks;     /* copy-on-write breaks seen */
+	uint64_t pool_pages;     /* canonical pages in the pool now */
+	uint64_t pool_freed;     /* canonical pages freed over the engine's life */
+	uint64_t mappings_used;  /* VMAs of the process (counted or estimated) */
+	uint64_t mappings_limit; /* vm.max_map_count */
+	uint64_t budget_skips;   /* merges not done for lack of mapping budget */
+	bool budget_isolated_paused; /* isolated pages no longer merged: budget low */
+	bool budget_full;        /* no merging at all: budget exhausted */
+	double cpu_seconds;      /* engine thread CPU time */
+	uint64_t stall_p50_us;   /* guest pause durations */
+	uint64_t stall_p99_us;
+	uint64_t stall_max_us;
+	uint64_t stalls;         /* pauses so far */
+	uint64_t bytes_saved;    /* sum over VMs */
+	struct ksm_tunables tun;
+};
+
+/* Create an engine for up to @max_pages guest pages in total (sizes the pool).
+ * Returns NULL on failure (errno set). */
+struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun);
+
+/* Default tunables. */
+void ksm_default_tunables(struct ksm_tunables *t);
+
+/* Register a VM before it runs. @group: pages merge only within a group
+ * (KSM_GROUP_NONE: opt out). Returns NULL on failure. */
+struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
+			  const struct ksm_region *regions, unsigned nr, const struct ksm_vm_ops *ops,
+			  void *opaque);
+
+/* Stop scanning @vm; returns once the engine no longer touches its memory. Call before
+ * its RAM is unmapped, then ksm_vm_free after. */
+void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm);
+
+/* Drop @vm's references to pool pages and free it. Its RAM must be unmapped already. */
+void ksm_vm_free(struct ksm *k, struct ksm_vm *vm);
+
+/* Start / stop the engine thread. */
+int ksm_start(struct ksm *k);
+void ksm_stop(struct ksm *k);
+
+/* Run one pass on the calling thread (tests; the engine thread must not be running). */
+void ksm_pass(struct ksm *k);
+
+/* Snapshot of the engine's figures. @vms gets up to @max VMs; returns how many. */
+size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max);
+
+/* Set tunable @key ("interval_ms", "batch_pages", "max_stall_us", "scan_rate").
+ * Returns 0, -ENOENT (unknown key) or -ERANGE. */
+int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
+
+void ksm_destroy(struct ksm *k);
+
+#endif

@@ -1,0 +1,238 @@
+/* merge.c - carry out planned merges and zero releases with the VM paused; detect COW.
+ *
+ * Safety rule: a guest page is replaced only while its VM is paused (nothing can write
+ * it), and only after a byte-for-byte compare with what replaces it, made during that
+ * same pause. A merged page is mapped MAP_PRIVATE from the pool memfd, so a later guest
+ * write is copied by the host kernel inside the fault, with no exit.
+ */
+#define pr_fmt(fmt) "ksm: " fmt
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ksm/internal.h"
+#include "vmm/log.h"
+
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61)
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int cmp_action(const void *a, const void *b)
+{
+	const struct ksm_action *x = a, *y = b;
+
+	return x->page < y->page ? -1 : x->page > y->page;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[KSM_PAGE];
+
+	return memcmp(p, zero, KSM_PAGE) == 0;
+}
+
+/* Does the page still hold exactly what action @a would give it? (VM paused.) */
+static bool still_same(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a)
+{
+	const uint8_t *page = ksm_vm_page(vm, a->page);
+
+	if (a->canon == KSM_POOL_NONE)
+		return page_is_zero(page);
+	return memcmp(page, ksm_pool_page(&k->pool, a->canon), KSM_PAGE) == 0;
+}
+
+/* Can action @b extend the run that ends with action @a into one mapping call? */
+static bool joins(const struct ksm_vm *vm, const struct ksm_action *a, const struct ksm_action *b)
+{
+	if (b->page != a->page + 1 || ksm_vm_region(vm, a->page) != ksm_vm_region(vm, b->page))
+		return false;
+	if (a->canon == KSM_POOL_NONE || b->canon == KSM_POOL_NONE)
+		return a->canon == b->canon &&
+		       !((vm->pages[a->page].flags ^ vm->pages[b->page].flags) & KSM_PF_POOLVMA);
+	return b->canon == a->canon + 1;
+}
+
+static void mapped(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		struct ksm_page *p = &vm->pages[a[i].page];
+
+		p->kind = KSM_PAGE_MERGED;
+		p->canon = a[i].canon;
+		p->flags |= KSM_PF_POOLVMA;
+		k->pool.canon[a[i].canon].refs++;
+	}
+	vm->merges += n;
+	k->merges += n;
+}
+
+static void zeroed(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		struct ksm_page *p = &vm->pages[a[i].page];
+
+		p->kind = KSM_PAGE_ZERO;
+		p->flags &= (uint8_t)~KSM_PF_POOLVMA;
+	}
+	k->zero_released += n;
+}
+
+static void warn_once(int err, const char *what)
+{
+	static bool warned;
+
+	if (!warned) {
+		warned = true;
+		pr_warn("%s failed: %s; those pages stay unmerged", what, strerror(err));
+	}
+}
+
+/* Replace @n consecutive pages, all compared equal, in one call. */
+static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
+{
+	uint8_t *hva = ksm_vm_page(vm, a->page);
+	bool poolvma = vm->pages[a->page].flags & KSM_PF_POOLVMA;
+	void *r;
+
+	if (a->canon == KSM_POOL_NONE && !poolvma) {
+		/* Anonymous memory: released pages read as zeros, no mapping needed. */
+		if (madvise(hva, n * KSM_PAGE, MADV_DONTNEED))
+			return warn_once(errno, "madvise(MADV_DONTNEED)");
+		return zeroed(k, vm, a, n);
+	}
+	if (!ksm_vmas_allow(&k->vmas, n)) {
+		k->budget_skips += n;
+		return;
+	}
+	if (a->canon == KSM_POOL_NONE)
+		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	else
+		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+			 k->pool.fd, (off_t)ksm_pool_offset(a->canon));
+	if (r == MAP_FAILED)
+		return warn_once(errno, "mmap(MAP_FIXED) of a merged run");
+	ksm_vmas_add(&k->vmas);
+	if (a->canon == KSM_POOL_NONE)
+		zeroed(k, vm, a, n);
+	else
+		mapped(k, vm, a, n);
+}
+
+/* Execute actions [i, end) of a run: compare each, apply maximal equal sub-runs. */
+static void execute_run(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t end)
+{
+	const struct ksm_action *a = vm->actions;
+	uint64_t start = i;
+
+	for (; i < end; i++) {
+		if (still_same(k, vm, &a[i]))
+			continue;
+		k->compare_fail++;
+		if (i > start)
+			apply(k, vm, &a[start], i - start);
+		start = i + 1;
+	}
+	if (end > start)
+		apply(k, vm, &a[start], end - start);
+}
+
+/* One paused batch starting at action @i; returns the first action not done. */
+static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
+{
+	uint64_t t0 = now_us(), done = 0;
+
+	ksm_vmas_maybe_resync(&k->vmas);
+	vm->ops->pause(vm->opaque);
+	/* At least one run per pause, so a slow pause cannot stall the engine. */
+	while (i < vm->nr_actions && done < k->tun.batch_pages &&
+	       (done == 0 || now_us() - t0 < k->tun.max_stall_us)) {
+		uint64_t end = i + 1;
+
+		while (end < vm->nr_actions && end - i < k->tun.batch_pages &&
+		       joins(vm, &vm->actions[end - 1], &vm->actions[end]))
+			end++;
+		execute_run(k, vm, i, end);
+		done += end - i;
+		i = end;
+	}
+	vm->ops->resume(vm->opaque);
+	ksm_stall_record(&k->stall, now_us() - t0);
+	return i;
+}
+
+void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
+{
+	uint64_t i = 0;
+
+	qsort(vm->actions, vm->nr_actions, sizeof(*vm->actions), cmp_action);
+	while (i < vm->nr_actions)
+		i = run_batch(k, vm, i);
+	for (i = 0; i < vm->nr_actions; i++)
+		vm->pages[vm->actions[i].page].flags &= (uint8_t)~KSM_PF_PLANNED;
+	vm->nr_actions = 0;
+}
+
+/* Was the page behind @entry copied on write (or otherwise made private)? A merged page
+ * is either not yet faulted in (not present) or maps the pool's file page. */
+static bool copied(uint64_t entry)
+{
+	if (entry & PM_SWAPPED)
+		return true;
+	return (entry & PM_PRESENT) && !(entry & PM_FILE);
+}
+
+static bool read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
+{
+	off_t off = (off_t)((uintptr_t)hva / KSM_PAGE * 8);
+	ssize_t want = (ssize_t)(n * 8);
+
+	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t)want, off) == want;
+}
+
+static void cow_break(struct ksm *k, struct ksm_vm *vm, uint64_t page)
+{
+	struct ksm_page *p = &vm->pages[page];
+
+	ksm_canon_put(k, p->canon);
+	p->kind = KSM_PAGE_PLAIN;
+	p->canon = KSM_POOL_NONE;
+	vm->cow_breaks++;
+	k->cow_breaks++;
+}
+
+void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n)
+{
+	uint64_t entries[512];
+
+	for (uint64_t i = 0; i < n;) {
+		uint64_t run = 1;
+
+		while (i + run < n && run < 512 && pages[i + run] == pages[i] + run &&
+		       ksm_vm_region(vm, pages[i]) == ksm_vm_region(vm, pages[i + run]))
+			run++;
+		/* Without the ground truth a page stays counted as merged: its pool page is
+		 * then kept too long, never freed too early. */
+		if (!read_pagemap(k, ksm_vm_page(vm, pages[i]), run, entries)) {
+			warn_once(errno, "reading /proc/self/pagemap");
+			i += run;
+			continue;
+		}
+		for (uint64_t j = 0; j < run; j++)
+			if (copied(entries[j]))
+				cow_break(k, vm, pages[i + j]);
+		i += run;
+	}
+}

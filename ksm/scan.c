@@ -1,0 +1,253 @@
+/* scan.c - one pass of the scanner: dirty log, copy-on-write breaks, hashing, matching.
+ *
+ * A pass has three steps, VM by VM:
+ *  1. Fetch the dirty log. A written page is volatile for this pass: its hash is stale
+ *     and it waits. A written merged page may have been copied on write: that is
+ *     checked against /proc/self/pagemap (merge.c) before its pool page loses it.
+ *  2. Plan. Every clean, unmerged page is hashed if its hash is stale (clean pages keep
+ *     their hash across passes: they are not re-read). A zero hash plans a release; a
+ *     hash in the stable index plans a merge onto that pool page; a hash in the
+ *     unstable index (pages seen earlier in this pass) creates a new pool page from this
+ *     page and plans both merges; otherwise the page goes into the unstable index.
+ *  3. Execute the plans with the VM paused (merge.c), where each page is compared byte
+ *     for byte with its pool page first. Hashes are only hints.
+ * Pool pages created in this pass that no guest took are freed at its end.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "ksm/internal.h"
+
+static uint32_t seen_add(struct ksm *k, struct ksm_vm *vm, uint64_t page)
+{
+	if (k->nr_seen == k->cap_seen) {
+		uint64_t cap = k->cap_seen ? k->cap_seen * 2 : 4096;
+		struct ksm_seen *n;
+
+		if (cap >= KSM_INDEX_NONE - 1)
+			return KSM_INDEX_NONE;
+		n = realloc(k->seen, cap * sizeof(*n));
+		if (!n)
+			return KSM_INDEX_NONE;
+		k->seen = n;
+		k->cap_seen = cap;
+	}
+	k->seen[k->nr_seen] = (struct ksm_seen){ vm, page };
+	return (uint32_t)k->nr_seen++;
+}
+
+static bool test_bit(const uint64_t *bm, uint64_t i)
+{
+	return (bm[i / 64] >> (i % 64)) & 1;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+
+	for (unsigned i = 0; i < KSM_PAGE / 8; i++)
+		acc |= q[i];
+	return acc == 0;
+}
+
+/* Fill @vm->dirty from its dirty log; on failure count the region as all written. */
+static void fetch_dirty(struct ksm_vm *vm)
+{
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
+		uint64_t *bm = vm->dirty[r];
+		size_t bytes = (vm->regions[r].npages + 63) / 64 * 8;
+
+		memset(bm, 0, bytes);
+		if (vm->ops->fetch_dirty(vm->opaque, r, bm))
+			memset(bm, 0xff, bytes);
+	}
+}
+
+/* Step 1 for one VM: mark written pages volatile, collect merged ones for the COW check. */
+static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
+{
+	uint64_t *cow = NULL, nr_cow = 0;
+
+	fetch_dirty(vm);
+	vm->volatile_pages = 0;
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
+		const uint64_t *bm = vm->dirty[r];
+
+		for (uint64_t l = 0; l < vm->regions[r].npages; l++) {
+			struct ksm_page *p = &vm->pages[vm->first_page[r] + l];
+
+			p->flags &= (uint8_t)~KSM_PF_VOLATILE;
+			if (!test_bit(bm, l))
+				continue;
+			p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
+			vm->volatile_pages++;
+			if (p->kind == KSM_PAGE_ZERO)
+				p->kind = KSM_PAGE_PLAIN;
+			if (p->kind != KSM_PAGE_MERGED)
+				continue;
+			if (!cow)
+				cow = malloc(vm->npages * sizeof(*cow));
+			if (cow)
+				cow[nr_cow++] = vm->first_page[r] + l;
+		}
+	}
+	if (nr_cow)
+		ksm_merge_check_cow(k, vm, cow, nr_cow);
+	free(cow);
+}
+
+/* Hash page @i if its hash is stale and the scan rate allows. */
+static bool ensure_hash(struct ksm *k, struct ksm_vm *vm, uint64_t i)
+{
+	struct ksm_page *p = &vm->pages[i];
+
+	if (p->flags & KSM_PF_HASHED)
+		return true;
+	if (k->tun.scan_rate && k->hash_credit == 0)
+		return false;
+	if (k->hash_credit)
+		k->hash_credit--;
+	p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+	p->flags |= KSM_PF_HASHED;
+	k->pages_hashed++;
+	return true;
+}
+
+static void plan(struct ksm_vm *vm, uint64_t i, uint32_t canon)
+{
+	struct ksm_page *p = &vm->pages[i];
+
+	if (ksm_vm_queue(vm, i, canon))
+		return;
+	p->canon = canon;
+	p->flags |= KSM_PF_PLANNED;
+}
+
+/* A second page with this content: make a pool page of it and plan both merges. */
+static uint32_t pair(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t hint, uint32_t sid)
+{
+	struct ksm_page *p = &vm->pages[i];
+	struct ksm_seen s = k->seen[sid];
+	struct ksm_page *q = &s.vm->pages[s.page];
+	uint32_t c;
+
+	if (q->kind != KSM_PAGE_PLAIN || (q->flags & (KSM_PF_PLANNED | KSM_PF_VOLATILE)))
+		return KSM_POOL_NONE;
+	c = ksm_pool_add(&k->pool, hint, ksm_vm_page(vm, i), p->hash, vm->group);
+	if (c == KSM_POOL_NONE)
+		return c;
+	/* The copy raced with a guest write if the hash moved: drop it, try next pass. */
+	if (XXH3_64bits(ksm_pool_page(&k->pool, c), KSM_PAGE) != p->hash ||
+	    ksm_index_insert(&k->stable, p->hash, vm->group, c)) {
+		ksm_pool_release(&k->pool, c);
+		return KSM_POOL_NONE;
+	}
+	if (k->nr_created == k->cap_created) {
+		uint64_t cap = k->cap_created ? k->cap_created * 2 : 1024;
+		uint32_t *n = realloc(k->created, cap * sizeof(*n));
+
+		if (!n) {
+			ksm_index_remove(&k->stable, p->hash, vm->group, c);
+			ksm_pool_release(&k->pool, c);
+			return KSM_POOL_NONE;
+		}
+		k->created = n;
+		k->cap_created = cap;
+	}
+	k->created[k->nr_created++] = c;
+	plan(s.vm, s.page, c);
+	plan(vm, i, c);
+	return c;
+}
+
+/* Decide what to do with clean page @i; returns the pool page it is headed for. */
+static uint32_t plan_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t prev)
+{
+	struct ksm_page *p = &vm->pages[i];
+	uint32_t c, sid;
+
+	if (!ensure_hash(k, vm, i))
+		return KSM_POOL_NONE;
+	if (p->hash == k->zero_hash && page_is_zero(ksm_vm_page(vm, i))) {
+		plan(vm, i, KSM_POOL_NONE);
+		return KSM_POOL_NONE;
+	}
+	if (vm->group == KSM_GROUP_NONE)
+		return KSM_POOL_NONE;
+	c = ksm_index_find(&k->stable, p->hash, vm->group);
+	if (c != KSM_INDEX_NONE) {
+		plan(vm, i, c);
+		return c;
+	}
+	sid = ksm_index_find(&k->unstable, p->hash, vm->group);
+	if (sid != KSM_INDEX_NONE)
+		return pair(k, vm, i, prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1, sid);
+	sid = seen_add(k, vm, i);
+	if (sid != KSM_INDEX_NONE)
+		ksm_index_insert(&k->unstable, p->hash, vm->group, sid);
+	return KSM_POOL_NONE;
+}
+
+/* Step 2 for one VM. */
+static void plan_vm(struct ksm *k, struct ksm_vm *vm)
+{
+	uint32_t prev = KSM_POOL_NONE;
+
+	for (uint64_t i = 0; i < vm->npages; i++) {
+		struct ksm_page *p = &vm->pages[i];
+
+		k->pages_scanned++;
+		if (p->kind == KSM_PAGE_MERGED || (p->flags & KSM_PF_PLANNED))
+			prev = p->canon;
+		else if (p->kind == KSM_PAGE_ZERO || (p->flags & KSM_PF_VOLATILE))
+			prev = KSM_POOL_NONE;
+		else
+			prev = plan_page(k, vm, i, prev);
+	}
+}
+
+static void refill_credit(struct ksm *k)
+{
+	struct timespec now;
+	double dt;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - k->last_pass.tv_sec) +
+	     (double)(now.tv_nsec - k->last_pass.tv_nsec) / 1e9;
+	k->last_pass = now;
+	if (dt > 1.0 || dt < 0)
+		dt = 1.0;
+	k->hash_credit = k->tun.scan_rate ? (uint64_t)((double)k->tun.scan_rate * dt) + 1 : 0;
+}
+
+/* Free pool pages made this pass that no merge took. */
+static void drop_orphans(struct ksm *k)
+{
+	for (uint64_t n = 0; n < k->nr_created; n++) {
+		uint32_t c = k->created[n];
+		const struct ksm_canon *cn = &k->pool.canon[c];
+
+		if (ksm_pool_allocated(&k->pool, c) && cn->refs == 0) {
+			ksm_index_remove(&k->stable, cn->hash, cn->group, c);
+			ksm_pool_release(&k->pool, c);
+		}
+	}
+	k->nr_created = 0;
+}
+
+void ksm_scan_pass(struct ksm *k)
+{
+	refill_credit(k);
+	ksm_index_clear(&k->unstable);
+	k->nr_seen = 0;
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		absorb_dirty(k, vm);
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		plan_vm(k, vm);
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		ksm_merge_actions(k, vm);
+	drop_orphans(k);
+	k->passes++;
+}

@@ -1,0 +1,230 @@
+/* layout.h - where each class of profile page sits and what a page holds (pure math).
+ *
+ * Shared by the freestanding workload guest and the host unit test (tests/unit/test_layout.c),
+ * so it depends only on <stdint.h> (through vmm/guest_abi.h) and has no side effects.
+ *
+ * The profile pages [0, total) form four contiguous blocks, in this order:
+ *   zero    floor(total * pct_zero / 100)    all zero at version 0
+ *   shared  floor(total * pct_shared / 100)  same contents in every guest of a fleet
+ *   dup     floor(total * pct_dup / 100)     each content ~4 times inside one guest
+ *   unique  the rest                         different in every page of every guest
+ * A page rewritten by the mutator (version v > 0) gets a content unique to (guest, p, v).
+ *
+ * A page's content is a pure function of a 64-bit key: qword k = key + k * step, where
+ * step is an odd constant, or 0 for keys stored with `rep stosq`. The key also picks
+ * which kind of store instruction writes the page, so the fleet exercises every write
+ * path a real guest uses (plain, string, locked, non-temporal, vector).
+ */
+#ifndef WORKLOAD_LAYOUT_H
+#define WORKLOAD_LAYOUT_H
+
+#include <stdint.h>
+
+#include "vmm/guest_abi.h"
+
+#define WL_QWORDS_PER_PAGE 512
+#define WL_CONTENT_STEP 0xd1b54a32d192ed03ull /* odd: consecutive qwords all differ */
+
+enum wl_class {
+	WL_CLASS_ZERO = 0,
+	WL_CLASS_SHARED = 1,
+	WL_CLASS_DUP = 2,
+	WL_CLASS_UNIQUE = 3,
+};
+
+/* How a page is written; chosen by wl_store_kind(key). */
+enum wl_store {
+	WL_STORE_MOV = 0,    /* plain 64-bit mov loop */
+	WL_STORE_STOS = 1,   /* rep stosq (step 0); also zero pages */
+	WL_STORE_LOCK = 2,   /* lock xadd read-modify-write of each qword */
+	WL_STORE_MOVNTI = 3, /* non-temporal movnti, then sfence */
+	WL_STORE_VEC = 4,    /* vmovdqu ymm with AVX, movdqu xmm without */
+	WL_STORE_KINDS = 5,
+};
+
+/* Domain tags, so keys of different classes never coincide by construction. */
+enum wl_tag {
+	WL_TAG_SHARED = 1,
+	WL_TAG_DUP = 2,
+	WL_TAG_UNIQUE = 3,
+	WL_TAG_MUTATED = 4,
+	WL_TAG_SHUFFLE = 5,
+	WL_TAG_MUTSET = 6,
+	WL_TAG_KIND = 7,
+};
+
+/* Everything the per-page functions need, derived once from the parameters. */
+struct wl_layout {
+	uint64_t total; /* profile pages */
+	uint64_t nzero; /* pages in each class */
+	uint64_t nshared;
+	uint64_t ndup;
+	uint64_t nunique;
+	uint64_t shared_start; /* first page of each block; zero pages start at 0 */
+	uint64_t dup_start;
+	uint64_t unique_start;
+	uint64_t ndistinct; /* distinct dup contents: max(1, ndup / 4) */
+	uint64_t seed;
+	uint64_t guest;	    /* guest_index */
+	uint32_t placement; /* enum wl_placement */
+	uint32_t mutate_pct;
+	uint64_t shuf_a; /* SHUFFLED: shared slot i holds content (i*a + b) mod nshared */
+	uint64_t shuf_b;
+};
+
+/* A page's content: qword k = base + k * step. */
+struct wl_content {
+	uint64_t base;
+	uint64_t step;
+	uint32_t kind; /* enum wl_store */
+};
+
+/* A bijective 64-bit mixer (splitmix64's finaliser). */
+static inline uint64_t wl_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Hash of a tagged tuple; chaining a bijection keeps distinct tuples apart in practice. */
+static inline uint64_t wl_hash4(uint64_t tag, uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t h = wl_mix(seed + tag * 0x9e3779b97f4a7c15ull);
+
+	h = wl_mix(h ^ a);
+	h = wl_mix(h + b * 0xff51afd7ed558ccdull);
+	return wl_mix(h ^ (c * 0xc4ceb9fe1a85ec53ull));
+}
+
+static inline uint64_t wl_gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Per-guest affine permutation of the shared block. b differs between guests whose
+ * indices differ modulo nshared, and slot 0 holds content b, so two such guests never
+ * share the permutation; a (coprime to nshared, so the map is a bijection) is picked per
+ * guest too, so runs of consecutive pages in one guest are scattered in another. */
+static inline void wl_layout_shuffle(struct wl_layout *l)
+{
+	uint64_t n = l->nshared, a;
+
+	l->shuf_a = 1;
+	l->shuf_b = 0;
+	if (n < 2)
+		return;
+	a = wl_hash4(WL_TAG_SHUFFLE, l->seed, l->guest, 0, 0) % n;
+	if (a == 0)
+		a = 1;
+	while (wl_gcd(a, n) != 1)
+		a = a + 1 < n ? a + 1 : 1;
+	l->shuf_a = a;
+	l->shuf_b = (wl_hash4(WL_TAG_SHUFFLE, l->seed, 0, 1, 0) % n + l->guest % n) % n;
+}
+
+/* Derive the layout. Requires: pct_zero + pct_shared + pct_dup <= 100 and
+ * total < 2^32 (so that products of two page indices fit in 64 bits). */
+static inline void wl_layout_init(struct wl_layout *l, const struct wl_params *p)
+{
+	uint64_t t = p->total_pages;
+
+	l->total = t;
+	l->nzero = t * p->pct_zero / 100;
+	l->nshared = t * p->pct_shared / 100;
+	l->ndup = t * p->pct_dup / 100;
+	l->nunique = t - l->nzero - l->nshared - l->ndup;
+	l->shared_start = l->nzero;
+	l->dup_start = l->shared_start + l->nshared;
+	l->unique_start = l->dup_start + l->ndup;
+	l->ndistinct = l->ndup / 4 ? l->ndup / 4 : 1;
+	l->seed = p->seed;
+	l->guest = p->guest_index;
+	l->placement = p->placement;
+	l->mutate_pct = p->mutate_pct;
+	wl_layout_shuffle(l);
+}
+
+/* Class of profile page @p (< total). */
+static inline enum wl_class wl_page_class(const struct wl_layout *l, uint64_t p)
+{
+	if (p < l->shared_start)
+		return WL_CLASS_ZERO;
+	if (p < l->dup_start)
+		return WL_CLASS_SHARED;
+	if (p < l->unique_start)
+		return WL_CLASS_DUP;
+	return WL_CLASS_UNIQUE;
+}
+
+/* Shared content index held by shared slot @i (= p - shared_start), a bijection of
+ * [0, nshared): identity for SAME, the per-guest permutation for SHUFFLED. */
+static inline uint64_t wl_shared_index(const struct wl_layout *l, uint64_t i)
+{
+	if (l->placement != WL_PLACE_SHUFFLED || l->nshared < 2)
+		return i;
+	return (i * l->shuf_a + l->shuf_b) % l->nshared;
+}
+
+/* Store kind of a key: a hash of it, so kinds spread evenly over pages. */
+static inline uint32_t wl_store_kind(uint64_t key)
+{
+	return (uint32_t) (wl_mix(key ^ (WL_TAG_KIND * 0x9e3779b97f4a7c15ull)) % WL_STORE_KINDS);
+}
+
+/* Content of a non-zero page from its key. */
+static inline struct wl_content wl_key_content(uint64_t key)
+{
+	struct wl_content c;
+
+	c.base = key;
+	c.kind = wl_store_kind(key);
+	c.step = c.kind == WL_STORE_STOS ? 0 : WL_CONTENT_STEP;
+	return c;
+}
+
+/* Expected content of page @p at version @v. */
+static inline struct wl_content wl_page_content(const struct wl_layout *l, uint64_t p, uint32_t v)
+{
+	struct wl_content zero = {0, 0, WL_STORE_STOS};
+	uint64_t key;
+
+	if (v > 0)
+		return wl_key_content(wl_hash4(WL_TAG_MUTATED, l->seed, l->guest, p, v));
+	switch (wl_page_class(l, p)) {
+	case WL_CLASS_ZERO: return zero;
+	case WL_CLASS_SHARED:
+		key =
+		    wl_hash4(WL_TAG_SHARED, l->seed, wl_shared_index(l, p - l->shared_start), 0, 0);
+		break;
+	case WL_CLASS_DUP:
+		key = wl_hash4(WL_TAG_DUP, l->seed, l->guest, (p - l->dup_start) % l->ndistinct, 0);
+		break;
+	default: key = wl_hash4(WL_TAG_UNIQUE, l->seed, l->guest, p, 0); break;
+	}
+	return wl_key_content(key);
+}
+
+/* Qword @k of a page holding @c. */
+static inline uint64_t wl_content_qword(const struct wl_content *c, uint64_t k)
+{
+	return c->base + k * c->step;
+}
+
+/* Whether page @p is in the mutating working set (about mutate_pct percent of pages;
+ * the same pages in every guest of a fleet). */
+static inline int wl_page_mutates(const struct wl_layout *l, uint64_t p)
+{
+	return wl_hash4(WL_TAG_MUTSET, l->seed, p, 0, 0) % 100 < l->mutate_pct;
+}
+
+#endif

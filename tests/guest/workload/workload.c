@@ -1,0 +1,374 @@
+/* workload.c - the workload guest: fill a memory profile, mutate it, verify it on request.
+ *
+ * Every vCPU runs wl_main. vCPU i owns the profile pages p with p % nr_cpus == i and is the
+ * only writer of those pages and of their entries in the version table, so the vCPUs need
+ * no locks: they meet only in the lock-prefixed counters of struct wl_params (ready_cpus,
+ * verify_cpus, ...), where the last vCPU to arrive reports to the VMM.
+ *
+ * Phases: validate the parameters; fill the owned pages (version 0); report READY; then
+ * loop: rewrite a batch of the mutating working set every 10 ms tick (if mutate_rate > 0)
+ * and wait on WL_PORT_WAIT for the rest of the tick, serving VERIFY and FAULT requests.
+ * Exits to the VMM are expensive (~17 us each under PVM), so the loop makes one wait per
+ * tick and nothing else.
+ */
+#include <stdint.h>
+
+#include "tests/guest/workload/console.h"
+#include "tests/guest/workload/layout.h"
+#include "tests/guest/workload/libc.h"
+#include "tests/guest/workload/port.h"
+#include "tests/guest/workload/store.h"
+#include "vmm/guest_abi.h"
+
+#define TICK_US 10000u		 /* mutation tick */
+#define CALIBRATE_SHORT_US 1000u /* TSC calibration: two waits... */
+#define CALIBRATE_LONG_US 11000u /* ...10 ms apart */
+#define MAX_BAD_REPORTS 3	 /* bad pages printed per vCPU per verify round */
+#define MAX_TOTAL_PAGES (((uint64_t) WL_MAX_PD << 30) / WL_PAGE_SIZE)
+
+/* State of one vCPU; lives on its stack. */
+struct wl_cpu {
+	uint32_t index;	      /* this vCPU */
+	uint32_t ncpu;	      /* params.nr_cpus */
+	struct wl_params prm; /* validated copy: bounds come from here, never from live */
+	volatile struct wl_params *live; /* the shared counters */
+	volatile uint32_t *versions;	 /* version table, one entry per profile page */
+	struct wl_layout lay;
+	/* Mutation (only when rate > 0 and the working set has owned pages). */
+	uint64_t rate;	     /* pages per second for this vCPU */
+	uint64_t acc;	     /* pages owed, in 1/100 page (ticks per second = 100) */
+	uint64_t cursor;     /* next owned page to consider for mutation */
+	uint64_t tsc_per_us; /* calibrated against a VMM timed wait */
+	uint32_t pending;    /* request received during calibration, served after READY */
+};
+
+void wl_main(uint64_t index, struct wl_params *params) __attribute__((noreturn));
+
+/* Arm @us (0 = forever) and block in the VMM; returns enum wl_req. Two exits. */
+static uint32_t wl_wait(uint32_t us)
+{
+	wl_outl(WL_PORT_WAIT, us);
+	return wl_inl(WL_PORT_WAIT);
+}
+
+/* Address of profile page @p (< total; regions validated; guest memory is identity-mapped). */
+static uint64_t *page_ptr(const struct wl_cpu *c, uint64_t p)
+{
+	for (uint32_t i = 0; i < c->prm.nr_regions; i++) {
+		if (p < c->prm.regions[i].npages)
+			return (uint64_t *) (uintptr_t) (c->prm.regions[i].gpa + p * WL_PAGE_SIZE);
+		p -= c->prm.regions[i].npages;
+	}
+	wl_die(); /* unreachable: p < total_pages == sum of npages */
+}
+
+/* Regions must be page aligned, ascending, above the version table and inside the
+ * identity map. Returns NULL or why not. */
+static const char *check_regions(const struct wl_params *p)
+{
+	uint64_t floor = WL_VERSIONS_GPA + p->total_pages * sizeof(uint32_t);
+	uint64_t limit = (uint64_t) WL_MAX_PD << 30, sum = 0;
+
+	if (p->nr_regions < 1 || p->nr_regions > WL_MAX_REGIONS)
+		return "nr_regions out of range";
+	for (uint32_t i = 0; i < p->nr_regions; i++) {
+		const struct wl_region *r = &p->regions[i];
+
+		if (r->gpa % WL_PAGE_SIZE)
+			return "region not page aligned";
+		if (r->gpa < floor)
+			return "region overlaps the version table or the previous region";
+		if (r->gpa > limit || r->npages > (limit - r->gpa) / WL_PAGE_SIZE)
+			return "region beyond the identity map";
+		floor = r->gpa + r->npages * WL_PAGE_SIZE;
+		sum += r->npages;
+	}
+	if (sum != p->total_pages)
+		return "total_pages is not the sum of the regions";
+	return 0;
+}
+
+/* Returns NULL if the parameters are usable, else why not. */
+static const char *check_params(const struct wl_params *p)
+{
+	if (p->magic != WL_MAGIC)
+		return "bad magic";
+	if (p->abi_version != WL_ABI_VERSION)
+		return "abi_version mismatch";
+	if (p->nr_cpus < 1 || p->nr_cpus > WL_MAX_CPUS)
+		return "nr_cpus out of range";
+	if (p->total_pages < 1 || p->total_pages > MAX_TOTAL_PAGES)
+		return "total_pages out of range";
+	if ((uint64_t) p->pct_zero + p->pct_shared + p->pct_dup > 100)
+		return "percentages sum above 100";
+	if (p->placement != WL_PLACE_SAME && p->placement != WL_PLACE_SHUFFLED)
+		return "unknown placement";
+	if (p->mutate_pct > 100)
+		return "mutate_pct above 100";
+	return check_regions(p);
+}
+
+/* has_avx promises CR4.OSXSAVE and XCR0 with SSE|AVX state; check rather than die on
+ * the first vmovdqu. CPUID.1:ECX bit 27 mirrors CR4.OSXSAVE, so xgetbv is then legal. */
+static int avx_usable(void)
+{
+	uint32_t a, b, c, d, lo, hi;
+
+	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+	if (!(c & (1u << 27)) || !(c & (1u << 28)))
+		return 0;
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (lo & 6) == 6;
+}
+
+/* Wait forever, serving only FAULT: what a vCPU does when it cannot run the workload. */
+static __attribute__((noreturn)) void wait_forever(void)
+{
+	for (;;)
+		if (wl_wait(0) == WL_REQ_FAULT)
+			wl_die();
+}
+
+static __attribute__((noreturn)) void panic(const char *why)
+{
+	wl_printf("PANIC: %s\n", why);
+	wl_outl(WL_PORT_CMD, WL_CMD_PANIC);
+	wait_forever();
+}
+
+/* Copy and validate the parameters. Problems of the parameter block are reported by
+ * vCPU 0 only (the others would repeat it); a bad index by the vCPU concerned. */
+static void setup(struct wl_cpu *c, uint64_t index, struct wl_params *params)
+{
+	const char *why;
+
+	c->live = params;
+	c->prm = *params;
+	why = check_params(&c->prm);
+	if (!why && c->prm.has_avx && !avx_usable())
+		why = "has_avx set but AVX is not enabled";
+	if (why) {
+		if (index == 0)
+			panic(why);
+		wait_forever();
+	}
+	if (index >= c->prm.nr_cpus)
+		panic("vCPU index >= nr_cpus");
+	c->index = (uint32_t) index;
+	c->ncpu = c->prm.nr_cpus;
+	c->versions = (volatile uint32_t *) (uintptr_t) WL_VERSIONS_GPA;
+	wl_layout_init(&c->lay, &c->prm);
+}
+
+/* Write page @p at version @v (and record the version after the content). */
+static void write_page(struct wl_cpu *c, uint64_t p, uint32_t v)
+{
+	struct wl_content want = wl_page_content(&c->lay, p, v);
+
+	wl_store_page(page_ptr(c, p), &want, c->prm.has_avx);
+	if (c->versions[p] != v)
+		c->versions[p] = v;
+}
+
+/* Fill phase: every owned page at version 0. The version entry is only written if it
+ * is not already 0, so a fresh guest leaves the table untouched (zero pages). */
+static void fill(struct wl_cpu *c)
+{
+	uint64_t n = 0;
+
+	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu, n++)
+		write_page(c, p, 0);
+	wl_atomic_add(&c->live->pages_filled, n);
+}
+
+/* TSC ticks spent in one VMM wait of @us; 0 if a request cut it short (kept in
+ * c->pending for after READY: none is expected before, but one may come anyway). */
+static uint64_t timed_wait(struct wl_cpu *c, uint32_t us)
+{
+	uint64_t t0 = wl_rdtsc(), t1;
+	uint32_t req = wl_wait(us);
+
+	t1 = wl_rdtsc();
+	if (req == WL_REQ_FAULT)
+		wl_die();
+	if (req == WL_REQ_NONE)
+		return t1 - t0;
+	c->pending = req;
+	return 0;
+}
+
+/* Measure TSC ticks per microsecond against the VMM's wait timeouts. The difference of
+ * a long and a short wait cancels the fixed cost of the exits and the wake-up, which
+ * would otherwise stretch every tick by a few percent. */
+static void calibrate(struct wl_cpu *c)
+{
+	uint64_t t_short = 0, t_long = 0;
+
+	while (!t_short || !t_long) {
+		t_short = timed_wait(c, CALIBRATE_SHORT_US);
+		t_long = timed_wait(c, CALIBRATE_LONG_US);
+	}
+	c->tsc_per_us =
+	    t_long > t_short ? (t_long - t_short) / (CALIBRATE_LONG_US - CALIBRATE_SHORT_US) : 0;
+	if (c->tsc_per_us == 0)
+		c->tsc_per_us = 1;
+}
+
+/* Set up mutation: this vCPU's share of mutate_rate (the remainder goes to the lowest
+ * indices) and the TSC rate. Leaves rate 0 if this vCPU owns no mutating page. */
+static void mutate_setup(struct wl_cpu *c)
+{
+	int any = 0;
+
+	c->rate = c->prm.mutate_rate / c->ncpu + (c->index < c->prm.mutate_rate % c->ncpu);
+	if (!c->rate)
+		return;
+	for (uint64_t p = c->index; p < c->lay.total && !any; p += c->ncpu)
+		any = wl_page_mutates(&c->lay, p);
+	if (!any) {
+		c->rate = 0;
+		return;
+	}
+	c->cursor = c->index;
+	calibrate(c);
+}
+
+/* Next owned page of the working set, round-robin. Requires at least one such page. */
+static uint64_t next_mutating(struct wl_cpu *c)
+{
+	for (;;) {
+		uint64_t p = c->cursor;
+
+		c->cursor += c->ncpu;
+		if (c->cursor >= c->lay.total)
+			c->cursor = c->index;
+		if (wl_page_mutates(&c->lay, p))
+			return p;
+	}
+}
+
+/* One tick's worth of rewrites: rate / 100 pages, carrying the fraction. */
+static void mutate_batch(struct wl_cpu *c)
+{
+	uint64_t n;
+
+	c->acc += c->rate;
+	n = c->acc / 100;
+	c->acc %= 100;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t p = next_mutating(c);
+		uint32_t v = c->versions[p] + 1;
+
+		write_page(c, p, v ? v : 1); /* never wrap back to the original content */
+	}
+	if (n)
+		wl_atomic_add(&c->live->mutations, n);
+}
+
+/* Print the first few bad pages of a round: the VMM's tests need to know which. */
+static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t nbad)
+{
+	const uint64_t *page = page_ptr(c, p);
+
+	if (nbad <= MAX_BAD_REPORTS)
+		wl_printf("verify: bad page %lu gpa 0x%lx version %u cpu %u qword0 0x%lx\n", p,
+			  (uint64_t) (uintptr_t) page, v, c->index, page[0]);
+}
+
+/* VERIFY request: check every owned page against the content its version implies. The
+ * last vCPU to finish prints the fleet-visible totals and tells the VMM. */
+static void verify(struct wl_cpu *c)
+{
+	uint64_t ok = 0, bad = 0;
+
+	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu) {
+		uint32_t v = c->versions[p];
+		struct wl_content want = wl_page_content(&c->lay, p, v);
+
+		if (wl_check_page(page_ptr(c, p), &want)) {
+			ok++;
+		} else {
+			bad++;
+			report_bad(c, p, v, bad);
+		}
+	}
+	wl_atomic_add(&c->live->verify_ok, ok);
+	wl_atomic_add(&c->live->verify_bad, bad);
+	/* The locked adds above are ordered before this xadd, so the last vCPU sees every
+	 * vCPU's totals. */
+	if (wl_xadd(&c->live->verify_cpus, 1) + 1 == c->ncpu) {
+		wl_printf("VERIFY ok=%lu bad=%lu\n", c->live->verify_ok, c->live->verify_bad);
+		wl_outl(WL_PORT_CMD, WL_CMD_VERIFY_DONE);
+	}
+}
+
+static void serve(struct wl_cpu *c, uint32_t req)
+{
+	if (req == WL_REQ_VERIFY)
+		verify(c);
+	else if (req == WL_REQ_FAULT)
+		wl_die();
+	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
+}
+
+/* Serve requests forever: no mutation on this vCPU. */
+static __attribute__((noreturn)) void idle(struct wl_cpu *c)
+{
+	for (;;)
+		serve(c, wl_wait(0));
+}
+
+/* Microseconds to wait until TSC @deadline (at least 1: a 0 timeout means forever). */
+static uint32_t us_until(const struct wl_cpu *c, uint64_t now, uint64_t deadline)
+{
+	uint64_t us = now < deadline ? (deadline - now) / c->tsc_per_us : 0;
+
+	return us ? (us > TICK_US ? TICK_US : (uint32_t) us) : 1;
+}
+
+/* Mutation loop: a batch per tick, then one wait for the rest of the tick. A vCPU that
+ * falls more than a tick behind drops the backlog instead of bursting. */
+static __attribute__((noreturn)) void mutate_loop(struct wl_cpu *c)
+{
+	uint64_t tick = c->tsc_per_us * TICK_US;
+	uint64_t deadline = wl_rdtsc() + tick;
+
+	for (;;) {
+		uint64_t now;
+
+		mutate_batch(c);
+		now = wl_rdtsc();
+		if (now > deadline + tick)
+			deadline = now;
+		serve(c, wl_wait(us_until(c, now, deadline)));
+		deadline += tick;
+	}
+}
+
+static void report_ready(struct wl_cpu *c)
+{
+	if (wl_xadd(&c->live->ready_cpus, 1) + 1 == c->ncpu) {
+		wl_printf("READY\n");
+		wl_outl(WL_PORT_CMD, WL_CMD_READY);
+	}
+}
+
+void wl_main(uint64_t index, struct wl_params *params)
+{
+	struct wl_cpu c;
+
+	memset(&c, 0, sizeof(c));
+	setup(&c, index, params);
+	if (c.index == 0)
+		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u\n",
+			  c.lay.total, c.lay.nzero, c.lay.nshared, c.lay.ndup, c.lay.nunique,
+			  c.ncpu);
+	fill(&c);
+	mutate_setup(&c);
+	report_ready(&c);
+	if (c.pending)
+		serve(&c, c.pending);
+	if (c.rate)
+		mutate_loop(&c);
+	idle(&c);
+}

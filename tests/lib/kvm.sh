@@ -1,0 +1,76 @@
+# kvm.sh - helpers for tests that run real guests: start ksmvmm, wait, clean up.
+# Source it; it sets up a temp dir ($T), a cleanup trap, and skips (exit 77) without KVM.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+KSMVMM=$PWD/build/ksmvmm
+KSMCTL=$PWD/build/ksmctl
+T=$(mktemp -d /tmp/ksmvmm-test.XXXXXX)
+VMM_PID=
+SOCK=$T/control.sock
+
+if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
+	echo "SKIPPED: /dev/kvm is missing, this test needs real KVM guests"
+	exit 77
+fi
+
+cleanup() {
+	if [ -n "$VMM_PID" ] && kill -0 "$VMM_PID" 2>/dev/null; then
+		kill -KILL "$VMM_PID" 2>/dev/null
+		wait "$VMM_PID" 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$T"/*.log "$T"/console/*.log; do
+		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
+	done
+	exit 1
+}
+
+# start_vmm ARGS...: run ksmvmm in the background with a control socket and consoles.
+start_vmm() {
+	"$KSMVMM" run --control "$SOCK" --console "$T/console" "$@" >"$T/vmm.log" 2>&1 &
+	VMM_PID=$!
+	wait_for 30 "control socket" test -S "$SOCK"
+}
+
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+	local limit=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$VMM_PID" 2>/dev/null || fail "ksmvmm exited while waiting for $what"
+		sleep 0.1
+	done
+	fail "timed out after ${limit}s waiting for $what"
+}
+
+# wait_ready N SECONDS: wait until N consoles print READY.
+wait_ready() {
+	local n=$1 limit=$2
+	wait_for "$limit" "$n guests READY" ready_count_is "$n"
+}
+ready_count_is() {
+	[ "$(grep -l '^READY' "$T"/console/*.log 2>/dev/null | wc -l)" -ge "$1" ]
+}
+
+# wait_exit SECONDS: wait for ksmvmm to exit; sets VMM_STATUS.
+wait_exit() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		if ! kill -0 "$VMM_PID" 2>/dev/null; then
+			wait "$VMM_PID"
+			VMM_STATUS=$?
+			VMM_PID=
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "ksmvmm did not exit within $1 s"
+}
+
+ctl() { "$KSMCTL" --control "$SOCK" "$@"; }

@@ -1,0 +1,57 @@
+#!/bin/bash
+# run.sh - run every test: unit tests (no KVM), then tests on real KVM guests.
+# Prints one result line per test and ends with "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+
+pass=0 fail=0 skip=0
+failed=()
+logdir=build/test-logs
+mkdir -p "$logdir"
+
+run_one() { # name, command...
+	local name=$1 log="$logdir/$1.log" t0 rc
+	shift
+	t0=$(date +%s)
+	"$@" >"$log" 2>&1
+	rc=$?
+	local dt=$(($(date +%s) - t0))
+	if [ $rc -eq 0 ]; then
+		pass=$((pass + 1))
+		printf 'PASS  %-40s %4ss\n' "$name" "$dt"
+	elif [ $rc -eq 77 ]; then
+		skip=$((skip + 1))
+		printf 'SKIP  %-40s %4ss  (%s)\n' "$name" "$dt" "$(tail -n 1 "$log")"
+	else
+		fail=$((fail + 1))
+		failed+=("$name")
+		printf 'FAIL  %-40s %4ss  (log: %s)\n' "$name" "$dt" "$log"
+		tail -n 15 "$log" | sed 's/^/      | /'
+	fi
+}
+
+filter=${1:-}
+for t in build/unit/test_*; do
+	[ -x "$t" ] || continue
+	n=unit/$(basename "$t")
+	[[ -n $filter && $n != *$filter* ]] && continue
+	run_one "$n" "$t"
+done
+
+if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
+	echo "##################################################################"
+	echo "## /dev/kvm is missing: every KVM guest test below is SKIPPED.  ##"
+	echo "## They did not run and prove nothing on this machine.          ##"
+	echo "##################################################################"
+fi
+for t in tests/kvm/*.sh; do
+	n=kvm/$(basename "$t" .sh)
+	[[ -n $filter && $n != *$filter* ]] && continue
+	run_one "$n" timeout 600 bash "$t"
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed: ${failed[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

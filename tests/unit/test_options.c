@@ -1,0 +1,102 @@
+/* test_options.c - `ksmvmm run` option and memory profile parsing, good and bad. */
+#include <errno.h>
+#include <string.h>
+
+#include "tests/unit/check.h"
+#include "vmm/guest_abi.h"
+#include "vmm/options.h"
+
+#define ARGV(...) ((char *[]){ "run", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(o, ...) options_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o, err, sizeof(err))
+
+static char err[256];
+
+static void test_profile(void)
+{
+	struct profile p;
+
+	CHECK_EQ(profile_parse("shared=50,zero=10", &p, err, sizeof(err)), 0);
+	CHECK_EQ(p.shared, 50);
+	CHECK_EQ(p.zero, 10);
+	CHECK_EQ(p.dup, 0);
+	CHECK_EQ(p.placement, WL_PLACE_SAME);
+	CHECK_EQ(p.mutate_rate, 0);
+	CHECK_EQ(p.seed, 1);
+
+	CHECK_EQ(profile_parse("shared=40,zero=10,dup=5,placement=shuffled,mutate=20@5000,seed=7",
+			       &p, err, sizeof(err)),
+		 0);
+	CHECK_EQ(p.dup, 5);
+	CHECK_EQ(p.placement, WL_PLACE_SHUFFLED);
+	CHECK_EQ(p.mutate_pct, 20);
+	CHECK_EQ(p.mutate_rate, 5000);
+	CHECK_EQ(p.seed, 7);
+
+	CHECK_EQ(profile_parse("shared=101", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "percentage"));
+	CHECK_EQ(profile_parse("shared=60,zero=41", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "more than 100"));
+	CHECK_EQ(profile_parse("shared", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("shared=-1", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("shared=5x", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("placement=diagonal", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("mutate=5", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("mutate=5@", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("mutate=500@5", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("seed=abc", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(profile_parse("nonsense=1", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "unknown key"));
+	CHECK_EQ(profile_parse(",,,", &p, err, sizeof(err)), 0); /* empty items: defaults */
+}
+
+static void test_run_options(void)
+{
+	struct options o;
+
+	CHECK_EQ(PARSE(&o, "--count", "4", "--mem", "256M", "--guest", "workload", "--profile",
+		       "shared=50,zero=10", "--control", "/tmp/s", "--console", "/tmp/c"),
+		 0);
+	CHECK_EQ(o.count, 4);
+	CHECK_EQ(o.mem, 256ull << 20);
+	CHECK_EQ(o.cpus, 1);
+	CHECK_EQ(o.kind, GUEST_KIND_WORKLOAD);
+	CHECK_EQ(o.profile.shared, 50);
+	CHECK(!strcmp(o.control, "/tmp/s"));
+	CHECK(!strcmp(o.name, "g"));
+
+	CHECK_EQ(PARSE(&o, "--mem", "1G", "--kernel", "bz", "--initrd", "rd", "--cmdline", "x",
+		       "--cpus", "2", "--name", "web"),
+		 0);
+	CHECK_EQ(o.kind, GUEST_KIND_LINUX);
+	CHECK_EQ(o.cpus, 2);
+	CHECK(!strcmp(o.name, "web"));
+
+	CHECK_EQ(PARSE(&o, "--mem", "0", "--guest", "workload"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--guest", "workload"), -EINVAL);
+	CHECK(strstr(err, "--mem SIZE is required"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--count", "0"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--count", "257"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--count", "1e9"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--cpus", "9"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "other"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--kernel", "k"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--kernel", "k", "--profile", "shared=1"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--initrd", "x"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--name", "a/b"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "extra"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--bogus"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest"), -EINVAL); /* missing argument */
+	CHECK_EQ(PARSE(&o, "--mem", "100G", "--guest", "workload"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "4M", "--guest", "workload"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "5000", "--guest", "workload"), -EINVAL); /* not 4K aligned */
+}
+
+int main(void)
+{
+	test_profile();
+	test_run_options();
+	return check_done("test_options");
+}

@@ -1,0 +1,486 @@
+/* test_protocol.c - the control protocol: good requests, hostile lines, reply round trips. */
+#include "vmm/protocol.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+static unsigned checks, failures;
+
+static void print_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* printf, with the newlines a reply ends in left out. */
+static void print_line(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_strdelimit(s, "\n", ' ');
+	fputs(g_strchomp(s), stdout);
+	g_free(s);
+}
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		checks++;                                                                          \
+		if (cond) {                                                                        \
+			printf("ok   ");                                                           \
+		} else {                                                                           \
+			failures++;                                                                \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__);                                \
+		}                                                                                  \
+		print_line(__VA_ARGS__);                                                           \
+		printf("\n");                                                                      \
+	} while (0)
+
+/* Parse a NUL-terminated request; returns what proto_parse_request returns. */
+static int parse(const char *line, struct proto_request *req, char *err, size_t errlen)
+{
+	return proto_parse_request(line, strlen(line), req, err, errlen);
+}
+
+/* A request that must parse to @cmd with @name. */
+static void good(const char *line, enum proto_cmd cmd, const char *name)
+{
+	struct proto_request req;
+	char err[256] = "";
+	int ret = parse(line, &req, err, sizeof(err));
+
+	CHECK(ret == 0 && req.cmd == cmd && strcmp(req.name, name) == 0, "accept %.60s %s", line,
+	      err);
+}
+
+/* A request that must be rejected, with an error containing @why. */
+static void bad(const char *line, size_t len, const char *why)
+{
+	struct proto_request req;
+	char err[256] = "";
+	int ret = proto_parse_request(line, len, &req, err, sizeof(err));
+	char *shown = g_strescape(line, NULL);
+
+	CHECK(ret == -EINVAL && strstr(err, why) && req.cmd == 0 && !req.name[0],
+	      "reject %.60s -> %s", shown, err);
+	g_free(shown);
+}
+
+static void bad_str(const char *line, const char *why)
+{
+	bad(line, strlen(line), why);
+}
+
+static void test_good_requests(void)
+{
+	good("{\"cmd\":\"ping\"}", PROTO_CMD_PING, "");
+	good("{\"cmd\":\"list\"}\n", PROTO_CMD_LIST, "");
+	good("{\"cmd\":\"list\"}\r\n", PROTO_CMD_LIST, "");
+	good("  { \"cmd\" : \"stop\" }  ", PROTO_CMD_STOP, "");
+	good("{\"cmd\":\"stop\",\"name\":\"g0\"}", PROTO_CMD_STOP, "g0");
+	good("{\"name\":\"g0\",\"cmd\":\"stop\"}", PROTO_CMD_STOP, "g0");
+	good("{\"cmd\":\"verify\"}", PROTO_CMD_VERIFY, "");
+	good("{\"cmd\":\"verify\",\"name\":\"g12\"}", PROTO_CMD_VERIFY, "g12");
+	good("{\"cmd\":\"fault\",\"name\":\"g1\"}", PROTO_CMD_FAULT, "g1");
+	good("{\"cmd\":\"stop\",\"name\":\"g\\u00e9\"}", PROTO_CMD_STOP, "g\xc3\xa9");
+	good("{\"cmd\":\"stop\",\"name\":\"[[[[[[[[[[[[[[[[[[[[[[\"}", PROTO_CMD_STOP,
+	     "[[[[[[[[[[[[[[[[[[[[[[");
+	good("{\"cmd\":\"stop\",\"name\":\"\\\"{{{{{{{{{{{{{{{{{{{{\"}", PROTO_CMD_STOP,
+	     "\"{{{{{{{{{{{{{{{{{{{{");
+}
+
+static void test_name_limits(void)
+{
+	char name[PROTO_NAME_MAX + 1], line[256];
+
+	memset(name, 'a', PROTO_NAME_MAX - 1);
+	name[PROTO_NAME_MAX - 1] = '\0';
+	snprintf(line, sizeof(line), "{\"cmd\":\"stop\",\"name\":\"%s\"}", name);
+	good(line, PROTO_CMD_STOP, name);
+	strcat(name, "a");
+	snprintf(line, sizeof(line), "{\"cmd\":\"stop\",\"name\":\"%s\"}", name);
+	bad_str(line, "longer than");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\"}", "empty");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"g\\n0\"}", "control character");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\u0001\"}", "control character");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\u007f\"}", "control character");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\u0000\"}", "NUL");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"g0\\u0000x\"}", "NUL");
+}
+
+static void test_bad_shapes(void)
+{
+	bad_str("", "empty");
+	bad_str("\n", "empty");
+	bad_str("   ", "empty");
+	bad_str("garbage", "not valid JSON");
+	bad_str("{", "not valid JSON");
+	bad_str("}", "not valid JSON");
+	bad_str("{\"cmd\":\"ping\"", "not valid JSON");
+	bad_str("{\"cmd\":\"ping\",}", "not valid JSON");
+	bad_str("{'cmd':'ping'}", "not valid JSON");
+	bad_str("{\"cmd\":\"ping\"} x", "not valid JSON");
+	bad_str("{\"cmd\":\"ping\"} /* x */", "not valid JSON");
+	bad_str("# x\n{\"cmd\":\"ping\"}", "not valid JSON");
+	bad_str("{cmd:\"ping\"}", "not valid JSON");
+	bad_str("{\"cmd\":\"ping\"}\n{\"cmd\":\"list\"}", "newline");
+	bad_str("{\"cmd\":\"ping\"}\n\n", "newline");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\x41\"}", "bad escape");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\u12\"}", "bad escape");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"a\tb\"}", "control character");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\\ud800\"}", "not valid JSON");
+	bad_str("{\"cmd\":\"stop\"}\x01", "byte 0x01");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"g0\"", "not valid JSON");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"g0", "not valid JSON");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"g0\\", "not valid JSON");
+	bad_str("[]", "not a JSON object");
+	bad_str("[{\"cmd\":\"ping\"}]", "not a JSON object");
+	bad_str("\"list\"", "not a JSON object");
+	bad_str("42", "not a JSON object");
+	bad_str("null", "not a JSON object");
+	bad_str("true", "not a JSON object");
+	bad_str("{}", "missing \"cmd\"");
+	bad_str("{\"name\":\"g0\"}", "missing \"cmd\"");
+}
+
+static void test_bad_members(void)
+{
+	bad_str("{\"cmd\":1}", "must be a string");
+	bad_str("{\"cmd\":null}", "must be a string");
+	bad_str("{\"cmd\":true}", "must be a string");
+	bad_str("{\"cmd\":[\"list\"]}", "must be a string");
+	bad_str("{\"cmd\":{\"x\":1}}", "must be a string");
+	bad_str("{\"cmd\":\"LIST\"}", "unknown command");
+	bad_str("{\"cmd\":\"nope\"}", "unknown command");
+	bad_str("{\"cmd\":\"\"}", "unknown command");
+	bad_str("{\"cmd\":\"stop\",\"name\":1}", "must be a string");
+	bad_str("{\"cmd\":\"stop\",\"name\":null}", "must be a string");
+	bad_str("{\"cmd\":\"stop\",\"name\":[\"g0\"]}", "must be a string");
+	bad_str("{\"cmd\":\"ping\",\"name\":\"g0\"}", "unknown member \"name\"");
+	bad_str("{\"cmd\":\"list\",\"extra\":1}", "unknown member \"extra\"");
+	bad_str("{\"cmd\":\"stop\",\"nmae\":\"g0\"}", "unknown member \"nmae\"");
+	bad_str("{\"cmd\":\"fault\"}", "needs a \"name\"");
+}
+
+static void test_huge_numbers(void)
+{
+	bad_str("{\"cmd\":\"list\",\"n\":1e999999}", "");
+	bad_str("{\"cmd\":99999999999999999999999999999999}", "");
+	bad_str("{\"cmd\":\"stop\",\"name\":-1e308}", "must be a string");
+	bad_str("{\"cmd\":\"stop\",\"name\":123456789012345678901234567890}", "");
+	bad_str("{\"cmd\":-0.0e-99999}", "");
+}
+
+static void test_nesting(void)
+{
+	char *deep = g_strnfill(60000, '[');
+	GString *s = g_string_new("{\"cmd\":\"list\",\"x\":");
+
+	bad_str(deep, "nesting deeper");
+	memset(deep, '{', 60000);
+	bad_str(deep, "nesting deeper");
+	for (int i = 0; i < PROTO_MAX_DEPTH; i++)
+		g_string_append_c(s, '[');
+	g_string_append(s, "1");
+	for (int i = 0; i < PROTO_MAX_DEPTH; i++)
+		g_string_append_c(s, ']');
+	g_string_append_c(s, '}');
+	bad_str(s->str, "nesting deeper");
+	/* One level less: the grammar is fine, the member is not. */
+	g_string_assign(s, "{\"cmd\":\"list\",\"x\":");
+	for (int i = 0; i < PROTO_MAX_DEPTH - 1; i++)
+		g_string_append_c(s, '[');
+	for (int i = 0; i < PROTO_MAX_DEPTH - 1; i++)
+		g_string_append_c(s, ']');
+	g_string_append_c(s, '}');
+	bad_str(s->str, "unknown member \"x\"");
+	g_string_free(s, TRUE);
+	g_free(deep);
+}
+
+static void test_line_limits(void)
+{
+	const char *req = "{\"cmd\":\"ping\"}";
+	size_t rlen = strlen(req);
+	char *line = g_malloc(PROTO_MAX_LINE + 2);
+
+	memset(line, ' ', PROTO_MAX_LINE + 1);
+	memcpy(line + PROTO_MAX_LINE - rlen, req, rlen);
+	line[PROTO_MAX_LINE] = '\n';
+	line[PROTO_MAX_LINE + 1] = '\0';
+	good(line, PROTO_CMD_PING, "");
+	memcpy(line + PROTO_MAX_LINE + 1 - rlen, req, rlen);
+	bad(line, PROTO_MAX_LINE + 1, "longer than");
+	g_free(line);
+	bad("{\"cmd\":\"ping\"}\0", 15, "NUL byte");
+	bad("{\"cmd\":\"pi\0ng\"}", 15, "NUL byte");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\xff\"}", "UTF-8");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\xc0\x80\"}", "UTF-8");
+	bad_str("{\"cmd\":\"stop\",\"name\":\"\xed\xa0\x80\"}", "UTF-8");
+}
+
+/* Whatever the bytes, the parser answers 0 or -EINVAL, and 0 only with a valid request. */
+static bool fuzz_one(const char *buf, size_t len)
+{
+	struct proto_request req;
+	char err[128];
+	int ret = proto_parse_request(buf, len, &req, err, sizeof(err));
+
+	if (ret == 0)
+		return (unsigned) req.cmd < PROTO_CMD_COUNT && strlen(req.name) < PROTO_NAME_MAX;
+	return ret == -EINVAL && err[0];
+}
+
+static void test_fuzz(void)
+{
+	static const char alphabet[] = "{}[]\":,\\u0 \n\tabcdeflnopst1e-+.";
+	const char *seed = "{\"cmd\":\"verify\",\"name\":\"g0\"}";
+	GRand *rand = g_rand_new_with_seed(42);
+	unsigned bad_answers = 0;
+	char buf[512];
+
+	for (int i = 0; i < 20000; i++) {
+		size_t len = g_rand_int_range(rand, 0, sizeof(buf));
+		bool text = i & 1;
+
+		for (size_t j = 0; j < len; j++)
+			buf[j] = text ? alphabet[g_rand_int_range(rand, 0, sizeof(alphabet) - 1)]
+				      : (char) g_rand_int(rand);
+		bad_answers += !fuzz_one(buf, len);
+	}
+	for (int i = 0; i < 20000; i++) {
+		size_t len = strlen(seed);
+
+		memcpy(buf, seed, len);
+		for (int k = g_rand_int_range(rand, 1, 4); k > 0; k--)
+			buf[g_rand_int_range(rand, 0, len)] ^= 1 << g_rand_int_range(rand, 0, 8);
+		bad_answers += !fuzz_one(buf, len);
+	}
+	g_rand_free(rand);
+	CHECK(bad_answers == 0, "fuzz: 40000 random and mutated lines (%u bad answers)",
+	      bad_answers);
+}
+
+/* A builder's line: exactly one '\n', at the end. */
+static bool one_line(const char *s)
+{
+	const char *nl = strchr(s, '\n');
+
+	return nl && nl[1] == '\0';
+}
+
+static void test_build_requests(void)
+{
+	struct proto_request in = {PROTO_CMD_VERIFY, "g7"}, out;
+	char err[128] = "";
+	char *line = proto_build_request(&in);
+
+	CHECK(line && one_line(line) && parse(line, &out, err, sizeof(err)) == 0 &&
+		  out.cmd == PROTO_CMD_VERIFY && strcmp(out.name, "g7") == 0,
+	      "build verify g7: %s", line ? line : "(null)");
+	g_free(line);
+	for (unsigned c = 0; c < PROTO_CMD_COUNT; c++) {
+		struct proto_request r = {(enum proto_cmd) c, ""};
+
+		if (proto_cmd_needs_name(r.cmd))
+			strcpy(r.name, "g0");
+		line = proto_build_request(&r);
+		CHECK(line && parse(line, &out, err, sizeof(err)) == 0 && out.cmd == r.cmd,
+		      "build and parse %s", proto_cmd_name(r.cmd));
+		g_free(line);
+	}
+	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_PING, "g0"}),
+	      "no name for ping");
+	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_FAULT, ""}),
+	      "fault needs a name");
+	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_COUNT, ""}),
+	      "out-of-range command");
+}
+
+static void test_cmd_table(void)
+{
+	enum proto_cmd cmd;
+
+	CHECK(proto_cmd_lookup("verify", &cmd) == 0 && cmd == PROTO_CMD_VERIFY, "lookup verify");
+	CHECK(proto_cmd_lookup("Verify", &cmd) == -ENOENT, "lookup is case-sensitive");
+	CHECK(proto_cmd_name(PROTO_CMD_COUNT) == NULL, "no name past the table");
+	for (unsigned c = 0; c < PROTO_CMD_COUNT; c++)
+		CHECK(proto_cmd_name((enum proto_cmd) c) != NULL, "command %u has a name", c);
+}
+
+/* Parse a reply line that must be accepted. */
+static bool reply_ok(const char *line, struct proto_reply *r)
+{
+	char err[128] = "";
+	int ret = proto_parse_reply(line, strlen(line), r, err, sizeof(err));
+
+	if (ret)
+		printf("     (%s)\n", err);
+	return ret == 0;
+}
+
+static void test_reply_errors(void)
+{
+	struct proto_reply r;
+	char *line = proto_reply_ok();
+
+	CHECK(strcmp(line, "{\"ok\":true}\n") == 0, "reply ok: %s", line);
+	CHECK(reply_ok(line, &r) && r.ok && !r.guests && !r.results && !r.stopped,
+	      "parse ok reply");
+	g_free(line);
+	line = proto_reply_error("no guest named \"%s\"", "x\ny");
+	CHECK(one_line(line) && reply_ok(line, &r) && !r.ok &&
+		  strcmp(r.error, "no guest named \"x\ny\"") == 0,
+	      "error reply round trip: %s", line);
+	g_free(line);
+	line = proto_reply_error("bad \xff bytes \xc3");
+	CHECK(g_utf8_validate(line, -1, NULL) && reply_ok(line, &r) && !r.ok,
+	      "invalid UTF-8 in a message is repaired: %s", line);
+	g_free(line);
+}
+
+static void test_reply_guests(void)
+{
+	struct proto_guest g[2] = {
+	    {"g0", "running", 256ull << 20, 1, true, true, ""},
+	    {"g1", "dead", 1ull << 40, 8, false, false, "triple fault at \"rip\"\n"},
+	};
+	struct proto_reply r;
+	char *line = proto_reply_guests(g, 2);
+
+	CHECK(one_line(line) && reply_ok(line, &r) && r.ok && r.nguests == 2 &&
+		  memcmp(&r.guests[0], &g[0], sizeof(g[0])) == 0 &&
+		  strcmp(r.guests[1].reason, g[1].reason) == 0 &&
+		  r.guests[1].mem_bytes == g[1].mem_bytes && r.guests[1].cpus == 8 &&
+		  !r.guests[1].workload,
+	      "guests round trip: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+	line = proto_reply_guests(NULL, 0);
+	CHECK(reply_ok(line, &r) && r.ok && r.nguests == 0 && r.guests, "empty guest list");
+	proto_reply_clear(&r);
+	g_free(line);
+}
+
+static void test_reply_results(void)
+{
+	struct proto_result res[2] = {
+	    {
+		"g0",
+		"",
+		65536,
+		0,
+	    },
+	    {"g1", "guest g1 is not running", 0, 0},
+	};
+	const char *names[] = {"g0", "g1", "g2"};
+	struct proto_reply r;
+	char *line = proto_reply_results(res, 2);
+
+	CHECK(reply_ok(line, &r) && r.nresults == 2 && r.results[0].ok == 65536 &&
+		  !r.results[0].error[0] && strcmp(r.results[1].error, res[1].error) == 0,
+	      "results round trip: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+	line = proto_reply_stopped(names, 3);
+	CHECK(reply_ok(line, &r) && r.nstopped == 3 && strcmp(r.stopped[2], "g2") == 0,
+	      "stopped round trip: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+}
+
+/* A reply that must be rejected (a lying or broken server). */
+static void bad_reply(const char *line)
+{
+	struct proto_reply r;
+	char err[128] = "";
+	int ret = proto_parse_reply(line, strlen(line), &r, err, sizeof(err));
+
+	CHECK(ret == -EINVAL && err[0] && !r.guests && !r.results, "reject reply %.70s -> %s", line,
+	      err);
+}
+
+static void test_hostile_replies(void)
+{
+	struct proto_reply r;
+
+	bad_reply("");
+	bad_reply("garbage");
+	bad_reply("[true]");
+	bad_reply("{\"ok\":\"yes\"}");
+	bad_reply("{\"ok\":1}");
+	bad_reply("{\"ok\":false}");
+	bad_reply("{\"ok\":false,\"error\":7}");
+	bad_reply("{\"ok\":true,\"guests\":{}}");
+	bad_reply("{\"ok\":true,\"guests\":[{}]}");
+	CHECK(reply_ok(
+		  "{\"ok\":true,\"guests\":[{\"name\":\"g0\",\"state\":\"running\","
+		  "\"mem_bytes\":1,\"cpus\":1,\"workload\":true,\"ready\":true,\"reason\":\"\"}]}",
+		  &r) &&
+		  r.nguests == 1,
+	      "a well-formed guest entry");
+	proto_reply_clear(&r);
+	bad_reply("{\"ok\":true,\"guests\":[{\"name\":\"g0\",\"state\":\"running\",\"mem_bytes\":1,"
+		  "\"cpus\":1,\"workload\":true,\"reason\":\"\"}]}");
+	bad_reply("{\"ok\":true,\"guests\":[{\"name\":\"g0\",\"state\":\"ready\",\"mem_bytes\":-1,"
+		  "\"cpus\":1,\"workload\":true,\"ready\":true,\"reason\":\"\"}]}");
+	bad_reply("{\"ok\":true,\"guests\":[{\"name\":\"g0\",\"state\":\"ready\",\"mem_bytes\":1.5,"
+		  "\"cpus\":1,\"workload\":true,\"ready\":true,\"reason\":\"\"}]}");
+	bad_reply("{\"ok\":true,\"guests\":[{\"name\":\"g0\",\"state\":\"ready\",\"mem_bytes\":1,"
+		  "\"cpus\":1099511627776,\"workload\":true,\"ready\":true,\"reason\":\"\"}]}");
+	bad_reply("{\"ok\":true,\"results\":[{\"name\":\"g0\",\"ok\":\"1\",\"bad\":0}]}");
+	bad_reply("{\"ok\":true,\"results\":[{\"ok\":1,\"bad\":0}]}");
+	bad_reply("{\"ok\":true,\"stopped\":[1]}");
+	bad_reply("{\"ok\":true,\"stopped\":[\"g0\",null]}");
+}
+
+static void test_lenient_replies(void)
+{
+	GString *s = g_string_new("{\"ok\":true,\"stopped\":[");
+	struct proto_reply r;
+	char err[128];
+	int ret;
+
+	CHECK(reply_ok("{\"ok\":true,\"future\":{\"x\":[1,2]},\"stopped\":[]}", &r) && r.ok,
+	      "unknown reply members are skipped");
+	proto_reply_clear(&r);
+	for (int i = 0; i < 5000; i++)
+		g_string_append(s, i ? ",\"g\"" : "\"g\"");
+	g_string_append(s, "]}");
+	ret = proto_parse_reply(s->str, s->len, &r, err, sizeof(err));
+	CHECK(ret == -EINVAL && !r.stopped, "5000-entry array rejected");
+	g_string_assign(s, "{\"ok\":false,\"error\":\"");
+	for (int i = 0; i < 300; i++)
+		g_string_append(s, "\xc3\xa9");
+	g_string_append(s, "\"}");
+	CHECK(reply_ok(s->str, &r) && !r.ok && strlen(r.error) < PROTO_TEXT_MAX &&
+		  g_utf8_validate(r.error, -1, NULL),
+	      "long error cut at a character boundary (%zu bytes)", strlen(r.error));
+	proto_reply_clear(&r);
+	g_string_free(s, TRUE);
+}
+
+int main(void)
+{
+	test_cmd_table();
+	test_good_requests();
+	test_name_limits();
+	test_bad_shapes();
+	test_bad_members();
+	test_huge_numbers();
+	test_nesting();
+	test_line_limits();
+	test_fuzz();
+	test_build_requests();
+	test_reply_errors();
+	test_reply_guests();
+	test_reply_results();
+	test_hostile_replies();
+	test_lenient_replies();
+	printf("test_protocol: %u checks, %u failed\n", checks, failures);
+	return failures ? 1 : 0;
+}

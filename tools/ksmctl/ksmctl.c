@@ -1,0 +1,284 @@
+/* ksmctl.c - command-line client of a running ksmvmm's control socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "tools/ksmctl/client.h"
+#include "vmm/protocol.h"
+
+#define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
+#define KSMCTL_VERIFY_TIMEOUT_MS 600000 /* every guest checks all its pages */
+
+/* Exit statuses. */
+enum {
+	KSMCTL_OK = 0,	   /* the command succeeded */
+	KSMCTL_FAILED = 1, /* the VMM answered with an error, or verify found bad pages */
+	KSMCTL_USAGE = 2,  /* bad command line, or no usable answer from the VMM */
+};
+
+struct ksmctl_args {
+	const char *control; /* socket path */
+	bool json;	     /* print the raw reply */
+	struct proto_request req;
+};
+
+static void ksmctl_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ksmctl [--control SOCKET] [--json] COMMAND [ARGS]\n"
+		"\n"
+		"Talk to a running ksmvmm through its control socket.\n"
+		"\n"
+		"commands:\n"
+		"  list           show every guest: NAME STATE MEMORY VCPUS REASON\n"
+		"                 (STATE 'ready': a workload guest has filled its memory)\n"
+		"  stop [NAME]    stop guest NAME, or every guest\n"
+		"  verify [NAME]  make workload guests check their memory; prints\n"
+		"                 'NAME VERIFY ok=N bad=N' per guest\n"
+		"  fault NAME     make workload guest NAME triple-fault (a test hook)\n"
+		"  ping           check that ksmvmm answers\n"
+		"\n"
+		"options:\n"
+		"  -c, --control SOCKET  the control socket (default: $KSMVMM_CONTROL)\n"
+		"  -j, --json            print the JSON reply as it came\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"exit status: 0 success, 1 the command failed (an error reply, or bad pages),\n"
+		"2 usage error or no answer from ksmvmm.\n");
+}
+
+static int ksmctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "ksmctl: <message>" and a hint; returns KSMCTL_USAGE. */
+static int ksmctl_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ksmctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'ksmctl --help'.\n");
+	return KSMCTL_USAGE;
+}
+
+/* The command and its argument, after the options. */
+static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
+{
+	const char *cmd = argv[0];
+	int max;
+
+	if (argc < 1)
+		return ksmctl_usage_error("no command given");
+	if (proto_cmd_lookup(cmd, &a->req.cmd))
+		return ksmctl_usage_error("unknown command '%s'", cmd);
+	max = proto_cmd_takes_name(a->req.cmd) ? 2 : 1;
+	if (argc > max)
+		return ksmctl_usage_error("too many arguments for '%s'", cmd);
+	if (argc < 2 && proto_cmd_needs_name(a->req.cmd))
+		return ksmctl_usage_error("'%s' needs a guest name", cmd);
+	if (argc == 2 && (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name)))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	if (argc == 2)
+		strcpy(a->req.name, argv[1]);
+	return KSMCTL_OK;
+}
+
+/* Parse the command line. Returns KSMCTL_OK, or an exit status (-1: help shown). */
+static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
+{
+	static const struct option opts[] = {
+	    {"control", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	a->control = getenv("KSMVMM_CONTROL");
+	while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->control = optarg; break;
+		case 'j': a->json = true; break;
+		case 'h': ksmctl_usage(stdout); return -1;
+		default: fprintf(stderr, "Try 'ksmctl --help'.\n"); return KSMCTL_USAGE;
+		}
+	}
+	if (!a->control || !a->control[0])
+		return ksmctl_usage_error(
+		    "no control socket: use --control SOCKET or set KSMVMM_CONTROL");
+	return ksmctl_parse_command(argc - optind, argv + optind, a);
+}
+
+/* Memory in MiB, with one decimal when it is not whole. */
+static void ksmctl_format_mib(uint64_t bytes, char *buf, size_t len)
+{
+	if (bytes % (1u << 20))
+		snprintf(buf, len, "%.1fMiB", (double) bytes / (1u << 20));
+	else
+		snprintf(buf, len, "%lluMiB", (unsigned long long) (bytes >> 20));
+}
+
+/* The STATE column: a running workload guest that has filled its memory is "ready". */
+static const char *ksmctl_state(const struct proto_guest *g)
+{
+	return g->ready && strcmp(g->state, "running") == 0 ? "ready" : g->state;
+}
+
+static void ksmctl_print_list(const struct proto_reply *r)
+{
+	int w = 4;
+	char mem[32];
+
+	for (size_t i = 0; i < r->nguests; i++)
+		w = MAX(w, (int) strlen(r->guests[i].name));
+	printf("%-*s %-8s %10s %5s %s\n", w, "NAME", "STATE", "MEMORY", "VCPUS", "REASON");
+	for (size_t i = 0; i < r->nguests; i++) {
+		const struct proto_guest *g = &r->guests[i];
+
+		ksmctl_format_mib(g->mem_bytes, mem, sizeof(mem));
+		printf("%-*s %-8s %10s %5u %s\n", w, g->name, ksmctl_state(g), mem, g->cpus,
+		       g->reason[0] ? g->reason : "-");
+	}
+}
+
+/* One line per guest. */
+static void ksmctl_print_verify(const struct proto_reply *r)
+{
+	for (size_t i = 0; i < r->nresults; i++) {
+		const struct proto_result *v = &r->results[i];
+
+		if (v->error[0])
+			printf("%s VERIFY error: %s\n", v->name, v->error);
+		else
+			printf("%s VERIFY ok=%llu bad=%llu\n", v->name, (unsigned long long) v->ok,
+			       (unsigned long long) v->bad);
+	}
+}
+
+/* Print a successful reply to @cmd. */
+static void ksmctl_print(enum proto_cmd cmd, const struct proto_reply *r)
+{
+	switch (cmd) {
+	case PROTO_CMD_LIST: ksmctl_print_list(r); break;
+	case PROTO_CMD_VERIFY: ksmctl_print_verify(r); break;
+	case PROTO_CMD_STOP:
+		for (size_t i = 0; i < r->nstopped; i++)
+			printf("%s stopping\n", r->stopped[i]);
+		break;
+	case PROTO_CMD_PING: printf("ksmvmm is alive\n"); break;
+	default: break;
+	}
+}
+
+/* The exit status of a successful reply: a verify fails on any bad page or error. */
+static int ksmctl_status(const struct proto_reply *r)
+{
+	for (size_t i = 0; i < r->nresults; i++) {
+		if (r->results[i].error[0] || r->results[i].bad)
+			return KSMCTL_FAILED;
+	}
+	return KSMCTL_OK;
+}
+
+/* Blank out control characters so a reply cannot break lines or drive the terminal. */
+static void ksmctl_clean(char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char) *s < 0x20 || *s == 0x7f)
+			*s = ' ';
+	}
+}
+
+/* Clean every string of @r before it is printed. */
+static void ksmctl_clean_reply(struct proto_reply *r)
+{
+	ksmctl_clean(r->error);
+	for (size_t i = 0; i < r->nguests; i++) {
+		ksmctl_clean(r->guests[i].name);
+		ksmctl_clean(r->guests[i].state);
+		ksmctl_clean(r->guests[i].reason);
+	}
+	for (size_t i = 0; i < r->nresults; i++) {
+		ksmctl_clean(r->results[i].name);
+		ksmctl_clean(r->results[i].error);
+	}
+	for (size_t i = 0; i < r->nstopped; i++)
+		ksmctl_clean(r->stopped[i]);
+}
+
+/* Show reply @line; returns the exit status. */
+static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
+{
+	struct proto_reply r;
+	char err[PROTO_TEXT_MAX];
+	int ret;
+
+	if (a->json)
+		fputs(line, stdout);
+	if (proto_parse_reply(line, strlen(line), &r, err, sizeof(err))) {
+		fprintf(stderr, "ksmctl: bad reply from ksmvmm: %s\n", err);
+		return KSMCTL_USAGE;
+	}
+	ksmctl_clean_reply(&r);
+	if (!r.ok) {
+		fprintf(stderr, "ksmctl: %s\n", r.error);
+		ret = KSMCTL_FAILED;
+	} else {
+		if (!a->json)
+			ksmctl_print(a->req.cmd, &r);
+		ret = ksmctl_status(&r);
+	}
+	proto_reply_clear(&r);
+	return ret;
+}
+
+/* Send the request, wait for the reply, show it. Returns the exit status. */
+static int ksmctl_run(const struct ksmctl_args *a)
+{
+	int timeout = a->req.cmd == PROTO_CMD_VERIFY ? KSMCTL_VERIFY_TIMEOUT_MS : KSMCTL_TIMEOUT_MS;
+	char *request = proto_build_request(&a->req), *reply;
+	char err[PROTO_TEXT_MAX];
+	int fd, ret;
+
+	if (!request)
+		return ksmctl_usage_error("cannot build the request");
+	fd = client_connect(a->control);
+	if (fd < 0) {
+		fprintf(stderr, "ksmctl: cannot connect to %s: %s\n", a->control, g_strerror(-fd));
+		g_free(request);
+		return KSMCTL_USAGE;
+	}
+	reply = client_call(fd, request, timeout, err, sizeof(err));
+	close(fd);
+	g_free(request);
+	if (!reply) {
+		fprintf(stderr, "ksmctl: %s: %s\n", a->control, err);
+		return KSMCTL_USAGE;
+	}
+	ret = ksmctl_answer(a, reply);
+	g_free(reply);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct ksmctl_args a = {0};
+	int ret = ksmctl_parse_args(argc, argv, &a);
+
+	if (ret)
+		return ret < 0 ? KSMCTL_OK : ret;
+	ret = ksmctl_run(&a);
+	if (fflush(stdout) != 0 && ret == KSMCTL_OK) {
+		fprintf(stderr, "ksmctl: cannot write the output: %s\n", g_strerror(errno));
+		ret = KSMCTL_FAILED;
+	}
+	return ret;
+}

@@ -1,0 +1,390 @@
+/* fleet.c - the guests of one ksmvmm process, created alike and addressed by name. */
+#define pr_fmt(fmt) "fleet: " fmt
+#include "vmm/fleet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ksm/ksm.h"
+#include "vmm/guest.h"
+#include "vmm/log.h"
+#include "vmm/workload.h"
+
+/* Refuse fleets promising more than this many times the host's RAM: a typo guard. */
+#define MAX_OVERCOMMIT 8
+
+#define MAX_GROUPS OPT_MAX_GROUP_RULES + 1
+
+struct fleet {
+	size_t nr;
+	struct guest **guests;
+	enum merge_mode merge;
+	struct ksm *ksm;           /* the merge engine (--merge=vmm), else NULL */
+	unsigned nr_groups;
+	char groups[MAX_GROUPS][OPT_GROUP_NAME_MAX]; /* group id -> name */
+	void (*end_cb)(void *opaque);
+	void *end_opaque;
+};
+
+static int check_host_memory(const struct options *o)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	unsigned long long host = (unsigned long long) pages * (unsigned long long) psize;
+	unsigned long long want = (unsigned long long) o->count * o->mem;
+
+	if (pages > 0 && psize > 0 && want / MAX_OVERCOMMIT > host) {
+		pr_err(
+		    "%u guests x %llu MiB = %llu GiB is more than %dx this host's %llu GiB of RAM",
+		    o->count, (unsigned long long) (o->mem >> 20), want >> 30, MAX_OVERCOMMIT,
+		    host >> 30);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --merge=host only helps if ksmd runs: say so when it does not. */
+static void check_host_ksm(void)
+{
+	FILE *fp = fopen("/sys/kernel/mm/ksm/run", "r");
+	int run = -1;
+
+	if (fp) {
+		if (fscanf(fp, "%d", &run) != 1)
+			run = -1;
+		fclose(fp);
+	}
+	if (run != 1)
+		pr_warn("--merge=host: the host's KSM is not running (/sys/kernel/mm/ksm/run is "
+			"%d); an administrator must enable it for pages to merge",
+			run);
+}
+
+static int make_console_dir(const char *dir)
+{
+	struct stat st;
+
+	if (!dir)
+		return 0;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		pr_err("cannot create console directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+		pr_err("console path %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (access(dir, W_OK | X_OK)) {
+		pr_err("console directory %s is not writable: %s", dir, strerror(errno));
+		return -EACCES;
+	}
+	return 0;
+}
+
+static void op_pause(void *g)
+{
+	guest_pause(g);
+}
+
+static void op_resume(void *g)
+{
+	guest_resume(g);
+}
+
+static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
+{
+	return guest_fetch_dirty(g, r, bitmap);
+}
+
+static const struct ksm_vm_ops guest_ksm_ops = {
+	.pause = op_pause,
+	.resume = op_resume,
+	.fetch_dirty = op_fetch_dirty,
+};
+
+/* Id of sharing group @name ("none" opts out). */
+static uint32_t group_id(struct fleet *f, const char *name)
+{
+	unsigned i;
+
+	if (!strcmp(name, "none"))
+		return KSM_GROUP_NONE;
+	for (i = 0; i < f->nr_groups; i++)
+		if (!strcmp(f->groups[i], name))
+			return i;
+	snprintf(f->groups[i], sizeof(f->groups[i]), "%s", name);
+	f->nr_groups++;
+	return i;
+}
+
+static void engine_tunables(const struct options *o, struct ksm_tunables *t)
+{
+	ksm_default_tunables(t);
+	if (o->ksm_interval_ms)
+		t->interval_ms = (uint32_t)o->ksm_interval_ms;
+	if (o->ksm_batch_pages)
+		t->batch_pages = (uint32_t)o->ksm_batch_pages;
+	if (o->ksm_max_stall_us)
+		t->max_stall_us = (uint32_t)o->ksm_max_stall_us;
+	t->scan_rate = o->ksm_scan_rate;
+}
+
+static int register_guest(struct fleet *f, const struct options *o, struct guest *g)
+{
+	struct ksm_region r[MEM_MAX_REGIONS];
+
+	for (unsigned i = 0; i < g->mem.nr_regions; i++)
+		r[i] = (struct ksm_region){ .hva = g->mem.regions[i].hva,
+					    .gpa = g->mem.regions[i].gpa,
+					    .npages = g->mem.regions[i].size / MEM_PAGE_SIZE };
+	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, options_group_of(o, g->name)), r,
+			       g->mem.nr_regions, &guest_ksm_ops, g);
+	return g->ksm_vm ? 0 : -ENOMEM;
+}
+
+static int setup_merging(struct fleet *f, const struct options *o)
+{
+	struct ksm_tunables t;
+
+	f->merge = o->merge;
+	if (o->merge == MERGE_HOST)
+		check_host_ksm();
+	if (o->merge != MERGE_VMM)
+		return 0;
+	engine_tunables(o, &t);
+	f->ksm = ksm_create((uint64_t)o->count * (o->mem / MEM_PAGE_SIZE), &t);
+	if (!f->ksm) {
+		pr_err("cannot create the merge engine: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->nr; i++) {
+		if (register_guest(f, o, f->guests[i])) {
+			pr_err("cannot register %s with the merge engine", f->guests[i]->name);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void on_guest_end(void *opaque, struct guest *g)
+{
+	struct fleet *f = opaque;
+
+	(void) g;
+	if (f->end_cb)
+		f->end_cb(f->end_opaque);
+}
+
+struct fleet *fleet_create(const struct options *o)
+{
+	struct fleet *f;
+
+	if (check_host_memory(o) || make_console_dir(o->console_dir))
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f || !(f->guests = calloc(o->count, sizeof(*f->guests)))) {
+		pr_err("out of memory");
+		free(f);
+		return NULL;
+	}
+	for (unsigned i = 0; i < o->count; i++) {
+		f->guests[i] = guest_create(o, i, o->count == 1);
+		if (!f->guests[i]) {
+			fleet_destroy(f);
+			return NULL;
+		}
+		f->guests[i]->on_end = on_guest_end;
+		f->guests[i]->on_end_opaque = f;
+		f->nr++;
+	}
+	if (setup_merging(f, o)) {
+		fleet_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+int fleet_start(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nr; i++) {
+		int ret = guest_start(f->guests[i]);
+
+		if (ret) {
+			fleet_stop_all(f);
+			return ret;
+		}
+	}
+	if (f->ksm && ksm_start(f->ksm)) {
+		pr_err("cannot start the merge engine thread");
+		fleet_stop_all(f);
+		return -EAGAIN;
+	}
+	pr_info("%zu guest%s running, merging: %s", f->nr, f->nr == 1 ? "" : "s",
+		f->merge == MERGE_VMM ? "in the VMM" : f->merge == MERGE_HOST ? "host KSM" : "off");
+	return 0;
+}
+
+void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque), void *opaque)
+{
+	f->end_cb = cb;
+	f->end_opaque = opaque;
+}
+
+size_t fleet_count(struct fleet *f)
+{
+	return f->nr;
+}
+
+int fleet_find(struct fleet *f, const char *name)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		if (!strcmp(f->guests[i]->name, name))
+			return (int) i;
+	return -ENOENT;
+}
+
+int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
+{
+	struct guest *g;
+
+	if (i >= f->nr)
+		return -ENOENT;
+	g = f->guests[i];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", g->name);
+	out->mem_bytes = g->mem.ram_size;
+	out->cpus = g->nr_vcpus;
+	out->workload = g->kind == GUEST_KIND_WORKLOAD;
+	pthread_mutex_lock(&g->lock);
+	out->state = g->state;
+	out->ready = g->ready;
+	snprintf(out->reason, sizeof(out->reason), "%s", g->reason);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static bool live(enum guest_state s)
+{
+	return s != GUEST_STOPPED && s != GUEST_DEAD;
+}
+
+size_t fleet_live(struct fleet *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->nr; i++)
+		n += live(guest_get_state(f->guests[i]));
+	return n;
+}
+
+int fleet_stop_guest(struct fleet *f, size_t i)
+{
+	if (i >= f->nr)
+		return -ENOENT;
+	return guest_request_stop(f->guests[i]);
+}
+
+void fleet_stop_all(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		guest_request_stop(f->guests[i]);
+}
+
+/* The workload device of a running guest @i, or NULL with *err set. */
+static struct wl_dev *running_workload(struct fleet *f, size_t i, int *err)
+{
+	enum guest_state s;
+
+	if (i >= f->nr) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (!f->guests[i]->wl) {
+		*err = -ENOTSUP;
+		return NULL;
+	}
+	s = guest_get_state(f->guests[i]);
+	if (s != GUEST_RUNNING) {
+		*err = -ESRCH;
+		return NULL;
+	}
+	return f->guests[i]->wl;
+}
+
+int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, uint64_t *bad)
+{
+	int err = 0;
+	struct wl_dev *d = running_workload(f, i, &err);
+
+	return d ? wl_dev_verify(d, timeout_ms, ok, bad) : err;
+}
+
+int fleet_fault_guest(struct fleet *f, size_t i)
+{
+	int err = 0;
+	struct wl_dev *d = running_workload(f, i, &err);
+
+	return d ? wl_dev_fault(d) : err;
+}
+
+int fleet_exit_status(struct fleet *f)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		if (guest_get_state(f->guests[i]) == GUEST_DEAD)
+			return 1;
+	return 0;
+}
+
+void fleet_destroy(struct fleet *f)
+{
+	if (!f)
+		return;
+	fleet_stop_all(f);
+	if (f->ksm)
+		ksm_stop(f->ksm);
+	for (size_t i = 0; i < f->nr; i++) {
+		struct ksm_vm *vm = f->guests[i]->ksm_vm;
+
+		/* The engine lets go of the RAM before it is unmapped, and of the pool
+		 * pages after. */
+		if (vm)
+			ksm_vm_detach(f->ksm, vm);
+		guest_destroy(f->guests[i]);
+		if (vm)
+			ksm_vm_free(f->ksm, vm);
+	}
+	ksm_destroy(f->ksm);
+	free(f->guests);
+	free(f);
+}
+
+int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms, size_t max)
+{
+	struct ksm_vm_stats *all;
+	size_t n;
+
+	if (!f->ksm)
+		return -ENOTSUP;
+	all = calloc(f->nr, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	n = ksm_get_stats(f->ksm, s, all, f->nr);
+	/* The engine lists VMs newest first; report them in fleet order. */
+	for (size_t i = 0; i < n && i < max; i++)
+		vms[i] = all[n - 1 - i];
+	free(all);
+	return (int)(n < max ? n : max);
+}
+
+int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)
+{
+	return f->ksm ? ksm_set_tunable(f->ksm, key, value) : -ENOTSUP;
+}
+
+enum merge_mode fleet_merge_mode(struct fleet *f)
+{
+	return f->merge;
+}

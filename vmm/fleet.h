@@ -1,0 +1,98 @@
+/* fleet.h - N identical guests in one process: start, query, verify, stop.
+ *
+ * Thread rules: every function here may be called from any thread (the control
+ * socket calls them from the GLib main loop and from worker threads). Guest indices
+ * are stable for the life of the fleet; stopped and dead guests keep their slot.
+ */
+#ifndef VMM_FLEET_H
+#define VMM_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/options.h"
+
+struct fleet;
+
+enum guest_state {
+	GUEST_STARTING, /* created, vCPUs not yet running */
+	GUEST_RUNNING,	/* vCPUs running */
+	GUEST_STOPPING, /* stop requested, vCPUs leaving */
+	GUEST_STOPPED,	/* stopped on request */
+	GUEST_DEAD,	/* died: triple fault, internal error, bad exit */
+};
+
+/* Printable name of @s ("running", "dead", ...). */
+const char *guest_state_name(enum guest_state s);
+
+/* A snapshot of one guest for reports. */
+struct fleet_guest_info {
+	char name[64];
+	enum guest_state state;
+	uint64_t mem_bytes;
+	unsigned cpus;
+	bool workload;	  /* a workload guest (supports verify) */
+	bool ready;	  /* workload guest reported READY (memory filled) */
+	char reason[160]; /* why it is dead or stopped; "" otherwise */
+};
+
+/* Create every guest of @opts (VMs, memory, loaders, devices) without running them.
+ * Returns NULL after printing one clear error; nothing is left behind. */
+struct fleet *fleet_create(const struct options *opts);
+
+/* Start all vCPU threads. Returns 0 or -errno (the fleet is then stopped). */
+int fleet_start(struct fleet *f);
+
+/* Called (from a vCPU thread) each time a guest stops or dies; may be NULL. */
+void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque), void *opaque);
+
+/* Number of guest slots. */
+size_t fleet_count(struct fleet *f);
+
+/* Index of the guest called @name, or -ENOENT. */
+int fleet_find(struct fleet *f, const char *name);
+
+/* Fill @out for guest @i. Returns 0 or -ENOENT. */
+int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out);
+
+/* Guests not yet stopped or dead. */
+size_t fleet_live(struct fleet *f);
+
+/* Ask guest @i to stop (asynchronous: its vCPUs leave KVM_RUN and exit).
+ * Returns 0, -ENOENT, or -EALREADY if it already ended. */
+int fleet_stop_guest(struct fleet *f, size_t i);
+
+/* Stop every guest and join all threads. Idempotent. */
+void fleet_stop_all(struct fleet *f);
+
+/* Make workload guest @i verify all its pages; blocks up to @timeout_ms.
+ * Returns 0 with *ok / *bad set, -ENOENT, -ENOTSUP (not a workload guest), -ESRCH (not
+ * running), -EBUSY (a verify is already in progress), -ETIMEDOUT. */
+int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, uint64_t *bad);
+
+/* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
+int fleet_fault_guest(struct fleet *f, size_t i);
+
+struct ksm_stats;
+struct ksm_vm_stats;
+
+/* Merge engine figures: fills @s and up to @max per-guest entries of @vms (in fleet
+ * order). Returns the number of entries, or -ENOTSUP when the fleet runs without
+ * --merge=vmm. */
+int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms,
+		      size_t max);
+
+/* Set an engine tunable at run time. Returns 0, -ENOTSUP, -ENOENT or -ERANGE. */
+int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value);
+
+/* The merge mode the fleet runs with. */
+enum merge_mode fleet_merge_mode(struct fleet *f);
+
+/* 0 if every guest ended by request, 1 if any died. */
+int fleet_exit_status(struct fleet *f);
+
+/* Stop everything and free the fleet. */
+void fleet_destroy(struct fleet *f);
+
+#endif

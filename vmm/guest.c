@@ -1,0 +1,419 @@
+/* guest.c - build one guest (VM, RAM, memslots, loader, devices, vCPUs) and track its life. */
+#define pr_fmt(fmt) "guest: " fmt
+#include "vmm/guest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/kvm.h"
+#include "vmm/linux_boot.h"
+#include "vmm/log.h"
+#include "vmm/uart.h"
+#include "vmm/vcpu.h"
+#include "vmm/workload.h"
+
+#define TSS_GPA 0xfffbd000ull
+
+static const char *const state_names[] = {
+    [GUEST_STARTING] = "starting", [GUEST_RUNNING] = "running", [GUEST_STOPPING] = "stopping",
+    [GUEST_STOPPED] = "stopped",   [GUEST_DEAD] = "dead",
+};
+
+const char *guest_state_name(enum guest_state s)
+{
+	return (unsigned) s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static int set_memslots(struct guest *g)
+{
+	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
+		const struct mem_region *r = &g->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+		    .slot = i,
+		    .flags = g->dirty_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		    .guest_phys_addr = r->gpa,
+		    .memory_size = r->size,
+		    .userspace_addr = (uintptr_t) r->hva,
+		};
+
+		if (ioctl(g->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int alloc_soft_dirty(struct guest *g)
+{
+	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
+		g->soft_dirty[i] = calloc((g->mem.regions[i].size / MEM_PAGE_SIZE + 63) / 64, 8);
+		if (!g->soft_dirty[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* --merge=host: hand the RAM to the host kernel's KSM. */
+static int mark_mergeable(struct guest *g)
+{
+	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
+		const struct mem_region *r = &g->mem.regions[i];
+
+		if (madvise(r->hva, r->size, MADV_MERGEABLE)) {
+			pr_err("%s: madvise(MADV_MERGEABLE): %s (host KSM not built in?)", g->name,
+			       strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int create_vm(struct guest *g, uint64_t mem_size, enum merge_mode merge)
+{
+	int ret;
+
+	g->vm_fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
+	if (g->vm_fd < 0) {
+		pr_err("%s: KVM_CREATE_VM failed: %s", g->name, strerror(errno));
+		return -errno;
+	}
+	ioctl(g->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) TSS_GPA);
+	g->dirty_logging = merge == MERGE_VMM;
+	ret = mem_layout(&g->mem, mem_size);
+	if (!ret)
+		ret = mem_map(&g->mem);
+	if (!ret)
+		ret = alloc_soft_dirty(g);
+	if (!ret && merge == MERGE_HOST)
+		ret = mark_mergeable(g);
+	if (!ret)
+		ret = set_memslots(g);
+	if (ret)
+		pr_err("%s: cannot set up %llu MiB of guest RAM: %s", g->name,
+		       (unsigned long long) (mem_size >> 20), strerror(-ret));
+	return ret;
+}
+
+/* Linux wants interrupt controllers and a timer; the workload guest needs neither. */
+static int create_irqchip(struct guest *g)
+{
+	struct kvm_pit_config pit = {.flags = 0};
+
+	if (ioctl(g->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
+	    ioctl(g->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		pr_err("%s: cannot create the in-kernel irqchip/PIT: %s", g->name, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int open_console(struct guest *g, const char *dir)
+{
+	char path[4096];
+
+	if (!dir) {
+		g->console_fd = -1;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s.log", dir, g->name);
+	g->console_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (g->console_fd < 0) {
+		pr_err("cannot create console file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
+{
+	int ret = open_console(g, o->console_dir);
+
+	if (ret)
+		return ret;
+	g->uart = uart_create(g->console_fd, tee_stdout ? STDOUT_FILENO : -1);
+	if (!g->uart || uart_attach(g->uart, &g->io, UART_COM1_BASE))
+		return -ENOMEM;
+	if (g->kind == GUEST_KIND_WORKLOAD) {
+		g->wl = wl_dev_create(g);
+		if (!g->wl)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int load_guest(struct guest *g, const struct options *o)
+{
+	char err[256];
+	int ret;
+
+	if (g->kind == GUEST_KIND_WORKLOAD) {
+		const char *img = o->workload_image ? o->workload_image : workload_default_image();
+
+		return workload_load(g, o, img, &g->boot);
+	}
+	ret = create_irqchip(g);
+	if (ret)
+		return ret;
+	ret = linux_load(&g->mem, o->kernel, o->initrd, o->cmdline, &g->boot, err, sizeof(err));
+	if (ret)
+		pr_err("%s", err);
+	return ret;
+}
+
+static int create_vcpus(struct guest *g, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		g->vcpus[i] = vcpu_create(g, i, &g->boot);
+		if (!g->vcpus[i])
+			return -EINVAL;
+		g->nr_vcpus++;
+	}
+	return 0;
+}
+
+struct guest *guest_create(const struct options *o, unsigned index, bool tee_stdout)
+{
+	struct guest *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	snprintf(g->name, sizeof(g->name), "%s%u", o->name, index);
+	g->index = index;
+	g->kind = o->kind;
+	g->console_fd = -1;
+	g->state = GUEST_STARTING;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->pause_lock, NULL);
+	pthread_cond_init(&g->pause_cond, NULL);
+	pthread_rwlock_init(&g->mem_guard, NULL);
+	pthread_mutex_init(&g->dirty_lock, NULL);
+	if (create_vm(g, o->mem, o->merge) || create_devices(g, o, tee_stdout) ||
+	    load_guest(g, o) || create_vcpus(g, o->cpus)) {
+		guest_destroy(g);
+		return NULL;
+	}
+	return g;
+}
+
+int guest_start(struct guest *g)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&g->lock);
+	g->state = GUEST_RUNNING;
+	for (unsigned i = 0; i < g->nr_vcpus && !ret; i++) {
+		ret = vcpu_start(g->vcpus[i]);
+		if (!ret)
+			g->vcpus_running++;
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (ret) {
+		pr_err("%s: cannot start vCPU threads: %s", g->name, strerror(-ret));
+		guest_die(g, "vCPU threads could not start");
+	}
+	return ret;
+}
+
+/* Make every vCPU and device let go. Caller holds g->lock. */
+static void stop_locked(struct guest *g)
+{
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		vcpu_request_stop(g->vcpus[i]);
+	if (g->wl)
+		wl_dev_shutdown(g->wl);
+}
+
+static bool ended(enum guest_state s)
+{
+	return s == GUEST_STOPPING || s == GUEST_STOPPED || s == GUEST_DEAD;
+}
+
+int guest_request_stop(struct guest *g)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&g->lock);
+	if (ended(g->state)) {
+		ret = -EALREADY;
+	} else {
+		g->state = GUEST_STOPPING;
+		snprintf(g->reason, sizeof(g->reason), "stopped on request");
+		stop_locked(g);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return ret;
+}
+
+void guest_die(struct guest *g, const char *why)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->state != GUEST_DEAD && g->state != GUEST_STOPPED && g->state != GUEST_STOPPING) {
+		g->state = GUEST_DEAD;
+		snprintf(g->reason, sizeof(g->reason), "%s", why);
+		pr_err("%s died: %s; the other guests keep running", g->name, why);
+	}
+	stop_locked(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool guest_mark_ready(struct guest *g)
+{
+	bool was;
+
+	pthread_mutex_lock(&g->lock);
+	was = g->ready;
+	g->ready = true;
+	pthread_mutex_unlock(&g->lock);
+	return !was;
+}
+
+enum guest_state guest_get_state(struct guest *g)
+{
+	enum guest_state s;
+
+	pthread_mutex_lock(&g->lock);
+	s = g->state;
+	pthread_mutex_unlock(&g->lock);
+	return s;
+}
+
+void guest_vcpu_exited(struct guest *g)
+{
+	bool last;
+
+	pthread_mutex_lock(&g->lock);
+	last = --g->vcpus_running == 0;
+	if (last && g->state != GUEST_DEAD) {
+		g->state = GUEST_STOPPED;
+		if (!g->reason[0])
+			snprintf(g->reason, sizeof(g->reason), "stopped");
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (last && g->on_end)
+		g->on_end(g->on_end_opaque, g);
+}
+
+void guest_destroy(struct guest *g)
+{
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	stop_locked(g);
+	pthread_mutex_unlock(&g->lock);
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		vcpu_destroy(g->vcpus[i]);
+	wl_dev_destroy(g->wl);
+	uart_destroy(g->uart);
+	if (g->console_fd >= 0)
+		close(g->console_fd);
+	if (g->vm_fd > 0)
+		close(g->vm_fd);
+	mem_unmap(&g->mem);
+	for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
+		free(g->soft_dirty[i]);
+	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->pause_lock);
+	pthread_cond_destroy(&g->pause_cond);
+	pthread_rwlock_destroy(&g->mem_guard);
+	pthread_mutex_destroy(&g->dirty_lock);
+	free(g);
+}
+
+bool guest_pause_requested(struct guest *g)
+{
+	return atomic_load(&g->pause_req);
+}
+
+void guest_wait_unpaused(struct guest *g)
+{
+	pthread_mutex_lock(&g->pause_lock);
+	while (atomic_load(&g->pause_req))
+		pthread_cond_wait(&g->pause_cond, &g->pause_lock);
+	pthread_mutex_unlock(&g->pause_lock);
+}
+
+static bool any_in_guest(struct guest *g)
+{
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		if (vcpu_in_guest(g->vcpus[i]))
+			return true;
+	return false;
+}
+
+void guest_pause(struct guest *g)
+{
+	pthread_rwlock_wrlock(&g->mem_guard);
+	/* Pairs with enter_guest() in vcpu.c: store pause_req, then look at in_guest. */
+	atomic_store(&g->pause_req, true);
+	for (unsigned i = 0; i < g->nr_vcpus; i++)
+		if (vcpu_in_guest(g->vcpus[i]))
+			vcpu_kick(g->vcpus[i]);
+	for (unsigned spins = 0; any_in_guest(g); spins++) {
+		/* A kick that landed just before KVM_RUN is caught by immediate_exit; repeat
+		 * it now and then anyway, it is cheap. */
+		if (spins % 1000 == 999)
+			for (unsigned i = 0; i < g->nr_vcpus; i++)
+				if (vcpu_in_guest(g->vcpus[i]))
+					vcpu_kick(g->vcpus[i]);
+		sched_yield();
+	}
+}
+
+void guest_resume(struct guest *g)
+{
+	pthread_mutex_lock(&g->pause_lock);
+	atomic_store(&g->pause_req, false);
+	pthread_cond_broadcast(&g->pause_cond);
+	pthread_mutex_unlock(&g->pause_lock);
+	pthread_rwlock_unlock(&g->mem_guard);
+}
+
+int guest_fetch_dirty(struct guest *g, unsigned r, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = {.slot = r, .dirty_bitmap = bitmap};
+	uint64_t words = (g->mem.regions[r].size / MEM_PAGE_SIZE + 63) / 64;
+
+	if (r >= g->mem.nr_regions || !g->dirty_logging)
+		return -EINVAL;
+	if (ioctl(g->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return -errno;
+	pthread_mutex_lock(&g->dirty_lock);
+	for (uint64_t i = 0; i < words; i++) {
+		bitmap[i] |= g->soft_dirty[r][i];
+		g->soft_dirty[r][i] = 0;
+	}
+	pthread_mutex_unlock(&g->dirty_lock);
+	return 0;
+}
+
+void *guest_write_begin(struct guest *g, uint64_t gpa, uint64_t len)
+{
+	void *p = mem_gpa(&g->mem, gpa, len);
+
+	if (p)
+		pthread_rwlock_rdlock(&g->mem_guard);
+	return p;
+}
+
+void guest_write_end(struct guest *g, uint64_t gpa, uint64_t len)
+{
+	const struct mem_region *r = mem_find(&g->mem, gpa);
+	unsigned idx = (unsigned) (r - g->mem.regions);
+	uint64_t first = (gpa - r->gpa) / MEM_PAGE_SIZE;
+	uint64_t last = (gpa - r->gpa + (len ? len : 1) - 1) / MEM_PAGE_SIZE;
+
+	pthread_mutex_lock(&g->dirty_lock);
+	for (uint64_t p = first; p <= last; p++)
+		g->soft_dirty[idx][p / 64] |= 1ull << (p % 64);
+	pthread_mutex_unlock(&g->dirty_lock);
+	pthread_rwlock_unlock(&g->mem_guard);
+}

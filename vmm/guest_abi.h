@@ -1,0 +1,105 @@
+/* guest_abi.h - the contract between the VMM and the workload guest (tests/guest/workload).
+ *
+ * Shared verbatim by the hosted VMM and the freestanding guest, so it uses only
+ * fixed-width integers. Guest-physical addresses equal guest-virtual ones: the VMM
+ * identity-maps all guest RAM with 2 MiB pages, user-accessible, and enters the guest
+ * in 64-bit mode at CPL3 with IOPL 3, so the guest talks to the VMM with plain port I/O.
+ *
+ * Layout of guest-physical memory for a workload guest:
+ *   0x00001000  GDT (built by the VMM)
+ *   0x00002000  struct wl_params (written by the VMM before the first KVM_RUN)
+ *   0x00010000  page tables: PML4, PDPT, then one PD per GiB of guest-physical space
+ *   0x00060000  vCPU stacks, WL_STACK_SIZE each, the stack of vCPU i ends at
+ *               WL_STACK_TOP - i * WL_STACK_SIZE
+ *   0x00100000  the guest image (flat binary, entry at its first byte), at most 1 MiB
+ *   0x00200000  version table: one uint32_t per profile page (current version)
+ *   params.regions  the profile pages, in order of page index
+ *
+ * Entry state of vCPU i: RIP = WL_LOAD_GPA, RSP = its stack top, RDI = i,
+ * RSI = WL_PARAMS_GPA; CR4 has OSFXSR|OSXMMEXCPT (and OSXSAVE with XCR0 = x87|SSE|AVX
+ * when params.has_avx).
+ */
+#ifndef VMM_GUEST_ABI_H
+#define VMM_GUEST_ABI_H
+
+#include <stdint.h>
+
+#define WL_GDT_GPA 0x1000ull
+#define WL_PARAMS_GPA 0x2000ull
+#define WL_PT_GPA 0x10000ull
+#define WL_MAX_PD 64 /* guest-physical space mapped: 64 GiB */
+#define WL_STACK_TOP 0x80000ull
+#define WL_STACK_SIZE 0x4000ull
+#define WL_LOAD_GPA 0x100000ull
+#define WL_IMAGE_MAX 0x100000ull
+#define WL_VERSIONS_GPA 0x200000ull
+
+#define WL_MAX_CPUS 8
+#define WL_MAX_REGIONS 4
+#define WL_PAGE_SIZE 4096ull
+
+#define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
+#define WL_ABI_VERSION 1
+
+/* Ports. COM1 (0x3f8) is the console: the guest writes bytes to its THR. */
+#define WL_PORT_CONSOLE 0x3f8
+/* out dword: a command (enum wl_cmd); arguments are in struct wl_params. */
+#define WL_PORT_CMD 0x510
+/* out dword: arm a timeout in microseconds (0 = none) for the next wait.
+ * in dword: block until the VMM posts a request or the timeout passes; returns the
+ * request (enum wl_req), WL_REQ_NONE on timeout. */
+#define WL_PORT_WAIT 0x514
+
+enum wl_cmd {
+	WL_CMD_READY = 1,	/* all vCPUs filled their pages (sent once, by the last) */
+	WL_CMD_VERIFY_DONE = 2, /* verify_ok / verify_bad hold the totals (sent by the last) */
+	WL_CMD_PANIC = 3,	/* the guest found its parameters unusable; it printed why */
+};
+
+enum wl_req {
+	WL_REQ_NONE = 0,
+	WL_REQ_VERIFY = 1, /* verify every owned page, add to verify_ok/bad, report */
+	WL_REQ_FAULT = 2,  /* execute ud2 with no IDT: a real triple fault (tests) */
+};
+
+enum wl_placement {
+	WL_PLACE_SAME = 0,     /* shared page j sits at the same page index in every guest */
+	WL_PLACE_SHUFFLED = 1, /* shared pages are permuted differently per guest */
+};
+
+struct wl_region {
+	uint64_t gpa;	 /* page aligned */
+	uint64_t npages; /* profile pages in this region */
+};
+
+struct wl_params {
+	uint64_t magic;	      /* WL_MAGIC */
+	uint32_t abi_version; /* WL_ABI_VERSION */
+	uint32_t nr_cpus;     /* vCPUs running the workload, 1..WL_MAX_CPUS */
+	uint32_t guest_index; /* 0..nr_guests-1, distinct per guest of the fleet */
+	uint32_t has_avx;     /* 1: AVX stores usable (XCR0 set by the VMM) */
+	uint64_t seed;	      /* fleet seed: shared content depends only on it */
+
+	/* Profile, in percent of the profile pages; the rest is unique. */
+	uint32_t pct_zero;
+	uint32_t pct_shared;
+	uint32_t pct_dup;
+	uint32_t placement;   /* enum wl_placement */
+	uint32_t mutate_pct;  /* percent of profile pages in the mutating working set */
+	uint32_t mutate_rate; /* pages rewritten per second per guest (0 = no mutation) */
+
+	uint32_t nr_regions;
+	uint32_t pad0;
+	struct wl_region regions[WL_MAX_REGIONS];
+	uint64_t total_pages; /* sum of regions[].npages */
+
+	/* Written by the guest (lock-prefixed adds), reset by the VMM before a request. */
+	uint64_t ready_cpus;   /* vCPUs done filling */
+	uint64_t verify_cpus;  /* vCPUs done verifying in this round */
+	uint64_t verify_ok;    /* pages that matched */
+	uint64_t verify_bad;   /* pages that did not */
+	uint64_t mutations;    /* page rewrites done since start (all vCPUs) */
+	uint64_t pages_filled; /* pages written by the fill phase (all vCPUs) */
+};
+
+#endif

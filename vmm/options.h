@@ -1,0 +1,74 @@
+/* options.h - the `ksmvmm run` command line and the workload memory profile. */
+#ifndef VMM_OPTIONS_H
+#define VMM_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define OPT_MAX_GUESTS 256
+#define OPT_MAX_CPUS 8
+
+/* A workload memory profile: percentages of profile pages (the rest is unique). */
+struct profile {
+	unsigned zero;
+	unsigned shared;
+	unsigned dup;
+	unsigned placement; /* enum wl_placement */
+	unsigned mutate_pct;
+	unsigned mutate_rate; /* pages per second, 0 = no mutation */
+	uint64_t seed;
+};
+
+enum guest_kind { GUEST_KIND_WORKLOAD, GUEST_KIND_LINUX };
+
+enum merge_mode {
+	MERGE_VMM,  /* our engine (default) */
+	MERGE_OFF,  /* no merging */
+	MERGE_HOST, /* MADV_MERGEABLE: the host kernel's KSM does it */
+};
+
+#define OPT_MAX_GROUP_RULES 64
+#define OPT_GROUP_NAME_MAX 32
+
+/* --share-group NAME (every guest) or NAME=GUEST[,GUEST...] (those guests). The group
+ * "none" opts out: only zero pages are released. */
+struct group_rule {
+	char group[OPT_GROUP_NAME_MAX];
+	const char *guests; /* comma-separated guest names, or NULL for the default */
+};
+
+struct options {
+	unsigned count;
+	uint64_t mem;
+	unsigned cpus;
+	const char *name; /* guest name prefix; guests are PREFIX0..PREFIXn-1 */
+	enum guest_kind kind;
+	struct profile profile;
+	const char *workload_image; /* flat binary of the workload guest */
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline;
+	const char *control; /* socket path or NULL */
+	const char *console_dir;
+	int verbose;
+	enum merge_mode merge;
+	unsigned nr_group_rules;
+	struct group_rule group_rules[OPT_MAX_GROUP_RULES];
+	/* Engine tunables; 0 keeps the engine's default. */
+	uint64_t ksm_interval_ms;
+	uint64_t ksm_batch_pages;
+	uint64_t ksm_max_stall_us;
+	uint64_t ksm_scan_rate;
+};
+
+/* The sharing group name of guest @name under @o's rules ("fleet" by default). */
+const char *options_group_of(const struct options *o, const char *name);
+
+/* Parse "shared=50,zero=10[,dup=5][,placement=shuffled][,mutate=PCT@RATE][,seed=N]".
+ * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */
+int profile_parse(const char *s, struct profile *p, char *err, unsigned errlen);
+
+/* Parse the arguments after `run`. Returns 0, or -EINVAL with a one-line reason in @err. */
+int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);
+
+#endif

@@ -1,0 +1,603 @@
+/* protocol.c - parse and build the control protocol's JSON lines (see protocol.h).
+ *
+ * Input from the other end is hostile until proven otherwise. Before json-glib sees a
+ * line we check its length, NUL bytes, UTF-8 and nesting depth (json-glib's parser
+ * recurses, so deep nesting would exhaust the stack). Requests are strict: unknown
+ * members are errors, so a typo is reported rather than ignored. Replies are parsed
+ * leniently (unknown members are skipped) so an older ksmctl talks to a newer VMM.
+ */
+#include "vmm/protocol.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#define PROTO_MAX_ENTRIES 4096 /* longest array a client accepts in a reply */
+
+enum proto_arg {
+	PROTO_ARG_NONE,		 /* no member besides "cmd" */
+	PROTO_ARG_NAME_OPTIONAL, /* "name" may be given; absent = all guests */
+	PROTO_ARG_NAME_REQUIRED, /* "name" must be given */
+};
+
+/* The command table: wire names and accepted members, indexed by enum proto_cmd. */
+static const struct proto_cmd_desc {
+	const char *name;
+	enum proto_arg arg;
+} proto_cmds[PROTO_CMD_COUNT] = {
+    [PROTO_CMD_PING] = {"ping", PROTO_ARG_NONE},
+    [PROTO_CMD_LIST] = {"list", PROTO_ARG_NONE},
+    [PROTO_CMD_STOP] = {"stop", PROTO_ARG_NAME_OPTIONAL},
+    [PROTO_CMD_VERIFY] = {"verify", PROTO_ARG_NAME_OPTIONAL},
+    [PROTO_CMD_FAULT] = {"fault", PROTO_ARG_NAME_REQUIRED},
+};
+
+const char *proto_cmd_name(enum proto_cmd cmd)
+{
+	if ((unsigned) cmd >= PROTO_CMD_COUNT)
+		return NULL;
+	return proto_cmds[cmd].name;
+}
+
+int proto_cmd_lookup(const char *name, enum proto_cmd *cmd)
+{
+	for (unsigned i = 0; i < PROTO_CMD_COUNT; i++) {
+		if (strcmp(proto_cmds[i].name, name) == 0) {
+			*cmd = (enum proto_cmd) i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+bool proto_cmd_takes_name(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg != PROTO_ARG_NONE;
+}
+
+bool proto_cmd_needs_name(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED;
+}
+
+/* ---- Checks before parsing ---- */
+
+static int proto_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write a reason into @err and return -EINVAL. */
+static int proto_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Length of @line without one trailing "\n" or "\r\n". */
+static size_t proto_trim(const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len && line[len - 1] == '\r')
+		len--;
+	return len;
+}
+
+/* Complain about a byte that cannot appear outside a JSON string. */
+static int proto_fail_byte(char c, char *err, size_t errlen)
+{
+	if (g_ascii_isprint(c))
+		return proto_fail(err, errlen, "not valid JSON: unexpected '%c'", c);
+	return proto_fail(err, errlen, "not valid JSON: unexpected byte 0x%02x", (unsigned char) c);
+}
+
+/* Length of the escape sequence at @s (just after a backslash, @left bytes left), or 0
+ * if it is not a JSON escape. */
+static size_t proto_escape_len(const char *s, size_t left)
+{
+	if (left && strchr("\"\\/bfnrt", s[0]))
+		return 1;
+	if (left < 5 || s[0] != 'u')
+		return 0;
+	for (int i = 1; i < 5; i++) {
+		if (!g_ascii_isxdigit(s[i]))
+			return 0;
+	}
+	return 5;
+}
+
+/* Check the string starting after the quote at @s[*i]; leave *i on its closing quote.
+ * Refuses what json-glib would let through: raw control characters, unknown escapes
+ * ("\x41" would become "x41"), and "\u0000" (it would silently cut a name short). */
+static int proto_check_string(const char *s, size_t len, size_t *i, char *err, size_t errlen)
+{
+	size_t esc;
+
+	for ((*i)++; *i < len && s[*i] != '"'; (*i)++) {
+		if ((unsigned char) s[*i] < 0x20)
+			return proto_fail(err, errlen, "control character in a string");
+		if (s[*i] != '\\')
+			continue;
+		esc = proto_escape_len(s + *i + 1, len - *i - 1);
+		if (!esc)
+			return proto_fail(err, errlen, "not valid JSON: bad escape in a string");
+		if (esc == 5 && memcmp(s + *i + 1, "u0000", 5) == 0)
+			return proto_fail(err, errlen, "NUL characters are not allowed");
+		*i += esc;
+	}
+	return 0;
+}
+
+/* A lexical pass before json-glib: bounded nesting (its parser recurses, so deep
+ * nesting would exhaust the stack) and plain JSON (json-glib also takes 'quotes',
+ * comments and bare words). json-glib judges the grammar afterwards. */
+static int proto_check_lexis(const char *s, size_t len, char *err, size_t errlen)
+{
+	unsigned depth = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < len && !ret; i++) {
+		if (s[i] == '"')
+			ret = proto_check_string(s, len, &i, err, errlen);
+		else if (s[i] == '\n')
+			ret = proto_fail(err, errlen, "line contains a newline");
+		else if (!strchr("{}[]:, \t\r-+.0123456789eEtrufalsn", s[i]))
+			ret = proto_fail_byte(s[i], err, errlen);
+		else if ((s[i] == '[' || s[i] == '{') && ++depth > PROTO_MAX_DEPTH)
+			ret = proto_fail(err, errlen, "nesting deeper than %d", PROTO_MAX_DEPTH);
+		else if ((s[i] == ']' || s[i] == '}') && depth)
+			depth--;
+	}
+	return ret;
+}
+
+/* The checks every line gets before json-glib sees it. */
+static int proto_check_text(const char *s, size_t len, size_t max, char *err, size_t errlen)
+{
+	if (len > max)
+		return proto_fail(err, errlen, "line longer than %zu bytes", max);
+	if (memchr(s, '\0', len))
+		return proto_fail(err, errlen, "line contains a NUL byte");
+	if (!g_utf8_validate(s, (gssize) len, NULL))
+		return proto_fail(err, errlen, "line is not valid UTF-8");
+	return proto_check_lexis(s, len, err, errlen);
+}
+
+/* Parse checked text into a JSON object node (caller frees), or NULL with @err set. */
+static JsonNode *proto_load_object(const char *s, size_t len, char *err, size_t errlen)
+{
+	JsonParser *parser = json_parser_new();
+	GError *gerr = NULL;
+	JsonNode *root = NULL;
+
+	if (!json_parser_load_from_data(parser, s, (gssize) len, &gerr)) {
+		proto_fail(err, errlen, "not valid JSON: %s", gerr->message);
+		g_error_free(gerr);
+	} else {
+		root = json_parser_steal_root(parser);
+		if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+			proto_fail(err, errlen, "%s", root ? "not a JSON object" : "empty line");
+			g_clear_pointer(&root, json_node_unref);
+		}
+	}
+	g_object_unref(parser);
+	return root;
+}
+
+/* ---- Typed member access ---- */
+
+/* Whether @n is a scalar of GType @type (json-glib holds integers as gint64). */
+static bool proto_holds(JsonNode *n, GType type)
+{
+	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
+}
+
+/* Copy string node @n into @buf of @size bytes. A longer string is -EINVAL, or if @cut
+ * is set, cut at a UTF-8 character boundary. -EINVAL if @n is not a string. */
+static int proto_copy(JsonNode *n, char *buf, size_t size, bool cut)
+{
+	const char *s;
+	size_t len;
+
+	if (!proto_holds(n, G_TYPE_STRING))
+		return -EINVAL;
+	s = json_node_get_string(n);
+	len = strlen(s);
+	if (len >= size && !cut)
+		return -EINVAL;
+	for (len = MIN(len, size - 1); len && (s[len] & 0xc0) == 0x80;)
+		len--;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Read a non-negative integer node no larger than @max. */
+static int proto_get_uint(JsonNode *n, uint64_t max, uint64_t *out)
+{
+	gint64 v;
+
+	if (!proto_holds(n, G_TYPE_INT64))
+		return -EINVAL;
+	v = json_node_get_int(n);
+	if (v < 0 || (uint64_t) v > max)
+		return -EINVAL;
+	*out = (uint64_t) v;
+	return 0;
+}
+
+/* ---- Requests ---- */
+
+/* A guest name: 1..PROTO_NAME_MAX-1 bytes, no control characters. */
+static int proto_get_name(JsonNode *n, char *name, char *err, size_t errlen)
+{
+	if (!proto_holds(n, G_TYPE_STRING))
+		return proto_fail(err, errlen, "\"name\" must be a string");
+	if (proto_copy(n, name, PROTO_NAME_MAX, false))
+		return proto_fail(err, errlen, "\"name\" is longer than %d bytes",
+				  PROTO_NAME_MAX - 1);
+	if (!name[0])
+		return proto_fail(err, errlen, "\"name\" is empty");
+	for (const char *p = name; *p; p++) {
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			return proto_fail(err, errlen, "\"name\" contains a control character");
+	}
+	return 0;
+}
+
+/* Find and look up "cmd". */
+static int proto_get_cmd(JsonObject *o, enum proto_cmd *cmd, char *err, size_t errlen)
+{
+	JsonNode *n = json_object_get_member(o, "cmd");
+	const char *s;
+
+	if (!n)
+		return proto_fail(err, errlen, "missing \"cmd\"");
+	if (!proto_holds(n, G_TYPE_STRING))
+		return proto_fail(err, errlen, "\"cmd\" must be a string");
+	s = json_node_get_string(n);
+	if (proto_cmd_lookup(s, cmd))
+		return proto_fail(err, errlen, "unknown command \"%.64s\"", s);
+	return 0;
+}
+
+/* Check every member of @o against the command's table entry and fill @req. */
+static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, size_t errlen)
+{
+	GList *members = json_object_get_members(o);
+	int ret = 0;
+
+	for (GList *m = members; m && !ret; m = m->next) {
+		const char *key = m->data;
+
+		if (strcmp(key, "cmd") == 0)
+			continue;
+		if (strcmp(key, "name") == 0 && proto_cmd_takes_name(req->cmd))
+			ret =
+			    proto_get_name(json_object_get_member(o, key), req->name, err, errlen);
+		else
+			ret = proto_fail(err, errlen, "unknown member \"%.64s\" for \"%s\"", key,
+					 proto_cmd_name(req->cmd));
+	}
+	g_list_free(members);
+	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
+		ret = proto_fail(err, errlen, "\"%s\" needs a \"name\"", proto_cmd_name(req->cmd));
+	return ret;
+}
+
+int proto_parse_request(const char *line, size_t len, struct proto_request *req, char *err,
+			size_t errlen)
+{
+	JsonNode *root;
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	len = proto_trim(line, len);
+	ret = proto_check_text(line, len, PROTO_MAX_LINE, err, errlen);
+	if (ret)
+		return ret;
+	root = proto_load_object(line, len, err, errlen);
+	if (!root)
+		return -EINVAL;
+	ret = proto_get_cmd(json_node_get_object(root), &req->cmd, err, errlen);
+	if (!ret)
+		ret = proto_get_args(json_node_get_object(root), req, err, errlen);
+	json_node_unref(root);
+	if (ret)
+		memset(req, 0, sizeof(*req));
+	return ret;
+}
+
+/* ---- Building lines ---- */
+
+/* Add "key": string; invalid UTF-8 is repaired so the line stays valid JSON text. */
+static void proto_add_string(JsonBuilder *b, const char *key, const char *s)
+{
+	char *valid = g_utf8_make_valid(s, -1);
+
+	if (key)
+		json_builder_set_member_name(b, key);
+	json_builder_add_string_value(b, valid);
+	g_free(valid);
+}
+
+/* Add "key": integer (values above INT64_MAX are clamped: JSON integers are signed). */
+static void proto_add_uint(JsonBuilder *b, const char *key, uint64_t v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (gint64) v);
+}
+
+/* Start an object with "ok": @ok. */
+static JsonBuilder *proto_begin(bool ok)
+{
+	JsonBuilder *b = json_builder_new();
+
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ok");
+	json_builder_add_boolean_value(b, ok);
+	return b;
+}
+
+/* Close the object of @b (freed) and render it as one line ending in '\n'. */
+static char *proto_finish(JsonBuilder *b)
+{
+	JsonGenerator *gen = json_generator_new();
+	JsonNode *root;
+	char *text, *line;
+
+	json_builder_end_object(b);
+	root = json_builder_get_root(b);
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	line = g_strconcat(text, "\n", NULL);
+	g_free(text);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+	return line;
+}
+
+char *proto_build_request(const struct proto_request *req)
+{
+	const char *cmd = proto_cmd_name(req->cmd);
+	JsonBuilder *b;
+
+	if (!cmd || (req->name[0] && !proto_cmd_takes_name(req->cmd)) ||
+	    (!req->name[0] && proto_cmd_needs_name(req->cmd)) ||
+	    !memchr(req->name, '\0', sizeof(req->name)))
+		return NULL;
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	proto_add_string(b, "cmd", cmd);
+	if (req->name[0])
+		proto_add_string(b, "name", req->name);
+	return proto_finish(b);
+}
+
+char *proto_reply_ok(void)
+{
+	return proto_finish(proto_begin(true));
+}
+
+char *proto_reply_error(const char *fmt, ...)
+{
+	JsonBuilder *b = proto_begin(false);
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	proto_add_string(b, "error", msg);
+	g_free(msg);
+	return proto_finish(b);
+}
+
+/* Add one "list" entry. */
+static void proto_add_guest(JsonBuilder *b, const struct proto_guest *g)
+{
+	json_builder_begin_object(b);
+	proto_add_string(b, "name", g->name);
+	proto_add_string(b, "state", g->state);
+	proto_add_uint(b, "mem_bytes", g->mem_bytes);
+	proto_add_uint(b, "cpus", g->cpus);
+	json_builder_set_member_name(b, "workload");
+	json_builder_add_boolean_value(b, g->workload);
+	json_builder_set_member_name(b, "ready");
+	json_builder_add_boolean_value(b, g->ready);
+	proto_add_string(b, "reason", g->reason);
+	json_builder_end_object(b);
+}
+
+char *proto_reply_guests(const struct proto_guest *g, size_t n)
+{
+	JsonBuilder *b = proto_begin(true);
+
+	json_builder_set_member_name(b, "guests");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < n; i++)
+		proto_add_guest(b, &g[i]);
+	json_builder_end_array(b);
+	return proto_finish(b);
+}
+
+/* Add one "verify" entry. */
+static void proto_add_result(JsonBuilder *b, const struct proto_result *r)
+{
+	json_builder_begin_object(b);
+	proto_add_string(b, "name", r->name);
+	if (r->error[0]) {
+		proto_add_string(b, "error", r->error);
+	} else {
+		proto_add_uint(b, "ok", r->ok);
+		proto_add_uint(b, "bad", r->bad);
+	}
+	json_builder_end_object(b);
+}
+
+char *proto_reply_results(const struct proto_result *r, size_t n)
+{
+	JsonBuilder *b = proto_begin(true);
+
+	json_builder_set_member_name(b, "results");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < n; i++)
+		proto_add_result(b, &r[i]);
+	json_builder_end_array(b);
+	return proto_finish(b);
+}
+
+char *proto_reply_stopped(const char *const *names, size_t n)
+{
+	JsonBuilder *b = proto_begin(true);
+
+	json_builder_set_member_name(b, "stopped");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < n; i++)
+		proto_add_string(b, NULL, names[i]);
+	json_builder_end_array(b);
+	return proto_finish(b);
+}
+
+/* ---- Parsing replies ---- */
+
+/* Parse one "guests" entry; every known member is required, others are skipped. */
+static int proto_parse_guest(JsonNode *n, void *entry)
+{
+	struct proto_guest *g = entry;
+	JsonObject *o;
+	uint64_t cpus;
+
+	if (!n || !JSON_NODE_HOLDS_OBJECT(n))
+		return -EINVAL;
+	o = json_node_get_object(n);
+	if (proto_copy(json_object_get_member(o, "name"), g->name, sizeof(g->name), false) ||
+	    proto_copy(json_object_get_member(o, "state"), g->state, sizeof(g->state), true) ||
+	    proto_get_uint(json_object_get_member(o, "mem_bytes"), INT64_MAX, &g->mem_bytes) ||
+	    proto_get_uint(json_object_get_member(o, "cpus"), UINT32_MAX, &cpus) ||
+	    !proto_holds(json_object_get_member(o, "workload"), G_TYPE_BOOLEAN) ||
+	    !proto_holds(json_object_get_member(o, "ready"), G_TYPE_BOOLEAN) ||
+	    proto_copy(json_object_get_member(o, "reason"), g->reason, sizeof(g->reason), true))
+		return -EINVAL;
+	g->cpus = (unsigned) cpus;
+	g->workload = json_object_get_boolean_member(o, "workload");
+	g->ready = json_object_get_boolean_member(o, "ready");
+	return 0;
+}
+
+/* Parse one "results" entry: a name and either "error" or "ok" and "bad". */
+static int proto_parse_result(JsonNode *n, void *entry)
+{
+	struct proto_result *r = entry;
+	JsonObject *o;
+
+	if (!n || !JSON_NODE_HOLDS_OBJECT(n))
+		return -EINVAL;
+	o = json_node_get_object(n);
+	if (proto_copy(json_object_get_member(o, "name"), r->name, sizeof(r->name), false))
+		return -EINVAL;
+	if (json_object_has_member(o, "error"))
+		return proto_copy(json_object_get_member(o, "error"), r->error, sizeof(r->error),
+				  true);
+	if (proto_get_uint(json_object_get_member(o, "ok"), INT64_MAX, &r->ok) ||
+	    proto_get_uint(json_object_get_member(o, "bad"), INT64_MAX, &r->bad))
+		return -EINVAL;
+	return 0;
+}
+
+/* Parse one "stopped" entry. */
+static int proto_parse_stopped(JsonNode *n, void *entry)
+{
+	return proto_copy(n, entry, PROTO_NAME_MAX, false);
+}
+
+/* Parse the optional array member @key of @o into a new zeroed array of entries of
+ * @size bytes, running @parse on each element. Returns the array (g_free it; also on
+ * error) or NULL if the member is absent; sets *count, and *ret to 0 or -EINVAL. */
+static void *proto_parse_array(JsonObject *o, const char *key, size_t size, size_t *count,
+			       int (*parse)(JsonNode *n, void *entry), int *ret)
+{
+	JsonNode *n = json_object_get_member(o, key);
+	JsonArray *a;
+	guint len;
+	char *v;
+
+	*ret = n && !JSON_NODE_HOLDS_ARRAY(n) ? -EINVAL : 0;
+	if (!n || *ret)
+		return NULL;
+	a = json_node_get_array(n);
+	len = json_array_get_length(a);
+	if (len > PROTO_MAX_ENTRIES) {
+		*ret = -EINVAL;
+		return NULL;
+	}
+	v = g_malloc0_n(len ? len : 1, size);
+	*count = len;
+	for (guint i = 0; i < len && !*ret; i++)
+		*ret = parse(json_array_get_element(a, i), v + i * size);
+	return v;
+}
+
+/* Fill @r from the reply object @o. */
+static int proto_parse_reply_object(JsonObject *o, struct proto_reply *r, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!proto_holds(json_object_get_member(o, "ok"), G_TYPE_BOOLEAN))
+		return proto_fail(err, errlen, "reply has no boolean \"ok\"");
+	r->ok = json_object_get_boolean_member(o, "ok");
+	if (!r->ok &&
+	    proto_copy(json_object_get_member(o, "error"), r->error, sizeof(r->error), true))
+		return proto_fail(err, errlen, "error reply has no \"error\" string");
+	r->guests = proto_parse_array(o, "guests", sizeof(*r->guests), &r->nguests,
+				      proto_parse_guest, &ret);
+	if (ret)
+		return proto_fail(err, errlen, "malformed \"guests\" in reply");
+	r->results = proto_parse_array(o, "results", sizeof(*r->results), &r->nresults,
+				       proto_parse_result, &ret);
+	if (ret)
+		return proto_fail(err, errlen, "malformed \"results\" in reply");
+	r->stopped = proto_parse_array(o, "stopped", sizeof(*r->stopped), &r->nstopped,
+				       proto_parse_stopped, &ret);
+	if (ret)
+		return proto_fail(err, errlen, "malformed \"stopped\" in reply");
+	return 0;
+}
+
+int proto_parse_reply(const char *line, size_t len, struct proto_reply *r, char *err, size_t errlen)
+{
+	JsonNode *root;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	len = proto_trim(line, len);
+	ret = proto_check_text(line, len, PROTO_MAX_REPLY, err, errlen);
+	if (ret)
+		return ret;
+	root = proto_load_object(line, len, err, errlen);
+	if (!root)
+		return -EINVAL;
+	ret = proto_parse_reply_object(json_node_get_object(root), r, err, errlen);
+	json_node_unref(root);
+	if (ret)
+		proto_reply_clear(r);
+	return ret;
+}
+
+void proto_reply_clear(struct proto_reply *r)
+{
+	g_free(r->guests);
+	g_free(r->results);
+	g_free(r->stopped);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,119 @@
+/* protocol.h - the control protocol: one JSON object per line, requests and replies.
+ *
+ * A client sends one request line, e.g. {"cmd":"verify","name":"g0"}, and gets exactly
+ * one reply line: {"ok":true,...} or {"ok":false,"error":"..."}. This module only
+ * parses and builds lines; it never touches sockets or the fleet, so both the VMM
+ * (vmm/control.c) and ksmctl use it, and it is unit-tested without KVM.
+ *
+ * Every string returned by a proto_build_* or proto_reply_* function is one line
+ * ending in '\n', allocated with g_malloc: release it with g_free().
+ */
+#ifndef VMM_PROTOCOL_H
+#define VMM_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAX_LINE 65536	    /* longest request line, '\n' excluded */
+#define PROTO_MAX_REPLY (16u << 20) /* longest reply line a client accepts */
+#define PROTO_MAX_DEPTH 16	    /* deepest nesting of [ and { accepted */
+#define PROTO_NAME_MAX 64	    /* name buffers: names are 1..63 bytes */
+#define PROTO_STATE_MAX 16	    /* guest state buffers ("running", ...) */
+#define PROTO_TEXT_MAX 256	    /* error and reason buffers */
+
+/* Requests. New commands go at the end and into the table in protocol.c. */
+enum proto_cmd {
+	PROTO_CMD_PING,	  /* is the VMM alive? */
+	PROTO_CMD_LIST,	  /* one entry per guest slot */
+	PROTO_CMD_STOP,	  /* stop one guest, or all without a name */
+	PROTO_CMD_VERIFY, /* workload guests check their pages */
+	PROTO_CMD_FAULT,  /* test hook: a workload guest triple-faults */
+	PROTO_CMD_COUNT,
+};
+
+/* A parsed request. */
+struct proto_request {
+	enum proto_cmd cmd;
+	char name[PROTO_NAME_MAX]; /* target guest; "" = none given (all guests) */
+};
+
+/* One guest in a "list" reply. */
+struct proto_guest {
+	char name[PROTO_NAME_MAX];
+	char state[PROTO_STATE_MAX]; /* guest_state_name() */
+	uint64_t mem_bytes;
+	unsigned cpus;
+	bool workload;		     /* supports verify and fault */
+	bool ready;		     /* a workload guest that has filled its memory */
+	char reason[PROTO_TEXT_MAX]; /* why it ended; "" while alive */
+};
+
+/* One guest in a "verify" reply: counts, or an error. */
+struct proto_result {
+	char name[PROTO_NAME_MAX];
+	char error[PROTO_TEXT_MAX]; /* "" = verified, @ok and @bad are valid */
+	uint64_t ok;		    /* pages with the expected content */
+	uint64_t bad;		    /* pages that differ: merging corrupted memory */
+};
+
+/* A parsed reply. Arrays are g_malloc'd (NULL when the member is absent); release
+ * them with proto_reply_clear(). */
+struct proto_reply {
+	bool ok;
+	char error[PROTO_TEXT_MAX]; /* set when !ok */
+	struct proto_guest *guests; /* "guests" (list) */
+	size_t nguests;
+	struct proto_result *results; /* "results" (verify) */
+	size_t nresults;
+	char (*stopped)[PROTO_NAME_MAX]; /* "stopped" (stop) */
+	size_t nstopped;
+};
+
+/* The wire name of @cmd ("list", ...), or NULL if @cmd is out of range. */
+const char *proto_cmd_name(enum proto_cmd cmd);
+
+/* The command called @name: 0 with *cmd set, or -ENOENT. */
+int proto_cmd_lookup(const char *name, enum proto_cmd *cmd);
+
+/* Whether @cmd accepts a name / requires one. */
+bool proto_cmd_takes_name(enum proto_cmd cmd);
+bool proto_cmd_needs_name(enum proto_cmd cmd);
+
+/* Parse one request line of @len bytes (a trailing "\n" or "\r\n" is allowed; @line
+ * need not be NUL-terminated). Rejects: over-long lines, NUL bytes, invalid UTF-8,
+ * nesting deeper than PROTO_MAX_DEPTH, non-JSON, non-objects, a missing or unknown
+ * "cmd", unknown members, wrong types, bad names. Returns 0 with *req filled, or
+ * -EINVAL with a one-line reason (suitable for a client) in @err. */
+int proto_parse_request(const char *line, size_t len, struct proto_request *req, char *err,
+			size_t errlen);
+
+/* The request line for @req (client side). NULL if @req is invalid (unknown
+ * command, a name where none is accepted, a missing or bad name). */
+char *proto_build_request(const struct proto_request *req);
+
+/* {"ok":true} */
+char *proto_reply_ok(void);
+
+/* {"ok":false,"error":"<formatted message>"} */
+char *proto_reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* {"ok":true,"guests":[{"name","state","mem_bytes","cpus","workload","ready","reason"},...]} */
+char *proto_reply_guests(const struct proto_guest *g, size_t n);
+
+/* {"ok":true,"results":[{"name","ok","bad"} or {"name","error"},...]} */
+char *proto_reply_results(const struct proto_result *r, size_t n);
+
+/* {"ok":true,"stopped":["g0",...]} */
+char *proto_reply_stopped(const char *const *names, size_t n);
+
+/* Parse one reply line of @len bytes (client side; at most PROTO_MAX_REPLY). Returns
+ * 0 with *r filled (call proto_reply_clear() afterwards), or -EINVAL with a reason in
+ * @err and *r left empty. A well-formed error reply returns 0 with r->ok false. */
+int proto_parse_reply(const char *line, size_t len, struct proto_reply *r, char *err,
+		      size_t errlen);
+
+/* Free the arrays of @r and empty it. */
+void proto_reply_clear(struct proto_reply *r);
+
+#endif
