@@ -86,6 +86,12 @@ static int profile_item(char *item, struct profile *p, char *err, unsigned errle
 		return profile_pct(item, val, &p->zero, err, errlen);
 	if (!strcmp(item, "dup"))
 		return profile_pct(item, val, &p->dup, err, errlen);
+	if (!strcmp(item, "extent")) {
+		if (parse_uint(val, 65536, &seed) || seed == 0)
+			return fail(err, errlen, "profile: extent '%s' is not 1..65536 pages", val);
+		p->extent = (unsigned)seed;
+		return 0;
+	}
 	if (!strcmp(item, "mutate"))
 		return profile_mutate(val, p, err, errlen);
 	if (!strcmp(item, "seed")) {
@@ -111,7 +117,7 @@ int profile_parse(const char *s, struct profile *p, char *err, unsigned errlen)
 	char *copy, *item, *save = NULL;
 	int ret = 0;
 
-	*p = (struct profile){.seed = 1};
+	*p = (struct profile){.seed = 1, .extent = PROFILE_DEFAULT_EXTENT};
 	if (!s || !*s)
 		return fail(err, errlen, "profile: empty");
 	copy = strdup(s);
@@ -362,7 +368,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	bool have_guest = false, have_profile = false, have_mem = false;
 	int c;
 
-	*o = (struct options){.count = 1, .cpus = 1, .name = "g", .profile = {.seed = 1}};
+	*o = (struct options){.count = 1, .cpus = 1, .name = "g", .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {

@@ -8,12 +8,16 @@
 #define OPT_MAX_GUESTS 256
 #define OPT_MAX_CPUS 8
 
+/* Default extent of placement=shuffled: 64 KiB runs. */
+#define PROFILE_DEFAULT_EXTENT 16
+
 /* A workload memory profile: percentages of profile pages (the rest is unique). */
 struct profile {
 	unsigned zero;
 	unsigned shared;
 	unsigned dup;
 	unsigned placement; /* enum wl_placement */
+	unsigned extent;    /* shuffled placement moves runs of this many pages */
 	unsigned mutate_pct;
 	unsigned mutate_rate; /* pages per second, 0 = no mutation */
 	uint64_t seed;

@@ -124,6 +124,7 @@ static void fill_params(struct wl_params *p, const struct guest *g, const struct
 	p->placement = o->profile.placement;
 	p->mutate_pct = o->profile.mutate_pct;
 	p->mutate_rate = o->profile.mutate_rate;
+	p->shuffle_extent = o->profile.extent;
 }
 
 int workload_load(struct guest *g, const struct options *o, const char *image,

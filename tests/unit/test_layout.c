@@ -176,6 +176,43 @@ static void test_shuffle_scatters(void)
 	free(pos1);
 }
 
+/* With extents, SHUFFLED keeps runs of @extent pages together (so merged runs coalesce)
+ * but moves the extents, stays a bijection, and leaves a partial tail in place. */
+static void test_shuffle_extents(void)
+{
+	const uint64_t n = 4096 + 5, e = 16;
+	struct wl_params p0 = params(n, 0, 100, 0, 0, WL_PLACE_SHUFFLED);
+	struct wl_params p1 = params(n, 0, 100, 0, 1, WL_PLACE_SHUFFLED);
+	struct wl_layout l0, l1;
+	uint8_t *hit = calloc(n, 1);
+	uint64_t in_run = 0, moved = 0, dupes = 0;
+
+	printf("shared placement: SHUFFLED with extent=16 moves whole 16-page extents\n");
+	p0.shuffle_extent = p1.shuffle_extent = (uint32_t)e;
+	wl_layout_init(&l0, &p0);
+	wl_layout_init(&l1, &p1);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t c = wl_shared_index(&l0, i);
+
+		dupes += c >= n || hit[c];
+		if (c < n)
+			hit[c] = 1;
+		if (i % e && i < n - n % e)
+			in_run += c == wl_shared_index(&l0, i - 1) + 1;
+		moved += c / e != i / e;
+	}
+	CHECK_EQ(dupes, 0);
+	CHECK_EQ(in_run, (n / e) * (e - 1));
+	CHECK(moved > n / 2);
+	for (uint64_t i = n - n % e; i < n; i++)
+		CHECK_EQ(wl_shared_index(&l0, i), i);
+	moved = 0;
+	for (uint64_t i = 0; i < n - n % e; i += e)
+		moved += wl_shared_index(&l0, i) != wl_shared_index(&l1, i);
+	CHECK(moved > n / e / 2);
+	free(hit);
+}
+
 /* Keys of the shared pages of @l at version 0, in page order; returns how many. */
 static uint64_t shared_keys(const struct wl_layout *l, uint64_t *out)
 {
@@ -339,6 +376,7 @@ int main(void)
 	test_class_counts();
 	test_shuffle();
 	test_shuffle_scatters();
+	test_shuffle_extents();
 	test_shared_content();
 	test_dup_content();
 	test_unique_and_zero();

@@ -68,7 +68,9 @@ struct wl_layout {
 	uint64_t guest;	    /* guest_index */
 	uint32_t placement; /* enum wl_placement */
 	uint32_t mutate_pct;
-	uint64_t shuf_a; /* SHUFFLED: shared slot i holds content (i*a + b) mod nshared */
+	uint64_t extent; /* SHUFFLED: pages per permuted extent (>= 1) */
+	uint64_t nextents; /* whole extents in the shared block; the tail stays in place */
+	uint64_t shuf_a; /* SHUFFLED: extent e holds extent (e*a + b) mod nextents */
 	uint64_t shuf_b;
 };
 
@@ -117,7 +119,7 @@ static inline uint64_t wl_gcd(uint64_t a, uint64_t b)
  * guest too, so runs of consecutive pages in one guest are scattered in another. */
 static inline void wl_layout_shuffle(struct wl_layout *l)
 {
-	uint64_t n = l->nshared, a;
+	uint64_t n = l->nextents, a;
 
 	l->shuf_a = 1;
 	l->shuf_b = 0;
@@ -151,6 +153,8 @@ static inline void wl_layout_init(struct wl_layout *l, const struct wl_params *p
 	l->guest = p->guest_index;
 	l->placement = p->placement;
 	l->mutate_pct = p->mutate_pct;
+	l->extent = p->shuffle_extent ? p->shuffle_extent : 1;
+	l->nextents = l->nshared / l->extent;
 	wl_layout_shuffle(l);
 }
 
@@ -170,9 +174,11 @@ static inline enum wl_class wl_page_class(const struct wl_layout *l, uint64_t p)
  * [0, nshared): identity for SAME, the per-guest permutation for SHUFFLED. */
 static inline uint64_t wl_shared_index(const struct wl_layout *l, uint64_t i)
 {
-	if (l->placement != WL_PLACE_SHUFFLED || l->nshared < 2)
+	uint64_t e = i / l->extent;
+
+	if (l->placement != WL_PLACE_SHUFFLED || l->nextents < 2 || e >= l->nextents)
 		return i;
-	return (i * l->shuf_a + l->shuf_b) % l->nshared;
+	return ((e * l->shuf_a + l->shuf_b) % l->nextents) * l->extent + i % l->extent;
 }
 
 /* Store kind of a key: a hash of it, so kinds spread evenly over pages. */
