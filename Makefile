@@ -111,6 +111,18 @@ demo:
 	$(Q)tools/demo.sh
 .PHONY: demo
 
+# Benchmark against host KSM (needs root: it tunes /sys/kernel/mm/ksm, and restores it).
+# Writes build/bench/results.json and regenerates docs/performance.md.
+bench-quick:
+	$(Q)tools/setup.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)python3 tools/bench/bench.py --quick --label "make bench-quick"
+bench:
+	$(Q)tools/setup.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)python3 tools/bench/bench.py --label "make bench"
+.PHONY: bench-quick bench
+
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
 format-check:

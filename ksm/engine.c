@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -89,6 +90,7 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 		return NULL;
 	}
 	pthread_mutex_init(&k->lock, NULL);
+	pthread_mutex_init(&k->stats_lock, NULL);
 	pthread_cond_init(&k->wake, NULL);
 	k->zero_hash = XXH3_64bits(zero, KSM_PAGE);
 	if (tun)
@@ -151,6 +153,7 @@ struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
 	pthread_mutex_lock(&k->lock);
 	vm->next = k->vms;
 	k->vms = vm;
+	ksm_publish(k);
 	pthread_mutex_unlock(&k->lock);
 	return vm;
 }
@@ -165,6 +168,7 @@ void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm)
 		}
 	}
 	vm->next = NULL;
+	ksm_publish(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -176,6 +180,7 @@ void ksm_vm_free(struct ksm *k, struct ksm_vm *vm)
 	for (uint64_t i = 0; i < vm->npages; i++)
 		if (vm->pages[i].kind == KSM_PAGE_MERGED)
 			ksm_canon_put(k, vm->pages[i].canon);
+	ksm_publish(k);
 	pthread_mutex_unlock(&k->lock);
 	vm_release(vm);
 }
@@ -195,6 +200,7 @@ void ksm_pass(struct ksm *k)
 	pthread_mutex_lock(&k->lock);
 	ksm_scan_pass(k);
 	k->cpu_seconds += thread_cpu() - t0;
+	ksm_publish(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -203,12 +209,18 @@ static void *engine_thread(void *arg)
 	struct ksm *k = arg;
 	struct timespec until;
 
+	/* A batch holds guests paused: do not let busy vCPU threads preempt it midway.
+	 * Best effort: without CAP_SYS_NICE the engine runs at normal priority. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+
+
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
 		double t0 = thread_cpu();
 
 		ksm_scan_pass(k);
 		k->cpu_seconds += thread_cpu() - t0;
+		ksm_publish(k);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += (long)k->tun.interval_ms * 1000000;
 		until.tv_sec += until.tv_nsec / 1000000000;
@@ -264,6 +276,8 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 
 			s->pages_merged++;
 			saved += refs ? (double)(refs - 1) / refs : 0;
+		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_EMPTY)) {
+			s->pages_empty++;
 		} else if (p->kind == KSM_PAGE_ZERO) {
 			s->pages_zero++;
 			saved += 1;
@@ -277,11 +291,8 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 	s->bytes_saved = (uint64_t)(saved * KSM_PAGE + 0.5);
 }
 
-size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max)
+static void engine_stats(struct ksm *k, struct ksm_stats *out)
 {
-	size_t n = 0;
-
-	pthread_mutex_lock(&k->lock);
 	*out = (struct ksm_stats){
 		.passes = k->passes,
 		.pages_scanned = k->pages_scanned,
@@ -302,16 +313,59 @@ size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *
 		.stall_p99_us = ksm_stall_percentile(&k->stall, 99),
 		.stall_max_us = k->stall.max_us,
 		.stalls = k->stall.count,
+		.pause_p99_us = ksm_stall_percentile(&k->pause_wait, 99),
+		.pause_max_us = k->pause_wait.max_us,
 		.tun = k->tun,
 	};
-	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next, n++) {
-		struct ksm_vm_stats tmp;
+}
 
-		vm_stats(k, vm, n < max ? &vms[n] : &tmp);
-		out->bytes_saved += (n < max ? vms[n] : tmp).bytes_saved;
+/* Make room for @n VM entries in the snapshot. Caller holds stats_lock. */
+static bool snap_reserve(struct ksm *k, size_t n)
+{
+	struct ksm_vm_stats *v;
+
+	if (n <= k->snap_cap)
+		return true;
+	v = realloc(k->snap_vms, n * sizeof(*v));
+	if (!v)
+		return false;
+	k->snap_vms = v;
+	k->snap_cap = n;
+	return true;
+}
+
+void ksm_publish(struct ksm *k)
+{
+	size_t n = 0;
+
+	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		n++;
+	pthread_mutex_lock(&k->stats_lock);
+	if (snap_reserve(k, n)) {
+		size_t i = n;
+
+		engine_stats(k, &k->snap);
+		/* The list is newest first; the snapshot is in registration order. */
+		for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
+			vm_stats(k, vm, &k->snap_vms[--i]);
+			k->snap.bytes_saved += k->snap_vms[i].bytes_saved;
+		}
+		k->snap_n = n;
 	}
-	pthread_mutex_unlock(&k->lock);
-	return n < max ? n : max;
+	pthread_mutex_unlock(&k->stats_lock);
+}
+
+size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&k->stats_lock);
+	*out = k->snap;
+	n = k->snap_n < max ? k->snap_n : max;
+	if (n)
+		memcpy(vms, k->snap_vms, n * sizeof(*vms));
+	pthread_mutex_unlock(&k->stats_lock);
+	return n;
 }
 
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)
@@ -346,6 +400,7 @@ void ksm_destroy(struct ksm *k)
 	ksm_index_free(&k->stable);
 	ksm_index_free(&k->unstable);
 	free(k->seen);
+	free(k->snap_vms);
 	free(k->created);
 	if (k->pagemap_fd >= 0)
 		close(k->pagemap_fd);

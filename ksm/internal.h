@@ -24,6 +24,7 @@ enum ksm_page_kind {
 #define KSM_PF_VOLATILE 0x2 /* written during the last pass */
 #define KSM_PF_POOLVMA 0x4  /* lies in a pool mapping (MADV_DONTNEED would bring pool data back) */
 #define KSM_PF_PLANNED 0x8  /* an action for it is queued in this pass */
+#define KSM_PF_EMPTY 0x10   /* ZERO only: was never backed by memory, nothing was released */
 
 struct ksm_page {
 	uint64_t hash;  /* xxh3-64, valid with KSM_PF_HASHED */
@@ -67,6 +68,10 @@ struct ksm_vm {
 
 struct ksm {
 	pthread_mutex_t lock;   /* held by the engine for a whole pass; guards the VM list */
+	pthread_mutex_t stats_lock; /* guards the published snapshot below */
+	struct ksm_stats snap;      /* figures as of the last publish */
+	struct ksm_vm_stats *snap_vms; /* per VM, in registration order */
+	size_t snap_n, snap_cap;
 	pthread_cond_t wake;    /* wakes the engine thread early (stop, new tunables) */
 	pthread_t thread;
 	bool running;
@@ -81,7 +86,8 @@ struct ksm {
 	uint64_t nr_created, cap_created;
 	uint64_t zero_hash;        /* xxh3 of a zero page */
 	struct ksm_vmas vmas;
-	struct ksm_stall stall;
+	struct ksm_stall stall;     /* how long VMs stayed paused (all vCPUs out) per batch */
+	struct ksm_stall pause_wait; /* how long a pause took to get every vCPU out */
 	struct ksm_tunables tun;
 	int pagemap_fd;            /* /proc/self/pagemap, for COW ground truth */
 	uint64_t hash_credit;      /* pages we may still hash under scan_rate */
@@ -109,6 +115,9 @@ unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i);
 
 /* Queue an action for @vm. Returns 0 or -ENOMEM. */
 int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon);
+
+/* Publish the figures for ksm_get_stats. Caller holds k->lock. */
+void ksm_publish(struct ksm *k);
 
 /* Drop one reference of pool page @id; unindex it if that frees it. */
 void ksm_canon_put(struct ksm *k, uint32_t id);

@@ -50,6 +50,7 @@ struct ksm_vm_stats {
 	uint64_t pages_total;
 	uint64_t pages_merged;   /* mapping a pool page uncopied */
 	uint64_t pages_zero;     /* released zero pages */
+	uint64_t pages_empty;    /* never written: no memory behind them to release */
 	uint64_t pages_unique;   /* stable content, no match */
 	uint64_t pages_volatile; /* written during the last pass */
 	uint64_t pages_unscanned;/* not hashed yet */
@@ -78,6 +79,8 @@ struct ksm_stats {
 	uint64_t stall_p99_us;
 	uint64_t stall_max_us;
 	uint64_t stalls;         /* pauses so far */
+	uint64_t pause_p99_us;   /* time to get every vCPU out of the guest (not a stall: */
+	uint64_t pause_max_us;   /* the vCPUs still run guest code meanwhile) */
 	uint64_t bytes_saved;    /* sum over VMs */
 	struct ksm_tunables tun;
 };

@@ -20,6 +20,7 @@
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE (1ull << 61)
+#define PM_EXCLUSIVE (1ull << 56)
 
 static uint64_t now_us(void)
 {
@@ -78,15 +79,19 @@ static void mapped(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a,
 	k->merges += n;
 }
 
-static void zeroed(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
+static void zeroed(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n,
+		   bool empty)
 {
 	for (uint64_t i = 0; i < n; i++) {
 		struct ksm_page *p = &vm->pages[a[i].page];
 
 		p->kind = KSM_PAGE_ZERO;
-		p->flags &= (uint8_t)~KSM_PF_POOLVMA;
+		p->flags &= (uint8_t)~(KSM_PF_POOLVMA | KSM_PF_EMPTY);
+		if (empty)
+			p->flags |= KSM_PF_EMPTY;
 	}
-	k->zero_released += n;
+	if (!empty)
+		k->zero_released += n;
 }
 
 static void warn_once(int err, const char *what)
@@ -99,6 +104,43 @@ static void warn_once(int err, const char *what)
 	}
 }
 
+static bool read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out);
+
+/* Does this pagemap entry show a page of the guest's own (not the shared zero page, not
+ * absent)? Only those are worth releasing. */
+static bool backed(uint64_t e)
+{
+	return (e & PM_SWAPPED) || ((e & PM_PRESENT) && (e & PM_EXCLUSIVE) && !(e & PM_FILE));
+}
+
+/* Release @n zero pages of anonymous memory: the backed ones with MADV_DONTNEED, the
+ * others (never written, or reading the shared zero page) just get marked. */
+static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
+{
+	uint64_t e[512];
+
+	for (uint64_t i = 0; i < n;) {
+		uint64_t run = n - i < 512 ? n - i : 512, j = 0;
+
+		if (!read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
+			memset(e, 0xff, sizeof(e)); /* unknown: release them all */
+		while (j < run) {
+			bool b = backed(e[j]);
+			uint64_t s = j;
+
+			while (j < run && backed(e[j]) == b)
+				j++;
+			if (b && madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * KSM_PAGE,
+					 MADV_DONTNEED)) {
+				warn_once(errno, "madvise(MADV_DONTNEED)");
+				return;
+			}
+			zeroed(k, vm, &a[i + s], j - s, !b);
+		}
+		i += run;
+	}
+}
+
 /* Replace @n consecutive pages, all compared equal, in one call. */
 static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
 {
@@ -106,12 +148,8 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 	bool poolvma = vm->pages[a->page].flags & KSM_PF_POOLVMA;
 	void *r;
 
-	if (a->canon == KSM_POOL_NONE && !poolvma) {
-		/* Anonymous memory: released pages read as zeros, no mapping needed. */
-		if (madvise(hva, n * KSM_PAGE, MADV_DONTNEED))
-			return warn_once(errno, "madvise(MADV_DONTNEED)");
-		return zeroed(k, vm, a, n);
-	}
+	if (a->canon == KSM_POOL_NONE && !poolvma)
+		return release_zero(k, vm, a, n); /* anonymous: no mapping needed */
 	if (!ksm_vmas_allow(&k->vmas, n)) {
 		k->budget_skips += n;
 		return;
@@ -126,7 +164,7 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 		return warn_once(errno, "mmap(MAP_FIXED) of a merged run");
 	ksm_vmas_add(&k->vmas);
 	if (a->canon == KSM_POOL_NONE)
-		zeroed(k, vm, a, n);
+		zeroed(k, vm, a, n, false);
 	else
 		mapped(k, vm, a, n);
 }
@@ -152,10 +190,14 @@ static void execute_run(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t e
 /* One paused batch starting at action @i; returns the first action not done. */
 static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 {
-	uint64_t t0 = now_us(), done = 0;
+	uint64_t t0, done = 0;
 
 	ksm_vmas_maybe_resync(&k->vmas);
+	t0 = now_us();
 	vm->ops->pause(vm->opaque);
+	/* From here on no vCPU of the VM runs: this is the stall the guest sees. */
+	ksm_stall_record(&k->pause_wait, now_us() - t0);
+	t0 = now_us();
 	/* At least one run per pause, so a slow pause cannot stall the engine. */
 	while (i < vm->nr_actions && done < k->tun.batch_pages &&
 	       (done == 0 || now_us() - t0 < k->tun.max_stall_us)) {
@@ -202,15 +244,28 @@ static bool read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t
 	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t)want, off) == want;
 }
 
-static void cow_break(struct ksm *k, struct ksm_vm *vm, uint64_t page)
+/* The guest wrote page @page since it was merged or released: it is its own again. */
+static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
 {
 	struct ksm_page *p = &vm->pages[page];
 
-	ksm_canon_put(k, p->canon);
+	if (p->kind == KSM_PAGE_MERGED) {
+		ksm_canon_put(k, p->canon);
+		vm->cow_breaks++;
+		k->cow_breaks++;
+	}
 	p->kind = KSM_PAGE_PLAIN;
 	p->canon = KSM_POOL_NONE;
-	vm->cow_breaks++;
-	k->cow_breaks++;
+	p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));
+	vm->volatile_pages++;
+}
+
+/* Has the guest written page @page (merged or released) since? */
+static bool rewritten(const struct ksm_page *p, uint64_t entry)
+{
+	if (p->kind == KSM_PAGE_MERGED)
+		return copied(entry);
+	return backed(entry); /* a released page reads the zero page until written */
 }
 
 void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n)
@@ -223,16 +278,16 @@ void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages
 		while (i + run < n && run < 512 && pages[i + run] == pages[i] + run &&
 		       ksm_vm_region(vm, pages[i]) == ksm_vm_region(vm, pages[i + run]))
 			run++;
-		/* Without the ground truth a page stays counted as merged: its pool page is
-		 * then kept too long, never freed too early. */
+		/* Without the ground truth a merged page stays counted as merged: its pool
+		 * page is then kept too long, never freed too early. */
 		if (!read_pagemap(k, ksm_vm_page(vm, pages[i]), run, entries)) {
 			warn_once(errno, "reading /proc/self/pagemap");
 			i += run;
 			continue;
 		}
 		for (uint64_t j = 0; j < run; j++)
-			if (copied(entries[j]))
-				cow_break(k, vm, pages[i + j]);
+			if (rewritten(&vm->pages[pages[i + j]], entries[j]))
+				written(k, vm, pages[i + j]);
 		i += run;
 	}
 }

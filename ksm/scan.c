@@ -68,7 +68,7 @@ static void fetch_dirty(struct ksm_vm *vm)
 /* Step 1 for one VM: mark written pages volatile, collect merged ones for the COW check. */
 static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 {
-	uint64_t *cow = NULL, nr_cow = 0;
+	uint64_t *check = NULL, nr_check = 0;
 
 	fetch_dirty(vm);
 	vm->volatile_pages = 0;
@@ -81,21 +81,22 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 			p->flags &= (uint8_t)~KSM_PF_VOLATILE;
 			if (!test_bit(bm, l))
 				continue;
-			p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
-			vm->volatile_pages++;
-			if (p->kind == KSM_PAGE_ZERO)
-				p->kind = KSM_PAGE_PLAIN;
-			if (p->kind != KSM_PAGE_MERGED)
+			if (p->kind == KSM_PAGE_PLAIN) {
+				p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
+				vm->volatile_pages++;
 				continue;
-			if (!cow)
-				cow = malloc(vm->npages * sizeof(*cow));
-			if (cow)
-				cow[nr_cow++] = vm->first_page[r] + l;
+			}
+			if (!check)
+				check = malloc(vm->npages * sizeof(*check));
+			if (check)
+				check[nr_check++] = vm->first_page[r] + l;
 		}
 	}
-	if (nr_cow)
-		ksm_merge_check_cow(k, vm, cow, nr_cow);
-	free(cow);
+	/* Merged and released pages: the dirty bit may predate the merge (a write just
+	 * before it); the page table says whether the guest really wrote it since. */
+	if (nr_check)
+		ksm_merge_check_cow(k, vm, check, nr_check);
+	free(check);
 }
 
 /* Hash page @i if its hash is stale and the scan rate allows. */
@@ -246,8 +247,10 @@ void ksm_scan_pass(struct ksm *k)
 		absorb_dirty(k, vm);
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		plan_vm(k, vm);
-	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
 		ksm_merge_actions(k, vm);
+		ksm_publish(k);
+	}
 	drop_orphans(k);
 	k->passes++;
 }

@@ -35,16 +35,24 @@ resolve_package() {
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
 }
 
-PKG=$(resolve_package)
-if [ -z "$PKG" ]; then
-	echo "linux-image.sh: package lists lack linux-image-amd64; running apt-get update" >&2
-	apt-get update -qq || die "apt-get update failed"
+# Sets PKG, VER and STAMP from the package lists; returns 1 if they cannot tell.
+resolve() {
 	PKG=$(resolve_package)
+	[ -n "$PKG" ] || return 1
+	VER=$(apt-cache policy "$PKG" | sed -n 's/^ *Candidate: //p')
+	[ -n "$VER" ] && [ "$VER" != "(none)" ] || return 1
+	STAMP="$PKG $VER"
+}
+
+apt_update() {
+	echo "linux-image.sh: refreshing the package lists (apt-get update)" >&2
+	apt-get update -qq || die "apt-get update failed"
+}
+
+if ! resolve; then
+	apt_update
+	resolve || die "cannot resolve linux-image-amd64 to an installable kernel package"
 fi
-[ -n "$PKG" ] || die "cannot resolve linux-image-amd64 to a versioned kernel package"
-VER=$(apt-cache policy "$PKG" | sed -n 's/^ *Candidate: //p')
-[ -n "$VER" ] && [ "$VER" != "(none)" ] || die "no installable version of $PKG"
-STAMP="$PKG $VER"
 
 # Print the byte offsets where the magic given as a grep -P pattern occurs in file $2.
 magic_offsets() {
@@ -73,7 +81,13 @@ extract_vmlinux() {
 
 fetch_kernel() {
 	echo "linux-image.sh: downloading $PKG ($VER)"
-	(cd "$TMP" && apt-get download -q "$PKG=$VER") || die "apt-get download $PKG failed"
+	if ! (cd "$TMP" && apt-get download -q "$PKG=$VER"); then
+		# Stale lists name a version the mirror no longer has: refresh and retry once.
+		apt_update
+		resolve || die "cannot resolve linux-image-amd64 after apt-get update"
+		echo "linux-image.sh: downloading $PKG ($VER)"
+		(cd "$TMP" && apt-get download -q "$PKG=$VER") || die "apt-get download $PKG failed"
+	fi
 	deb=$(ls "$TMP"/*.deb 2>/dev/null | head -n 1)
 	[ -n "$deb" ] || die "apt-get download produced no .deb"
 	dpkg-deb -x "$deb" "$TMP/root" || die "dpkg-deb -x $deb failed"

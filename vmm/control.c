@@ -1,10 +1,11 @@
 /* control.c - the control socket server: a Unix socket served from the GLib main loop.
  *
  * Everything here runs on the main-loop thread. Clients are not trusted: input is
- * read without blocking into a bounded buffer (one line at most), every line gets
- * exactly one reply, in order (an over-long line gets one error and is skipped), and a
- * client that stops reading stops being read (its queued replies stay bounded). Sends use MSG_NOSIGNAL, so a client that disconnects
- * mid-reply costs nothing but its connection. What requests do is control_cmds.c.
+ * read without blocking into a bounded buffer (one line at most); every line gets
+ * exactly one reply, in order (an over-long line gets one error and is skipped); a
+ * client that stops reading stops being read, so its queued replies stay bounded.
+ * Sends use MSG_NOSIGNAL: a client that disconnects mid-reply costs nothing but its
+ * connection. What the requests do is in control_cmds.c.
  */
 #define pr_fmt(fmt) "control: " fmt
 
@@ -54,11 +55,12 @@ struct control {
 	char *path;
 	dev_t dev; /* the socket file we bound: unlinked only if still ours */
 	ino_t ino;
-	int fd;	       /* listening socket */
-	guint watch;   /* accept source; 0 while paused */
-	guint retry;   /* timer resuming accept; 0 = none */
-	bool stopping; /* control_destroy() runs: no new requests */
-	GList *conns;  /* open connections */
+	int fd;		     /* listening socket */
+	guint watch;	     /* accept source; 0 while paused */
+	guint retry;	     /* timer resuming accept; 0 = none */
+	bool accept_failing; /* accept failed since it last worked (warned once) */
+	bool stopping;	     /* control_destroy() runs: no new requests */
+	GList *conns;	     /* open connections */
 	unsigned nconns;
 };
 
@@ -299,10 +301,12 @@ static gboolean control_resume_accept(gpointer data)
 }
 
 /* Out of file descriptors: the listening socket stays readable, so stop watching it
- * for a moment instead of spinning. */
+ * for a moment instead of spinning. Warns once per run of failures. */
 static void control_pause_accept(struct control *ctl, int err)
 {
-	pr_warn("cannot accept a control connection: %s", g_strerror(err));
+	if (!ctl->accept_failing)
+		pr_warn("cannot accept control connections: %s (retrying)", g_strerror(err));
+	ctl->accept_failing = true;
 	ctl->watch = 0;
 	ctl->retry = g_timeout_add(CONTROL_ACCEPT_RETRY_MS, control_resume_accept, ctl);
 }
@@ -334,6 +338,7 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 			control_pause_accept(ctl, errno);
 			return G_SOURCE_REMOVE;
 		}
+		ctl->accept_failing = false;
 		if (ctl->nconns >= CONTROL_MAX_CONNS)
 			control_refuse(cfd);
 		else
@@ -356,14 +361,15 @@ static int control_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* The socket address of @path, or -1 if it does not fit. */
 static int control_address(const char *path, struct sockaddr_un *addr, char *err, size_t errlen)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	if (!path[0] || strlen(path) >= sizeof(addr->sun_path))
-		return control_fail(err, errlen,
-				    "control socket path \"%s\" is empty or longer "
-				    "than %zu bytes",
+	if (!path[0])
+		return control_fail(err, errlen, "the control socket path is empty");
+	if (strlen(path) >= sizeof(addr->sun_path))
+		return control_fail(err, errlen, "control socket path %s is longer than %zu bytes",
 				    path, sizeof(addr->sun_path) - 1);
 	strcpy(addr->sun_path, path);
 	return 0;

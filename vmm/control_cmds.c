@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) "control: " fmt
 
 #include "vmm/control_cmds.h"
+#include "vmm/control_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -331,6 +332,17 @@ static gboolean control_on_wake(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static char *control_stats(struct control_cmds *c, const struct proto_request *req)
+{
+	(void)req;
+	return control_stats_reply(c->fleet);
+}
+
+static char *control_set(struct control_cmds *c, const struct proto_request *req)
+{
+	return control_set_reply(c->fleet, req->key, req->value);
+}
+
 /* ---- Dispatch ---- */
 
 /* A handler for an immediate command: returns its reply line. */
@@ -342,6 +354,8 @@ static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
     [PROTO_CMD_LIST] = control_list,
     [PROTO_CMD_STOP] = control_stop,
     [PROTO_CMD_FAULT] = control_fault,
+    [PROTO_CMD_STATS] = control_stats,
+    [PROTO_CMD_SET] = control_set,
 };
 
 char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,

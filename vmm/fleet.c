@@ -132,7 +132,7 @@ static void engine_tunables(const struct options *o, struct ksm_tunables *t)
 	t->scan_rate = o->ksm_scan_rate;
 }
 
-static int register_guest(struct fleet *f, const struct options *o, struct guest *g)
+static int register_guest(struct fleet *f, struct guest *g)
 {
 	struct ksm_region r[MEM_MAX_REGIONS];
 
@@ -140,8 +140,8 @@ static int register_guest(struct fleet *f, const struct options *o, struct guest
 		r[i] = (struct ksm_region){ .hva = g->mem.regions[i].hva,
 					    .gpa = g->mem.regions[i].gpa,
 					    .npages = g->mem.regions[i].size / MEM_PAGE_SIZE };
-	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, options_group_of(o, g->name)), r,
-			       g->mem.nr_regions, &guest_ksm_ops, g);
+	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, g->group), r, g->mem.nr_regions,
+			       &guest_ksm_ops, g);
 	return g->ksm_vm ? 0 : -ENOMEM;
 }
 
@@ -161,7 +161,7 @@ static int setup_merging(struct fleet *f, const struct options *o)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < f->nr; i++) {
-		if (register_guest(f, o, f->guests[i])) {
+		if (register_guest(f, f->guests[i])) {
 			pr_err("cannot register %s with the merge engine", f->guests[i]->name);
 			return -ENOMEM;
 		}
@@ -196,6 +196,8 @@ struct fleet *fleet_create(const struct options *o)
 			fleet_destroy(f);
 			return NULL;
 		}
+		snprintf(f->guests[i]->group, sizeof(f->guests[i]->group), "%s",
+			 options_group_of(o, f->guests[i]->name));
 		f->guests[i]->on_end = on_guest_end;
 		f->guests[i]->on_end_opaque = f;
 		f->nr++;
@@ -258,6 +260,13 @@ int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
 	out->mem_bytes = g->mem.ram_size;
 	out->cpus = g->nr_vcpus;
 	out->workload = g->kind == GUEST_KIND_WORKLOAD;
+	snprintf(out->group, sizeof(out->group), "%s", g->group);
+	out->nr_ram = g->mem.nr_regions;
+	for (unsigned r = 0; r < g->mem.nr_regions && r < 2; r++) {
+		out->ram[r].gpa = g->mem.regions[r].gpa;
+		out->ram[r].hva = (uintptr_t)g->mem.regions[r].hva;
+		out->ram[r].size = g->mem.regions[r].size;
+	}
 	pthread_mutex_lock(&g->lock);
 	out->state = g->state;
 	out->ready = g->ready;
@@ -363,20 +372,10 @@ void fleet_destroy(struct fleet *f)
 
 int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms, size_t max)
 {
-	struct ksm_vm_stats *all;
-	size_t n;
-
 	if (!f->ksm)
 		return -ENOTSUP;
-	all = calloc(f->nr, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	n = ksm_get_stats(f->ksm, s, all, f->nr);
-	/* The engine lists VMs newest first; report them in fleet order. */
-	for (size_t i = 0; i < n && i < max; i++)
-		vms[i] = all[n - 1 - i];
-	free(all);
-	return (int)(n < max ? n : max);
+	/* Guests registered in fleet order, and the engine reports them in that order. */
+	return (int)ksm_get_stats(f->ksm, s, vms, max);
 }
 
 int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)

@@ -35,6 +35,11 @@ struct fleet_guest_info {
 	bool workload;	  /* a workload guest (supports verify) */
 	bool ready;	  /* workload guest reported READY (memory filled) */
 	char reason[160]; /* why it is dead or stopped; "" otherwise */
+	char group[32];   /* sharing group ("none": opted out) */
+	unsigned nr_ram;  /* RAM regions: guest-physical start, host address, size */
+	struct {
+		uint64_t gpa, hva, size;
+	} ram[2];
 };
 
 /* Create every guest of @opts (VMs, memory, loaders, devices) without running them.

@@ -50,6 +50,16 @@ static int set_memslots(struct guest *g)
 	return 0;
 }
 
+static void init_monotonic_cond(pthread_cond_t *c)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 static int alloc_soft_dirty(struct guest *g)
 {
 	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
@@ -194,6 +204,7 @@ struct guest *guest_create(const struct options *o, unsigned index, bool tee_std
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->pause_lock, NULL);
 	pthread_cond_init(&g->pause_cond, NULL);
+	init_monotonic_cond(&g->out_cond);
 	pthread_rwlock_init(&g->mem_guard, NULL);
 	pthread_mutex_init(&g->dirty_lock, NULL);
 	if (create_vm(g, o->mem, o->merge) || create_devices(g, o, tee_stdout) ||
@@ -323,6 +334,7 @@ void guest_destroy(struct guest *g)
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->pause_lock);
 	pthread_cond_destroy(&g->pause_cond);
+	pthread_cond_destroy(&g->out_cond);
 	pthread_rwlock_destroy(&g->mem_guard);
 	pthread_mutex_destroy(&g->dirty_lock);
 	free(g);
@@ -333,9 +345,17 @@ bool guest_pause_requested(struct guest *g)
 	return atomic_load(&g->pause_req);
 }
 
+void guest_notify_out(struct guest *g)
+{
+	pthread_mutex_lock(&g->pause_lock);
+	pthread_cond_broadcast(&g->out_cond);
+	pthread_mutex_unlock(&g->pause_lock);
+}
+
 void guest_wait_unpaused(struct guest *g)
 {
 	pthread_mutex_lock(&g->pause_lock);
+	pthread_cond_broadcast(&g->out_cond);
 	while (atomic_load(&g->pause_req))
 		pthread_cond_wait(&g->pause_cond, &g->pause_lock);
 	pthread_mutex_unlock(&g->pause_lock);
@@ -357,15 +377,24 @@ void guest_pause(struct guest *g)
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
 		if (vcpu_in_guest(g->vcpus[i]))
 			vcpu_kick(g->vcpus[i]);
-	for (unsigned spins = 0; any_in_guest(g); spins++) {
-		/* A kick that landed just before KVM_RUN is caught by immediate_exit; repeat
-		 * it now and then anyway, it is cheap. */
-		if (spins % 1000 == 999)
+	pthread_mutex_lock(&g->pause_lock);
+	while (any_in_guest(g)) {
+		struct timespec ts;
+
+		/* Each vCPU leaving KVM_RUN signals out_cond. A kick that landed just before
+		 * KVM_RUN is caught by immediate_exit; repeat it each millisecond anyway. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&g->out_cond, &g->pause_lock, &ts) == ETIMEDOUT)
 			for (unsigned i = 0; i < g->nr_vcpus; i++)
 				if (vcpu_in_guest(g->vcpus[i]))
 					vcpu_kick(g->vcpus[i]);
-		sched_yield();
 	}
+	pthread_mutex_unlock(&g->pause_lock);
 }
 
 void guest_resume(struct guest *g)

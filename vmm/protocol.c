@@ -22,6 +22,7 @@ enum proto_arg {
 	PROTO_ARG_NONE,		 /* no member besides "cmd" */
 	PROTO_ARG_NAME_OPTIONAL, /* "name" may be given; absent = all guests */
 	PROTO_ARG_NAME_REQUIRED, /* "name" must be given */
+	PROTO_ARG_KEY_VALUE,	 /* "key" (string) and "value" (integer) must be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -34,6 +35,8 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_STOP] = {"stop", PROTO_ARG_NAME_OPTIONAL},
     [PROTO_CMD_VERIFY] = {"verify", PROTO_ARG_NAME_OPTIONAL},
     [PROTO_CMD_FAULT] = {"fault", PROTO_ARG_NAME_REQUIRED},
+    [PROTO_CMD_STATS] = {"stats", PROTO_ARG_NONE},
+    [PROTO_CMD_SET] = {"set", PROTO_ARG_KEY_VALUE},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -56,7 +59,13 @@ int proto_cmd_lookup(const char *name, enum proto_cmd *cmd)
 
 bool proto_cmd_takes_name(enum proto_cmd cmd)
 {
-	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg != PROTO_ARG_NONE;
+	return (unsigned) cmd < PROTO_CMD_COUNT && (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
+						    proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED);
+}
+
+bool proto_cmd_takes_key_value(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_KEY_VALUE;
 }
 
 bool proto_cmd_needs_name(enum proto_cmd cmd)
@@ -254,6 +263,15 @@ static int proto_get_name(JsonNode *n, char *name, char *err, size_t errlen)
 	return 0;
 }
 
+/* A tunable name: 1..PROTO_KEY_MAX-1 of [a-z0-9_]. */
+static int proto_get_key(JsonNode *n, char *key, char *err, size_t errlen)
+{
+	if (!proto_holds(n, G_TYPE_STRING) || proto_copy(n, key, PROTO_KEY_MAX, false) ||
+	    !key[0] || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
+		return proto_fail(err, errlen, "\"key\" must be a tunable name like batch_pages");
+	return 0;
+}
+
 /* Find and look up "cmd". */
 static int proto_get_cmd(JsonObject *o, enum proto_cmd *cmd, char *err, size_t errlen)
 {
@@ -284,6 +302,12 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		if (strcmp(key, "name") == 0 && proto_cmd_takes_name(req->cmd))
 			ret =
 			    proto_get_name(json_object_get_member(o, key), req->name, err, errlen);
+		else if (strcmp(key, "key") == 0 && proto_cmd_takes_key_value(req->cmd))
+			ret = proto_get_key(json_object_get_member(o, key), req->key, err, errlen);
+		else if (strcmp(key, "value") == 0 && proto_cmd_takes_key_value(req->cmd))
+			ret = proto_get_uint(json_object_get_member(o, key), INT64_MAX, &req->value)
+				  ? proto_fail(err, errlen, "\"value\" must be an integer >= 0")
+				  : 0;
 		else
 			ret = proto_fail(err, errlen, "unknown member \"%.64s\" for \"%s\"", key,
 					 proto_cmd_name(req->cmd));
@@ -291,6 +315,10 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 	g_list_free(members);
 	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
 		ret = proto_fail(err, errlen, "\"%s\" needs a \"name\"", proto_cmd_name(req->cmd));
+	if (!ret && proto_cmd_takes_key_value(req->cmd) &&
+	    (!req->key[0] || !json_object_has_member(o, "value")))
+		ret = proto_fail(err, errlen, "\"%s\" needs a \"key\" and a \"value\"",
+				 proto_cmd_name(req->cmd));
 	return ret;
 }
 
@@ -374,13 +402,19 @@ char *proto_build_request(const struct proto_request *req)
 
 	if (!cmd || (req->name[0] && !proto_cmd_takes_name(req->cmd)) ||
 	    (!req->name[0] && proto_cmd_needs_name(req->cmd)) ||
-	    !memchr(req->name, '\0', sizeof(req->name)))
+	    !memchr(req->name, '\0', sizeof(req->name)) ||
+	    (proto_cmd_takes_key_value(req->cmd) && (!req->key[0] || req->value > INT64_MAX)))
 		return NULL;
 	b = json_builder_new();
 	json_builder_begin_object(b);
 	proto_add_string(b, "cmd", cmd);
 	if (req->name[0])
 		proto_add_string(b, "name", req->name);
+	if (proto_cmd_takes_key_value(req->cmd)) {
+		proto_add_string(b, "key", req->key);
+		json_builder_set_member_name(b, "value");
+		json_builder_add_int_value(b, (gint64) req->value);
+	}
 	return proto_finish(b);
 }
 

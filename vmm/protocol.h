@@ -21,6 +21,7 @@
 #define PROTO_NAME_MAX 64	    /* name buffers: names are 1..63 bytes */
 #define PROTO_STATE_MAX 16	    /* guest state buffers ("running", ...) */
 #define PROTO_TEXT_MAX 256	    /* error and reason buffers */
+#define PROTO_KEY_MAX 32	    /* tunable names of "set" */
 
 /* Requests. New commands go at the end and into the table in protocol.c. */
 enum proto_cmd {
@@ -29,6 +30,8 @@ enum proto_cmd {
 	PROTO_CMD_STOP,	  /* stop one guest, or all without a name */
 	PROTO_CMD_VERIFY, /* workload guests check their pages */
 	PROTO_CMD_FAULT,  /* test hook: a workload guest triple-faults */
+	PROTO_CMD_STATS,  /* merge engine figures, per guest and for the engine */
+	PROTO_CMD_SET,	  /* set an engine tunable: "key" and "value" */
 	PROTO_CMD_COUNT,
 };
 
@@ -36,6 +39,8 @@ enum proto_cmd {
 struct proto_request {
 	enum proto_cmd cmd;
 	char name[PROTO_NAME_MAX]; /* target guest; "" = none given (all guests) */
+	char key[PROTO_KEY_MAX];   /* "set": the tunable */
+	uint64_t value;		   /* "set": its new value */
 };
 
 /* One guest in a "list" reply. */
@@ -79,6 +84,9 @@ int proto_cmd_lookup(const char *name, enum proto_cmd *cmd);
 /* Whether @cmd accepts a name / requires one. */
 bool proto_cmd_takes_name(enum proto_cmd cmd);
 bool proto_cmd_needs_name(enum proto_cmd cmd);
+
+/* Whether @cmd needs "key" and "value" (set). */
+bool proto_cmd_takes_key_value(enum proto_cmd cmd);
 
 /* Parse one request line of @len bytes (a trailing "\n" or "\r\n" is allowed; @line
  * need not be NUL-terminated). Rejects: over-long lines, NUL bytes, invalid UTF-8,

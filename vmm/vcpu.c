@@ -304,6 +304,8 @@ static bool run_once(struct vcpu *v)
 	}
 	rc = ioctl(v->fd, KVM_RUN, 0);
 	atomic_store(&v->in_guest, false);
+	if (guest_pause_requested(v->g))
+		guest_notify_out(v->g);
 	if (rc == 0)
 		return handle_exit(v);
 	if (errno == EINTR || errno == EAGAIN) {

@@ -275,7 +275,7 @@ static bool one_line(const char *s)
 
 static void test_build_requests(void)
 {
-	struct proto_request in = {PROTO_CMD_VERIFY, "g7"}, out;
+	struct proto_request in = {.cmd = PROTO_CMD_VERIFY, .name = "g7"}, out;
 	char err[128] = "";
 	char *line = proto_build_request(&in);
 
@@ -284,21 +284,53 @@ static void test_build_requests(void)
 	      "build verify g7: %s", line ? line : "(null)");
 	g_free(line);
 	for (unsigned c = 0; c < PROTO_CMD_COUNT; c++) {
-		struct proto_request r = {(enum proto_cmd) c, ""};
+		struct proto_request r = {.cmd = (enum proto_cmd) c};
 
 		if (proto_cmd_needs_name(r.cmd))
 			strcpy(r.name, "g0");
+		if (proto_cmd_takes_key_value(r.cmd)) {
+			strcpy(r.key, "batch_pages");
+			r.value = 64;
+		}
 		line = proto_build_request(&r);
 		CHECK(line && parse(line, &out, err, sizeof(err)) == 0 && out.cmd == r.cmd,
 		      "build and parse %s", proto_cmd_name(r.cmd));
 		g_free(line);
 	}
-	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_PING, "g0"}),
+	CHECK(!proto_build_request(&(struct proto_request){.cmd = PROTO_CMD_PING, .name = "g0"}),
 	      "no name for ping");
-	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_FAULT, ""}),
+	CHECK(!proto_build_request(&(struct proto_request){.cmd = PROTO_CMD_FAULT}),
 	      "fault needs a name");
-	CHECK(!proto_build_request(&(struct proto_request){PROTO_CMD_COUNT, ""}),
+	CHECK(!proto_build_request(&(struct proto_request){.cmd = PROTO_CMD_COUNT}),
 	      "out-of-range command");
+	CHECK(!proto_build_request(&(struct proto_request){.cmd = PROTO_CMD_SET}),
+	      "set needs a key");
+}
+
+static void test_set_requests(void)
+{
+	struct proto_request r;
+	char err[128] = "";
+	static const char *const bad[] = {
+	    "{\"cmd\":\"set\"}",
+	    "{\"cmd\":\"set\",\"key\":\"batch_pages\"}",
+	    "{\"cmd\":\"set\",\"value\":3}",
+	    "{\"cmd\":\"set\",\"key\":\"batch_pages\",\"value\":-1}",
+	    "{\"cmd\":\"set\",\"key\":\"batch_pages\",\"value\":\"7\"}",
+	    "{\"cmd\":\"set\",\"key\":\"Batch Pages\",\"value\":7}",
+	    "{\"cmd\":\"set\",\"key\":7,\"value\":7}",
+	    "{\"cmd\":\"stats\",\"key\":\"x\",\"value\":7}",
+	    "{\"cmd\":\"set\",\"name\":\"g0\",\"key\":\"x\",\"value\":7}",
+	};
+
+	CHECK(parse("{\"cmd\":\"set\",\"key\":\"batch_pages\",\"value\":64}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_SET && !strcmp(r.key, "batch_pages") && r.value == 64,
+	      "set batch_pages 64: %s", err);
+	CHECK(parse("{\"cmd\":\"stats\"}", &r, err, sizeof(err)) == 0 && r.cmd == PROTO_CMD_STATS,
+	      "stats: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL, "rejects %s", bad[i]);
 }
 
 static void test_cmd_table(void)
@@ -476,6 +508,7 @@ int main(void)
 	test_line_limits();
 	test_fuzz();
 	test_build_requests();
+	test_set_requests();
 	test_reply_errors();
 	test_reply_guests();
 	test_reply_results();

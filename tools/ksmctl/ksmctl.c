@@ -11,6 +11,7 @@
 #include <glib.h>
 
 #include "tools/ksmctl/client.h"
+#include "tools/ksmctl/stats.h"
 #include "vmm/protocol.h"
 
 #define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
@@ -44,6 +45,9 @@ static void ksmctl_usage(FILE *out)
 		"                 'NAME VERIFY ok=N bad=N' per guest\n"
 		"  fault NAME     make workload guest NAME triple-fault (a test hook)\n"
 		"  ping           check that ksmvmm answers\n"
+		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
+		"  set KEY VALUE  set an engine tunable: interval_ms, batch_pages,\n"
+		"                 max_stall_us, scan_rate\n"
 		"\n"
 		"options:\n"
 		"  -c, --control SOCKET  the control socket (default: $KSMVMM_CONTROL)\n"
@@ -69,16 +73,36 @@ static int ksmctl_usage_error(const char *fmt, ...)
 	return KSMCTL_USAGE;
 }
 
+/* "set KEY VALUE". */
+static int ksmctl_parse_set(int argc, char **argv, struct ksmctl_args *a)
+{
+	char *end;
+
+	if (argc != 3)
+		return ksmctl_usage_error("'set' wants KEY VALUE, e.g. set batch_pages 64");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.key))
+		return ksmctl_usage_error("bad tunable name '%s'", argv[1]);
+	errno = 0;
+	a->req.value = strtoull(argv[2], &end, 10);
+	if (errno || *end || !argv[2][0] || argv[2][0] == '-')
+		return ksmctl_usage_error("'%s' is not a number", argv[2]);
+	strcpy(a->req.key, argv[1]);
+	return KSMCTL_OK;
+}
+
 /* The command and its argument, after the options. */
 static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 {
-	const char *cmd = argv[0];
+	const char *cmd;
 	int max;
 
 	if (argc < 1)
 		return ksmctl_usage_error("no command given");
+	cmd = argv[0];
 	if (proto_cmd_lookup(cmd, &a->req.cmd))
 		return ksmctl_usage_error("unknown command '%s'", cmd);
+	if (proto_cmd_takes_key_value(a->req.cmd))
+		return ksmctl_parse_set(argc, argv, a);
 	max = proto_cmd_takes_name(a->req.cmd) ? 2 : 1;
 	if (argc > max)
 		return ksmctl_usage_error("too many arguments for '%s'", cmd);
@@ -221,6 +245,8 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 	char err[PROTO_TEXT_MAX];
 	int ret;
 
+	if (a->req.cmd == PROTO_CMD_STATS)
+		return ksmctl_stats_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
 	if (a->json)
 		fputs(line, stdout);
 	if (proto_parse_reply(line, strlen(line), &r, err, sizeof(err))) {
@@ -231,6 +257,9 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 	if (!r.ok) {
 		fprintf(stderr, "ksmctl: %s\n", r.error);
 		ret = KSMCTL_FAILED;
+	} else if (a->req.cmd == PROTO_CMD_SET && !a->json) {
+		printf("%s = %llu\n", a->req.key, (unsigned long long) a->req.value);
+		ret = KSMCTL_OK;
 	} else {
 		if (!a->json)
 			ksmctl_print(a->req.cmd, &r);

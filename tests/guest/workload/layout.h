@@ -51,6 +51,7 @@ enum wl_tag {
 	WL_TAG_SHUFFLE = 5,
 	WL_TAG_MUTSET = 6,
 	WL_TAG_KIND = 7,
+	WL_TAG_REMERGE = 8,
 };
 
 /* Everything the per-page functions need, derived once from the parameters. */
@@ -204,8 +205,13 @@ static inline struct wl_content wl_page_content(const struct wl_layout *l, uint6
 	struct wl_content zero = {0, 0, WL_STORE_STOS};
 	uint64_t key;
 
-	if (v > 0)
+	/* Odd versions are this guest's own; even ones are the same in every guest that
+	 * reached them, so a mutating fleet keeps breaking and re-merging pages, as guests
+	 * rewriting the same data do. Neither ever equals an earlier version. */
+	if (v > 0 && v % 2)
 		return wl_key_content(wl_hash4(WL_TAG_MUTATED, l->seed, l->guest, p, v));
+	if (v > 0)
+		return wl_key_content(wl_hash4(WL_TAG_REMERGE, l->seed, p, v, 0));
 	switch (wl_page_class(l, p)) {
 	case WL_CLASS_ZERO: return zero;
 	case WL_CLASS_SHARED:

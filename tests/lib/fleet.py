@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""fleet.py - helpers for merge tests: stats, host accounting, ideal figures, audits.
+
+Subcommands (all print what they check and exit non-zero on failure):
+  pss PID                         print the process's Pss in bytes
+  ideal CONSOLE_DIR               print ideal figures parsed from the guests' consoles
+  converge SOCK PID CONSOLE_DIR BASELINE_PSS [TIMEOUT]
+                                  wait until merges reach 95% of ideal, then check that
+                                  Pss dropped by 90% of the ideal saving
+  cow SOCK MIN TIMEOUT            wait for at least MIN copy-on-write breaks
+  groups SOCK PID                 pagemap audit: no pool page shared across groups
+  budget SOCK                     engine stayed under its mapping budget
+"""
+import glob
+import json
+import re
+import subprocess
+import sys
+import time
+
+PAGE = 4096
+KSMCTL = "build/ksmctl"
+
+
+def pss(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    raise SystemExit("no Pss in smaps_rollup")
+
+
+def stats(sock):
+    out = subprocess.run([KSMCTL, "--control", sock, "stats", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise SystemExit(f"ksmctl stats failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def ideal(console_dir):
+    """Ideal merges and saving from the guests' own description of their memory."""
+    guests = []
+    for path in sorted(glob.glob(f"{console_dir}/*.log")):
+        with open(path) as f:
+            m = re.search(r"workload: (\d+) pages zero=(\d+) shared=(\d+) dup=(\d+)",
+                          f.read())
+        if not m:
+            raise SystemExit(f"{path}: no workload line")
+        guests.append([int(x) for x in m.groups()])
+    n = len(guests)
+    zero = sum(g[1] for g in guests)
+    shared = guests[0][2]
+    dup = sum(g[3] - max(1, g[3] // 4) if g[3] else 0 for g in guests)
+    merged = n * shared + sum(g[3] for g in guests)
+    saving = zero + (n - 1) * shared + dup
+    return {"guests": n, "merged": merged if n > 1 else 0, "zero": zero,
+            "saving_bytes": saving * PAGE if n > 1 else zero * PAGE}
+
+
+def merged_now(st):
+    return sum(g["pages_merged"] for g in st["guests"])
+
+
+def converge(sock, pid, console_dir, baseline, timeout=180):
+    want = ideal(console_dir)
+    print(f"ideal: {want}")
+    t0 = time.time()
+    st = stats(sock)
+    while merged_now(st) < 0.95 * want["merged"] and time.time() - t0 < timeout:
+        time.sleep(0.5)
+        st = stats(sock)
+    took = time.time() - t0
+    merged = merged_now(st)
+    zero = sum(g["pages_zero"] for g in st["guests"])
+    print(f"after {took:.1f}s: merged {merged} of ideal {want['merged']}, zero {zero} "
+          f"of ideal {want['zero']}, engine {json.dumps(st['engine'])}")
+    if merged < 0.95 * want["merged"] or zero < 0.95 * want["zero"]:
+        raise SystemExit("FAIL: fewer than 95% of the ideal merges")
+    time.sleep(1)
+    now = pss(pid)
+    drop = baseline - now
+    print(f"host Pss: baseline {baseline >> 20} MiB, now {now >> 20} MiB, drop "
+          f"{drop >> 20} MiB, ideal saving {want['saving_bytes'] >> 20} MiB "
+          f"({100.0 * drop / want['saving_bytes']:.1f}%)")
+    if drop < 0.9 * want["saving_bytes"]:
+        raise SystemExit("FAIL: host accounting dropped by less than 90% of the ideal")
+
+
+def cow(sock, minimum, timeout):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        st = stats(sock)
+        breaks = st["engine"]["cow_breaks"]
+        if breaks >= minimum:
+            print(f"{breaks} copy-on-write breaks after {time.time() - t0:.1f}s; "
+                  f"merges {st['engine']['merges']}")
+            return
+        time.sleep(1)
+    raise SystemExit(f"FAIL: only {breaks} copy-on-write breaks in {timeout}s")
+
+
+def pagemap_pfns(pid, ranges):
+    """PFNs of the present file-backed (pool) pages in @ranges [(hva, size)]."""
+    pfns = set()
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        for hva, size in ranges:
+            f.seek(hva // PAGE * 8)
+            data = f.read(size // PAGE * 8)
+            for i in range(0, len(data), 8):
+                e = int.from_bytes(data[i:i + 8], "little")
+                if e >> 63 & 1 and e >> 61 & 1:
+                    pfns.add(e & ((1 << 55) - 1))
+    return pfns
+
+
+def groups(sock, pid):
+    st = stats(sock)
+    by_group = {}
+    for g in st["guests"]:
+        ranges = [(r["hva"], r["size"]) for r in g["ram"]]
+        # Touch nothing: pages never faulted in since their merge are simply not counted.
+        pf = pagemap_pfns(pid, ranges)
+        by_group.setdefault(g["group"], set()).update(pf)
+        print(f"{g['name']} (group {g['group']}): {len(pf)} pool pages mapped")
+    names = sorted(by_group)
+    if len(names) < 2:
+        raise SystemExit("FAIL: want at least two groups")
+    for i, a in enumerate(names):
+        if not by_group[a]:
+            raise SystemExit(f"FAIL: group {a} shares nothing: the audit would prove nothing")
+        for b in names[i + 1:]:
+            common = by_group[a] & by_group[b]
+            if common:
+                raise SystemExit(f"FAIL: {len(common)} pool pages shared by {a} and {b}")
+    print("no pool page is mapped by guests of two groups")
+
+
+def budget(sock):
+    e = stats(sock)["engine"]
+    print(f"mappings {e['mappings_used']} of {e['mappings_limit']}, state "
+          f"{e['budget_state']}, skips {e['budget_skips']}")
+    if e["mappings_used"] >= e["mappings_limit"]:
+        raise SystemExit("FAIL: engine at or over the mapping limit")
+    if e["budget_skips"] == 0:
+        raise SystemExit("FAIL: the budget never held merging back: the test proves nothing")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "pss":
+        print(pss(int(args[0])))
+    elif cmd == "ideal":
+        print(json.dumps(ideal(args[0])))
+    elif cmd == "converge":
+        converge(args[0], int(args[1]), args[2], int(args[3]),
+                 int(args[4]) if len(args) > 4 else 180)
+    elif cmd == "cow":
+        cow(args[0], int(args[1]), int(args[2]))
+    elif cmd == "groups":
+        groups(args[0], int(args[1]))
+    elif cmd == "budget":
+        budget(args[0])
+    else:
+        raise SystemExit(f"unknown subcommand {cmd}")
+
+
+main()

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""bench.py - ksmvmm's in-VMM merging against the host kernel's KSM, in one run, as ratios.
+
+Each scenario runs one fleet of workload guests with --merge=off (baseline), --merge=vmm
+(ours) and --merge=host (host KSM at 5000/10 and at its defaults 100/20); see
+docs/performance.md for what is measured and how. Writes build/bench/results.json (every
+raw number and the machine) and regenerates docs/performance.md from it.
+
+Needs root (it tunes /sys/kernel/mm/ksm). Host KSM's run, pages_to_scan and
+sleep_millisecs are saved first and restored on every exit path, signals included;
+every ksmvmm started is stopped.
+
+    tools/bench/bench.py --quick          # scenario 1 (make bench-quick)
+    tools/bench/bench.py                  # scenarios 1-4 (make bench)
+    tools/bench/bench.py --render build/bench/results.json   # only rewrite the doc
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+
+import figures
+import fleet as fleetmod
+import hostksm
+import measure
+import report
+import shield
+
+ROOT = fleetmod.ROOT
+DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "results.json")
+DEFAULT_DOC = os.path.join(ROOT, "docs", "performance.md")
+BASE_PROFILE = "shared=50,zero=10"
+
+SCENARIOS = (
+    {"id": 1, "title": "4 x 256 MiB, 50% identical + 10% zero + 40% unique",
+     "count": 4, "mem": "256M", "profile": BASE_PROFILE},
+    {"id": 2, "title": "the same, shuffled placement",
+     "count": 4, "mem": "256M", "profile": BASE_PROFILE + ",placement=shuffled"},
+    {"id": 3, "title": "16 x 64 MiB (many small guests)",
+     "count": 16, "mem": "64M", "profile": BASE_PROFILE},
+    {"id": 4, "title": "mutation running (10% of pages rewritten at 2000 pages/s per guest)",
+     "count": 4, "mem": "256M", "profile": BASE_PROFILE + ",mutate=10@2000",
+     "timeouts": {"vmm": 90, "host-tuned": 120, "host-default": 240}},
+)
+QUICK_SCENARIOS = (1,)
+ATTEMPTS = 2
+
+
+QUICK_MODES = ("vmm", "host-tuned", "host-default", "vmm-cold", "host-tuned-cold")
+
+
+def modes_for(scenario):
+    """The measured modes of a scenario (the baseline is separate)."""
+    t = scenario.get("timeouts", {})
+    out = []
+    for cold, suffix in ((False, ""), (True, "-cold")):
+        out += [measure.Mode("vmm" + suffix, "vmm", cold=cold, timeout_s=t.get("vmm", 120)),
+                measure.Mode("host-tuned" + suffix, "host", (5000, 10), cold=cold,
+                             timeout_s=t.get("host-tuned", 180)),
+                measure.Mode("host-default" + suffix, "host", (100, 20), cold=cold,
+                             timeout_s=t.get("host-default", 360))]
+    return out
+
+
+BASELINE_MODE = measure.Mode("off", "off", timeout_s=60, window_s=2.0)
+
+
+def scenario5_linux_qemu():
+    """HOOK for scenario 5 (real Linux memory: boot N Debian guests under QEMU/TCG, dump
+    their RAM over QMP, load the images as workload-guest RAM, and measure host KSM on the
+    live QEMU guests too). Not implemented yet; another engineer owns it. It should return
+    a scenario record shaped like run_scenario's."""
+    return {"id": 5, "title": "real Linux memory from QEMU guests",
+            "status": "not implemented yet (hook: scenario5_linux_qemu in tools/bench/bench.py)"}
+
+
+# --- the machine ---------------------------------------------------------------------
+
+def _first_line_with(path, prefix):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+    return None
+
+
+def kvm_kind():
+    mods = {m for m in ("kvm_pvm", "kvm_intel", "kvm_amd") if os.path.isdir(f"/sys/module/{m}")}
+    kind = ("PVM (kvm_pvm: software virtualization, no VT-x)" if "kvm_pvm" in mods else
+            "VT-x (kvm_intel)" if "kvm_intel" in mods else
+            "SVM (kvm_amd)" if "kvm_amd" in mods else "unknown")
+    return kind if os.path.exists("/dev/kvm") else "no /dev/kvm"
+
+
+def git_commit():
+    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def machine():
+    mem_kib = int(_first_line_with("/proc/meminfo", "MemTotal").split()[0])
+    with open("/proc/sys/vm/max_map_count") as f:
+        max_map = int(f.read())
+    return {"nproc": len(os.sched_getaffinity(0)), "mem_total_mib": mem_kib // 1024,
+            "kernel": platform.release(), "cpu_model": _first_line_with("/proc/cpuinfo",
+                                                                          "model name"),
+            "kvm": kvm_kind(), "max_map_count": max_map, "git_commit": git_commit(),
+            "python": platform.python_version()}
+
+
+# --- scenarios -----------------------------------------------------------------------
+
+def baseline_pss_kib(rec):
+    post = [s["pss_kib"] for s in rec["samples"] if s["t"] >= rec["t_ready"]]
+    tail = post[-max(1, int(rec["window_s"] / measure.SAMPLE_S)):]
+    return sorted(tail)[len(tail) // 2]
+
+
+def guest_ram_mib(scn):
+    return scn["count"] * int(scn["mem"].rstrip("M"))
+
+
+def run_with_retry(scn, mode, ctx, base_kib, out):
+    """measure.run, tried ATTEMPTS times (another user of the machine may kill our
+    ksmvmm); failures are kept in out["errors"] / out["failed_attempts"]."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            rec = measure.run(scn, mode, ctx["rundir"], ctx["host"], ctx["ksmd"], base_kib,
+                              ctx["verify"] and mode.merge != "off")
+            out["errors"].pop(mode.name, None)
+            return rec
+        except fleetmod.FleetError as e:
+            out["errors"][mode.name] = str(e)
+            out["failed_attempts"].append({"mode": mode.name, "attempt": attempt,
+                                           "error": str(e)})
+            print(f"   FAILED (attempt {attempt} of {ATTEMPTS}): {e}", flush=True)
+    return None
+
+
+def measure_modes(scn, ctx, base_kib, out):
+    """Run every mode of @scn into @out (runs, figures, errors)."""
+    for mode in modes_for(scn):
+        if ctx["modes"] and mode.name not in ctx["modes"]:
+            continue
+        print(f"== scenario {scn['id']}: {mode.describe()}", flush=True)
+        rec = run_with_retry(scn, mode, ctx, base_kib, out)
+        if rec is None:
+            continue
+        out["runs"][mode.name] = rec
+        fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], scn["profile"])
+        out["figures"][mode.name] = fig
+        err = rec["end"].get("stats_error")
+        if err:
+            out["stats_errors"].append(err)
+        print(f"   saving {fig['final_saving_mib']:.1f} MiB, t90 {report.fmt(fig['t90_s'], '{:.2f}')} s,"
+              f" merge CPU to 99% {report.fmt(fig['merge_cpu_to_t99_s'], '{:.2f}')} s,"
+              f" converged {fig['converged']}", flush=True)
+
+
+def add_ratios(out):
+    """ours/host ratios and the issue's targets, per group of modes."""
+    figs = out["figures"]
+    for group, _, (ours, tuned, dflt) in report.GROUPS:
+        if ours not in figs:
+            continue
+        r = {key: figures.ratios(figs[ours], figs[m])
+             for key, m in (("vs_host_tuned", tuned), ("vs_host_default", dflt)) if m in figs}
+        out["ratios"][group] = r
+        if tuned in figs:
+            out["targets"][group] = figures.targets(figs[ours], figs[tuned])
+
+
+def run_scenario(scn, ctx):
+    out = {**{k: scn[k] for k in ("id", "title", "count", "mem", "profile")},
+           "guest_ram_mib": guest_ram_mib(scn), "runs": {}, "figures": {}, "ratios": {},
+           "targets": {}, "errors": {}, "stats_errors": [], "failed_attempts": []}
+    print(f"== scenario {scn['id']}: --merge=off baseline", flush=True)
+    base = run_with_retry(scn, BASELINE_MODE, ctx, None, out)
+    if base is None:
+        print(report.text_table(out), flush=True)
+        return out
+    out["runs"]["off"] = base
+    base_kib = baseline_pss_kib(base)
+    out["baseline_pss_mib"] = base_kib / 1024
+    out["baseline_fill_time_s"] = base["t_ready"]
+    measure_modes(scn, ctx, base_kib, out)
+    add_ratios(out)
+    print(report.text_table(out), flush=True)
+    return out
+
+
+# --- results -------------------------------------------------------------------------
+
+def write_results(res, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(res, f, indent=1)
+    os.replace(tmp, path)
+
+
+def render(res, doc_path):
+    res["notes"] = report.not_measured_notes(res)
+    with open(doc_path, "w") as f:
+        f.write(report.markdown(res))
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_all(args, res):
+    """Every scenario, host KSM saved before and restored after whatever happens."""
+    host = hostksm.HostKsm()
+    ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
+           "verify": not args.no_verify, "modes": args.modes}
+    res["host_ksm_before"] = hostksm.snapshot()
+    res["host_ksm_saved"] = host.save()
+    try:
+        for scn in SCENARIOS:
+            if scn["id"] in args.scenarios:
+                res["scenarios"].append(run_scenario(scn, ctx))
+                write_results(res, args.out)
+    finally:
+        with shield.shielded():
+            host.restore()
+            res["host_ksm_after"] = hostksm.snapshot()
+
+
+def check_host_restored(res):
+    before, after = res.get("host_ksm_saved", {}), res.get("host_ksm_after", {})
+    bad = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+    if bad:
+        print(f"bench: WARNING host KSM not restored: {bad}", file=sys.stderr)
+    return not bad
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="ksmvmm vs host KSM benchmark")
+    p.add_argument("--quick", action="store_true",
+                   help="scenario 1 only, no cold start of host KSM at its defaults "
+                   "(make bench-quick)")
+    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4)")
+    p.add_argument("--modes", help="subset of vmm,host-tuned,host-default and the same with "
+                   "-cold (default: all; --quick: all but host-default-cold)")
+    p.add_argument("--out", default=DEFAULT_OUT, help="results JSON (%(default)s)")
+    p.add_argument("--doc", default=DEFAULT_DOC, help="markdown report (%(default)s)")
+    p.add_argument("--rundir", default=os.path.join(ROOT, "build", "bench", "runs"),
+                   help="consoles and ksmvmm logs of each run (%(default)s)")
+    p.add_argument("--no-verify", action="store_true", help="skip `ksmctl verify` after runs")
+    p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
+    p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
+    a = p.parse_args(argv)
+    ids = QUICK_SCENARIOS if a.quick else (1, 2, 3, 4)
+    a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
+    a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
+    return a
+
+
+def preflight():
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root to tune /sys/kernel/mm/ksm")
+    for path in (fleetmod.KSMVMM, fleetmod.KSMCTL):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"bench: {path} is missing: run make first")
+
+
+def main(argv):
+    args = parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            render(json.load(f), args.doc)
+        return 0
+    preflight()
+    cmd = "python3 " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + argv)
+    res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
+           "machine": machine(), "scenarios": [], "scenario5": scenario5_linux_qemu()}
+    shield.install()
+    try:
+        run_all(args, res)
+    except (shield.Interrupted, hostksm.HostKsmError) as e:
+        res["aborted"] = str(e)
+        print(f"bench: {e}", file=sys.stderr)
+    res["finished"] = now_iso()
+    self_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    res["bench_own_cpu_s"] = self_cpu.ru_utime + self_cpu.ru_stime
+    restored = check_host_restored(res)
+    write_results(res, args.out)
+    render(res, args.doc)
+    print(f"\nscenario 5: {res['scenario5']['status']}")
+    print(f"results: {os.path.relpath(args.out, ROOT)}, report: {os.path.relpath(args.doc, ROOT)}")
+    return 0 if restored and "aborted" not in res else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,294 @@
+"""measure.py - one measured run: a fleet in one merge mode, sampled from launch until settled.
+
+Every SAMPLE_S the run records the process's Pss and CPU, the engine thread's CPU, ksmd's
+CPU and (host mode) the KSM counters; every STATS_EVERY_S also the engine's own stats
+(--merge=vmm). The saving of a sample is the baseline Pss (same fleet, --merge=off)
+minus its Pss. A run ends when the saving has held still for window_s seconds and the
+merger has provably looked at everything again since it last changed: host KSM has
+completed a full scan since then (and two since READY, since ksmd merges nothing in
+its first look at a page), our engine two passes (when its stats are readable). Else
+it ends at timeout_s after READY, marked not converged.
+"""
+import os
+import time
+
+import fleet as fleetmod
+import hostksm
+import shield
+
+SAMPLE_S = 0.1
+STATS_EVERY_S = 0.5
+READY_TIMEOUT_S = 300
+TOL_MIN_KIB = 2048   # the saving "holds still" within max(2 MiB, 1% of it)
+TOL_FRAC = 0.01
+BASELINE_TOL_KIB = 1024
+QUIET_WAIT_S = 180  # wait this long for other ksmvmm processes to end before a run
+OTHERS_EVERY = 10   # look for other ksmvmm processes every this many samples
+COLD_IDLE_INTERVAL_MS = 60000  # ours, cold: engine asleep until READY...
+ENGINE_INTERVAL_MS = 100       # ...then back to its default (ksm_default_tunables)
+ENGINE_KEYS = ("passes", "pages_scanned", "pages_hashed", "merges", "zero_released",
+               "cow_breaks", "pool_pages", "mappings_used", "cpu_seconds", "bytes_saved")
+
+
+class Mode:
+    """How a run merges: name in results, --merge value, host KSM tuning, when the merger
+    starts (cold: at the last READY, on content that no longer changes; else at launch,
+    as in production), limits."""
+
+    def __init__(self, name, merge, ksm=None, cold=False, timeout_s=120, window_s=3.0):
+        self.name = name
+        self.merge = merge
+        self.ksm = ksm  # (pages_to_scan, sleep_millisecs) for --merge=host
+        self.cold = cold
+        self.timeout_s = timeout_s
+        self.window_s = window_s
+
+    def describe(self):
+        how = (f"--merge=host, pages_to_scan={self.ksm[0]} sleep_millisecs={self.ksm[1]}"
+               if self.ksm else f"--merge={self.merge}")
+        return how + (", merging from the last READY" if self.cold else "")
+
+    def extra_args(self):
+        """Ours, cold: the engine idles (one pass at start, then a long sleep) until
+        `ksmctl set interval_ms` wakes it at READY."""
+        if self.cold and self.merge == "vmm":
+            return ("--ksm-interval-ms", str(COLD_IDLE_INTERVAL_MS))
+        return ()
+
+
+def saving_kib(sample, baseline_kib):
+    return baseline_kib - sample["pss_kib"]
+
+
+def _engine_subset(stats):
+    engine = stats.get("engine") if isinstance(stats, dict) else None
+    if not isinstance(engine, dict):
+        return None
+    out = {k: engine.get(k) for k in ENGINE_KEYS}
+    out["stall_us"] = engine.get("stall_us")
+    out["pause_us"] = engine.get("pause_us")
+    return out
+
+
+def probe(fl, ksmd_stat, mode, with_stats):
+    """One sample of everything cheap (and the engine stats when asked)."""
+    s = {"t": round(time.monotonic() - fl.t_start, 3),
+         "pss_kib": fl.pss_kib(),
+         "proc_cpu": fl.process_cpu(),
+         "engine_thread_cpu": fl.engine_thread_cpu() if mode.merge == "vmm" else None,
+         "ksmd_cpu": fleetmod.proc_cpu_seconds(ksmd_stat)}
+    if mode.merge == "host":
+        s["ksm"] = hostksm.counters()
+        s["cow_ksm"] = hostksm.cow_ksm()
+    if with_stats:
+        st = fl.stats()
+        s["engine"] = _engine_subset(st) if st else None
+    return s
+
+
+def _last_change(post, baseline_kib):
+    """Index of the last sample whose saving differs from the latest by more than the
+    tolerance (0 if none did since READY)."""
+    cur = saving_kib(post[-1], baseline_kib)
+    tol = max(TOL_MIN_KIB, TOL_FRAC * abs(cur))
+    for i in range(len(post) - 1, -1, -1):
+        if abs(saving_kib(post[i], baseline_kib) - cur) > tol:
+            return i
+    return 0
+
+
+def _looked_again(post, i_change, mode):
+    """Has the merger gone over everything since sample i_change?"""
+    if mode.merge == "host":
+        scans = [s["ksm"]["full_scans"] for s in post]
+        return scans[-1] - scans[0] >= 2 and scans[-1] - scans[i_change] >= 1
+    passes = [s["engine"]["passes"] for s in post[i_change:]
+              if s.get("engine") and s["engine"].get("passes") is not None]
+    return not passes or passes[-1] - passes[0] >= 2
+
+
+def settled(post, baseline_kib, mode):
+    """Has the saving held still long enough after READY (post: samples since READY)?"""
+    if len(post) < 2 or post[-1]["t"] - post[0]["t"] < mode.window_s:
+        return False
+    if baseline_kib is None:  # the --merge=off baseline: Pss itself holds still
+        recent = [s["pss_kib"] for s in post if s["t"] >= post[-1]["t"] - mode.window_s]
+        return max(recent) - min(recent) <= BASELINE_TOL_KIB
+    i = _last_change(post, baseline_kib)
+    if post[-1]["t"] - post[i]["t"] < mode.window_s:
+        return False
+    if saving_kib(post[-1], baseline_kib) < TOL_MIN_KIB:
+        return False  # nothing merged yet: wait (or time out)
+    return _looked_again(post, i, mode)
+
+
+class Sampler:
+    """The sampling loop of one fleet."""
+
+    def __init__(self, fl, ksmd_pid, mode, baseline_kib, on_ready):
+        self.fl = fl
+        self.on_ready = on_ready  # called once, right after the last READY
+        self.ksmd_stat = f"/proc/{ksmd_pid}/stat"
+        self.mode = mode
+        self.baseline_kib = baseline_kib
+        self.samples = []
+        self.t_ready = None  # seconds after launch of the last READY
+        self._last_stats = -1e9
+        self.others = {}  # other ksmvmm processes seen during the run: pid -> command
+
+    def _tick(self):
+        now = time.monotonic()
+        want = self.mode.merge == "vmm" and now - self._last_stats >= STATS_EVERY_S
+        if want:
+            self._last_stats = now
+        self.samples.append(probe(self.fl, self.ksmd_stat, self.mode, want))
+        if len(self.samples) % OTHERS_EVERY == 1:
+            self.others.update(fleetmod.other_ksmvmm(self.fl.proc.pid))
+
+    def _ready_time(self):
+        if len(self.fl.ready) < self.fl.count:
+            return None
+        return round(max(self.fl.ready.values()) - self.fl.t_start, 3)
+
+    def run(self):
+        """Sample until settled or timed out; returns True if settled."""
+        next_t = time.monotonic()
+        while True:
+            self.fl.check_alive()
+            self._tick()
+            if self.t_ready is None:
+                self.t_ready = self._ready_time()
+                self._check_ready_timeout()
+                if self.t_ready is not None:
+                    self.on_ready()
+            elif self._done():
+                return self._settled_now()
+            next_t += SAMPLE_S
+            time.sleep(max(0.0, next_t - time.monotonic()))
+
+    def _check_ready_timeout(self):
+        if self.t_ready is None and self.samples[-1]["t"] > READY_TIMEOUT_S:
+            self.fl.wait_ready(0)  # raises FleetError with the details
+
+    def post(self):
+        return [s for s in self.samples if s["t"] >= self.t_ready]
+
+    def _settled_now(self):
+        return settled(self.post(), self.baseline_kib, self.mode)
+
+    def _done(self):
+        return (self._settled_now() or
+                self.samples[-1]["t"] - self.t_ready > self.mode.timeout_s)
+
+
+def finish_probes(fl, mode):
+    """What is recorded once at the end of a run, before the fleet stops."""
+    out = {"smaps_rollup_kib": fl.rollup(), "ksm_sysfs": hostksm.snapshot()}
+    if mode.merge == "host":
+        out["proc_ksm_stat"] = fl.ksm_stat()
+    if mode.merge == "vmm":
+        out["stats"] = fl.stats()
+        out["stats_error"] = fl.stats_error
+    return out
+
+
+class Merger:
+    """Starts and stops whoever merges in a run, at launch or (cold) at READY."""
+
+    def __init__(self, mode, host, ksmd_pid):
+        self.mode, self.host = mode, host
+        self.ksmd_stat = f"/proc/{ksmd_pid}/stat"
+        self.fl = None
+        self.t_start = None         # seconds after launch the merger was started
+        self.ksmd_cpu_at_start = None
+
+    def before_launch(self):
+        self.host.stop()
+        if not self.mode.cold:
+            self._start_host()
+            self.t_start = 0.0
+
+    def at_ready(self):
+        if not self.mode.cold:
+            return
+        self.t_start = round(time.monotonic() - self.fl.t_start, 3)
+        if self.mode.merge == "host":
+            self._start_host()
+        elif self.mode.merge == "vmm":
+            self._wake_engine()
+
+    def _start_host(self):
+        self.ksmd_cpu_at_start = fleetmod.proc_cpu_seconds(self.ksmd_stat)
+        if self.mode.merge == "host":
+            self.host.start(*self.mode.ksm)
+
+    def _wake_engine(self):
+        r = self.fl.ctl("set", "interval_ms", str(ENGINE_INTERVAL_MS))
+        if r.returncode != 0:
+            raise fleetmod.FleetError(
+                "a cold start of our engine needs `ksmctl set interval_ms`, which "
+                f"failed: {(r.stderr or r.stdout).strip()}")
+
+    def after(self):
+        if self.mode.merge == "host":
+            self.host.unmerge()
+
+
+def wait_quiet():
+    """Wait up to QUIET_WAIT_S for other ksmvmm processes to end; returns what is left."""
+    deadline = time.monotonic() + QUIET_WAIT_S
+    others = fleetmod.other_ksmvmm()
+    if others:
+        print(f"   waiting up to {QUIET_WAIT_S} s for other ksmvmm processes to end: "
+              f"{sorted(others)}", flush=True)
+    while others and time.monotonic() < deadline:
+        time.sleep(1)
+        others = fleetmod.other_ksmvmm()
+    if others:
+        print(f"   WARNING: measuring while other ksmvmm processes run: {sorted(others)}",
+              flush=True)
+    return others
+
+
+def run(scenario, mode, rundir, host, ksmd_pid, baseline_kib, verify):
+    """Run one fleet of @scenario in @mode; returns the raw record of the run.
+    Host KSM runs only in host mode (from launch, or from READY when cold), and after a
+    host-mode run everything is unmerged (run=2) once the fleet is gone."""
+    fl = fleetmod.Fleet(os.path.join(rundir, f"s{scenario['id']}-{mode.name}"),
+                        scenario["count"], scenario["mem"], scenario["profile"], mode.merge,
+                        tuple(scenario.get("extra_args", ())) + mode.extra_args())
+    merger = Merger(mode, host, ksmd_pid)
+    merger.fl = fl
+    others_at_start = wait_quiet()
+    load_at_start = os.getloadavg()
+    try:
+        merger.before_launch()
+        rec = _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger)
+        rec["others_at_start"] = others_at_start
+        rec["loadavg_at_start"] = load_at_start
+        rec["loadavg_at_end"] = os.getloadavg()
+        rec["merge_start_t"] = merger.t_start
+        rec["ksmd_cpu_at_start"] = merger.ksmd_cpu_at_start
+        return rec
+    finally:
+        with shield.shielded():
+            fl.stop()
+            merger.after()
+
+
+def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
+    sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger.at_ready)
+    fl.start()
+    converged = sampler.run()
+    rec = {"mode": mode.name, "merge": mode.merge, "cold": mode.cold,
+           "describe": mode.describe(), "host_ksm": mode.ksm, "window_s": mode.window_s,
+           "timeout_s": mode.timeout_s, "argv": fl.argv,
+           "converged": converged, "t_ready": sampler.t_ready,
+           "ready_times": {g: round(t - fl.t_start, 3) for g, t in sorted(fl.ready.items())},
+           "pages_filled": dict(sorted(fl.pages_filled.items())),
+           "end": finish_probes(fl, mode), "samples": sampler.samples,
+           "others_during_run": sampler.others}
+    if verify:
+        rec["verify"] = fl.verify()
+    rec["stderr_tail"] = fl.stderr_tail(30)
+    return rec

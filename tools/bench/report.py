@@ -1,0 +1,214 @@
+"""report.py - the benchmark's tables (terminal and docs/performance.md) from results.json."""
+import figures
+
+# Figures are grouped by when the mergers start; each group compares ours with host KSM
+# tuned (5000/10) and at its defaults (100/20): (key, title, (ours, tuned, default)).
+GROUPS = (
+    ("from_launch", "mergers on from launch, as in production",
+     ("vmm", "host-tuned", "host-default")),
+    ("from_ready", "mergers started at the last READY (cold start on static content)",
+     ("vmm-cold", "host-tuned-cold", "host-default-cold")),
+)
+MODE_LABELS = ("ours", "host 5000/10", "host 100/20")
+RATIO_COLUMNS = (("vs_host_tuned", "ours/host 5000/10"), ("vs_host_default", "ours/host 100/20"))
+
+# (label, figure key, format); format None: text as is.
+ROWS = (
+    ("final saving, MiB", "final_saving_mib", "{:.1f}"),
+    ("final saving, % of guest RAM", "final_saving_pct", "{:.1f}"),
+    ("final saving, % of profile ideal", "pct_of_ideal", "{:.1f}"),
+    ("fill: launch to last READY, s", "fill_time_s", "{:.2f}"),
+    ("saving at last READY, MiB", "saving_at_ready_mib", "{:.1f}"),
+    ("time to 50% of final, s", "t50_s", "{:.2f}"),
+    ("time to 90% of final, s", "t90_s", "{:.2f}"),
+    ("time to 99% of final, s", "t99_s", "{:.2f}"),
+    ("merge CPU to 90%, s", "merge_cpu_to_t90_s", "{:.2f}"),
+    ("merge CPU to 99%, s", "merge_cpu_to_t99_s", "{:.2f}"),
+    ("merge CPU per MiB saved, ms", "merge_cpu_ms_per_mib", "{:.2f}"),
+    ("MiB saved per merge CPU-s", "mib_per_merge_cpu_s", "{:.0f}"),
+    ("merge CPU once settled, % of a core", "steady_merge_cpu_pct", "{:.1f}"),
+    ("ksmvmm process CPU, READY..end, s", "process_cpu_ready_to_end_s", "{:.2f}"),
+    ("merge stall p50, us", "stall_p50_us", "{:.0f}"),
+    ("merge stall p99, us", "stall_p99_us", "{:.0f}"),
+    ("merge stall max, us", "stall_max_us", "{:.0f}"),
+    ("time to park vCPUs p99, us (pause_us)", "pause_p99_us", "{:.0f}"),
+    ("time to park vCPUs max, us (pause_us)", "pause_max_us", "{:.0f}"),
+    ("guest-measured stall, us", "guest_stall_us", "{:.0f}"),
+    ("guest first write to merged page, us", "first_write_cost_us", "{:.0f}"),
+    ("copy-on-write breaks after READY", "cow_breaks_after_ready", "{:.0f}"),
+    ("merges after READY", "merges_after_ready", "{:.0f}"),
+    ("verify: bad pages", "verify_bad", "{:.0f}"),
+    ("converged (else timed out)", "converged", None),
+)
+NA = "-"
+
+
+def fmt(value, spec):
+    if value is None:
+        return NA
+    if spec is None or isinstance(value, bool):
+        return "yes" if value is True else "no" if value is False else str(value)
+    return spec.format(value)
+
+
+def _cells(scn, group, key, spec):
+    gkey, _, modes = group
+    figs, rats = scn.get("figures", {}), scn.get("ratios", {}).get(gkey, {})
+    row = [fmt(figs.get(m, {}).get(key), spec) for m in modes]
+    for r, _ in RATIO_COLUMNS:
+        row.append(fmt(rats.get(r, {}).get(key), "{:.2f}"))
+    return row
+
+
+def table_rows(scn, group):
+    header = ["figure"] + list(MODE_LABELS) + [c for _, c in RATIO_COLUMNS]
+    rows = [[label] + _cells(scn, group, key, spec) for label, key, spec in ROWS]
+    return header, rows
+
+
+def groups_run(scn):
+    """The groups of which at least one mode ran (or failed)."""
+    done = set(scn.get("figures", {})) | set(scn.get("errors", {}))
+    return [g for g in GROUPS if done & set(g[2])]
+
+
+def scenario_title(scn):
+    base = scn.get("baseline_pss_mib")
+    return (f"scenario {scn['id']}: {scn['count']} x {scn['mem']}, profile {scn['profile']} "
+            f"(guest RAM {scn['guest_ram_mib']:.0f} MiB; --merge=off baseline Pss "
+            f"{fmt(base, '{:.1f}')} MiB, filled in "
+            f"{fmt(scn.get('baseline_fill_time_s'), '{:.1f}')} s)")
+
+
+def target_lines(scn, gkey):
+    out = []
+    for name, t in scn.get("targets", {}).get(gkey, {}).items():
+        met = {True: "MET", False: "NOT MET", None: "not measured"}[t["met"]]
+        out.append(f"{name}: {fmt(t['value'], '{:.3f}')} (target {t['target']}) -> {met}")
+    return out
+
+
+def _text_grid(header, rows):
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def line(r):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths)))
+    return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def text_table(scn):
+    out = [scenario_title(scn)]
+    for group in groups_run(scn):
+        header, rows = table_rows(scn, group)
+        out += ["", f"[{group[1]}]"] + _text_grid(header, rows)
+        out += ["  targets vs host KSM 5000/10: " + t for t in target_lines(scn, group[0])]
+    out += [f"  error in {m}: {e}" for m, e in scn.get("errors", {}).items()]
+    return "\n".join(out)
+
+
+def md_table(scn, group):
+    header, rows = table_rows(scn, group)
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def md_machine(m):
+    keys = ("cpu_model", "nproc", "mem_total_mib", "kernel", "kvm", "max_map_count",
+            "git_commit")
+    return ["| " + k + " | " + str(m.get(k)) + " |" for k in keys]
+
+
+def md_scenario(scn):
+    out = [f"## Scenario {scn['id']}: {scn['title']}", "", scenario_title(scn) + ".", ""]
+    for group in groups_run(scn):
+        out += [f"### {group[1].capitalize()}", ""] + md_table(scn, group) + [""]
+        tl = target_lines(scn, group[0])
+        if tl:
+            out += ["Targets against host KSM at 5000/10:", ""] + ["- " + t for t in tl] + [""]
+    for m, e in scn.get("errors", {}).items():
+        out.append(f"- **{m} failed**: `{e}`")
+    return out + [""]
+
+
+METHOD = """## How it is measured
+
+- Each scenario runs the same fleet (`ksmvmm run --guest workload`, same profile and seed)
+  four times: `--merge=off` (the baseline), `--merge=vmm` (ours), `--merge=host` with host
+  KSM at `pages_to_scan=5000 sleep_millisecs=10`, and at the defaults
+  `pages_to_scan=100 sleep_millisecs=20`. Host KSM is stopped during the other runs,
+  unmerged (`run=2`) after each host run, and its settings are restored at the end.
+- **Saving** is judged by the host: Pss of the ksmvmm process (`/proc/PID/smaps_rollup`)
+  of the baseline minus Pss of the run, sampled every 100 ms. The final saving is the
+  median over the run's last 3 s. A run ends once the saving held still (within
+  max(2 MiB, 1%)) for 3 s *and* the merger went over everything again since it last
+  changed (ksmd: a full scan since then and two since READY; ours: two passes when its
+  stats are readable); otherwise at its timeout (row "converged").
+- **Time to X%** counts from the last guest's READY (ksmvmm's stderr line `gN: ready`)
+  to the first sample at X% of the final saving; 0 means it was there at READY (both
+  mergers run while the guests fill).
+- **Merge CPU** counts from the fleet's launch: ksmd's utime+stime for host KSM; for ours
+  `engine.cpu_seconds` from `ksmctl stats --json` or, when that is unavailable, the
+  `ksm-engine` thread's utime+stime from /proc (see `merge_cpu_source` in the JSON).
+  CPU per MiB = merge CPU until 99% of the final saving / final saving. The whole ksmvmm
+  process CPU is shown too (it includes the vCPU threads and, for ours, the merges' pauses).
+- **Merge stall** is how long the engine kept a guest's vCPUs parked (`engine.stall_us`);
+  host KSM parks nothing, its cost to the guest is in page faults, which only a
+  guest-side measurement shows.
+- Ratios are ours/host: below 1 is better for times and CPU, above 1 for saving and
+  MiB per CPU-s.
+"""
+
+
+def produced_by(res):
+    how = f"`{res['command']}`"
+    if res.get("label") and res["label"] != res["command"]:
+        how = f"`{res['label']}`, which ran {how}"
+    end = res.get("finished", "?")
+    aborted = f" **Aborted: {res['aborted']}**" if res.get("aborted") else ""
+    return f"Produced by {how} on {res['started']} (finished {end}).{aborted}"
+
+
+def markdown(res):
+    m = res["machine"]
+    out = ["# Performance: in-VMM merging vs host KSM", "",
+           "Generated by `tools/bench/bench.py` from `build/bench/results.json`; do not edit.",
+           "", produced_by(res), "", "| machine | |", "|---|---|"]
+    out += md_machine(m) + ["", METHOD]
+    for scn in res["scenarios"]:
+        out += md_scenario(scn)
+    out += ["## Notes: not measured, disturbances", ""] + ["- " + n for n in res["notes"]]
+    out += ["", f"Raw numbers: `build/bench/results.json` (this run's copy is not kept in "
+            f"git); the benchmark's own CPU: {fmt(res.get('bench_own_cpu_s'), '{:.1f}')} s.", ""]
+    return "\n".join(out)
+
+
+def contention_notes(res):
+    """Runs that shared the machine with other ksmvmm processes, and failed attempts."""
+    out = []
+    for scn in res["scenarios"]:
+        for name, run in scn.get("runs", {}).items():
+            others = run.get("others_during_run") or {}
+            if others:
+                out.append(f"Scenario {scn['id']} {name}: other ksmvmm processes ran at the "
+                           f"same time (pids {', '.join(str(p) for p in sorted(others))}; "
+                           f"load average {run['loadavg_at_start'][0]:.1f} at start): its "
+                           "times and CPU figures are disturbed.")
+        for f in scn.get("failed_attempts", []):
+            out.append(f"Scenario {scn['id']} {f['mode']}: attempt {f['attempt']} failed: "
+                       f"`{f['error'].splitlines()[0]}`.")
+    return out
+
+
+def not_measured_notes(res):
+    notes = ["Guest-measured stall and the cost of a guest's first write to a merged page: "
+             + figures.NOT_MEASURED + ". Shown as '-'."]
+    s5 = res.get("scenario5", {})
+    notes.append(f"Scenario 5 (real Linux memory from QEMU guests): {s5.get('status')}.")
+    notes += contention_notes(res)
+    errs = sorted({e for scn in res["scenarios"] for e in scn.get("stats_errors", [])})
+    for e in errs:
+        notes.append("Engine statistics unavailable in some runs, engine figures are '-': "
+                     f"`{e}`.")
+    return notes

@@ -1,0 +1,202 @@
+/* control_stats.c - the "stats" reply: merge figures per guest and for the engine (docs/stats.md). */
+#include "vmm/control_stats.h"
+
+#include <errno.h>
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ksm/ksm.h"
+#include "vmm/fleet.h"
+#include "vmm/options.h"
+#include "vmm/protocol.h"
+
+#define STATS_VERSION 1
+
+static void add_uint(JsonBuilder *b, const char *key, uint64_t v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, (gint64)v);
+}
+
+static void add_string(JsonBuilder *b, const char *key, const char *v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_string_value(b, v);
+}
+
+static void add_ram(JsonBuilder *b, const struct fleet_guest_info *info)
+{
+	json_builder_set_member_name(b, "ram");
+	json_builder_begin_array(b);
+	for (unsigned r = 0; r < info->nr_ram; r++) {
+		json_builder_begin_object(b);
+		add_uint(b, "gpa", info->ram[r].gpa);
+		add_uint(b, "hva", info->ram[r].hva);
+		add_uint(b, "size", info->ram[r].size);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+static void add_guest_figures(JsonBuilder *b, const struct ksm_vm_stats *s)
+{
+	add_uint(b, "pages_total", s->pages_total);
+	add_uint(b, "pages_merged", s->pages_merged);
+	add_uint(b, "pages_zero", s->pages_zero);
+	add_uint(b, "pages_empty", s->pages_empty);
+	add_uint(b, "pages_unique", s->pages_unique);
+	add_uint(b, "pages_volatile", s->pages_volatile);
+	add_uint(b, "pages_unscanned", s->pages_unscanned);
+	add_uint(b, "merges", s->merges);
+	add_uint(b, "cow_breaks", s->cow_breaks);
+	add_uint(b, "bytes_saved", s->bytes_saved);
+}
+
+static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,
+		      const struct ksm_vm_stats *s)
+{
+	json_builder_begin_object(b);
+	add_string(b, "name", info->name);
+	add_string(b, "group", info->group);
+	add_string(b, "state", guest_state_name(info->state));
+	if (s)
+		add_guest_figures(b, s);
+	else
+		add_uint(b, "pages_total", info->mem_bytes / 4096);
+	add_ram(b, info);
+	json_builder_end_object(b);
+}
+
+static const char *budget_state(const struct ksm_stats *s)
+{
+	if (s->budget_full)
+		return "full";
+	return s->budget_isolated_paused ? "isolated-paused" : "ok";
+}
+
+static void add_tunables(JsonBuilder *b, const struct ksm_tunables *t)
+{
+	json_builder_set_member_name(b, "tunables");
+	json_builder_begin_object(b);
+	add_uint(b, "interval_ms", t->interval_ms);
+	add_uint(b, "batch_pages", t->batch_pages);
+	add_uint(b, "max_stall_us", t->max_stall_us);
+	add_uint(b, "scan_rate", t->scan_rate);
+	json_builder_end_object(b);
+}
+
+static void add_stall(JsonBuilder *b, const struct ksm_stats *s)
+{
+	json_builder_set_member_name(b, "stall_us");
+	json_builder_begin_object(b);
+	add_uint(b, "p50", s->stall_p50_us);
+	add_uint(b, "p99", s->stall_p99_us);
+	add_uint(b, "max", s->stall_max_us);
+	add_uint(b, "count", s->stalls);
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "pause_us");
+	json_builder_begin_object(b);
+	add_uint(b, "p99", s->pause_p99_us);
+	add_uint(b, "max", s->pause_max_us);
+	json_builder_end_object(b);
+}
+
+static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
+{
+	json_builder_set_member_name(b, "engine");
+	json_builder_begin_object(b);
+	add_uint(b, "passes", s->passes);
+	add_uint(b, "pages_scanned", s->pages_scanned);
+	add_uint(b, "pages_hashed", s->pages_hashed);
+	add_uint(b, "merges", s->merges);
+	add_uint(b, "zero_released", s->zero_released);
+	add_uint(b, "compare_fail", s->compare_fail);
+	add_uint(b, "cow_breaks", s->cow_breaks);
+	add_uint(b, "pool_pages", s->pool_pages);
+	add_uint(b, "pool_freed", s->pool_freed);
+	add_uint(b, "mappings_used", s->mappings_used);
+	add_uint(b, "mappings_limit", s->mappings_limit);
+	add_uint(b, "budget_skips", s->budget_skips);
+	add_string(b, "budget_state", budget_state(s));
+	json_builder_set_member_name(b, "cpu_seconds");
+	json_builder_add_double_value(b, s->cpu_seconds);
+	add_stall(b, s);
+	add_uint(b, "bytes_saved", s->bytes_saved);
+	add_tunables(b, &s->tun);
+	json_builder_end_object(b);
+}
+
+static const char *mode_name(enum merge_mode m)
+{
+	return m == MERGE_VMM ? "vmm" : m == MERGE_HOST ? "host" : "off";
+}
+
+static char *finish(JsonBuilder *b)
+{
+	JsonGenerator *gen = json_generator_new();
+	JsonNode *root = json_builder_get_root(b);
+	char *text, *line;
+
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	line = g_strconcat(text, "\n", NULL);
+	g_free(text);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+	return line;
+}
+
+char *control_stats_reply(struct fleet *f)
+{
+	size_t n = fleet_count(f);
+	struct ksm_vm_stats *vms = calloc(n ? n : 1, sizeof(*vms));
+	struct ksm_stats s;
+	JsonBuilder *b;
+	int got;
+
+	if (!vms)
+		return proto_reply_error("out of memory");
+	got = fleet_merge_stats(f, &s, vms, n);
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ok");
+	json_builder_add_boolean_value(b, TRUE);
+	add_uint(b, "version", STATS_VERSION);
+	add_string(b, "merge", mode_name(fleet_merge_mode(f)));
+	json_builder_set_member_name(b, "guests");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_guest_info info;
+
+		if (fleet_info(f, i, &info) == 0)
+			add_guest(b, &info, got > (int)i ? &vms[i] : NULL);
+	}
+	json_builder_end_array(b);
+	if (got >= 0) {
+		add_engine(b, &s);
+	} else {
+		json_builder_set_member_name(b, "engine");
+		json_builder_add_null_value(b);
+	}
+	json_builder_end_object(b);
+	free(vms);
+	return finish(b);
+}
+
+char *control_set_reply(struct fleet *f, const char *key, uint64_t value)
+{
+	int ret = fleet_set_tunable(f, key, value);
+
+	switch (ret) {
+	case 0: return proto_reply_ok();
+	case -ENOTSUP: return proto_reply_error("the merge engine is not running (--merge=vmm)");
+	case -ENOENT:
+		return proto_reply_error("unknown tunable \"%s\" (interval_ms, batch_pages, "
+					 "max_stall_us, scan_rate)",
+					 key);
+	default: return proto_reply_error("value %llu out of range for %s",
+					  (unsigned long long)value, key);
+	}
+}

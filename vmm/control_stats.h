@@ -1,0 +1,15 @@
+/* control_stats.h - replies of the "stats" and "set" control commands. */
+#ifndef VMM_CONTROL_STATS_H
+#define VMM_CONTROL_STATS_H
+
+#include <stdint.h>
+
+struct fleet;
+
+/* The "stats" reply line (docs/stats.md); g_free it. */
+char *control_stats_reply(struct fleet *f);
+
+/* Set engine tunable @key to @value; the reply line (g_free it). */
+char *control_set_reply(struct fleet *f, const char *key, uint64_t value);
+
+#endif
