@@ -93,6 +93,7 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	pthread_mutex_init(&k->stats_lock, NULL);
 	pthread_cond_init(&k->wake, NULL);
 	k->zero_hash = XXH3_64bits(zero, KSM_PAGE);
+	k->calm_passes = KSM_CALM_PASSES; /* no storm seen yet */
 	if (tun)
 		k->tun = *tun;
 	else
@@ -151,6 +152,13 @@ struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
 		return NULL;
 	}
 	pthread_mutex_lock(&k->lock);
+	if ((uint64_t)k->next_base + vm->npages >= KSM_INDEX_NONE - 1) {
+		pthread_mutex_unlock(&k->lock);
+		vm_release(vm);
+		return NULL;
+	}
+	vm->base = k->next_base;
+	k->next_base += (uint32_t)vm->npages;
 	vm->next = k->vms;
 	k->vms = vm;
 	ksm_publish(k);
@@ -161,6 +169,8 @@ struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
 void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm)
 {
 	pthread_mutex_lock(&k->lock);
+	for (uint64_t i = 0; i < vm->npages; i++)
+		ksm_unstable_forget(k, vm, i);
 	for (struct ksm_vm **pp = &k->vms; *pp; pp = &(*pp)->next) {
 		if (*pp == vm) {
 			*pp = vm->next;
@@ -208,12 +218,11 @@ static void *engine_thread(void *arg)
 {
 	struct ksm *k = arg;
 	struct timespec until;
+	unsigned idle = 0;
 
 	/* A batch holds guests paused: do not let busy vCPU threads preempt it midway.
 	 * Best effort: without CAP_SYS_NICE the engine runs at normal priority. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
-
-
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
 		double t0 = thread_cpu();
@@ -221,8 +230,10 @@ static void *engine_thread(void *arg)
 		ksm_scan_pass(k);
 		k->cpu_seconds += thread_cpu() - t0;
 		ksm_publish(k);
+		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
+		idle = k->activity ? 0 : idle < 3 ? idle + 1 : idle;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)k->tun.interval_ms * 1000000;
+		until.tv_nsec += (long)k->tun.interval_ms * 1000000 << idle;
 		until.tv_sec += until.tv_nsec / 1000000000;
 		until.tv_nsec %= 1000000000;
 		if (!k->stopping)
@@ -295,6 +306,7 @@ static void engine_stats(struct ksm *k, struct ksm_stats *out)
 {
 	*out = (struct ksm_stats){
 		.passes = k->passes,
+		.passes_held = k->passes_held,
 		.pages_scanned = k->pages_scanned,
 		.pages_hashed = k->pages_hashed,
 		.merges = k->merges,
@@ -399,7 +411,6 @@ void ksm_destroy(struct ksm *k)
 	ksm_pool_destroy(&k->pool);
 	ksm_index_free(&k->stable);
 	ksm_index_free(&k->unstable);
-	free(k->seen);
 	free(k->snap_vms);
 	free(k->created);
 	if (k->pagemap_fd >= 0)

@@ -12,6 +12,12 @@
 #include "ksm/vmas.h"
 
 #define KSM_PAGE 4096ull
+/* First-touched pages per pass above which the fleet counts as filling memory. */
+#define KSM_FILL_STORM 256
+/* Calm passes in a row that end a storm. */
+#define KSM_CALM_PASSES 5
+/* Passes merging may be held back in a row for that. */
+#define KSM_MAX_HELD 300
 
 /* What a guest page is, from the engine's point of view. */
 enum ksm_page_kind {
@@ -25,6 +31,7 @@ enum ksm_page_kind {
 #define KSM_PF_POOLVMA 0x4  /* lies in a pool mapping (MADV_DONTNEED would bring pool data back) */
 #define KSM_PF_PLANNED 0x8  /* an action for it is queued in this pass */
 #define KSM_PF_EMPTY 0x10   /* ZERO only: was never backed by memory, nothing was released */
+#define KSM_PF_UNSTABLE 0x20 /* PLAIN and hashed: in the unstable index under its hash */
 
 struct ksm_page {
 	uint64_t hash;  /* xxh3-64, valid with KSM_PF_HASHED */
@@ -34,11 +41,7 @@ struct ksm_page {
 	uint16_t pad;
 };
 
-/* An unstable index entry: a guest page seen earlier in this pass. */
-struct ksm_seen {
-	struct ksm_vm *vm;
-	uint64_t page;
-};
+
 
 /* A queued change to one guest page, executed while its VM is paused. */
 struct ksm_action {
@@ -54,6 +57,7 @@ struct ksm_vm {
 	struct ksm_region regions[KSM_MAX_REGIONS];
 	uint64_t first_page[KSM_MAX_REGIONS]; /* page index of each region's first page */
 	uint64_t npages;
+	uint32_t base;            /* unstable index id of page 0: ids are fleet-wide */
 	struct ksm_page *pages;
 	uint64_t *dirty[KSM_MAX_REGIONS]; /* scratch: each region's dirty bitmap of this pass */
 	struct ksm_action *actions;
@@ -64,6 +68,7 @@ struct ksm_vm {
 	uint64_t merges;      /* pages merged over its life */
 	uint64_t cow_breaks;  /* merged pages copied on write */
 	uint64_t volatile_pages; /* dirty in the last pass */
+	uint64_t paused_at;   /* when its last pause took hold (us), for stall accounting */
 };
 
 struct ksm {
@@ -79,9 +84,11 @@ struct ksm {
 	struct ksm_vm *vms;
 	struct ksm_pool pool;
 	struct ksm_index stable;   /* (hash, group) -> pool page */
-	struct ksm_index unstable; /* (hash, group) -> packed (vm index, page), rebuilt per pass */
-	struct ksm_seen *seen;     /* unstable index ids -> pages */
-	uint64_t nr_seen, cap_seen;
+	struct ksm_index unstable; /* (hash, group) -> vm->base + page, for hashed pages that
+				    * matched nothing yet; kept across passes, entries leave
+				    * when their page changes or merges */
+	uint32_t next_base;        /* base for the next VM added */
+	uint64_t activity;         /* pages hashed, written or acted on in this pass */
 	uint32_t *created;         /* pool pages created this pass */
 	uint64_t nr_created, cap_created;
 	uint64_t zero_hash;        /* xxh3 of a zero page */
@@ -95,6 +102,11 @@ struct ksm {
 	/* Engine counters (see struct ksm_stats). */
 	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;
 	uint64_t cow_breaks, budget_skips;
+	uint64_t first_touches;    /* never-written pages the guests wrote in this pass */
+	unsigned held_passes;      /* consecutive passes that held merging back */
+	unsigned calm_passes;      /* consecutive passes without a fill storm */
+	uint64_t passes_held;      /* passes that only hashed, over the engine's life */
+	bool hold;                 /* this pass only hashes: the guests are filling memory */
 	double cpu_seconds;
 };
 
@@ -112,6 +124,9 @@ uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i);
 
 /* Index of the region holding page @i. */
 unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i);
+
+/* Take page @i out of the unstable index if it is there. */
+void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);
 
 /* Queue an action for @vm. Returns 0 or -ENOMEM. */
 int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon);

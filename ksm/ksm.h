@@ -20,9 +20,11 @@ struct ksm_vm;
 
 /* How the engine reaches one VM. Called on the engine thread. */
 struct ksm_vm_ops {
-	/* Stop every writer of the VM's RAM (vCPUs out of KVM_RUN and parked, devices held
-	 * off) and return once none can write. */
-	void (*pause)(void *opaque);
+	/* Ask every writer of the VM's RAM to stop (vCPUs out of KVM_RUN and parked,
+	 * devices held off). Returns without waiting for the vCPUs. */
+	void (*request_pause)(void *opaque);
+	/* Return once no writer can touch the VM's RAM (after request_pause). */
+	void (*wait_paused)(void *opaque);
 	/* Let them go again. */
 	void (*resume)(void *opaque);
 	/* OR into @bitmap (one bit per page of region @r) the pages written since the last
@@ -61,6 +63,7 @@ struct ksm_vm_stats {
 
 struct ksm_stats {
 	uint64_t passes;
+	uint64_t passes_held;    /* passes that only hashed: guests were filling memory */
 	uint64_t pages_scanned;  /* page visits by the scanner */
 	uint64_t pages_hashed;   /* xxh3 computed */
 	uint64_t merges;         /* guest pages mapped onto pool pages */

@@ -113,8 +113,10 @@ static bool backed(uint64_t e)
 	return (e & PM_SWAPPED) || ((e & PM_PRESENT) && (e & PM_EXCLUSIVE) && !(e & PM_FILE));
 }
 
-/* Release @n zero pages of anonymous memory: the backed ones with MADV_DONTNEED, the
- * others (never written, or reading the shared zero page) just get marked. */
+/* Release @n zero pages of anonymous memory (VM paused): the guest's own pages are
+ * compared with zeros and released with MADV_DONTNEED; the others (never written, or
+ * reading the shared zero page) read as zeros by construction and are only marked,
+ * without touching them. */
 static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
 {
 	uint64_t e[512];
@@ -123,19 +125,27 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 		uint64_t run = n - i < 512 ? n - i : 512, j = 0;
 
 		if (!read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
-			memset(e, 0xff, sizeof(e)); /* unknown: release them all */
+			memset(e, 0xff, sizeof(e)); /* unknown: treat all as backed */
 		while (j < run) {
 			bool b = backed(e[j]);
 			uint64_t s = j;
 
-			while (j < run && backed(e[j]) == b)
-				j++;
-			if (b && madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * KSM_PAGE,
-					 MADV_DONTNEED)) {
+			for (; j < run && backed(e[j]) == b; j++) {
+				if (b && !page_is_zero(ksm_vm_page(vm, a[i + j].page)))
+					break;
+			}
+			if (j > s && b &&
+			    madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * KSM_PAGE,
+				    MADV_DONTNEED)) {
 				warn_once(errno, "madvise(MADV_DONTNEED)");
 				return;
 			}
-			zeroed(k, vm, &a[i + s], j - s, !b);
+			if (j > s)
+				zeroed(k, vm, &a[i + s], j - s, !b);
+			if (j < run && b == backed(e[j])) {
+				k->compare_fail++; /* no longer zero: leave it */
+				j++;
+			}
 		}
 		i += run;
 	}
@@ -145,12 +155,12 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
 {
 	uint8_t *hva = ksm_vm_page(vm, a->page);
-	bool poolvma = vm->pages[a->page].flags & KSM_PF_POOLVMA;
 	void *r;
 
-	if (a->canon == KSM_POOL_NONE && !poolvma)
-		return release_zero(k, vm, a, n); /* anonymous: no mapping needed */
 	if (!ksm_vmas_allow(&k->vmas, n)) {
+		/* Forget their hashes so they are planned again when budget frees up. */
+		for (uint64_t i = 0; i < n; i++)
+			vm->pages[a[i].page].flags &= (uint8_t)~KSM_PF_HASHED;
 		k->budget_skips += n;
 		return;
 	}
@@ -175,6 +185,9 @@ static void execute_run(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t e
 	const struct ksm_action *a = vm->actions;
 	uint64_t start = i;
 
+	/* Zero pages of anonymous memory need no mapping: released in place. */
+	if (a[i].canon == KSM_POOL_NONE && !(vm->pages[a[i].page].flags & KSM_PF_POOLVMA))
+		return release_zero(k, vm, &a[i], end - i);
 	for (; i < end; i++) {
 		if (still_same(k, vm, &a[i]))
 			continue;
@@ -187,6 +200,28 @@ static void execute_run(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t e
 		apply(k, vm, &a[start], end - start);
 }
 
+/* Pause every VM, not only the one being merged: the fleet is one process, so a merge's
+ * mmap() waits for the page faults of every other guest; with them paused it does not.
+ * All are asked first, then awaited, so the pauses overlap. */
+static void pause_fleet(struct ksm *k)
+{
+	for (struct ksm_vm *v = k->vms; v; v = v->next)
+		v->ops->request_pause(v->opaque);
+	for (struct ksm_vm *v = k->vms; v; v = v->next) {
+		v->ops->wait_paused(v->opaque);
+		/* From here on no vCPU of @v runs: its stall starts. */
+		v->paused_at = now_us();
+	}
+}
+
+static void resume_fleet(struct ksm *k)
+{
+	for (struct ksm_vm *v = k->vms; v; v = v->next) {
+		v->ops->resume(v->opaque);
+		ksm_stall_record(&k->stall, now_us() - v->paused_at);
+	}
+}
+
 /* One paused batch starting at action @i; returns the first action not done. */
 static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 {
@@ -194,8 +229,7 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 
 	ksm_vmas_maybe_resync(&k->vmas);
 	t0 = now_us();
-	vm->ops->pause(vm->opaque);
-	/* From here on no vCPU of the VM runs: this is the stall the guest sees. */
+	pause_fleet(k);
 	ksm_stall_record(&k->pause_wait, now_us() - t0);
 	t0 = now_us();
 	/* At least one run per pause, so a slow pause cannot stall the engine. */
@@ -210,8 +244,7 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 		done += end - i;
 		i = end;
 	}
-	vm->ops->resume(vm->opaque);
-	ksm_stall_record(&k->stall, now_us() - t0);
+	resume_fleet(k);
 	return i;
 }
 
@@ -254,6 +287,8 @@ static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
 		vm->cow_breaks++;
 		k->cow_breaks++;
 	}
+	if (p->flags & KSM_PF_EMPTY)
+		k->first_touches++;
 	p->kind = KSM_PAGE_PLAIN;
 	p->canon = KSM_POOL_NONE;
 	p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));

@@ -7,8 +7,9 @@
  *  2. Plan. Every clean, unmerged page is hashed if its hash is stale (clean pages keep
  *     their hash across passes: they are not re-read). A zero hash plans a release; a
  *     hash in the stable index plans a merge onto that pool page; a hash in the
- *     unstable index (pages seen earlier in this pass) creates a new pool page from this
- *     page and plans both merges; otherwise the page goes into the unstable index.
+ *     unstable index (hashed pages that matched nothing so far) creates a new pool page
+ *     from this page and plans both merges; otherwise the page joins the unstable index,
+ *     where it waits without further work until its content changes or a match comes.
  *  3. Execute the plans with the VM paused (merge.c), where each page is compared byte
  *     for byte with its pool page first. Hashes are only hints.
  * Pool pages created in this pass that no guest took are freed at its end.
@@ -19,22 +20,34 @@
 
 #include "ksm/internal.h"
 
-static uint32_t seen_add(struct ksm *k, struct ksm_vm *vm, uint64_t page)
+void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 {
-	if (k->nr_seen == k->cap_seen) {
-		uint64_t cap = k->cap_seen ? k->cap_seen * 2 : 4096;
-		struct ksm_seen *n;
+	struct ksm_page *p = &vm->pages[i];
 
-		if (cap >= KSM_INDEX_NONE - 1)
-			return KSM_INDEX_NONE;
-		n = realloc(k->seen, cap * sizeof(*n));
-		if (!n)
-			return KSM_INDEX_NONE;
-		k->seen = n;
-		k->cap_seen = cap;
+	if (!(p->flags & KSM_PF_UNSTABLE))
+		return;
+	ksm_index_remove(&k->unstable, p->hash, vm->group, vm->base + (uint32_t)i);
+	p->flags &= (uint8_t)~KSM_PF_UNSTABLE;
+}
+
+static void unstable_add(struct ksm *k, struct ksm_vm *vm, uint64_t i)
+{
+	struct ksm_page *p = &vm->pages[i];
+
+	if (!ksm_index_insert(&k->unstable, p->hash, vm->group, vm->base + (uint32_t)i))
+		p->flags |= KSM_PF_UNSTABLE;
+}
+
+/* The VM and page behind unstable id @id, or NULL. */
+static struct ksm_vm *page_of(struct ksm *k, uint32_t id, uint64_t *page)
+{
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
+		if (id >= vm->base && id - vm->base < vm->npages) {
+			*page = id - vm->base;
+			return vm;
+		}
 	}
-	k->seen[k->nr_seen] = (struct ksm_seen){ vm, page };
-	return (uint32_t)k->nr_seen++;
+	return NULL;
 }
 
 static bool test_bit(const uint64_t *bm, uint64_t i)
@@ -82,6 +95,7 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 			if (!test_bit(bm, l))
 				continue;
 			if (p->kind == KSM_PAGE_PLAIN) {
+				ksm_unstable_forget(k, vm, vm->first_page[r] + l);
 				p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
 				vm->volatile_pages++;
 				continue;
@@ -97,6 +111,7 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 	if (nr_check)
 		ksm_merge_check_cow(k, vm, check, nr_check);
 	free(check);
+	k->activity += vm->volatile_pages;
 }
 
 /* Hash page @i if its hash is stale and the scan rate allows. */
@@ -113,15 +128,18 @@ static bool ensure_hash(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 	p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
 	p->flags |= KSM_PF_HASHED;
 	k->pages_hashed++;
+	k->activity++;
 	return true;
 }
 
-static void plan(struct ksm_vm *vm, uint64_t i, uint32_t canon)
+static void plan(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t canon)
 {
 	struct ksm_page *p = &vm->pages[i];
 
 	if (ksm_vm_queue(vm, i, canon))
 		return;
+	ksm_unstable_forget(k, vm, i);
+	k->activity++;
 	p->canon = canon;
 	p->flags |= KSM_PF_PLANNED;
 }
@@ -130,11 +148,12 @@ static void plan(struct ksm_vm *vm, uint64_t i, uint32_t canon)
 static uint32_t pair(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t hint, uint32_t sid)
 {
 	struct ksm_page *p = &vm->pages[i];
-	struct ksm_seen s = k->seen[sid];
-	struct ksm_page *q = &s.vm->pages[s.page];
+	uint64_t qpage;
+	struct ksm_vm *qvm = page_of(k, sid, &qpage);
+	struct ksm_page *q = qvm ? &qvm->pages[qpage] : NULL;
 	uint32_t c;
 
-	if (q->kind != KSM_PAGE_PLAIN || (q->flags & (KSM_PF_PLANNED | KSM_PF_VOLATILE)))
+	if (!q || q->kind != KSM_PAGE_PLAIN || (q->flags & (KSM_PF_PLANNED | KSM_PF_VOLATILE)))
 		return KSM_POOL_NONE;
 	c = ksm_pool_add(&k->pool, hint, ksm_vm_page(vm, i), p->hash, vm->group);
 	if (c == KSM_POOL_NONE)
@@ -158,8 +177,8 @@ static uint32_t pair(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t hint
 		k->cap_created = cap;
 	}
 	k->created[k->nr_created++] = c;
-	plan(s.vm, s.page, c);
-	plan(vm, i, c);
+	plan(k, qvm, qpage, c);
+	plan(k, vm, i, c);
 	return c;
 }
 
@@ -169,25 +188,27 @@ static uint32_t plan_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t
 	struct ksm_page *p = &vm->pages[i];
 	uint32_t c, sid;
 
-	if (!ensure_hash(k, vm, i))
+	if (!ensure_hash(k, vm, i) || k->hold)
 		return KSM_POOL_NONE;
 	if (p->hash == k->zero_hash && page_is_zero(ksm_vm_page(vm, i))) {
-		plan(vm, i, KSM_POOL_NONE);
+		plan(k, vm, i, KSM_POOL_NONE);
 		return KSM_POOL_NONE;
 	}
 	if (vm->group == KSM_GROUP_NONE)
 		return KSM_POOL_NONE;
 	c = ksm_index_find(&k->stable, p->hash, vm->group);
 	if (c != KSM_INDEX_NONE) {
-		plan(vm, i, c);
+		plan(k, vm, i, c);
 		return c;
 	}
 	sid = ksm_index_find(&k->unstable, p->hash, vm->group);
-	if (sid != KSM_INDEX_NONE)
-		return pair(k, vm, i, prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1, sid);
-	sid = seen_add(k, vm, i);
-	if (sid != KSM_INDEX_NONE)
-		ksm_index_insert(&k->unstable, p->hash, vm->group, sid);
+	if (sid != KSM_INDEX_NONE) {
+		c = pair(k, vm, i, prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1, sid);
+		if (c != KSM_POOL_NONE)
+			return c;
+	}
+	/* Nothing to merge with yet: later pages with this content will find it. */
+	unstable_add(k, vm, i);
 	return KSM_POOL_NONE;
 }
 
@@ -202,8 +223,9 @@ static void plan_vm(struct ksm *k, struct ksm_vm *vm)
 		k->pages_scanned++;
 		if (p->kind == KSM_PAGE_MERGED || (p->flags & KSM_PF_PLANNED))
 			prev = p->canon;
-		else if (p->kind == KSM_PAGE_ZERO || (p->flags & KSM_PF_VOLATILE))
-			prev = KSM_POOL_NONE;
+		else if (p->kind == KSM_PAGE_ZERO ||
+			 (p->flags & (KSM_PF_VOLATILE | KSM_PF_UNSTABLE)))
+			prev = KSM_POOL_NONE; /* waiting, or already waiting for a match */
 		else
 			prev = plan_page(k, vm, i, prev);
 	}
@@ -238,18 +260,33 @@ static void drop_orphans(struct ksm *k)
 	k->nr_created = 0;
 }
 
+/* While guests fault in fresh memory, pausing them takes milliseconds (their vCPU
+ * threads compete for the CPUs) and so do merges: then only hash, and merge once
+ * KSM_CALM_PASSES passes in a row were calm, or at least every KSM_MAX_HELD passes. */
+static void decide_hold(struct ksm *k)
+{
+	k->calm_passes = k->first_touches > KSM_FILL_STORM ? 0 : k->calm_passes + 1;
+	k->hold = k->calm_passes < KSM_CALM_PASSES && k->held_passes < KSM_MAX_HELD;
+	k->held_passes = k->hold ? k->held_passes + 1 : 0;
+	k->passes_held += k->hold;
+	k->first_touches = 0;
+}
+
 void ksm_scan_pass(struct ksm *k)
 {
 	refill_credit(k);
-	ksm_index_clear(&k->unstable);
-	k->nr_seen = 0;
+	k->activity = 0;
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		absorb_dirty(k, vm);
+	decide_hold(k);
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		plan_vm(k, vm);
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
+		bool work = vm->nr_actions > 0;
+
 		ksm_merge_actions(k, vm);
-		ksm_publish(k);
+		if (work)
+			ksm_publish(k);
 	}
 	drop_orphans(k);
 	k->passes++;

@@ -10,7 +10,7 @@ logdir=build/test-logs
 mkdir -p "$logdir"
 
 run_one() { # name, command...
-	local name=$1 log="$logdir/$1.log" t0 rc
+	local name=$1 log="$logdir/${1//\//-}.log" t0 rc
 	shift
 	t0=$(date +%s)
 	"$@" >"$log" 2>&1

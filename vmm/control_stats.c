@@ -107,6 +107,7 @@ static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
 	add_uint(b, "passes", s->passes);
+	add_uint(b, "passes_held", s->passes_held);
 	add_uint(b, "pages_scanned", s->pages_scanned);
 	add_uint(b, "pages_hashed", s->pages_hashed);
 	add_uint(b, "merges", s->merges);

@@ -84,9 +84,14 @@ static int make_console_dir(const char *dir)
 	return 0;
 }
 
-static void op_pause(void *g)
+static void op_request_pause(void *g)
 {
-	guest_pause(g);
+	guest_request_pause(g);
+}
+
+static void op_wait_paused(void *g)
+{
+	guest_wait_paused(g);
 }
 
 static void op_resume(void *g)
@@ -100,7 +105,8 @@ static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
 }
 
 static const struct ksm_vm_ops guest_ksm_ops = {
-	.pause = op_pause,
+	.request_pause = op_request_pause,
+	.wait_paused = op_wait_paused,
 	.resume = op_resume,
 	.fetch_dirty = op_fetch_dirty,
 };

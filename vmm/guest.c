@@ -369,7 +369,7 @@ static bool any_in_guest(struct guest *g)
 	return false;
 }
 
-void guest_pause(struct guest *g)
+void guest_request_pause(struct guest *g)
 {
 	pthread_rwlock_wrlock(&g->mem_guard);
 	/* Pairs with enter_guest() in vcpu.c: store pause_req, then look at in_guest. */
@@ -377,6 +377,10 @@ void guest_pause(struct guest *g)
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
 		if (vcpu_in_guest(g->vcpus[i]))
 			vcpu_kick(g->vcpus[i]);
+}
+
+void guest_wait_paused(struct guest *g)
+{
 	pthread_mutex_lock(&g->pause_lock);
 	while (any_in_guest(g)) {
 		struct timespec ts;

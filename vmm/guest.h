@@ -84,8 +84,10 @@ void guest_wait_unpaused(struct guest *g);
 void guest_notify_out(struct guest *g);
 
 /* Stop every writer of @g's RAM: no vCPU in KVM_RUN, no VMM writer inside
- * guest_write_begin/end. Returns when that holds; undo with guest_resume. */
-void guest_pause(struct guest *g);
+ * guest_write_begin/end. request asks (and kicks the vCPUs), wait returns when it
+ * holds; undo with guest_resume. */
+void guest_request_pause(struct guest *g);
+void guest_wait_paused(struct guest *g);
 void guest_resume(struct guest *g);
 
 /* Fill @bitmap with the pages of region @r written since the last call (KVM's dirty log

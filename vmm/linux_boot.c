@@ -296,6 +296,19 @@ static int bz_copy_header(struct loader *ld)
 	return file_read(ld, HDR_OFFSET, &ld->bp->hdr, len);
 }
 
+/* A kernel that cannot relocate decompresses itself to pref_address (its
+ * LOAD_PHYSICAL_ADDR) and runs there: that range must be RAM and stay free too. */
+static int bz_fixed_range(struct loader *ld, const struct setup_header *h)
+{
+	if (h->relocatable_kernel)
+		return 0;
+	if (!kernel_dest(ld, h->pref_address, h->init_size, "bzImage runtime area"))
+		return -ENOMEM;
+	if (h->pref_address + h->init_size > ld->kernel_end)
+		ld->kernel_end = h->pref_address + h->init_size;
+	return 0;
+}
+
 static int bz_load(struct loader *ld)
 {
 	struct setup_header *h = &ld->bp->hdr;
@@ -325,6 +338,9 @@ static int bz_load(struct loader *ld)
 	ld->entry = addr + BZ_ENTRY64_OFFSET;
 	ld->kernel_end = addr + need;
 	ld->cmdline_max = h->cmdline_size;
+	ret = bz_fixed_range(ld, h);
+	if (ret)
+		return ret;
 	pr_debug("bzImage %s: protocol %#x at %#llx, needs %#llx, entry %#llx", ld->path,
 		 h->version, (unsigned long long) addr, (unsigned long long) need,
 		 (unsigned long long) ld->entry);

@@ -74,3 +74,25 @@ wait_exit() {
 }
 
 ctl() { "$KSMCTL" --control "$SOCK" "$@"; }
+
+# baseline_pss ARGS...: run the fleet with --merge=off, return its Pss once READY.
+baseline_pss() {
+	local n=$1
+	shift
+	start_vmm --merge=off "$@"
+	wait_ready "$n" 300
+	sleep 1
+	BASELINE=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read Pss"
+	ctl stop >/dev/null
+	wait_exit 60
+	rm -rf "$T/console"
+	echo "baseline (--merge=off) Pss: $((BASELINE >> 20)) MiB"
+}
+
+# verify_all N: every guest verifies bad=0.
+verify_all() {
+	ctl verify >"$T/verify.txt" || fail "verify failed: $(cat "$T/verify.txt")"
+	cat "$T/verify.txt"
+	[ "$(grep -cE '^g[0-9]+ VERIFY ok=[0-9]+ bad=0$' "$T/verify.txt")" -eq "$1" ] ||
+		fail "not every guest verified bad=0"
+}

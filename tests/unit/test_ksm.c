@@ -130,7 +130,12 @@ static int fake_dirty(void *o, unsigned r, uint64_t *bm)
 	return 0;
 }
 
-static const struct ksm_vm_ops fake_ops = { fake_pause, fake_resume, fake_dirty };
+static void fake_wait(void *o)
+{
+	(void)o;
+}
+
+static const struct ksm_vm_ops fake_ops = { fake_pause, fake_wait, fake_resume, fake_dirty };
 
 static void fake_write(struct fake *f, uint64_t page, uint8_t byte)
 {

@@ -1,4 +1,4 @@
-/* test_linux_boot.c - the Linux loader on a fake guest: vmlinux and bzImage, boot_params, errors. */
+/* test_linux_boot.c - the Linux loader on a fake guest: vmlinux, bzImage, boot_params, errors. */
 #include "vmm/linux_boot.h"
 
 #include <asm/bootparam.h>
@@ -368,14 +368,25 @@ static void test_bzimage_placement(void)
 	CHECK_EQ(bp->hdr.ramdisk_image, 32 * MIB - 4096);
 	mem_unmap(&m);
 
+	/* not relocatable: at 1 MiB, and it will run at pref_address: the initrd stays clear */
 	s.relocatable = 0;
 	s.setup_sects = 0; /* means 4 */
+	s.pref_address = 56 * MIB;
+	s.init_size = 6 * MIB;
+	s.initrd_addr_max = 0x7fffffff;
 	make_bzimage("bz-fixed", &s);
+	write_file("initrd8m", "", 0);
+	CHECK_EQ(truncate(path("initrd8m"), 8 * MIB), 0);
 	new_guest(&m, RAM);
-	CHECK_EQ(load(&m, "bz-fixed", NULL, NULL, &boot), 0);
+	CHECK_EQ(load(&m, "bz-fixed", "initrd", NULL, &boot), 0);
 	CHECK_EQ(boot.rip, MIB + 0x200);
 	CHECK(payload_ok(&m, MIB, s.pm_size));
+	CHECK_EQ(zero_page(&m)->hdr.ramdisk_image, RAM - 4096);
 	mem_unmap(&m);
+	expect_error("bz-fixed", "initrd8m", NULL, -ENOMEM, "initrd");
+	s.pref_address = RAM;
+	make_bzimage("bz-fixed-out", &s);
+	expect_error("bz-fixed-out", NULL, NULL, -ENOMEM, "runtime area");
 }
 
 /* A guest with RAM above 4 GiB: the initrd still goes below the 32-bit hole. */

@@ -3,7 +3,10 @@
 The benchmark changes only run, pages_to_scan and sleep_millisecs. It saves them once
 (HostKsm.save) and HostKsm.restore writes them back after unmerging everything
 (run=2), so the host is left as it was found: callers put restore in a finally block.
+The saved values also go to a file until restored, so that a benchmark killed with
+SIGKILL is repaired by the next one (HostKsm.recover).
 """
+import json
 import os
 
 SYSFS = "/sys/kernel/mm/ksm"
@@ -47,6 +50,17 @@ def counters():
             if os.path.exists(os.path.join(SYSFS, k))}
 
 
+def settings():
+    """The settings the benchmark changes: what {run} (and, while running, the tuning)
+    are now; compared with what a run expects, to notice other users of host KSM."""
+    run = int(_read("run"))
+    out = {"run": run}
+    if run == RUN_MERGE:
+        out.update(pages_to_scan=int(_read("pages_to_scan")),
+                   sleep_millisecs=int(_read("sleep_millisecs")))
+    return out
+
+
 def cow_ksm():
     """Copy-on-write faults on KSM pages since boot (/proc/vmstat cow_ksm), or None."""
     with open("/proc/vmstat") as f:
@@ -74,14 +88,30 @@ def ksmd_pid():
 class HostKsm:
     """Save, tune, run and restore host KSM."""
 
-    def __init__(self):
+    def __init__(self, state_file):
         if not os.path.isdir(SYSFS):
             raise HostKsmError(f"{SYSFS} is missing: the kernel has no KSM")
+        self.state_file = state_file
         self.saved = None
+
+    def recover(self):
+        """If an earlier benchmark died before restoring, restore what it saved.
+        Returns those settings, or None."""
+        try:
+            with open(self.state_file) as f:
+                self.saved = json.load(f)
+        except FileNotFoundError:
+            return None
+        found = dict(self.saved)
+        self.restore()
+        return found
 
     def save(self):
         """Remember the settings we will change. Call once, before any change."""
         self.saved = {k: _read(k) for k in TOUCHED}
+        os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
+        with open(self.state_file, "w") as f:
+            json.dump(self.saved, f)
         return dict(self.saved)
 
     def stop(self):
@@ -107,3 +137,5 @@ class HostKsm:
         for k in TOUCHED:
             _write(k, self.saved[k])
         self.saved = None
+        if os.path.exists(self.state_file):
+            os.unlink(self.state_file)

@@ -5,9 +5,9 @@ CPU and (host mode) the KSM counters; every STATS_EVERY_S also the engine's own 
 (--merge=vmm). The saving of a sample is the baseline Pss (same fleet, --merge=off)
 minus its Pss. A run ends when the saving has held still for window_s seconds and the
 merger has provably looked at everything again since it last changed: host KSM has
-completed a full scan since then (and two since READY, since ksmd merges nothing in
-its first look at a page), our engine two passes (when its stats are readable). Else
-it ends at timeout_s after READY, marked not converged.
+completed a full scan since then (and three since READY: ksmd merges a page in the
+second scan that sees its final content), our engine two passes (when its stats are
+readable). Else it ends at timeout_s after READY, marked not converged.
 """
 import os
 import time
@@ -98,10 +98,12 @@ def _last_change(post, baseline_kib):
 
 
 def _looked_again(post, i_change, mode):
-    """Has the merger gone over everything since sample i_change?"""
+    """Has the merger gone over everything since sample i_change? ksmd merges a page in
+    the second scan that sees its final content: the scan running at READY does not
+    count, two more must complete."""
     if mode.merge == "host":
         scans = [s["ksm"]["full_scans"] for s in post]
-        return scans[-1] - scans[0] >= 2 and scans[-1] - scans[i_change] >= 1
+        return scans[-1] - scans[0] >= 3 and scans[-1] - scans[i_change] >= 1
     passes = [s["engine"]["passes"] for s in post[i_change:]
               if s.get("engine") and s["engine"].get("passes") is not None]
     return not passes or passes[-1] - passes[0] >= 2
@@ -125,9 +127,9 @@ def settled(post, baseline_kib, mode):
 class Sampler:
     """The sampling loop of one fleet."""
 
-    def __init__(self, fl, ksmd_pid, mode, baseline_kib, on_ready):
+    def __init__(self, fl, ksmd_pid, mode, baseline_kib, merger):
         self.fl = fl
-        self.on_ready = on_ready  # called once, right after the last READY
+        self.merger = merger  # told of the last READY; knows the host KSM settings
         self.ksmd_stat = f"/proc/{ksmd_pid}/stat"
         self.mode = mode
         self.baseline_kib = baseline_kib
@@ -135,6 +137,7 @@ class Sampler:
         self.t_ready = None  # seconds after launch of the last READY
         self._last_stats = -1e9
         self.others = {}  # other ksmvmm processes seen during the run: pid -> command
+        self.ksm_changed = []  # host KSM settings someone else changed: [t, settings]
 
     def _tick(self):
         now = time.monotonic()
@@ -143,7 +146,14 @@ class Sampler:
             self._last_stats = now
         self.samples.append(probe(self.fl, self.ksmd_stat, self.mode, want))
         if len(self.samples) % OTHERS_EVERY == 1:
-            self.others.update(fleetmod.other_ksmvmm(self.fl.proc.pid))
+            self._look_for_others()
+
+    def _look_for_others(self):
+        self.others.update(fleetmod.other_ksmvmm(self.fl.proc.pid))
+        now = hostksm.settings()
+        if now != self.merger.expected_settings() and (
+                not self.ksm_changed or self.ksm_changed[-1][1] != now):
+            self.ksm_changed.append([self.samples[-1]["t"], now])
 
     def _ready_time(self):
         if len(self.fl.ready) < self.fl.count:
@@ -160,7 +170,7 @@ class Sampler:
                 self.t_ready = self._ready_time()
                 self._check_ready_timeout()
                 if self.t_ready is not None:
-                    self.on_ready()
+                    self.merger.at_ready()
             elif self._done():
                 return self._settled_now()
             next_t += SAMPLE_S
@@ -207,6 +217,13 @@ class Merger:
         if not self.mode.cold:
             self._start_host()
             self.t_start = 0.0
+
+    def expected_settings(self):
+        """What /sys/kernel/mm/ksm should say now, unless someone else changed it."""
+        if self.mode.merge == "host" and self.t_start is not None:
+            return {"run": hostksm.RUN_MERGE, "pages_to_scan": self.mode.ksm[0],
+                    "sleep_millisecs": self.mode.ksm[1]}
+        return {"run": hostksm.RUN_STOP}
 
     def at_ready(self):
         if not self.mode.cold:
@@ -277,7 +294,8 @@ def run(scenario, mode, rundir, host, ksmd_pid, baseline_kib, verify):
 
 
 def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
-    sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger.at_ready)
+    sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger)
+    t0 = time.monotonic()
     fl.start()
     converged = sampler.run()
     rec = {"mode": mode.name, "merge": mode.merge, "cold": mode.cold,
@@ -287,8 +305,10 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "ready_times": {g: round(t - fl.t_start, 3) for g, t in sorted(fl.ready.items())},
            "pages_filled": dict(sorted(fl.pages_filled.items())),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
-           "others_during_run": sampler.others}
+           "others_during_run": sampler.others,
+           "host_ksm_changed_by_others": sampler.ksm_changed}
     if verify:
         rec["verify"] = fl.verify()
     rec["stderr_tail"] = fl.stderr_tail(30)
+    rec["wall_s"] = round(time.monotonic() - t0, 1)
     return rec

@@ -38,8 +38,8 @@ static void ksmctl_usage(FILE *out)
 		"Talk to a running ksmvmm through its control socket.\n"
 		"\n"
 		"commands:\n"
-		"  list           show every guest: NAME STATE MEMORY VCPUS REASON\n"
-		"                 (STATE 'ready': a workload guest has filled its memory)\n"
+		"  list           show every guest: NAME STATE MEMORY VCPUS READY REASON\n"
+		"                 (READY: a workload guest has filled its memory)\n"
 		"  stop [NAME]    stop guest NAME, or every guest\n"
 		"  verify [NAME]  make workload guests check their memory; prints\n"
 		"                 'NAME VERIFY ok=N bad=N' per guest\n"
@@ -150,10 +150,12 @@ static void ksmctl_format_mib(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%lluMiB", (unsigned long long) (bytes >> 20));
 }
 
-/* The STATE column: a running workload guest that has filled its memory is "ready". */
-static const char *ksmctl_state(const struct proto_guest *g)
+/* The READY column: whether a workload guest has filled its memory ("-" for others). */
+static const char *ksmctl_ready(const struct proto_guest *g)
 {
-	return g->ready && strcmp(g->state, "running") == 0 ? "ready" : g->state;
+	if (!g->workload)
+		return "-";
+	return g->ready ? "yes" : "no";
 }
 
 static void ksmctl_print_list(const struct proto_reply *r)
@@ -163,13 +165,14 @@ static void ksmctl_print_list(const struct proto_reply *r)
 
 	for (size_t i = 0; i < r->nguests; i++)
 		w = MAX(w, (int) strlen(r->guests[i].name));
-	printf("%-*s %-8s %10s %5s %s\n", w, "NAME", "STATE", "MEMORY", "VCPUS", "REASON");
+	printf("%-*s %-8s %10s %5s %5s %s\n", w, "NAME", "STATE", "MEMORY", "VCPUS", "READY",
+	       "REASON");
 	for (size_t i = 0; i < r->nguests; i++) {
 		const struct proto_guest *g = &r->guests[i];
 
 		ksmctl_format_mib(g->mem_bytes, mem, sizeof(mem));
-		printf("%-*s %-8s %10s %5u %s\n", w, g->name, ksmctl_state(g), mem, g->cpus,
-		       g->reason[0] ? g->reason : "-");
+		printf("%-*s %-8s %10s %5u %5s %s\n", w, g->name, g->state, mem, g->cpus,
+		       ksmctl_ready(g), g->reason[0] ? g->reason : "-");
 	}
 }
 
