@@ -74,7 +74,7 @@ static int serve(struct fleet *f, const char *control_path)
 		if (!c) {
 			pr_err("%s", err);
 			g_main_loop_unref(ctx.loop);
-			return 1;
+			return -1;
 		}
 	}
 	fleet_set_end_callback(f, on_guest_end, &ctx);
@@ -113,6 +113,8 @@ static int cmd_run(int argc, char **argv)
 	status = serve(f, o.control);
 	fleet_destroy(f);
 	kvm_close();
+	if (status < 0)
+		return 1; /* nothing ran: the error said why */
 	pr_info("all guests ended, exit status %d", status);
 	return status;
 }

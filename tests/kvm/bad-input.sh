@@ -42,8 +42,8 @@ expect_error 'not a bzImage or vmlinux' run --mem 64M --kernel "$T/garbage"
 expect_error 'not a bzImage or vmlinux|ELF' run --mem 64M --kernel /bin/true
 expect_error 'No such file|cannot open' run --mem 64M --kernel /nonexistent/bzImage
 if [ -f build/linux/vmlinux ]; then
-	head -c 100M /dev/zero >"$T/initrd"
-	expect_error 'initrd' run --mem 64M --kernel build/linux/vmlinux --initrd "$T/initrd"
+	head -c 160M /dev/zero >"$T/initrd"
+	expect_error 'initrd' run --mem 128M --kernel build/linux/vmlinux --initrd "$T/initrd"
 fi
 
 # Console directory that cannot be created.

@@ -50,7 +50,7 @@ SCENARIOS = (
 )
 QUICK_SCENARIOS = (1,)
 ATTEMPTS = 2
-QUICK_HOST_DEFAULT_TIMEOUT_S = 150
+QUICK_HOST_DEFAULT_TIMEOUT_S = 130
 
 
 QUICK_MODES = ("vmm", "host-tuned", "host-default", "vmm-cold", "host-tuned-cold")
@@ -134,18 +134,24 @@ def guest_ram_mib(scn):
 def run_with_retry(scn, mode, ctx, base_kib, out):
     """measure.run, tried ATTEMPTS times (another user of the machine may kill our
     ksmvmm); failures are kept in out["errors"] / out["failed_attempts"]."""
+    rec = None
     for attempt in range(1, ATTEMPTS + 1):
         try:
             rec = measure.run(scn, mode, ctx["rundir"], ctx["host"], ctx["ksmd"], base_kib,
                               ctx["verify"] and mode.merge != "off")
             out["errors"].pop(mode.name, None)
-            return rec
+            if not measure.invalid(rec) or attempt == ATTEMPTS:
+                return rec
+            out["failed_attempts"].append({"mode": mode.name, "attempt": attempt,
+                                           "error": "; ".join(rec["disturbed"])})
+            print(f"   INVALID (attempt {attempt} of {ATTEMPTS}): {rec['disturbed']}",
+                  flush=True)
         except fleetmod.FleetError as e:
             out["errors"][mode.name] = str(e)
             out["failed_attempts"].append({"mode": mode.name, "attempt": attempt,
                                            "error": str(e)})
             print(f"   FAILED (attempt {attempt} of {ATTEMPTS}): {e}", flush=True)
-    return None
+    return rec
 
 
 def measure_modes(scn, ctx, base_kib, out):
@@ -163,6 +169,8 @@ def measure_modes(scn, ctx, base_kib, out):
         err = rec["end"].get("stats_error")
         if err:
             out["stats_errors"].append(err)
+        if rec["disturbed"]:
+            print(f"   disturbed: {'; '.join(rec['disturbed'])}", flush=True)
         print(f"   saving {fig['final_saving_mib']:.1f} MiB, t90 {report.fmt(fig['t90_s'], '{:.2f}')} s,"
               f" merge CPU to 99% {report.fmt(fig['merge_cpu_to_t99_s'], '{:.2f}')} s,"
               f" converged {fig['converged']}", flush=True)

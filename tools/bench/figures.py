@@ -150,7 +150,8 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile):
     times = {p: time_to(post, baseline_kib, final * p / 100, run["t_ready"]) if final > 0
              else None for p in PCTS}
     ideal = ideal_saving_mib(run, profile)
-    fig = {"converged": run["converged"], "final_saving_mib": final / MIB,
+    fig = {"converged": run["converged"], "other_load_cores": run.get("other_load_cores"),
+           "disturbed": bool(run.get("disturbed")), "final_saving_mib": final / MIB,
            "final_saving_pct": 100 * final / MIB / guest_ram_mib,
            "ideal_saving_mib": ideal, "pct_of_ideal": _div(100 * final / MIB, ideal),
            "saving_at_ready_mib": (baseline_kib - post[0]["pss_kib"]) / MIB,

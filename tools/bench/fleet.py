@@ -43,6 +43,14 @@ def proc_cpu_seconds(stat_path):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat
 
 
+def host_busy_seconds():
+    """CPU seconds all CPUs spent busy since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
 def other_ksmvmm(mine=None):
     """{pid: command line} of every ksmvmm process but @mine (other users of the machine:
     they compete for the CPU and, in host mode, for host KSM)."""

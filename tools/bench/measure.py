@@ -24,6 +24,7 @@ TOL_FRAC = 0.01
 BASELINE_TOL_KIB = 1024
 QUIET_WAIT_S = 180  # wait this long for other ksmvmm processes to end before a run
 OTHERS_EVERY = 10   # look for other ksmvmm processes every this many samples
+OTHER_LOAD_LIMIT = 0.25  # CPUs kept busy by others above which a run is "disturbed"
 COLD_IDLE_INTERVAL_MS = 60000  # ours, cold: engine asleep until READY...
 ENGINE_INTERVAL_MS = 100       # ...then back to its default (ksm_default_tunables)
 ENGINE_KEYS = ("passes", "pages_scanned", "pages_hashed", "merges", "zero_released",
@@ -293,11 +294,37 @@ def run(scenario, mode, rundir, host, ksmd_pid, baseline_kib, verify):
             merger.after()
 
 
+def _other_load(samples, busy0, wall_s):
+    """Average CPUs kept busy by everything but this fleet and ksmd during the run."""
+    ours = samples[-1]["proc_cpu"] + samples[-1]["ksmd_cpu"] - samples[0]["ksmd_cpu"]
+    return max(0.0, (fleetmod.host_busy_seconds() - busy0 - ours) / wall_s)
+
+
+def disturbances(rec):
+    """Why the run's figures may not be clean: other users of the machine or of host
+    KSM. Host KSM settings changed under a host-mode run make it invalid (run again)."""
+    out = []
+    if rec["host_ksm_changed_by_others"]:
+        out.append(f"host KSM settings changed by another process: "
+                   f"{rec['host_ksm_changed_by_others'][:3]}")
+    if rec["others_during_run"]:
+        out.append(f"{len(rec['others_during_run'])} other ksmvmm process(es) ran")
+    if rec["other_load_cores"] > OTHER_LOAD_LIMIT:
+        out.append(f"other processes kept {rec['other_load_cores']:.2f} CPUs busy")
+    return out
+
+
+def invalid(rec):
+    """A host-mode run whose host KSM settings someone else changed measured nothing."""
+    return rec["merge"] == "host" and bool(rec["host_ksm_changed_by_others"])
+
+
 def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
     sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger)
-    t0 = time.monotonic()
+    t0, busy0 = time.monotonic(), fleetmod.host_busy_seconds()
     fl.start()
     converged = sampler.run()
+    other_load = _other_load(sampler.samples, busy0, time.monotonic() - t0)
     rec = {"mode": mode.name, "merge": mode.merge, "cold": mode.cold,
            "describe": mode.describe(), "host_ksm": mode.ksm, "window_s": mode.window_s,
            "timeout_s": mode.timeout_s, "argv": fl.argv,
@@ -306,7 +333,9 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "pages_filled": dict(sorted(fl.pages_filled.items())),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
            "others_during_run": sampler.others,
-           "host_ksm_changed_by_others": sampler.ksm_changed}
+           "host_ksm_changed_by_others": sampler.ksm_changed,
+           "other_load_cores": other_load}
+    rec["disturbed"] = disturbances(rec)
     if verify:
         rec["verify"] = fl.verify()
     rec["stderr_tail"] = fl.stderr_tail(30)

@@ -39,6 +39,8 @@ ROWS = (
     ("merges after READY", "merges_after_ready", "{:.0f}"),
     ("verify: bad pages", "verify_bad", "{:.0f}"),
     ("converged (else timed out)", "converged", None),
+    ("CPUs kept busy by other processes", "other_load_cores", "{:.2f}"),
+    ("disturbed (see notes)", "disturbed", None),
 )
 NA = "-"
 
@@ -197,12 +199,11 @@ def contention_notes(res):
     out = []
     for scn in res["scenarios"]:
         for name, run in scn.get("runs", {}).items():
-            others = run.get("others_during_run") or {}
-            if others:
-                out.append(f"Scenario {scn['id']} {name}: other ksmvmm processes ran at the "
-                           f"same time (pids {', '.join(str(p) for p in sorted(others))}; "
-                           f"load average {run['loadavg_at_start'][0]:.1f} at start): its "
-                           "times and CPU figures are disturbed.")
+            if run.get("disturbed"):
+                out.append(f"Scenario {scn['id']} {name} was disturbed: "
+                           f"{'; '.join(run['disturbed'])} (load average "
+                           f"{run['loadavg_at_start'][0]:.1f} at its start). Its times, "
+                           "and to a lesser degree its CPU figures, are not clean.")
         for f in scn.get("failed_attempts", []):
             out.append(f"Scenario {scn['id']} {f['mode']}: attempt {f['attempt']} failed: "
                        f"`{f['error'].splitlines()[0]}`.")
