@@ -125,6 +125,23 @@ uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i);
 /* Index of the region holding page @i. */
 unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i);
 
+/* /proc/self/pagemap entry bits. */
+#define KSM_PM_PRESENT (1ull << 63)
+#define KSM_PM_SWAPPED (1ull << 62)
+#define KSM_PM_FILE (1ull << 61)
+#define KSM_PM_EXCLUSIVE (1ull << 56)
+
+/* Does pagemap entry @e show a page of the guest's own (not absent, not the shared zero
+ * page, not a pool page)? */
+static inline bool ksm_pm_backed(uint64_t e)
+{
+	return (e & KSM_PM_SWAPPED) ||
+	       ((e & KSM_PM_PRESENT) && (e & KSM_PM_EXCLUSIVE) && !(e & KSM_PM_FILE));
+}
+
+/* Read the pagemap entries of @n pages from @hva. Returns false if unavailable. */
+bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out);
+
 /* Take page @i out of the unstable index if it is there. */
 void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);
 

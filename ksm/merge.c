@@ -17,10 +17,6 @@
 #include "ksm/internal.h"
 #include "vmm/log.h"
 
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAPPED (1ull << 62)
-#define PM_FILE (1ull << 61)
-#define PM_EXCLUSIVE (1ull << 56)
 
 static uint64_t now_us(void)
 {
@@ -104,14 +100,6 @@ static void warn_once(int err, const char *what)
 	}
 }
 
-static bool read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out);
-
-/* Does this pagemap entry show a page of the guest's own (not the shared zero page, not
- * absent)? Only those are worth releasing. */
-static bool backed(uint64_t e)
-{
-	return (e & PM_SWAPPED) || ((e & PM_PRESENT) && (e & PM_EXCLUSIVE) && !(e & PM_FILE));
-}
 
 /* Release @n zero pages of anonymous memory (VM paused): the guest's own pages are
  * compared with zeros and released with MADV_DONTNEED; the others (never written, or
@@ -124,13 +112,13 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 	for (uint64_t i = 0; i < n;) {
 		uint64_t run = n - i < 512 ? n - i : 512, j = 0;
 
-		if (!read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
+		if (!ksm_read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
 			memset(e, 0xff, sizeof(e)); /* unknown: treat all as backed */
 		while (j < run) {
-			bool b = backed(e[j]);
+			bool b = ksm_pm_backed(e[j]);
 			uint64_t s = j;
 
-			for (; j < run && backed(e[j]) == b; j++) {
+			for (; j < run && ksm_pm_backed(e[j]) == b; j++) {
 				if (b && !page_is_zero(ksm_vm_page(vm, a[i + j].page)))
 					break;
 			}
@@ -142,7 +130,7 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 			}
 			if (j > s)
 				zeroed(k, vm, &a[i + s], j - s, !b);
-			if (j < run && b == backed(e[j])) {
+			if (j < run && b == ksm_pm_backed(e[j])) {
 				k->compare_fail++; /* no longer zero: leave it */
 				j++;
 			}
@@ -264,12 +252,12 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
  * is either not yet faulted in (not present) or maps the pool's file page. */
 static bool copied(uint64_t entry)
 {
-	if (entry & PM_SWAPPED)
+	if (entry & KSM_PM_SWAPPED)
 		return true;
-	return (entry & PM_PRESENT) && !(entry & PM_FILE);
+	return (entry & KSM_PM_PRESENT) && !(entry & KSM_PM_FILE);
 }
 
-static bool read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
+bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
 {
 	off_t off = (off_t)((uintptr_t)hva / KSM_PAGE * 8);
 	ssize_t want = (ssize_t)(n * 8);
@@ -300,7 +288,7 @@ static bool rewritten(const struct ksm_page *p, uint64_t entry)
 {
 	if (p->kind == KSM_PAGE_MERGED)
 		return copied(entry);
-	return backed(entry); /* a released page reads the zero page until written */
+	return ksm_pm_backed(entry); /* a released page reads the zero page until written */
 }
 
 void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n)
@@ -315,7 +303,7 @@ void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages
 			run++;
 		/* Without the ground truth a merged page stays counted as merged: its pool
 		 * page is then kept too long, never freed too early. */
-		if (!read_pagemap(k, ksm_vm_page(vm, pages[i]), run, entries)) {
+		if (!ksm_read_pagemap(k, ksm_vm_page(vm, pages[i]), run, entries)) {
 			warn_once(errno, "reading /proc/self/pagemap");
 			i += run;
 			continue;

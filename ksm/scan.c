@@ -212,10 +212,48 @@ static uint32_t plan_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t
 	return KSM_POOL_NONE;
 }
 
+static bool unhashed(const struct ksm_page *p)
+{
+	return p->kind == KSM_PAGE_PLAIN &&
+	       !(p->flags & (KSM_PF_HASHED | KSM_PF_VOLATILE | KSM_PF_PLANNED));
+}
+
+/* Pages never written (absent, or reading the shared zero page) cost nothing and are not
+ * worth reading: mark them empty, unhashed. A guest write shows in the dirty log. */
+static void skip_empty(struct ksm *k, struct ksm_vm *vm)
+{
+	uint64_t e[512], n;
+
+	for (uint64_t i = 0; i < vm->npages; i += n) {
+		uint64_t j;
+
+		/* One read covers up to 512 pages of one region. */
+		n = vm->npages - i < 512 ? vm->npages - i : 512;
+		if (ksm_vm_region(vm, i) != ksm_vm_region(vm, i + n - 1))
+			n = vm->first_page[ksm_vm_region(vm, i) + 1] - i;
+		for (j = 0; j < n && !unhashed(&vm->pages[i + j]); j++)
+			;
+		if (j == n)
+			continue;
+		if (!ksm_read_pagemap(k, ksm_vm_page(vm, i), n, e))
+			return;
+		for (j = 0; j < n; j++) {
+			struct ksm_page *p = &vm->pages[i + j];
+
+			if (unhashed(p) && !ksm_pm_backed(e[j])) {
+				p->kind = KSM_PAGE_ZERO;
+				p->flags |= KSM_PF_EMPTY;
+			}
+		}
+	}
+}
+
 /* Step 2 for one VM. */
 static void plan_vm(struct ksm *k, struct ksm_vm *vm)
 {
 	uint32_t prev = KSM_POOL_NONE;
+
+	skip_empty(k, vm);
 
 	for (uint64_t i = 0; i < vm->npages; i++) {
 		struct ksm_page *p = &vm->pages[i];

@@ -22,10 +22,10 @@ READY_LIMIT=${KSMVMM_LINUX_READY_TIMEOUT:-60}
 # and its instruction emulator lacks XRSTOR, CLAC, POPCNT and SSSE3+ instructions:
 # noxsave (FXSAVE instead) and clearcpuid keep the kernel off them; mitigations=off keeps
 # VERW out of kernel exits. The rest skips work that is slow when interpreted
-# (crypto self-tests, IPv6, audit, PCI and i8042 probing, TSC checks); panic=-1 makes a
-# dying guest reset so that ksmvmm ends it.
+# (crypto self-tests, IPv6, audit, PCI and i8042 probing, TSC checks); panic=-1 reboot=t
+# make a dying guest triple-fault (KVM_EXIT_SHUTDOWN) so that ksmvmm ends it.
 CLEAR=smap,popcnt,ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni
-CMDLINE=${KSMVMM_LINUX_CMDLINE:-"console=ttyS0 earlyprintk=serial,ttyS0,115200 noxsave clearcpuid=$CLEAR mitigations=off nosoftlockup cryptomgr.notests ipv6.disable=1 audit=0 apparmor=0 pci=off i8042.noaux i8042.nokbd tsc=reliable no_timer_check panic=-1"}
+CMDLINE=${KSMVMM_LINUX_CMDLINE:-"console=ttyS0 earlyprintk=serial,ttyS0,115200 noxsave clearcpuid=$CLEAR mitigations=off nosoftlockup cryptomgr.notests ipv6.disable=1 audit=0 apparmor=0 pci=off i8042.noaux i8042.nokbd tsc=reliable no_timer_check panic=-1 reboot=t"}
 
 T=$(mktemp -d /tmp/ksmvmm-linux.XXXXXX)
 CONSOLE=$T/console/g0.log
@@ -44,8 +44,8 @@ trap 'exit 1' INT TERM
 result() { # PASS|FAIL|SKIP, message
 	echo "$1: linux boot-banner: $2"
 	if [ "$1" = FAIL ]; then
-		echo "--- ksmvmm output (last 20 lines)"
-		tail -n 20 "$T/vmm.log" 2>/dev/null
+		echo "--- ksmvmm messages (last 20)"
+		grep -a '^ksmvmm' "$T/vmm.log" 2>/dev/null | tail -n 20
 		echo "--- console (last 30 lines)"
 		tail -n 30 "$CONSOLE" 2>/dev/null
 	fi
@@ -109,7 +109,7 @@ case $? in
 esac
 if ! seen KSMVMM-LINUX-READY; then
 	tail -n 5 "$CONSOLE" | sed 's/^/  | console: /'
-	tail -n 3 "$T/vmm.log" | sed 's/^/  | ksmvmm: /'
+	grep -a '^ksmvmm' "$T/vmm.log" | tail -n 3 | sed 's/^/  | /'
 fi
 result PASS "banner after ${banner_s}s"
 exit 0

@@ -14,6 +14,7 @@ Conventions (docs/performance.md repeats them):
 import statistics
 
 MIB = 1024.0
+SAMPLE_FLOOR_S = 0.1  # shortest span a rate is computed over
 PCTS = (50, 90, 99)
 NOT_MEASURED = ("not measured: the workload guest does not time its own stalls or "
                 "first writes yet (guest_abi.h has no field for them)")
@@ -98,16 +99,18 @@ def _div(a, b):
 def cpu_figures(run, post, times):
     """Merge CPU (from launch) at 90%, 99% and the end; process CPU from READY."""
     source, key, at_launch = merge_cpu_key(run)
-    t_ready, end, window = run["t_ready"], post[-1]["t"], run["window_s"]
+    t_ready, end = run["t_ready"], post[-1]["t"]
     when = {p: None if times[p] is None else times[p] + t_ready for p in PCTS}
     merge_at = {p: _sub(interp(post, key, when[p]), at_launch) for p in PCTS}
-    steady = _sub(interp(post, key, end), interp(post, key, end - window))
+    after_ready = _sub(interp(post, key, end), interp(post, key, t_ready))
     proc_ready = post[0]["proc_cpu"]
+    span = max(end - t_ready, SAMPLE_FLOOR_S)
     return {
         "merge_cpu_source": source,
         "merge_cpu_to_t90_s": merge_at[90], "merge_cpu_to_t99_s": merge_at[99],
         "merge_cpu_to_end_s": _sub(interp(post, key, end), at_launch),
-        "steady_merge_cpu_pct": None if steady is None else 100 * steady / window,
+        "merge_cpu_after_ready_pct": None if after_ready is None else 100 * after_ready / span,
+        "process_cpu_after_ready_pct": 100 * (post[-1]["proc_cpu"] - proc_ready) / span,
         "process_cpu_ready_to_t90_s": _sub(interp(post, _proc_cpu, when[90]), proc_ready),
         "process_cpu_ready_to_end_s": post[-1]["proc_cpu"] - proc_ready,
         "process_cpu_launch_to_end_s": post[-1]["proc_cpu"],
@@ -156,6 +159,7 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile):
            "ideal_saving_mib": ideal, "pct_of_ideal": _div(100 * final / MIB, ideal),
            "saving_at_ready_mib": (baseline_kib - post[0]["pss_kib"]) / MIB,
            "fill_time_s": run["t_ready"],
+           "measured_after_ready_s": post[-1]["t"] - run["t_ready"],
            "t50_s": times[50], "t90_s": times[90], "t99_s": times[99],
            "guest_stall_us": None, "first_write_cost_us": None,
            "guest_measured_note": NOT_MEASURED}
@@ -172,7 +176,7 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile):
 
 RATIO_KEYS = ("final_saving_mib", "fill_time_s", "t50_s", "t90_s", "t99_s",
               "merge_cpu_to_t90_s", "merge_cpu_to_t99_s", "merge_cpu_ms_per_mib", "mib_per_merge_cpu_s",
-              "steady_merge_cpu_pct", "process_cpu_ready_to_end_s")
+              "merge_cpu_after_ready_pct", "process_cpu_after_ready_pct")
 
 
 def ratios(ours, host):
