@@ -270,7 +270,7 @@ void ksm_stop(struct ksm *k)
 
 static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm_stats *s)
 {
-	double saved = 0;
+	double saved = 0, cost = 0;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", vm->name);
@@ -287,12 +287,17 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 
 			s->pages_merged++;
 			saved += refs ? (double)(refs - 1) / refs : 0;
+			cost += refs ? 1.0 / refs : 1;
 		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_EMPTY)) {
 			s->pages_empty++;
 		} else if (p->kind == KSM_PAGE_ZERO) {
 			s->pages_zero++;
 			saved += 1;
-		} else if (!(p->flags & KSM_PF_VOLATILE)) {
+		} else {
+			s->pages_private++;
+			cost += 1;
+			if (p->flags & KSM_PF_VOLATILE)
+				continue;
 			if (p->flags & KSM_PF_HASHED)
 				s->pages_unique++;
 			else
@@ -300,6 +305,7 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 		}
 	}
 	s->bytes_saved = (uint64_t)(saved * KSM_PAGE + 0.5);
+	s->cost_bytes = (uint64_t)(cost * KSM_PAGE + 0.5);
 }
 
 static void engine_stats(struct ksm *k, struct ksm_stats *out)
@@ -378,6 +384,56 @@ size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *
 		memcpy(vms, k->snap_vms, n * sizeof(*vms));
 	pthread_mutex_unlock(&k->stats_lock);
 	return n;
+}
+
+/* One bit per pool page for each VM: which pool pages it maps. */
+static uint64_t *mapped_bits(const struct ksm_vm *vm, uint64_t words)
+{
+	uint64_t *bits = calloc(words, 8);
+
+	for (uint64_t i = 0; bits && i < vm->npages; i++) {
+		const struct ksm_page *p = &vm->pages[i];
+
+		if (p->kind == KSM_PAGE_MERGED)
+			bits[p->canon / 64] |= 1ull << (p->canon % 64);
+	}
+	return bits;
+}
+
+static uint64_t common(const uint64_t *a, const uint64_t *b, uint64_t words)
+{
+	uint64_t n = 0;
+
+	for (uint64_t w = 0; w < words; w++)
+		n += (uint64_t)__builtin_popcountll(a[w] & b[w]);
+	return n;
+}
+
+int ksm_matrix(struct ksm *k, uint64_t *out, size_t n)
+{
+	uint64_t words = (k->pool.cap + 63) / 64, **bits;
+	size_t nvm = 0, i = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		nvm++;
+	n = n < nvm ? n : nvm;
+	bits = calloc(nvm ? nvm : 1, sizeof(*bits));
+	/* The list is newest first: VM number nvm-1-i in registration order. */
+	for (const struct ksm_vm *vm = k->vms; bits && vm; vm = vm->next, i++)
+		if (nvm - 1 - i < n && !(bits[nvm - 1 - i] = mapped_bits(vm, words)))
+			ret = -ENOMEM;
+	pthread_mutex_unlock(&k->lock);
+	if (!bits)
+		return -ENOMEM;
+	for (size_t a = 0; !ret && a < n; a++)
+		for (size_t b = a; b < n; b++)
+			out[a * n + b] = out[b * n + a] = common(bits[a], bits[b], words);
+	for (i = 0; i < nvm; i++)
+		free(bits[i]);
+	free(bits);
+	return ret ? ret : (int)n;
 }
 
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)

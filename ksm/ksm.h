@@ -59,6 +59,9 @@ struct ksm_vm_stats {
 	uint64_t merges;         /* merges done into this VM, over its life */
 	uint64_t cow_breaks;     /* merged pages the guest wrote (host copied them) */
 	uint64_t bytes_saved;    /* zero pages + (k-1)/k of each page shared by k mappers */
+	uint64_t pages_private;  /* the guest's own pages: unique, volatile, unscanned */
+	uint64_t cost_bytes;     /* what it really costs: private pages + 1/k of each page
+				  * it shares with k-1 other mappings (like PSS) */
 };
 
 struct ksm_stats {
@@ -117,6 +120,12 @@ void ksm_pass(struct ksm *k);
 
 /* Snapshot of the engine's figures. @vms gets up to @max VMs; returns how many. */
 size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max);
+
+/* Guest x guest sharing: @out[a * n + b] = pool pages mapped by both VM a and VM b
+ * (a == b: pool pages VM a maps), VMs in registration order, for the first @n VMs.
+ * Takes the engine lock (waits for a running pass): call from a worker thread.
+ * Returns the number of VMs filled, or -ENOMEM. */
+int ksm_matrix(struct ksm *k, uint64_t *out, size_t n);
 
 /* Set tunable @key ("interval_ms", "batch_pages", "max_stall_us", "scan_rate").
  * Returns 0, -ENOENT (unknown key) or -ERANGE. */

@@ -51,6 +51,8 @@ static void add_guest_figures(JsonBuilder *b, const struct ksm_vm_stats *s)
 	add_uint(b, "merges", s->merges);
 	add_uint(b, "cow_breaks", s->cow_breaks);
 	add_uint(b, "bytes_saved", s->bytes_saved);
+	add_uint(b, "pages_private", s->pages_private);
+	add_uint(b, "cost_bytes", s->cost_bytes);
 }
 
 static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,

@@ -271,6 +271,44 @@ static void test_merge_and_cow(void)
 	ksm_destroy(k);
 }
 
+/* The sharing matrix: a and b share 4 pages, b and c 2, a and c none; attribution of
+ * costs adds up to what the fleet holds. */
+static void test_matrix(void)
+{
+	struct ksm *k = engine();
+	struct fake *a = fake_new(8), *b = fake_new(8), *c = fake_new(8);
+	struct ksm_stats s;
+	struct ksm_vm_stats vs[3];
+	uint64_t m[9], cost = 0, resident;
+
+	for (uint64_t i = 0; i < 8; i++) {
+		fake_fill(a, i, (uint8_t)(i < 4 ? i + 1 : 40 + i));
+		fake_fill(b, i, (uint8_t)(i < 4 ? i + 1 : i < 6 ? 60 + i : 80 + i));
+		fake_fill(c, i, (uint8_t)(i < 4 ? 120 + i : i < 6 ? 60 + i : 100 + i));
+	}
+	fake_add(k, a, "a", 0);
+	fake_add(k, b, "b", 0);
+	fake_add(k, c, "c", 0);
+	two_passes(k);
+	CHECK_EQ(ksm_matrix(k, m, 3), 3);
+	CHECK_EQ(m[0 * 3 + 1], 4);
+	CHECK_EQ(m[1 * 3 + 0], 4);
+	CHECK_EQ(m[1 * 3 + 2], 2);
+	CHECK_EQ(m[0 * 3 + 2], 0);
+	CHECK_EQ(m[1 * 3 + 1], 6); /* b maps 6 pool pages */
+	CHECK_EQ(ksm_get_stats(k, &s, vs, 3), 3);
+	for (int i = 0; i < 3; i++)
+		cost += vs[i].cost_bytes;
+	/* 24 guest pages, 6 pool pages serve 12 of them: 12 private + 6 pool pages held */
+	resident = (12 + s.pool_pages) * PAGE;
+	CHECK_EQ(s.pool_pages, 6);
+	CHECK_EQ(cost, resident);
+	CHECK_EQ(vs[0].pages_private, 4);
+	CHECK_EQ(vs[0].cost_bytes, 4 * PAGE + 4 * PAGE / 2);
+	CHECK_EQ(s.bytes_saved, 6 * PAGE);
+	ksm_destroy(k);
+}
+
 /* Guests in different groups share nothing but zero pages. */
 static void test_groups(void)
 {
@@ -357,6 +395,7 @@ int main(void)
 	test_stall();
 	test_merge_and_cow();
 	test_groups();
+	test_matrix();
 	test_compare_under_pause();
 	test_runs_coalesce();
 	return check_done("test_ksm");

@@ -164,16 +164,36 @@ def measure_modes(scn, ctx, base_kib, out):
         if rec is None:
             continue
         out["runs"][mode.name] = rec
-        fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], scn["profile"])
-        out["figures"][mode.name] = fig
-        err = rec["end"].get("stats_error")
-        if err:
-            out["stats_errors"].append(err)
+        fig = add_figures(out, mode.name, base_kib)
         if rec["disturbed"]:
             print(f"   disturbed: {'; '.join(rec['disturbed'])}", flush=True)
         print(f"   saving {fig['final_saving_mib']:.1f} MiB, t90 {report.fmt(fig['t90_s'], '{:.2f}')} s,"
               f" merge CPU to 99% {report.fmt(fig['merge_cpu_to_t99_s'], '{:.2f}')} s,"
               f" converged {fig['converged']}", flush=True)
+
+
+def add_figures(out, name, base_kib):
+    """Compute the figures of run @name of scenario record @out from its raw samples."""
+    rec = out["runs"][name]
+    fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], out["profile"])
+    out["figures"][name] = fig
+    err = rec["end"].get("stats_error")
+    if err and err not in out["stats_errors"]:
+        out["stats_errors"].append(err)
+    return fig
+
+
+def recompute(res):
+    """Figures and ratios again from the raw runs (--render: the doc always follows the
+    raw numbers and the current definitions)."""
+    for out in res["scenarios"]:
+        if "baseline_pss_mib" not in out:
+            continue
+        out.update(figures={}, ratios={}, targets={})
+        for name in out["runs"]:
+            if name != "off":
+                add_figures(out, name, out["baseline_pss_mib"] * 1024)
+        add_ratios(out)
 
 
 def add_ratios(out):
@@ -293,7 +313,9 @@ def main(argv):
     args = parse_args(argv)
     if args.render:
         with open(args.render) as f:
-            render(json.load(f), args.doc)
+            res = json.load(f)
+        recompute(res)
+        render(res, args.doc)
         return 0
     preflight()
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + argv)
