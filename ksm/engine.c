@@ -26,10 +26,10 @@
 void ksm_default_tunables(struct ksm_tunables *t)
 {
 	*t = (struct ksm_tunables){
-		.interval_ms = 100,
-		.batch_pages = 256,
-		.max_stall_us = 400,
-		.scan_rate = 0,
+	    .interval_ms = 100,
+	    .batch_pages = 256,
+	    .max_stall_us = 400,
+	    .scan_rate = 0,
 	};
 }
 
@@ -60,7 +60,7 @@ int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon)
 		vm->actions = n;
 		vm->cap_actions = cap;
 	}
-	vm->actions[vm->nr_actions++] = (struct ksm_action){ .page = page, .canon = canon };
+	vm->actions[vm->nr_actions++] = (struct ksm_action){.page = page, .canon = canon};
 	return 0;
 }
 
@@ -83,8 +83,8 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	if (max_pages >= KSM_POOL_NONE - 1)
 		max_pages = KSM_POOL_NONE - 2;
 	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (ksm_pool_init(&k->pool, (uint32_t)max_pages + 1) ||
-	    ksm_index_init(&k->stable, 1024) || ksm_index_init(&k->unstable, 1024)) {
+	if (ksm_pool_init(&k->pool, (uint32_t) max_pages + 1) || ksm_index_init(&k->stable, 1024) ||
+	    ksm_index_init(&k->unstable, 1024)) {
 		ksm_destroy(k);
 		errno = ENOMEM;
 		return NULL;
@@ -128,8 +128,8 @@ static void vm_release(struct ksm_vm *vm)
 }
 
 struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
-			  const struct ksm_region *regions, unsigned nr, const struct ksm_vm_ops *ops,
-			  void *opaque)
+			  const struct ksm_region *regions, unsigned nr,
+			  const struct ksm_vm_ops *ops, void *opaque)
 {
 	struct ksm_vm *vm = calloc(1, sizeof(*vm));
 
@@ -152,13 +152,13 @@ struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
 		return NULL;
 	}
 	pthread_mutex_lock(&k->lock);
-	if ((uint64_t)k->next_base + vm->npages >= KSM_INDEX_NONE - 1) {
+	if ((uint64_t) k->next_base + vm->npages >= KSM_INDEX_NONE - 1) {
 		pthread_mutex_unlock(&k->lock);
 		vm_release(vm);
 		return NULL;
 	}
 	vm->base = k->next_base;
-	k->next_base += (uint32_t)vm->npages;
+	k->next_base += (uint32_t) vm->npages;
 	vm->next = k->vms;
 	k->vms = vm;
 	ksm_publish(k);
@@ -200,7 +200,7 @@ static double thread_cpu(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 void ksm_pass(struct ksm *k)
@@ -222,7 +222,7 @@ static void *engine_thread(void *arg)
 
 	/* A batch holds guests paused: do not let busy vCPU threads preempt it midway.
 	 * Best effort: without CAP_SYS_NICE the engine runs at normal priority. */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+	setpriority(PRIO_PROCESS, (id_t) gettid(), -10);
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
 		double t0 = thread_cpu();
@@ -233,7 +233,7 @@ static void *engine_thread(void *arg)
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
 		idle = k->activity ? 0 : idle < 3 ? idle + 1 : idle;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long)k->tun.interval_ms * 1000000 << idle;
+		until.tv_nsec += (long) k->tun.interval_ms * 1000000 << idle;
 		until.tv_sec += until.tv_nsec / 1000000000;
 		until.tv_nsec %= 1000000000;
 		if (!k->stopping)
@@ -286,7 +286,7 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 			uint32_t refs = k->pool.canon[p->canon].refs;
 
 			s->pages_merged++;
-			saved += refs ? (double)(refs - 1) / refs : 0;
+			saved += refs ? (double) (refs - 1) / refs : 0;
 			cost += refs ? 1.0 / refs : 1;
 		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_EMPTY)) {
 			s->pages_empty++;
@@ -304,36 +304,36 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 				s->pages_unscanned++;
 		}
 	}
-	s->bytes_saved = (uint64_t)(saved * KSM_PAGE + 0.5);
-	s->cost_bytes = (uint64_t)(cost * KSM_PAGE + 0.5);
+	s->bytes_saved = (uint64_t) (saved * KSM_PAGE + 0.5);
+	s->cost_bytes = (uint64_t) (cost * KSM_PAGE + 0.5);
 }
 
 static void engine_stats(struct ksm *k, struct ksm_stats *out)
 {
 	*out = (struct ksm_stats){
-		.passes = k->passes,
-		.passes_held = k->passes_held,
-		.pages_scanned = k->pages_scanned,
-		.pages_hashed = k->pages_hashed,
-		.merges = k->merges,
-		.zero_released = k->zero_released,
-		.compare_fail = k->compare_fail,
-		.cow_breaks = k->cow_breaks,
-		.pool_pages = k->pool.used,
-		.pool_freed = k->pool.freed,
-		.mappings_used = k->vmas.used,
-		.mappings_limit = k->vmas.limit,
-		.budget_skips = k->budget_skips,
-		.budget_isolated_paused = !ksm_vmas_allow(&k->vmas, 1),
-		.budget_full = !ksm_vmas_allow(&k->vmas, 2),
-		.cpu_seconds = k->cpu_seconds,
-		.stall_p50_us = ksm_stall_percentile(&k->stall, 50),
-		.stall_p99_us = ksm_stall_percentile(&k->stall, 99),
-		.stall_max_us = k->stall.max_us,
-		.stalls = k->stall.count,
-		.pause_p99_us = ksm_stall_percentile(&k->pause_wait, 99),
-		.pause_max_us = k->pause_wait.max_us,
-		.tun = k->tun,
+	    .passes = k->passes,
+	    .passes_held = k->passes_held,
+	    .pages_scanned = k->pages_scanned,
+	    .pages_hashed = k->pages_hashed,
+	    .merges = k->merges,
+	    .zero_released = k->zero_released,
+	    .compare_fail = k->compare_fail,
+	    .cow_breaks = k->cow_breaks,
+	    .pool_pages = k->pool.used,
+	    .pool_freed = k->pool.freed,
+	    .mappings_used = k->vmas.used,
+	    .mappings_limit = k->vmas.limit,
+	    .budget_skips = k->budget_skips,
+	    .budget_isolated_paused = !ksm_vmas_allow(&k->vmas, 1),
+	    .budget_full = !ksm_vmas_allow(&k->vmas, 2),
+	    .cpu_seconds = k->cpu_seconds,
+	    .stall_p50_us = ksm_stall_percentile(&k->stall, 50),
+	    .stall_p99_us = ksm_stall_percentile(&k->stall, 99),
+	    .stall_max_us = k->stall.max_us,
+	    .stalls = k->stall.count,
+	    .pause_p99_us = ksm_stall_percentile(&k->pause_wait, 99),
+	    .pause_max_us = k->pause_wait.max_us,
+	    .tun = k->tun,
 	};
 }
 
@@ -405,7 +405,7 @@ static uint64_t common(const uint64_t *a, const uint64_t *b, uint64_t words)
 	uint64_t n = 0;
 
 	for (uint64_t w = 0; w < words; w++)
-		n += (uint64_t)__builtin_popcountll(a[w] & b[w]);
+		n += (uint64_t) __builtin_popcountll(a[w] & b[w]);
 	return n;
 }
 
@@ -433,7 +433,7 @@ int ksm_matrix(struct ksm *k, uint64_t *out, size_t n)
 	for (i = 0; i < nvm; i++)
 		free(bits[i]);
 	free(bits);
-	return ret ? ret : (int)n;
+	return ret ? ret : (int) n;
 }
 
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)
@@ -442,11 +442,11 @@ int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)
 
 	pthread_mutex_lock(&k->lock);
 	if (!strcmp(key, "interval_ms") && value >= 1 && value <= 60000)
-		k->tun.interval_ms = (uint32_t)value;
+		k->tun.interval_ms = (uint32_t) value;
 	else if (!strcmp(key, "batch_pages") && value >= 1 && value <= 65536)
-		k->tun.batch_pages = (uint32_t)value;
+		k->tun.batch_pages = (uint32_t) value;
 	else if (!strcmp(key, "max_stall_us") && value >= 10 && value <= 1000000)
-		k->tun.max_stall_us = (uint32_t)value;
+		k->tun.max_stall_us = (uint32_t) value;
 	else if (!strcmp(key, "scan_rate") && value <= (1ull << 40))
 		k->tun.scan_rate = value;
 	else if (strcmp(key, "interval_ms") && strcmp(key, "batch_pages") &&

@@ -45,7 +45,7 @@ void ksm_index_clear(struct ksm_index *ix)
 static uint64_t slot_of(const struct ksm_index *ix, uint64_t hash, uint32_t group)
 {
 	/* The hash is already uniform; mix in the group so groups spread too. */
-	return (hash ^ ((uint64_t)group * 0x9e3779b97f4a7c15ull)) & (ix->cap - 1);
+	return (hash ^ ((uint64_t) group * 0x9e3779b97f4a7c15ull)) & (ix->cap - 1);
 }
 
 uint32_t ksm_index_find(const struct ksm_index *ix, uint64_t hash, uint32_t group)
@@ -89,13 +89,13 @@ int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32
 		if (ret)
 			return ret;
 	}
-	for (i = slot_of(ix, hash, group); ix->slots[i].id != KSM_INDEX_NONE &&
-					    ix->slots[i].id != TOMB;
+	for (i = slot_of(ix, hash, group);
+	     ix->slots[i].id != KSM_INDEX_NONE && ix->slots[i].id != TOMB;
 	     i = (i + 1) & (ix->cap - 1))
 		;
 	if (ix->slots[i].id == TOMB)
 		ix->tombs--;
-	ix->slots[i] = (struct ksm_index_slot){ .hash = hash, .group = group, .id = id };
+	ix->slots[i] = (struct ksm_index_slot){.hash = hash, .group = group, .id = id};
 	ix->used++;
 	return 0;
 }

@@ -13,15 +13,15 @@
 #define KSM_INDEX_NONE UINT32_MAX
 
 struct ksm_index_slot {
-	uint64_t hash;  /* xxh3-64 of the page */
+	uint64_t hash;	/* xxh3-64 of the page */
 	uint32_t group; /* sharing group; pages of different groups never match */
-	uint32_t id;    /* caller's id; KSM_INDEX_NONE marks an empty slot */
+	uint32_t id;	/* caller's id; KSM_INDEX_NONE marks an empty slot */
 };
 
 struct ksm_index {
 	struct ksm_index_slot *slots;
-	uint64_t cap;   /* power of two */
-	uint64_t used;  /* live entries */
+	uint64_t cap;	/* power of two */
+	uint64_t used;	/* live entries */
 	uint64_t tombs; /* deleted slots still occupying probes */
 };
 

@@ -21,31 +21,29 @@
 
 /* What a guest page is, from the engine's point of view. */
 enum ksm_page_kind {
-	KSM_PAGE_PLAIN,  /* the guest's own anonymous (or COW-copied) page */
+	KSM_PAGE_PLAIN,	 /* the guest's own anonymous (or COW-copied) page */
 	KSM_PAGE_MERGED, /* maps pool page ->canon, uncopied */
-	KSM_PAGE_ZERO,   /* released: reads see the host zero page */
+	KSM_PAGE_ZERO,	 /* released: reads see the host zero page */
 };
 
-#define KSM_PF_HASHED 0x1   /* ->hash matches the content as of the last clean pass */
-#define KSM_PF_VOLATILE 0x2 /* written during the last pass */
-#define KSM_PF_POOLVMA 0x4  /* lies in a pool mapping (MADV_DONTNEED would bring pool data back) */
-#define KSM_PF_PLANNED 0x8  /* an action for it is queued in this pass */
-#define KSM_PF_EMPTY 0x10   /* ZERO only: was never backed by memory, nothing was released */
+#define KSM_PF_HASHED 0x1    /* ->hash matches the content as of the last clean pass */
+#define KSM_PF_VOLATILE 0x2  /* written during the last pass */
+#define KSM_PF_POOLVMA 0x4   /* lies in a pool mapping (MADV_DONTNEED would bring pool data back) */
+#define KSM_PF_PLANNED 0x8   /* an action for it is queued in this pass */
+#define KSM_PF_EMPTY 0x10    /* ZERO only: was never backed by memory, nothing was released */
 #define KSM_PF_UNSTABLE 0x20 /* PLAIN and hashed: in the unstable index under its hash */
 
 struct ksm_page {
-	uint64_t hash;  /* xxh3-64, valid with KSM_PF_HASHED */
+	uint64_t hash;	/* xxh3-64, valid with KSM_PF_HASHED */
 	uint32_t canon; /* pool page, valid for KSM_PAGE_MERGED and while PLANNED */
-	uint8_t kind;   /* enum ksm_page_kind */
-	uint8_t flags;  /* KSM_PF_* */
+	uint8_t kind;	/* enum ksm_page_kind */
+	uint8_t flags;	/* KSM_PF_* */
 	uint16_t pad;
 };
 
-
-
 /* A queued change to one guest page, executed while its VM is paused. */
 struct ksm_action {
-	uint64_t page;  /* page index in the VM */
+	uint64_t page;	/* page index in the VM */
 	uint32_t canon; /* pool page to map, or KSM_POOL_NONE to release as zero */
 };
 
@@ -57,7 +55,7 @@ struct ksm_vm {
 	struct ksm_region regions[KSM_MAX_REGIONS];
 	uint64_t first_page[KSM_MAX_REGIONS]; /* page index of each region's first page */
 	uint64_t npages;
-	uint32_t base;            /* unstable index id of page 0: ids are fleet-wide */
+	uint32_t base; /* unstable index id of page 0: ids are fleet-wide */
 	struct ksm_page *pages;
 	uint64_t *dirty[KSM_MAX_REGIONS]; /* scratch: each region's dirty bitmap of this pass */
 	struct ksm_action *actions;
@@ -65,19 +63,19 @@ struct ksm_vm {
 	const struct ksm_vm_ops *ops;
 	void *opaque;
 	/* Counters (engine thread writes, stats reads under k->lock). */
-	uint64_t merges;      /* pages merged over its life */
-	uint64_t cow_breaks;  /* merged pages copied on write */
+	uint64_t merges;	 /* pages merged over its life */
+	uint64_t cow_breaks;	 /* merged pages copied on write */
 	uint64_t volatile_pages; /* dirty in the last pass */
-	uint64_t paused_at;   /* when its last pause took hold (us), for stall accounting */
+	uint64_t paused_at;	 /* when its last pause took hold (us), for stall accounting */
 };
 
 struct ksm {
-	pthread_mutex_t lock;   /* held by the engine for a whole pass; guards the VM list */
-	pthread_mutex_t stats_lock; /* guards the published snapshot below */
-	struct ksm_stats snap;      /* figures as of the last publish */
+	pthread_mutex_t lock;	       /* held by the engine for a whole pass; guards the VM list */
+	pthread_mutex_t stats_lock;    /* guards the published snapshot below */
+	struct ksm_stats snap;	       /* figures as of the last publish */
 	struct ksm_vm_stats *snap_vms; /* per VM, in registration order */
 	size_t snap_n, snap_cap;
-	pthread_cond_t wake;    /* wakes the engine thread early (stop, new tunables) */
+	pthread_cond_t wake; /* wakes the engine thread early (stop, new tunables) */
 	pthread_t thread;
 	bool running;
 	bool stopping;
@@ -87,26 +85,26 @@ struct ksm {
 	struct ksm_index unstable; /* (hash, group) -> vm->base + page, for hashed pages that
 				    * matched nothing yet; kept across passes, entries leave
 				    * when their page changes or merges */
-	uint32_t next_base;        /* base for the next VM added */
-	uint64_t activity;         /* pages hashed, written or acted on in this pass */
-	uint32_t *created;         /* pool pages created this pass */
+	uint32_t next_base;	   /* base for the next VM added */
+	uint64_t activity;	   /* pages hashed, written or acted on in this pass */
+	uint32_t *created;	   /* pool pages created this pass */
 	uint64_t nr_created, cap_created;
-	uint64_t zero_hash;        /* xxh3 of a zero page */
+	uint64_t zero_hash; /* xxh3 of a zero page */
 	struct ksm_vmas vmas;
-	struct ksm_stall stall;     /* how long VMs stayed paused (all vCPUs out) per batch */
+	struct ksm_stall stall;	     /* how long VMs stayed paused (all vCPUs out) per batch */
 	struct ksm_stall pause_wait; /* how long a pause took to get every vCPU out */
 	struct ksm_tunables tun;
-	int pagemap_fd;            /* /proc/self/pagemap, for COW ground truth */
-	uint64_t hash_credit;      /* pages we may still hash under scan_rate */
+	int pagemap_fd;	      /* /proc/self/pagemap, for COW ground truth */
+	uint64_t hash_credit; /* pages we may still hash under scan_rate */
 	struct timespec last_pass;
 	/* Engine counters (see struct ksm_stats). */
 	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;
 	uint64_t cow_breaks, budget_skips;
-	uint64_t first_touches;    /* never-written pages the guests wrote in this pass */
-	unsigned held_passes;      /* consecutive passes that held merging back */
-	unsigned calm_passes;      /* consecutive passes without a fill storm */
-	uint64_t passes_held;      /* passes that only hashed, over the engine's life */
-	bool hold;                 /* this pass only hashes: the guests are filling memory */
+	uint64_t first_touches; /* never-written pages the guests wrote in this pass */
+	unsigned held_passes;	/* consecutive passes that held merging back */
+	unsigned calm_passes;	/* consecutive passes without a fill storm */
+	uint64_t passes_held;	/* passes that only hashed, over the engine's life */
+	bool hold;		/* this pass only hashes: the guests are filling memory */
 	double cpu_seconds;
 };
 

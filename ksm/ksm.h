@@ -33,8 +33,8 @@ struct ksm_vm_ops {
 };
 
 struct ksm_region {
-	uint8_t *hva;    /* host mapping of the region, page aligned */
-	uint64_t gpa;    /* guest-physical start (reports only) */
+	uint8_t *hva; /* host mapping of the region, page aligned */
+	uint64_t gpa; /* guest-physical start (reports only) */
 	uint64_t npages;
 };
 
@@ -50,44 +50,44 @@ struct ksm_vm_stats {
 	char name[64];
 	uint32_t group;
 	uint64_t pages_total;
-	uint64_t pages_merged;   /* mapping a pool page uncopied */
-	uint64_t pages_zero;     /* released zero pages */
-	uint64_t pages_empty;    /* never written: no memory behind them to release */
-	uint64_t pages_unique;   /* stable content, no match */
-	uint64_t pages_volatile; /* written during the last pass */
-	uint64_t pages_unscanned;/* not hashed yet */
-	uint64_t merges;         /* merges done into this VM, over its life */
-	uint64_t cow_breaks;     /* merged pages the guest wrote (host copied them) */
-	uint64_t bytes_saved;    /* zero pages + (k-1)/k of each page shared by k mappers */
-	uint64_t pages_private;  /* the guest's own pages: unique, volatile, unscanned */
-	uint64_t cost_bytes;     /* what it really costs: private pages + 1/k of each page
+	uint64_t pages_merged;	  /* mapping a pool page uncopied */
+	uint64_t pages_zero;	  /* released zero pages */
+	uint64_t pages_empty;	  /* never written: no memory behind them to release */
+	uint64_t pages_unique;	  /* stable content, no match */
+	uint64_t pages_volatile;  /* written during the last pass */
+	uint64_t pages_unscanned; /* not hashed yet */
+	uint64_t merges;	  /* merges done into this VM, over its life */
+	uint64_t cow_breaks;	  /* merged pages the guest wrote (host copied them) */
+	uint64_t bytes_saved;	  /* zero pages + (k-1)/k of each page shared by k mappers */
+	uint64_t pages_private;	  /* the guest's own pages: unique, volatile, unscanned */
+	uint64_t cost_bytes;	  /* what it really costs: private pages + 1/k of each page
 				  * it shares with k-1 other mappings (like PSS) */
 };
 
 struct ksm_stats {
 	uint64_t passes;
-	uint64_t passes_held;    /* passes that only hashed: guests were filling memory */
-	uint64_t pages_scanned;  /* page visits by the scanner */
-	uint64_t pages_hashed;   /* xxh3 computed */
-	uint64_t merges;         /* guest pages mapped onto pool pages */
-	uint64_t zero_released;  /* guest pages released as zero */
-	uint64_t compare_fail;   /* merges refused by the byte-for-byte compare */
-	uint64_t cow_breaks;     /* copy-on-write breaks seen */
-	uint64_t pool_pages;     /* canonical pages in the pool now */
-	uint64_t pool_freed;     /* canonical pages freed over the engine's life */
-	uint64_t mappings_used;  /* VMAs of the process (counted or estimated) */
-	uint64_t mappings_limit; /* vm.max_map_count */
-	uint64_t budget_skips;   /* merges not done for lack of mapping budget */
+	uint64_t passes_held;	     /* passes that only hashed: guests were filling memory */
+	uint64_t pages_scanned;	     /* page visits by the scanner */
+	uint64_t pages_hashed;	     /* xxh3 computed */
+	uint64_t merges;	     /* guest pages mapped onto pool pages */
+	uint64_t zero_released;	     /* guest pages released as zero */
+	uint64_t compare_fail;	     /* merges refused by the byte-for-byte compare */
+	uint64_t cow_breaks;	     /* copy-on-write breaks seen */
+	uint64_t pool_pages;	     /* canonical pages in the pool now */
+	uint64_t pool_freed;	     /* canonical pages freed over the engine's life */
+	uint64_t mappings_used;	     /* VMAs of the process (counted or estimated) */
+	uint64_t mappings_limit;     /* vm.max_map_count */
+	uint64_t budget_skips;	     /* merges not done for lack of mapping budget */
 	bool budget_isolated_paused; /* isolated pages no longer merged: budget low */
-	bool budget_full;        /* no merging at all: budget exhausted */
-	double cpu_seconds;      /* engine thread CPU time */
-	uint64_t stall_p50_us;   /* guest pause durations */
+	bool budget_full;	     /* no merging at all: budget exhausted */
+	double cpu_seconds;	     /* engine thread CPU time */
+	uint64_t stall_p50_us;	     /* guest pause durations */
 	uint64_t stall_p99_us;
 	uint64_t stall_max_us;
-	uint64_t stalls;         /* pauses so far */
-	uint64_t pause_p99_us;   /* time to get every vCPU out of the guest (not a stall: */
-	uint64_t pause_max_us;   /* the vCPUs still run guest code meanwhile) */
-	uint64_t bytes_saved;    /* sum over VMs */
+	uint64_t stalls;       /* pauses so far */
+	uint64_t pause_p99_us; /* time to get every vCPU out of the guest (not a stall: */
+	uint64_t pause_max_us; /* the vCPUs still run guest code meanwhile) */
+	uint64_t bytes_saved;  /* sum over VMs */
 	struct ksm_tunables tun;
 };
 
@@ -101,8 +101,8 @@ void ksm_default_tunables(struct ksm_tunables *t);
 /* Register a VM before it runs. @group: pages merge only within a group
  * (KSM_GROUP_NONE: opt out). Returns NULL on failure. */
 struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
-			  const struct ksm_region *regions, unsigned nr, const struct ksm_vm_ops *ops,
-			  void *opaque);
+			  const struct ksm_region *regions, unsigned nr,
+			  const struct ksm_vm_ops *ops, void *opaque);
 
 /* Stop scanning @vm; returns once the engine no longer touches its memory. Call before
  * its RAM is unmapped, then ksm_vm_free after. */

@@ -17,13 +17,12 @@
 #include "ksm/internal.h"
 #include "vmm/log.h"
 
-
 static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static int cmp_action(const void *a, const void *b)
@@ -82,7 +81,7 @@ static void zeroed(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a,
 		struct ksm_page *p = &vm->pages[a[i].page];
 
 		p->kind = KSM_PAGE_ZERO;
-		p->flags &= (uint8_t)~(KSM_PF_POOLVMA | KSM_PF_EMPTY);
+		p->flags &= (uint8_t) ~(KSM_PF_POOLVMA | KSM_PF_EMPTY);
 		if (empty)
 			p->flags |= KSM_PF_EMPTY;
 	}
@@ -99,7 +98,6 @@ static void warn_once(int err, const char *what)
 		pr_warn("%s failed: %s; those pages stay unmerged", what, strerror(err));
 	}
 }
-
 
 /* Release @n zero pages of anonymous memory (VM paused): the guest's own pages are
  * compared with zeros and released with MADV_DONTNEED; the others (never written, or
@@ -148,7 +146,7 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 	if (!ksm_vmas_allow(&k->vmas, n)) {
 		/* Forget their hashes so they are planned again when budget frees up. */
 		for (uint64_t i = 0; i < n; i++)
-			vm->pages[a[i].page].flags &= (uint8_t)~KSM_PF_HASHED;
+			vm->pages[a[i].page].flags &= (uint8_t) ~KSM_PF_HASHED;
 		k->budget_skips += n;
 		return;
 	}
@@ -157,7 +155,7 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	else
 		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-			 k->pool.fd, (off_t)ksm_pool_offset(a->canon));
+			 k->pool.fd, (off_t) ksm_pool_offset(a->canon));
 	if (r == MAP_FAILED)
 		return warn_once(errno, "mmap(MAP_FIXED) of a merged run");
 	ksm_vmas_add(&k->vmas);
@@ -244,7 +242,7 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 	while (i < vm->nr_actions)
 		i = run_batch(k, vm, i);
 	for (i = 0; i < vm->nr_actions; i++)
-		vm->pages[vm->actions[i].page].flags &= (uint8_t)~KSM_PF_PLANNED;
+		vm->pages[vm->actions[i].page].flags &= (uint8_t) ~KSM_PF_PLANNED;
 	vm->nr_actions = 0;
 }
 
@@ -259,10 +257,10 @@ static bool copied(uint64_t entry)
 
 bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
 {
-	off_t off = (off_t)((uintptr_t)hva / KSM_PAGE * 8);
-	ssize_t want = (ssize_t)(n * 8);
+	off_t off = (off_t) ((uintptr_t) hva / KSM_PAGE * 8);
+	ssize_t want = (ssize_t) (n * 8);
 
-	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t)want, off) == want;
+	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t) want, off) == want;
 }
 
 /* The guest wrote page @page since it was merged or released: it is its own again. */
@@ -279,7 +277,7 @@ static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
 		k->first_touches++;
 	p->kind = KSM_PAGE_PLAIN;
 	p->canon = KSM_POOL_NONE;
-	p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));
+	p->flags = (uint8_t) ((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));
 	vm->volatile_pages++;
 }
 

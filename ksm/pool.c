@@ -16,10 +16,10 @@ int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 	p->fd = memfd_create("ksmvmm-pool", MFD_CLOEXEC);
 	if (p->fd < 0)
 		return -errno;
-	if (cap == 0 || ftruncate(p->fd, (off_t)(cap * PAGE)) < 0)
+	if (cap == 0 || ftruncate(p->fd, (off_t) (cap * PAGE)) < 0)
 		goto err;
-	p->view = mmap(NULL, cap * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		       p->fd, 0);
+	p->view =
+	    mmap(NULL, cap * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, p->fd, 0);
 	if (p->view == MAP_FAILED)
 		goto err;
 	p->bits = calloc((cap + 63) / 64, sizeof(*p->bits));
@@ -68,7 +68,7 @@ static uint32_t find_free(const struct ksm_pool *p, uint32_t hint)
 		if (n == 0)
 			word |= (1ull << (p->cursor % 64)) - 1;
 		if (~word) {
-			uint32_t id = w * 64 + (uint32_t)__builtin_ctzll(~word);
+			uint32_t id = w * 64 + (uint32_t) __builtin_ctzll(~word);
 
 			if (id < p->cap)
 				return id;
@@ -91,7 +91,7 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 	p->used++;
 	p->cursor = id + 1 < p->cap ? id + 1 : 0;
 	memcpy(ksm_pool_page(p, id), src, PAGE);
-	p->canon[id] = (struct ksm_canon){ .hash = hash, .group = group, .refs = 0 };
+	p->canon[id] = (struct ksm_canon){.hash = hash, .group = group, .refs = 0};
 	return id;
 }
 
@@ -100,8 +100,8 @@ void ksm_pool_release(struct ksm_pool *p, uint32_t id)
 	/* A page with references is still read by guests: never punch it. */
 	if (!ksm_pool_allocated(p, id) || p->canon[id].refs)
 		return;
-	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(id * PAGE),
-		  (off_t)PAGE);
+	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) (id * PAGE),
+		  (off_t) PAGE);
 	p->bits[id / 64] &= ~(1ull << (id % 64));
 	p->canon[id].refs = 0;
 	p->used--;

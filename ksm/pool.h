@@ -15,20 +15,20 @@
 
 /* Book-keeping of one pool page. */
 struct ksm_canon {
-	uint64_t hash;  /* xxh3-64 of its content (as written) */
+	uint64_t hash;	/* xxh3-64 of its content (as written) */
 	uint32_t group; /* sharing group it serves */
-	uint32_t refs;  /* guest pages mapping it uncopied; 0 = free or just created */
+	uint32_t refs;	/* guest pages mapping it uncopied; 0 = free or just created */
 };
 
 struct ksm_pool {
-	int fd;                  /* the memfd */
-	uint8_t *view;           /* MAP_SHARED view of all of it, for writing and comparing */
-	uint32_t cap;            /* pages the memfd can hold */
-	uint32_t cursor;         /* next place to look for a free page */
-	uint32_t used;           /* allocated pages */
-	uint64_t *bits;          /* allocation bitmap */
+	int fd;			 /* the memfd */
+	uint8_t *view;		 /* MAP_SHARED view of all of it, for writing and comparing */
+	uint32_t cap;		 /* pages the memfd can hold */
+	uint32_t cursor;	 /* next place to look for a free page */
+	uint32_t used;		 /* allocated pages */
+	uint64_t *bits;		 /* allocation bitmap */
 	struct ksm_canon *canon; /* per page */
-	uint64_t freed;          /* pages released over the pool's life */
+	uint64_t freed;		 /* pages released over the pool's life */
 };
 
 /* Create a pool able to hold @cap pages. Returns 0 or -errno. */
@@ -45,13 +45,13 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 /* Host pointer to page @id in the engine's shared view. */
 static inline uint8_t *ksm_pool_page(const struct ksm_pool *p, uint32_t id)
 {
-	return p->view + (uint64_t)id * 4096;
+	return p->view + (uint64_t) id * 4096;
 }
 
 /* Byte offset of page @id in the memfd (for mmap). */
 static inline uint64_t ksm_pool_offset(uint32_t id)
 {
-	return (uint64_t)id * 4096;
+	return (uint64_t) id * 4096;
 }
 
 /* Drop one reference; frees the page (punches its hole) when none is left.

@@ -26,15 +26,15 @@ void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 
 	if (!(p->flags & KSM_PF_UNSTABLE))
 		return;
-	ksm_index_remove(&k->unstable, p->hash, vm->group, vm->base + (uint32_t)i);
-	p->flags &= (uint8_t)~KSM_PF_UNSTABLE;
+	ksm_index_remove(&k->unstable, p->hash, vm->group, vm->base + (uint32_t) i);
+	p->flags &= (uint8_t) ~KSM_PF_UNSTABLE;
 }
 
 static void unstable_add(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 {
 	struct ksm_page *p = &vm->pages[i];
 
-	if (!ksm_index_insert(&k->unstable, p->hash, vm->group, vm->base + (uint32_t)i))
+	if (!ksm_index_insert(&k->unstable, p->hash, vm->group, vm->base + (uint32_t) i))
 		p->flags |= KSM_PF_UNSTABLE;
 }
 
@@ -57,7 +57,7 @@ static bool test_bit(const uint64_t *bm, uint64_t i)
 
 static bool page_is_zero(const uint8_t *p)
 {
-	const uint64_t *q = (const uint64_t *)p;
+	const uint64_t *q = (const uint64_t *) p;
 	uint64_t acc = 0;
 
 	for (unsigned i = 0; i < KSM_PAGE / 8; i++)
@@ -91,12 +91,13 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 		for (uint64_t l = 0; l < vm->regions[r].npages; l++) {
 			struct ksm_page *p = &vm->pages[vm->first_page[r] + l];
 
-			p->flags &= (uint8_t)~KSM_PF_VOLATILE;
+			p->flags &= (uint8_t) ~KSM_PF_VOLATILE;
 			if (!test_bit(bm, l))
 				continue;
 			if (p->kind == KSM_PAGE_PLAIN) {
 				ksm_unstable_forget(k, vm, vm->first_page[r] + l);
-				p->flags = (uint8_t)((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
+				p->flags =
+				    (uint8_t) ((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
 				vm->volatile_pages++;
 				continue;
 			}
@@ -275,12 +276,12 @@ static void refill_credit(struct ksm *k)
 	double dt;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double)(now.tv_sec - k->last_pass.tv_sec) +
-	     (double)(now.tv_nsec - k->last_pass.tv_nsec) / 1e9;
+	dt = (double) (now.tv_sec - k->last_pass.tv_sec) +
+	     (double) (now.tv_nsec - k->last_pass.tv_nsec) / 1e9;
 	k->last_pass = now;
 	if (dt > 1.0 || dt < 0)
 		dt = 1.0;
-	k->hash_credit = k->tun.scan_rate ? (uint64_t)((double)k->tun.scan_rate * dt) + 1 : 0;
+	k->hash_credit = k->tun.scan_rate ? (uint64_t) ((double) k->tun.scan_rate * dt) + 1 : 0;
 }
 
 /* Free pool pages made this pass that no merge took. */

@@ -4,8 +4,8 @@
 static unsigned bucket_of(uint64_t us)
 {
 	if (us < KSM_STALL_LINEAR)
-		return (unsigned)us;
-	return KSM_STALL_LINEAR + (unsigned)(63 - __builtin_clzll(us)) - 10;
+		return (unsigned) us;
+	return KSM_STALL_LINEAR + (unsigned) (63 - __builtin_clzll(us)) - 10;
 }
 
 static uint64_t bucket_top(unsigned b)
@@ -29,7 +29,7 @@ uint64_t ksm_stall_percentile(const struct ksm_stall *s, double pct)
 
 	if (s->count == 0)
 		return 0;
-	want = (uint64_t)((double)s->count * pct / 100.0 + 0.999999);
+	want = (uint64_t) ((double) s->count * pct / 100.0 + 0.999999);
 	if (want == 0)
 		want = 1;
 	for (unsigned b = 0; b < KSM_STALL_BUCKETS; b++) {

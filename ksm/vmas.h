@@ -11,11 +11,11 @@
 #include <stdint.h>
 
 struct ksm_vmas {
-	uint64_t limit;    /* vm.max_map_count */
-	uint64_t used;     /* counted at the last resync, plus estimates since */
-	uint64_t reserve;  /* left for the rest of the process, never used by merging */
+	uint64_t limit;		/* vm.max_map_count */
+	uint64_t used;		/* counted at the last resync, plus estimates since */
+	uint64_t reserve;	/* left for the rest of the process, never used by merging */
 	uint64_t isolated_stop; /* above this, isolated (single-page) merges stop */
-	uint64_t since_count;   /* estimated additions since the last count */
+	uint64_t since_count;	/* estimated additions since the last count */
 };
 
 /* Read the limit and count the current mappings. */

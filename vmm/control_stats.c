@@ -16,7 +16,7 @@
 static void add_uint(JsonBuilder *b, const char *key, uint64_t v)
 {
 	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, (gint64)v);
+	json_builder_add_int_value(b, (gint64) v);
 }
 
 static void add_string(JsonBuilder *b, const char *key, const char *v)
@@ -174,7 +174,7 @@ char *control_stats_reply(struct fleet *f)
 		struct fleet_guest_info info;
 
 		if (fleet_info(f, i, &info) == 0)
-			add_guest(b, &info, got > (int)i ? &vms[i] : NULL);
+			add_guest(b, &info, got > (int) i ? &vms[i] : NULL);
 	}
 	json_builder_end_array(b);
 	if (got >= 0) {
@@ -199,7 +199,8 @@ char *control_set_reply(struct fleet *f, const char *key, uint64_t value)
 		return proto_reply_error("unknown tunable \"%s\" (interval_ms, batch_pages, "
 					 "max_stall_us, scan_rate)",
 					 key);
-	default: return proto_reply_error("value %llu out of range for %s",
-					  (unsigned long long)value, key);
+	default:
+		return proto_reply_error("value %llu out of range for %s",
+					 (unsigned long long) value, key);
 	}
 }

@@ -23,7 +23,7 @@ struct fleet {
 	size_t nr;
 	struct guest **guests;
 	enum merge_mode merge;
-	struct ksm *ksm;           /* the merge engine (--merge=vmm), else NULL */
+	struct ksm *ksm; /* the merge engine (--merge=vmm), else NULL */
 	unsigned nr_groups;
 	char groups[MAX_GROUPS][OPT_GROUP_NAME_MAX]; /* group id -> name */
 	void (*end_cb)(void *opaque);
@@ -105,10 +105,10 @@ static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
 }
 
 static const struct ksm_vm_ops guest_ksm_ops = {
-	.request_pause = op_request_pause,
-	.wait_paused = op_wait_paused,
-	.resume = op_resume,
-	.fetch_dirty = op_fetch_dirty,
+    .request_pause = op_request_pause,
+    .wait_paused = op_wait_paused,
+    .resume = op_resume,
+    .fetch_dirty = op_fetch_dirty,
 };
 
 /* Id of sharing group @name ("none" opts out). */
@@ -130,11 +130,11 @@ static void engine_tunables(const struct options *o, struct ksm_tunables *t)
 {
 	ksm_default_tunables(t);
 	if (o->ksm_interval_ms)
-		t->interval_ms = (uint32_t)o->ksm_interval_ms;
+		t->interval_ms = (uint32_t) o->ksm_interval_ms;
 	if (o->ksm_batch_pages)
-		t->batch_pages = (uint32_t)o->ksm_batch_pages;
+		t->batch_pages = (uint32_t) o->ksm_batch_pages;
 	if (o->ksm_max_stall_us)
-		t->max_stall_us = (uint32_t)o->ksm_max_stall_us;
+		t->max_stall_us = (uint32_t) o->ksm_max_stall_us;
 	t->scan_rate = o->ksm_scan_rate;
 }
 
@@ -143,9 +143,9 @@ static int register_guest(struct fleet *f, struct guest *g)
 	struct ksm_region r[MEM_MAX_REGIONS];
 
 	for (unsigned i = 0; i < g->mem.nr_regions; i++)
-		r[i] = (struct ksm_region){ .hva = g->mem.regions[i].hva,
-					    .gpa = g->mem.regions[i].gpa,
-					    .npages = g->mem.regions[i].size / MEM_PAGE_SIZE };
+		r[i] = (struct ksm_region){.hva = g->mem.regions[i].hva,
+					   .gpa = g->mem.regions[i].gpa,
+					   .npages = g->mem.regions[i].size / MEM_PAGE_SIZE};
 	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, g->group), r, g->mem.nr_regions,
 			       &guest_ksm_ops, g);
 	return g->ksm_vm ? 0 : -ENOMEM;
@@ -161,7 +161,7 @@ static int setup_merging(struct fleet *f, const struct options *o)
 	if (o->merge != MERGE_VMM)
 		return 0;
 	engine_tunables(o, &t);
-	f->ksm = ksm_create((uint64_t)o->count * (o->mem / MEM_PAGE_SIZE), &t);
+	f->ksm = ksm_create((uint64_t) o->count * (o->mem / MEM_PAGE_SIZE), &t);
 	if (!f->ksm) {
 		pr_err("cannot create the merge engine: %s", strerror(errno));
 		return -ENOMEM;
@@ -231,7 +231,9 @@ int fleet_start(struct fleet *f)
 		return -EAGAIN;
 	}
 	pr_info("%zu guest%s running, merging: %s", f->nr, f->nr == 1 ? "" : "s",
-		f->merge == MERGE_VMM ? "in the VMM" : f->merge == MERGE_HOST ? "host KSM" : "off");
+		f->merge == MERGE_VMM	 ? "in the VMM"
+		: f->merge == MERGE_HOST ? "host KSM"
+					 : "off");
 	return 0;
 }
 
@@ -270,7 +272,7 @@ int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
 	out->nr_ram = g->mem.nr_regions;
 	for (unsigned r = 0; r < g->mem.nr_regions && r < 2; r++) {
 		out->ram[r].gpa = g->mem.regions[r].gpa;
-		out->ram[r].hva = (uintptr_t)g->mem.regions[r].hva;
+		out->ram[r].hva = (uintptr_t) g->mem.regions[r].hva;
 		out->ram[r].size = g->mem.regions[r].size;
 	}
 	pthread_mutex_lock(&g->lock);
@@ -381,7 +383,7 @@ int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats 
 	if (!f->ksm)
 		return -ENOTSUP;
 	/* Guests registered in fleet order, and the engine reports them in that order. */
-	return (int)ksm_get_stats(f->ksm, s, vms, max);
+	return (int) ksm_get_stats(f->ksm, s, vms, max);
 }
 
 int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)

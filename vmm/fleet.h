@@ -35,7 +35,7 @@ struct fleet_guest_info {
 	bool workload;	  /* a workload guest (supports verify) */
 	bool ready;	  /* workload guest reported READY (memory filled) */
 	char reason[160]; /* why it is dead or stopped; "" otherwise */
-	char group[32];   /* sharing group ("none": opted out) */
+	char group[32];	  /* sharing group ("none": opted out) */
 	unsigned nr_ram;  /* RAM regions: guest-physical start, host address, size */
 	struct {
 		uint64_t gpa, hva, size;
@@ -85,8 +85,7 @@ struct ksm_vm_stats;
 /* Merge engine figures: fills @s and up to @max per-guest entries of @vms (in fleet
  * order). Returns the number of entries, or -ENOTSUP when the fleet runs without
  * --merge=vmm. */
-int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms,
-		      size_t max);
+int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms, size_t max);
 
 /* Set an engine tunable at run time. Returns 0, -ENOTSUP, -ENOENT or -ERANGE. */
 int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value);

@@ -19,7 +19,7 @@ struct ksm_vm;
 
 struct guest {
 	char name[64];
-	char group[32];           /* sharing group name */
+	char group[32]; /* sharing group name */
 	unsigned index; /* position in the fleet */
 	enum guest_kind kind;
 	int vm_fd;
@@ -36,7 +36,7 @@ struct guest {
 	atomic_bool pause_req;	    /* vCPUs must not enter KVM_RUN */
 	pthread_mutex_t pause_lock; /* with pause_cond: parked vCPUs wait here */
 	pthread_cond_t pause_cond;
-	pthread_cond_t out_cond;     /* a vCPU left the guest while a pause was requested */
+	pthread_cond_t out_cond;    /* a vCPU left the guest while a pause was requested */
 	pthread_rwlock_t mem_guard; /* VMM writers of guest RAM hold it shared, a pause exclusive */
 	bool dirty_logging;	    /* memslots have KVM_MEM_LOG_DIRTY_PAGES */
 	pthread_mutex_t dirty_lock; /* protects soft_dirty */

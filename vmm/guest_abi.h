@@ -99,7 +99,7 @@ struct wl_params {
 	uint64_t verify_ok;    /* pages that matched */
 	uint64_t verify_bad;   /* pages that did not */
 	uint64_t mutations;    /* page rewrites done since start (all vCPUs) */
-	uint64_t pages_filled;  /* pages written by the fill phase (all vCPUs) */
+	uint64_t pages_filled; /* pages written by the fill phase (all vCPUs) */
 
 	/* SHUFFLED permutes extents of this many shared pages (0 or 1: single pages);
 	 * pages inside an extent stay in order, as runs of identical memory do. */

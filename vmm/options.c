@@ -89,7 +89,7 @@ static int profile_item(char *item, struct profile *p, char *err, unsigned errle
 	if (!strcmp(item, "extent")) {
 		if (parse_uint(val, 65536, &seed) || seed == 0)
 			return fail(err, errlen, "profile: extent '%s' is not 1..65536 pages", val);
-		p->extent = (unsigned)seed;
+		p->extent = (unsigned) seed;
 		return 0;
 	}
 	if (!strcmp(item, "mutate"))
@@ -368,7 +368,10 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	bool have_guest = false, have_profile = false, have_mem = false;
 	int c;
 
-	*o = (struct options){.count = 1, .cpus = 1, .name = "g", .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
+	*o = (struct options){.count = 1,
+			      .cpus = 1,
+			      .name = "g",
+			      .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {

@@ -7,24 +7,26 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		check_count++;                                                             \
-		if (!(cond)) {                                                             \
-			check_failures++;                                                  \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		check_count++;                                                                     \
+		if (!(cond)) {                                                                     \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                     \
-	do {                                                                               \
-		unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
-		check_count++;                                                             \
-		if (a_ != b_) {                                                            \
-			check_failures++;                                                  \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %llu (0x%llx), %s = %llu (0x%llx)\n", \
-				__FILE__, __LINE__, #a, a_, a_, #b, b_, b_);               \
-		}                                                                          \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		unsigned long long a_ = (unsigned long long) (a), b_ = (unsigned long long) (b);   \
+		check_count++;                                                                     \
+		if (a_ != b_) {                                                                    \
+			check_failures++;                                                          \
+			fprintf(                                                                   \
+			    stderr,                                                                \
+			    "%s:%d: CHECK_EQ failed: %s = %llu (0x%llx), %s = %llu (0x%llx)\n",    \
+			    __FILE__, __LINE__, #a, a_, a_, #b, b_, b_);                           \
+		}                                                                                  \
 	} while (0)
 
 /* Print the summary and return main()'s exit status. */

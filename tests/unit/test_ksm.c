@@ -32,9 +32,9 @@ static void test_index(void)
 	CHECK_EQ(ksm_index_find(&ix, 42, 2), KSM_INDEX_NONE);
 	/* Grow through many inserts, including colliding low bits. */
 	for (uint32_t i = 0; i < 100000; i++)
-		CHECK_EQ(ksm_index_insert(&ix, (uint64_t)i << 20, 3, i), 0);
+		CHECK_EQ(ksm_index_insert(&ix, (uint64_t) i << 20, 3, i), 0);
 	for (uint32_t i = 0; i < 100000; i += 997)
-		CHECK_EQ(ksm_index_find(&ix, (uint64_t)i << 20, 3), i);
+		CHECK_EQ(ksm_index_find(&ix, (uint64_t) i << 20, 3), i);
 	CHECK(ksm_index_remove(&ix, 42, 0, 7));
 	CHECK(!ksm_index_remove(&ix, 42, 0, 7));
 	CHECK(!ksm_index_remove(&ix, 42, 1, 9)); /* wrong id */
@@ -69,7 +69,7 @@ static void test_pool(void)
 	CHECK(ksm_pool_put(&p, a));
 	CHECK(!ksm_pool_allocated(&p, a));
 	CHECK_EQ(ksm_pool_page(&p, a)[100], 0); /* hole punched: memory released */
-	CHECK(!ksm_pool_put(&p, a));            /* double put is harmless */
+	CHECK(!ksm_pool_put(&p, a));		/* double put is harmless */
 	for (int i = 0; i < 6; i++)
 		CHECK(ksm_pool_add(&p, KSM_POOL_NONE, page, 9, 0) != KSM_POOL_NONE);
 	CHECK_EQ(ksm_pool_add(&p, KSM_POOL_NONE, page, 9, 0), KSM_POOL_NONE); /* full */
@@ -84,7 +84,7 @@ static void test_stall(void)
 	memset(&s, 0, sizeof(s));
 	CHECK_EQ(ksm_stall_percentile(&s, 99), 0);
 	for (int i = 1; i <= 100; i++)
-		ksm_stall_record(&s, (uint64_t)i);
+		ksm_stall_record(&s, (uint64_t) i);
 	CHECK_EQ(ksm_stall_percentile(&s, 50), 50);
 	CHECK_EQ(ksm_stall_percentile(&s, 99), 99);
 	ksm_stall_record(&s, 5000);
@@ -115,7 +115,7 @@ static void fake_pause(void *o)
 
 static void fake_resume(void *o)
 {
-	((struct fake *)o)->paused--;
+	((struct fake *) o)->paused--;
 }
 
 static int fake_dirty(void *o, unsigned r, uint64_t *bm)
@@ -123,7 +123,7 @@ static int fake_dirty(void *o, unsigned r, uint64_t *bm)
 	struct fake *f = o;
 	uint64_t words = (f->npages + 63) / 64;
 
-	(void)r;
+	(void) r;
 	for (uint64_t i = 0; i < words; i++)
 		bm[i] |= f->dirty[i];
 	memset(f->dirty, 0, words * 8);
@@ -132,10 +132,10 @@ static int fake_dirty(void *o, unsigned r, uint64_t *bm)
 
 static void fake_wait(void *o)
 {
-	(void)o;
+	(void) o;
 }
 
-static const struct ksm_vm_ops fake_ops = { fake_pause, fake_wait, fake_resume, fake_dirty };
+static const struct ksm_vm_ops fake_ops = {fake_pause, fake_wait, fake_resume, fake_dirty};
 
 static void fake_write(struct fake *f, uint64_t page, uint8_t byte)
 {
@@ -163,7 +163,7 @@ static struct fake *fake_new(uint64_t npages)
 
 static struct ksm_vm *fake_add(struct ksm *k, struct fake *f, const char *name, uint32_t group)
 {
-	struct ksm_region r = { .hva = f->ram, .gpa = 0, .npages = f->npages };
+	struct ksm_region r = {.hva = f->ram, .gpa = 0, .npages = f->npages};
 
 	return ksm_add_vm(k, name, group, &r, 1, &fake_ops, f);
 }
@@ -175,8 +175,8 @@ static int is_pool_page(struct fake *f, uint64_t i)
 	volatile uint8_t touch = f->ram[i * PAGE + 1];
 	uint64_t e = 0;
 
-	(void)touch;
-	if (pread(fd, &e, 8, (off_t)((uintptr_t)(f->ram + i * PAGE) / PAGE * 8)) != 8)
+	(void) touch;
+	if (pread(fd, &e, 8, (off_t) ((uintptr_t) (f->ram + i * PAGE) / PAGE * 8)) != 8)
 		e = 0;
 	close(fd);
 	return (e >> 63) & 1 && (e >> 61) & 1;
@@ -219,16 +219,16 @@ static void test_merge_and_cow(void)
 	struct ksm_vm_stats vs[2];
 
 	for (uint64_t i = 0; i < 30; i++) {
-		uint8_t v = i < 10 ? (uint8_t)(i + 1) : i < 20 ? 0 : (uint8_t)(100 + i);
+		uint8_t v = i < 10 ? (uint8_t) (i + 1) : i < 20 ? 0 : (uint8_t) (100 + i);
 
 		fake_fill(a, i, v);
-		fake_fill(b, i, i < 20 ? v : (uint8_t)(200 + i));
+		fake_fill(b, i, i < 20 ? v : (uint8_t) (200 + i));
 	}
 	va = fake_add(k, a, "a", 0);
 	vb = fake_add(k, b, "b", 0);
 	two_passes(k);
 	ksm_get_stats(k, &s, vs, 2);
-	CHECK_EQ(s.merges, 20);        /* 10 pages x 2 guests onto 10 pool pages */
+	CHECK_EQ(s.merges, 20); /* 10 pages x 2 guests onto 10 pool pages */
 	CHECK_EQ(s.pool_pages, 10);
 	CHECK_EQ(s.zero_released, 2 * 10); /* pages 10-19; 30 and 31 were never written */
 	CHECK_EQ(vs[0].pages_zero, 10);
@@ -236,7 +236,8 @@ static void test_merge_and_cow(void)
 	CHECK_EQ(a->paused, 0);
 	for (uint64_t i = 0; i < 10; i++) {
 		CHECK(is_pool_page(a, i) && is_pool_page(b, i));
-		CHECK(check_content(a, i, (uint8_t)(i + 1)) && check_content(b, i, (uint8_t)(i + 1)));
+		CHECK(check_content(a, i, (uint8_t) (i + 1)) &&
+		      check_content(b, i, (uint8_t) (i + 1)));
 	}
 	CHECK(!is_pool_page(a, 25));
 	CHECK(check_content(a, 25, 125) && check_content(b, 25, 225));
@@ -282,9 +283,9 @@ static void test_matrix(void)
 	uint64_t m[9], cost = 0, resident;
 
 	for (uint64_t i = 0; i < 8; i++) {
-		fake_fill(a, i, (uint8_t)(i < 4 ? i + 1 : 40 + i));
-		fake_fill(b, i, (uint8_t)(i < 4 ? i + 1 : i < 6 ? 60 + i : 80 + i));
-		fake_fill(c, i, (uint8_t)(i < 4 ? 120 + i : i < 6 ? 60 + i : 100 + i));
+		fake_fill(a, i, (uint8_t) (i < 4 ? i + 1 : 40 + i));
+		fake_fill(b, i, (uint8_t) (i < 4 ? i + 1 : i < 6 ? 60 + i : 80 + i));
+		fake_fill(c, i, (uint8_t) (i < 4 ? 120 + i : i < 6 ? 60 + i : 100 + i));
 	}
 	fake_add(k, a, "a", 0);
 	fake_add(k, b, "b", 0);
@@ -317,9 +318,9 @@ static void test_groups(void)
 	struct ksm_stats s;
 
 	for (uint64_t i = 0; i < 8; i++) {
-		fake_fill(a, i, (uint8_t)(i + 1));
-		fake_fill(b, i, (uint8_t)(i + 1));
-		fake_fill(c, i, i < 4 ? (uint8_t)(i + 1) : 0);
+		fake_fill(a, i, (uint8_t) (i + 1));
+		fake_fill(b, i, (uint8_t) (i + 1));
+		fake_fill(c, i, i < 4 ? (uint8_t) (i + 1) : 0);
 	}
 	fake_add(k, a, "a", 0);
 	fake_add(k, b, "b", 1);
@@ -348,8 +349,8 @@ static void test_compare_under_pause(void)
 	struct ksm_stats s;
 
 	for (uint64_t i = 0; i < 4; i++) {
-		fake_fill(a, i, (uint8_t)(i + 1));
-		fake_fill(b, i, (uint8_t)(i + 1));
+		fake_fill(a, i, (uint8_t) (i + 1));
+		fake_fill(b, i, (uint8_t) (i + 1));
 	}
 	fake_add(k, a, "a", 0);
 	fake_add(k, b, "b", 0);
@@ -374,8 +375,8 @@ static void test_runs_coalesce(void)
 	struct ksm_stats s;
 
 	for (uint64_t i = 0; i < 256; i++) {
-		fake_fill(a, i, (uint8_t)(i % 250 + 1));
-		fake_fill(b, i, (uint8_t)(i % 250 + 1));
+		fake_fill(a, i, (uint8_t) (i % 250 + 1));
+		fake_fill(b, i, (uint8_t) (i % 250 + 1));
 	}
 	fake_add(k, a, "a", 0);
 	fake_add(k, b, "b", 0);

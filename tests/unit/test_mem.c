@@ -46,10 +46,10 @@ static void test_translation(void)
 	base = m.regions[0].hva;
 	CHECK(mem_gpa(&m, 0, 4096) == base);
 	CHECK(mem_gpa(&m, 16 * MIB - 1, 1) == base + 16 * MIB - 1);
-	CHECK(mem_gpa(&m, 16 * MIB - 1, 2) == NULL);  /* straddles the end */
-	CHECK(mem_gpa(&m, 16 * MIB, 1) == NULL);      /* just past the end */
-	CHECK(mem_gpa(&m, ~0ull, 2) == NULL);         /* wraps */
-	CHECK(mem_gpa(&m, 4096, ~0ull) == NULL);      /* huge length */
+	CHECK(mem_gpa(&m, 16 * MIB - 1, 2) == NULL);   /* straddles the end */
+	CHECK(mem_gpa(&m, 16 * MIB, 1) == NULL);       /* just past the end */
+	CHECK(mem_gpa(&m, ~0ull, 2) == NULL);	       /* wraps */
+	CHECK(mem_gpa(&m, 4096, ~0ull) == NULL);       /* huge length */
 	CHECK(mem_gpa(&m, MEM_HOLE_START, 1) == NULL); /* the hole */
 	CHECK(mem_gpa(&m, 100, 0) == base + 100);
 	memset(mem_gpa(&m, 8 * MIB, 4096), 0xab, 4096); /* really writable */

@@ -6,8 +6,8 @@
 #include "vmm/guest_abi.h"
 #include "vmm/options.h"
 
-#define ARGV(...) ((char *[]){ "run", __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *)))
+#define ARGV(...) ((char *[]){"run", __VA_ARGS__, NULL})
+#define ARGC(...) ((int) (sizeof((char *[]){"run", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(o, ...) options_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o, err, sizeof(err))
 
 static char err[256];

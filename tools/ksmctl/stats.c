@@ -21,13 +21,13 @@ static const char *str(JsonObject *o, const char *key)
 	JsonNode *n = o ? json_object_get_member(o, key) : NULL;
 
 	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-		       ? json_node_get_string(n)
-		       : "?";
+		   ? json_node_get_string(n)
+		   : "?";
 }
 
 static double pct(gint64 part, gint64 whole)
 {
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+	return whole ? 100.0 * (double) part / (double) whole : 0.0;
 }
 
 static void print_guest(JsonObject *g, bool engine)
@@ -36,14 +36,14 @@ static void print_guest(JsonObject *g, bool engine)
 
 	if (!engine) {
 		printf("%-12s %-8s %-8s %8.1f\n", str(g, "name"), str(g, "group"), str(g, "state"),
-		       (double)total * 4096 / MIB);
+		       (double) total * 4096 / MIB);
 		return;
 	}
 	printf("%-12s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
-	       str(g, "name"), str(g, "group"), str(g, "state"), (double)total * 4096 / MIB,
+	       str(g, "name"), str(g, "group"), str(g, "state"), (double) total * 4096 / MIB,
 	       pct(num(g, "pages_merged"), total), pct(num(g, "pages_zero"), total),
 	       pct(num(g, "pages_unique"), total), pct(num(g, "pages_volatile"), total),
-	       (long long)num(g, "cow_breaks"), (double)num(g, "bytes_saved") / MIB);
+	       (long long) num(g, "cow_breaks"), (double) num(g, "bytes_saved") / MIB);
 }
 
 static void print_engine(JsonObject *e)
@@ -54,19 +54,19 @@ static void print_engine(JsonObject *e)
 
 	printf("\nengine: %lld passes, %lld pages hashed, %lld merges, %lld zero pages released, "
 	       "%lld copy-on-write breaks\n",
-	       (long long)num(e, "passes"), (long long)num(e, "pages_hashed"),
-	       (long long)num(e, "merges"), (long long)num(e, "zero_released"),
-	       (long long)num(e, "cow_breaks"));
+	       (long long) num(e, "passes"), (long long) num(e, "pages_hashed"),
+	       (long long) num(e, "merges"), (long long) num(e, "zero_released"),
+	       (long long) num(e, "cow_breaks"));
 	printf("pool: %lld pages (%.1f MiB), %lld freed; saved %.1f MiB in all\n",
-	       (long long)num(e, "pool_pages"), (double)num(e, "pool_pages") * 4096 / MIB,
-	       (long long)num(e, "pool_freed"), (double)num(e, "bytes_saved") / MIB);
+	       (long long) num(e, "pool_pages"), (double) num(e, "pool_pages") * 4096 / MIB,
+	       (long long) num(e, "pool_freed"), (double) num(e, "bytes_saved") / MIB);
 	printf("mappings: %lld of %lld (budget %s, %lld merges held back)\n",
-	       (long long)num(e, "mappings_used"), (long long)num(e, "mappings_limit"),
-	       str(e, "budget_state"), (long long)num(e, "budget_skips"));
+	       (long long) num(e, "mappings_used"), (long long) num(e, "mappings_limit"),
+	       str(e, "budget_state"), (long long) num(e, "budget_skips"));
 	printf("cpu: %.3f s; merge stall: p50 %lld us, p99 %lld us, max %lld us (%lld pauses)\n",
 	       cpu && JSON_NODE_HOLDS_VALUE(cpu) ? json_node_get_double(cpu) : 0.0,
-	       (long long)num(st, "p50"), (long long)num(st, "p99"), (long long)num(st, "max"),
-	       (long long)num(st, "count"));
+	       (long long) num(st, "p50"), (long long) num(st, "p99"), (long long) num(st, "max"),
+	       (long long) num(st, "count"));
 }
 
 static void print_all(JsonObject *root)
