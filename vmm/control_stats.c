@@ -10,6 +10,7 @@
 #include "vmm/fleet.h"
 #include "vmm/options.h"
 #include "vmm/protocol.h"
+#include "vmm/protocol_json.h"
 
 #define STATS_VERSION 1
 
@@ -135,21 +136,6 @@ static const char *mode_name(enum merge_mode m)
 	return m == MERGE_VMM ? "vmm" : m == MERGE_HOST ? "host" : "off";
 }
 
-static char *finish(JsonBuilder *b)
-{
-	JsonGenerator *gen = json_generator_new();
-	JsonNode *root = json_builder_get_root(b);
-	char *text, *line;
-
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	line = g_strconcat(text, "\n", NULL);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-	return line;
-}
 
 char *control_stats_reply(struct fleet *f)
 {
@@ -162,10 +148,7 @@ char *control_stats_reply(struct fleet *f)
 	if (!vms)
 		return proto_reply_error("out of memory");
 	got = fleet_merge_stats(f, &s, vms, n);
-	b = json_builder_new();
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "ok");
-	json_builder_add_boolean_value(b, TRUE);
+	b = proto_begin(true);
 	add_uint(b, "version", STATS_VERSION);
 	add_string(b, "merge", mode_name(fleet_merge_mode(f)));
 	json_builder_set_member_name(b, "guests");
@@ -183,9 +166,8 @@ char *control_stats_reply(struct fleet *f)
 		json_builder_set_member_name(b, "engine");
 		json_builder_add_null_value(b);
 	}
-	json_builder_end_object(b);
 	free(vms);
-	return finish(b);
+	return proto_finish(b);
 }
 
 char *control_set_reply(struct fleet *f, const char *key, uint64_t value)

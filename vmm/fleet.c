@@ -386,6 +386,11 @@ int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats 
 	return (int) ksm_get_stats(f->ksm, s, vms, max);
 }
 
+int fleet_merge_matrix(struct fleet *f, uint64_t *out, size_t n)
+{
+	return f->ksm ? ksm_matrix(f->ksm, out, n) : -ENOTSUP;
+}
+
 int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)
 {
 	return f->ksm ? ksm_set_tunable(f->ksm, key, value) : -ENOTSUP;

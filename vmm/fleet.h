@@ -87,6 +87,13 @@ struct ksm_vm_stats;
  * --merge=vmm. */
 int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms, size_t max);
 
+/* Guest x guest sharing (ksm_matrix): @out[a * n + b] = pool pages mapped by both guest
+ * a and guest b (the diagonal: pool pages guest a maps), for the first @n guests in fleet
+ * order. Takes the engine lock (waits for a running pass): call from a worker thread,
+ * never from the main loop. Returns the guests filled, -ENOTSUP without --merge=vmm, or
+ * -ENOMEM. */
+int fleet_merge_matrix(struct fleet *f, uint64_t *out, size_t n);
+
 /* Set an engine tunable at run time. Returns 0, -ENOTSUP, -ENOENT or -ERANGE. */
 int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value);
 

@@ -141,6 +141,15 @@ static int open_console(struct guest *g, const char *dir)
 	return 0;
 }
 
+/* COM1's interrupt line, IRQ 4, through the in-kernel irqchip. */
+static void uart_irq(void *opaque, bool level)
+{
+	struct guest *g = opaque;
+	struct kvm_irq_level irq = { .irq = 4, .level = level };
+
+	ioctl(g->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
 static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
 {
 	int ret = open_console(g, o->console_dir);
@@ -150,6 +159,9 @@ static int create_devices(struct guest *g, const struct options *o, bool tee_std
 	g->uart = uart_create(g->console_fd, tee_stdout ? STDOUT_FILENO : -1);
 	if (!g->uart || uart_attach(g->uart, &g->io, UART_COM1_BASE))
 		return -ENOMEM;
+	/* Linux's tty layer waits for the transmit interrupt; the workload guest polls. */
+	if (g->kind == GUEST_KIND_LINUX)
+		uart_set_irq(g->uart, uart_irq, g);
 	if (g->kind == GUEST_KIND_WORKLOAD) {
 		g->wl = wl_dev_create(g);
 		if (!g->wl)

@@ -7,6 +7,7 @@
  * leniently (unknown members are skipped) so an older ksmctl talks to a newer VMM.
  */
 #include "vmm/protocol.h"
+#include "vmm/protocol_json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -37,6 +38,8 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_FAULT] = {"fault", PROTO_ARG_NAME_REQUIRED},
     [PROTO_CMD_STATS] = {"stats", PROTO_ARG_NONE},
     [PROTO_CMD_SET] = {"set", PROTO_ARG_KEY_VALUE},
+    [PROTO_CMD_HISTORY] = {"history", PROTO_ARG_NAME_OPTIONAL},
+    [PROTO_CMD_REPORT] = {"report", PROTO_ARG_NONE},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -365,8 +368,7 @@ static void proto_add_uint(JsonBuilder *b, const char *key, uint64_t v)
 	json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (gint64) v);
 }
 
-/* Start an object with "ok": @ok. */
-static JsonBuilder *proto_begin(bool ok)
+JsonBuilder *proto_begin(bool ok)
 {
 	JsonBuilder *b = json_builder_new();
 
@@ -376,8 +378,7 @@ static JsonBuilder *proto_begin(bool ok)
 	return b;
 }
 
-/* Close the object of @b (freed) and render it as one line ending in '\n'. */
-static char *proto_finish(JsonBuilder *b)
+char *proto_finish(JsonBuilder *b)
 {
 	JsonGenerator *gen = json_generator_new();
 	JsonNode *root;

@@ -32,6 +32,8 @@ enum proto_cmd {
 	PROTO_CMD_FAULT,  /* test hook: a workload guest triple-faults */
 	PROTO_CMD_STATS,  /* merge engine figures, per guest and for the engine */
 	PROTO_CMD_SET,	  /* set an engine tunable: "key" and "value" */
+	PROTO_CMD_HISTORY, /* samples of the last hour; with a name, that guest's too */
+	PROTO_CMD_REPORT,  /* per-guest attribution, sharing matrix, host accounting */
 	PROTO_CMD_COUNT,
 };
 

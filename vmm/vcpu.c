@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/fixup.h"
 #include "vmm/guest.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
@@ -44,7 +45,8 @@ struct vcpu {
 	atomic_bool stop;	/* set by vcpu_request_stop, read before each KVM_RUN */
 	atomic_bool in_guest;	/* in KVM_RUN or about to enter it (see guest_pause) */
 	unsigned mmio_warnings; /* rate limit for wild MMIO reports */
-	unsigned io_warnings;	/* rate limit for unclaimed port reports */
+	unsigned io_warnings;    /* rate limit for unclaimed port reports */
+	unsigned fixups;         /* instructions performed for the guest (vmm/fixup.c) */
 };
 
 static __thread unsigned self_id;
@@ -257,6 +259,20 @@ static void describe_fatal(struct vcpu *v, char *buf, size_t len)
 	}
 }
 
+/* A Linux guest hit an instruction PVM's emulator lacks: do its work (vmm/fixup.c).
+ * Returns true if the guest can go on. */
+static bool fixup_vcpu(struct vcpu *v)
+{
+	const char *name = NULL;
+
+	if (fixup_emulation_failure(v->fd, v->run, &v->g->mem, &name))
+		return false;
+	if (v->fixups++ == 0)
+		pr_debug("%s: vCPU %u: performed %s for the guest (PVM cannot emulate it)",
+			 v->g->name, v->id, name);
+	return true;
+}
+
 /* Handle one exit. Returns false when the vCPU must stop. */
 static bool handle_exit(struct vcpu *v)
 {
@@ -271,6 +287,10 @@ static bool handle_exit(struct vcpu *v)
 			 v->run->system_event.type, v->id);
 		guest_die(v->g, why);
 		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		if (v->g->kind == GUEST_KIND_LINUX && fixup_vcpu(v))
+			return true;
+		/* fall through */
 	default:
 		describe_fatal(v, why, sizeof(why));
 		guest_die(v->g, why);

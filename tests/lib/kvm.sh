@@ -96,3 +96,21 @@ verify_all() {
 	[ "$(grep -cE '^g[0-9]+ VERIFY ok=[0-9]+ bad=0$' "$T/verify.txt")" -eq "$1" ] ||
 		fail "not every guest verified bad=0"
 }
+
+# merge_test N PROFILE_ARGS...: with N guests, measure the --merge=off baseline, then let
+# the engine converge (95% of the ideal merges, Pss down by 90% of the ideal saving),
+# verify every guest, and stop cleanly.
+merge_test() {
+	local n=$1
+	shift
+	baseline_pss "$n" "$@"
+	start_vmm "$@"
+	wait_ready "$n" 300
+	python3 tests/lib/fleet.py converge "$SOCK" "$VMM_PID" "$T/console" "$BASELINE" ||
+		fail "did not converge"
+	verify_all "$n"
+	ctl stats
+	ctl stop >/dev/null
+	wait_exit 60
+	[ "$VMM_STATUS" -eq 0 ] || fail "ksmvmm exited $VMM_STATUS"
+}

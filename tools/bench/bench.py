@@ -167,9 +167,13 @@ def measure_modes(scn, ctx, base_kib, out):
         fig = add_figures(out, mode.name, base_kib)
         if rec["disturbed"]:
             print(f"   disturbed: {'; '.join(rec['disturbed'])}", flush=True)
-        print(f"   saving {fig['final_saving_mib']:.1f} MiB, t90 {report.fmt(fig['t90_s'], '{:.2f}')} s,"
-              f" merge CPU to 99% {report.fmt(fig['merge_cpu_to_t99_s'], '{:.2f}')} s,"
-              f" converged {fig['converged']}", flush=True)
+        print_summary(fig)
+
+
+def print_summary(fig):
+    t90, cpu = (report.fmt(fig[k], "{:.2f}") for k in ("t90_s", "merge_cpu_to_t99_s"))
+    print(f"   saving {fig['final_saving_mib']:.1f} MiB, t90 {t90} s, merge CPU to 99% "
+          f"{cpu} s, converged {fig['converged']}", flush=True)
 
 
 def add_figures(out, name, base_kib):
@@ -318,7 +322,8 @@ def main(argv):
         render(res, args.doc)
         return 0
     preflight()
-    cmd = "python3 " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + argv)
+    script = os.path.relpath(sys.argv[0], ROOT)
+    cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
            "machine": machine(), "scenarios": [], "scenario5": scenario5_linux_qemu()}
     shield.install()

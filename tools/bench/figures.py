@@ -15,6 +15,7 @@ import statistics
 
 MIB = 1024.0
 SAMPLE_FLOOR_S = 0.1  # shortest span a rate is computed over
+RMAP_ITEM_BYTES = 64  # sizeof(struct ksm_rmap_item) on 64-bit (mm/ksm.c): one per page
 PCTS = (50, 90, 99)
 NOT_MEASURED = ("not measured: the workload guest does not time its own stalls or "
                 "first writes yet (guest_abi.h has no field for them)")
@@ -138,12 +139,15 @@ def engine_figures(run, post):
 
 def host_figures(run, post):
     first, last = post[0], post[-1]
+    rmap_items = (run["end"].get("proc_ksm_stat") or {}).get("ksm_rmap_items")
     return {"cow_breaks_after_ready": _sub(last.get("cow_ksm"), first.get("cow_ksm")),
             "merges_after_ready": None,  # host KSM counts no merges, only current sharing
             "pages_sharing_end": last["ksm"].get("pages_sharing"),
             "pages_shared_end": last["ksm"].get("pages_shared"),
             "full_scans_after_ready": last["ksm"]["full_scans"] - first["ksm"]["full_scans"],
-            "stall_p50_us": None, "stall_p99_us": None, "stall_max_us": None}
+            "stall_p50_us": None, "stall_p99_us": None, "stall_max_us": None,
+            "kernel_metadata_mib_est": _div(rmap_items and rmap_items * RMAP_ITEM_BYTES,
+                                            MIB * MIB)}
 
 
 def run_figures(run, baseline_kib, guest_ram_mib, profile):
@@ -175,7 +179,8 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile):
 
 
 RATIO_KEYS = ("final_saving_mib", "fill_time_s", "t50_s", "t90_s", "t99_s",
-              "merge_cpu_to_t90_s", "merge_cpu_to_t99_s", "merge_cpu_ms_per_mib", "mib_per_merge_cpu_s",
+              "merge_cpu_to_t90_s", "merge_cpu_to_t99_s", "merge_cpu_ms_per_mib",
+              "mib_per_merge_cpu_s",
               "merge_cpu_after_ready_pct", "process_cpu_after_ready_pct")
 
 

@@ -10,6 +10,7 @@ second scan that sees its final content), our engine two passes (when its stats 
 readable). Else it ends at timeout_s after READY, marked not converged.
 """
 import os
+import resource
 import time
 
 import fleet as fleetmod
@@ -294,9 +295,17 @@ def run(scenario, mode, rundir, host, ksmd_pid, baseline_kib, verify):
             merger.after()
 
 
-def _other_load(samples, busy0, wall_s):
-    """Average CPUs kept busy by everything but this fleet and ksmd during the run."""
-    ours = samples[-1]["proc_cpu"] + samples[-1]["ksmd_cpu"] - samples[0]["ksmd_cpu"]
+def bench_cpu():
+    """CPU of the benchmark itself and of the children it has reaped (ksmctl calls)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _other_load(samples, busy0, bench0, wall_s):
+    """Average CPUs kept busy by everything but this fleet, ksmd and the benchmark."""
+    ours = (samples[-1]["proc_cpu"] + samples[-1]["ksmd_cpu"] - samples[0]["ksmd_cpu"] +
+            bench_cpu() - bench0)
     return max(0.0, (fleetmod.host_busy_seconds() - busy0 - ours) / wall_s)
 
 
@@ -321,10 +330,10 @@ def invalid(rec):
 
 def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
     sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger)
-    t0, busy0 = time.monotonic(), fleetmod.host_busy_seconds()
+    t0, busy0, bench0 = time.monotonic(), fleetmod.host_busy_seconds(), bench_cpu()
     fl.start()
     converged = sampler.run()
-    other_load = _other_load(sampler.samples, busy0, time.monotonic() - t0)
+    other_load = _other_load(sampler.samples, busy0, bench0, time.monotonic() - t0)
     rec = {"mode": mode.name, "merge": mode.merge, "cold": mode.cold,
            "describe": mode.describe(), "host_ksm": mode.ksm, "window_s": mode.window_s,
            "timeout_s": mode.timeout_s, "argv": fl.argv,

@@ -17,6 +17,8 @@ ROWS = (
     ("final saving, MiB", "final_saving_mib", "{:.1f}"),
     ("final saving, % of guest RAM", "final_saving_pct", "{:.1f}"),
     ("final saving, % of profile ideal", "pct_of_ideal", "{:.1f}"),
+    ("host KSM metadata in kernel slab, not in Pss (est.), MiB", "kernel_metadata_mib_est",
+     "{:.1f}"),
     ("fill: launch to last READY, s", "fill_time_s", "{:.2f}"),
     ("saving at last READY, MiB", "saving_at_ready_mib", "{:.1f}"),
     ("time to 50% of final, s", "t50_s", "{:.2f}"),
@@ -127,7 +129,7 @@ def md_machine(m):
 def md_scenario(scn):
     out = [f"## Scenario {scn['id']}: {scn['title']}", "", scenario_title(scn) + ".", ""]
     for group in groups_run(scn):
-        out += [f"### {group[1].capitalize()}", ""] + md_table(scn, group) + [""]
+        out += [f"### {group[1][0].upper()}{group[1][1:]}", ""] + md_table(scn, group) + [""]
         tl = target_lines(scn, group[0])
         if tl:
             out += ["Targets against host KSM at 5000/10:", ""] + ["- " + t for t in tl] + [""]
@@ -158,9 +160,10 @@ METHOD = """## How it is measured
   at READY with `ksmctl set interval_ms 100`; the row "saving at last READY" shows what
   that first pass already merged. For host KSM, `run=1` is written at READY.
 - **Time to X%** counts from the last guest's READY (ksmvmm's stderr line `gN: ready`)
-  to the first sample at X% of the final saving; 0 means it was there at READY (both
-  mergers run while the guests fill).
-- **Merge CPU** counts from the fleet's launch: ksmd's utime+stime for host KSM; for ours
+  to the first sample at X% of the final saving; about 0 means it was there at READY
+  (a merger on from launch may finish while the guests fill).
+- **Merge CPU** counts from the moment the merger starts (the fleet's launch, or READY
+  for a cold start): ksmd's utime+stime for host KSM; for ours
   `engine.cpu_seconds` from `ksmctl stats --json` or, when that is unavailable, the
   `ksm-engine` thread's utime+stime from /proc (see `merge_cpu_source` in the JSON).
   CPU per MiB = merge CPU until 99% of the final saving / final saving. The whole ksmvmm
@@ -171,6 +174,12 @@ METHOD = """## How it is measured
 - `make bench-quick` stops host KSM at its defaults 130 s after READY (it needs about
   three full scans of ~52 s each to converge), so that column is usually "not
   converged" there and its final saving a lower bound; `make bench` waits up to 360 s.
+- Pss charges our engine's bookkeeping (per-page state, hash index: user memory of the
+  ksmvmm process) against our saving; host KSM's bookkeeping (one 64-byte `rmap_item`
+  per scanned page, stable and unstable tree nodes) lives in kernel slab and is not in
+  any process's Pss. The row "host KSM metadata" estimates it as
+  `ksm_rmap_items` (/proc/PID/ksm_stat) x 64 bytes, for comparison; it is not
+  subtracted from host KSM's saving.
 - Copy-on-write breaks: ours from `engine.cow_breaks`; host KSM's from `cow_ksm` in
   /proc/vmstat, which counts every process of the machine (and a `run=2` unmerge).
 - The machine is shared: other processes' CPU use during each run is measured from

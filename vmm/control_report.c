@@ -1,0 +1,529 @@
+/* control_report.c - the "report" reply: fair per-guest cost, sharing matrix, host check.
+ *
+ * A report is built on a worker thread from three sources: the engine's published
+ * per-guest figures (a snapshot copy), the sharing matrix (ksm_matrix, under the engine
+ * lock), and the host's accounting of this process (/proc/self/smaps_rollup). Guests
+ * that ended are listed by name only: they have no figures, but their memory stays
+ * mapped until the process exits, so the host comparison counts their cost too.
+ * The schema is docs/report-schema.json; the figures are explained in docs/reports.md.
+ */
+#include "vmm/control_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "ksm/ksm.h"
+#include "vmm/fleet.h"
+#include "vmm/history.h"
+#include "vmm/protocol.h"
+
+#define PAGE 4096ull
+#define MIB (1ull << 20)
+
+/* Everything one report is made of. */
+struct report {
+	size_t n;			/* guest slots */
+	struct fleet_guest_info *info;	/* n */
+	struct ksm_vm_stats *vms;	/* n (engine order = fleet order) */
+	struct ksm_stats engine;
+	uint64_t *matrix;		/* n x n */
+	double *cow_rate;		/* n: breaks per second */
+	double fleet_cow_rate;
+	bool *live;			/* n: running or starting, with figures */
+	struct report_host host;
+	int host_err;			/* 0, or why host is unknown */
+};
+
+/* ---- Host accounting ---- */
+
+int report_read_host(struct report_host *out)
+{
+	static const char *const keys[] = {"Rss:", "Pss:", "Pss_Anon:", "Pss_Shmem:", "Pss_File:"};
+	uint64_t *dst[] = {&out->rss, &out->pss, &out->pss_anon, &out->pss_shmem, &out->pss_file};
+	unsigned found = 0;
+	char line[256];
+	FILE *fp = fopen("/proc/self/smaps_rollup", "re");
+
+	memset(out, 0, sizeof(*out));
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		for (unsigned k = 0; k < G_N_ELEMENTS(keys); k++) {
+			unsigned long long kb;
+
+			if (!strncmp(line, keys[k], strlen(keys[k])) &&
+			    sscanf(line + strlen(keys[k]), "%llu", &kb) == 1) {
+				*dst[k] = kb * 1024;
+				found |= 1u << k;
+			}
+		}
+	}
+	fclose(fp);
+	return found == (1u << G_N_ELEMENTS(keys)) - 1 ? 0 : -ENODATA;
+}
+
+uint64_t report_tolerance(uint64_t guest_ram)
+{
+	return 16 * MIB + guest_ram / 64;
+}
+
+bool report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)
+{
+	return (pss > accounted ? pss - accounted : accounted - pss) <= tolerance;
+}
+
+/* ---- Gathering ---- */
+
+static void report_free(struct report *r)
+{
+	free(r->info);
+	free(r->vms);
+	free(r->matrix);
+	free(r->cow_rate);
+	free(r->live);
+}
+
+/* Whether guest @i has figures: it runs (or starts) and the engine knows it. */
+static bool report_is_live(const struct fleet_guest_info *info, int got, size_t i)
+{
+	return (int) i < got && (info->state == GUEST_STARTING || info->state == GUEST_RUNNING);
+}
+
+/* Fill @r for fleet @f. Returns 0 or -errno (-ENOTSUP without the engine). */
+static int report_gather(struct report *r, struct fleet *f, struct history *h)
+{
+	size_t n = fleet_count(f), m = n ? n : 1;
+	int got;
+
+	r->n = n;
+	r->info = calloc(m, sizeof(*r->info));
+	r->vms = calloc(m, sizeof(*r->vms));
+	r->matrix = calloc(m * m, sizeof(*r->matrix));
+	r->cow_rate = calloc(m, sizeof(*r->cow_rate));
+	r->live = calloc(m, sizeof(*r->live));
+	if (!r->info || !r->vms || !r->matrix || !r->cow_rate || !r->live)
+		return -ENOMEM;
+	got = fleet_merge_stats(f, &r->engine, r->vms, n);
+	if (got < 0)
+		return got;
+	if (fleet_merge_matrix(f, r->matrix, n) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (fleet_info(f, i, &r->info[i]) == 0)
+			r->live[i] = report_is_live(&r->info[i], got, i);
+		if (h && history_cow_rate(h, i, REPORT_COW_WINDOW_S, &r->cow_rate[i]))
+			r->cow_rate[i] = 0;
+	}
+	if (!h || history_cow_rate(h, SIZE_MAX, REPORT_COW_WINDOW_S, &r->fleet_cow_rate))
+		r->fleet_cow_rate = 0;
+	r->host_err = report_read_host(&r->host);
+	return 0;
+}
+
+/* ---- JSON helpers ---- */
+
+static void put_uint(JsonBuilder *b, const char *key, uint64_t v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, (gint64) MIN(v, (uint64_t) G_MAXINT64));
+}
+
+static void put_int(JsonBuilder *b, const char *key, int64_t v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, v);
+}
+
+static void put_double(JsonBuilder *b, const char *key, double v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_double_value(b, v);
+}
+
+static void put_string(JsonBuilder *b, const char *key, const char *v)
+{
+	char *valid = g_utf8_make_valid(v, -1);
+
+	json_builder_set_member_name(b, key);
+	json_builder_add_string_value(b, valid);
+	g_free(valid);
+}
+
+static void put_bool(JsonBuilder *b, const char *key, bool v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_boolean_value(b, v);
+}
+
+/* ---- Guests and totals ---- */
+
+/* Figures of one guest, or a sum of several (totals, groups). */
+struct report_sum {
+	uint64_t guests, mem_bytes, cost_bytes, private_pages, shared_pages, shared_cost_bytes;
+	uint64_t zero_pages, empty_pages, saved_bytes, merges, cow_breaks;
+	double cow_per_s;
+};
+
+static void report_sum_add(struct report_sum *t, const struct ksm_vm_stats *s, double cow)
+{
+	uint64_t priv = s->pages_private * PAGE;
+
+	t->guests++;
+	t->mem_bytes += s->pages_total * PAGE;
+	t->cost_bytes += s->cost_bytes;
+	t->private_pages += s->pages_private;
+	t->shared_pages += s->pages_merged;
+	t->shared_cost_bytes += s->cost_bytes > priv ? s->cost_bytes - priv : 0;
+	t->zero_pages += s->pages_zero;
+	t->empty_pages += s->pages_empty;
+	t->saved_bytes += s->bytes_saved;
+	t->merges += s->merges;
+	t->cow_breaks += s->cow_breaks;
+	t->cow_per_s += cow;
+}
+
+/* The members every guest, group and total carries. */
+static void put_sum(JsonBuilder *b, const struct report_sum *t, uint64_t pool_bytes)
+{
+	put_uint(b, "mem_bytes", t->mem_bytes);
+	put_uint(b, "cost_bytes", t->cost_bytes);
+	put_uint(b, "private_pages", t->private_pages);
+	put_uint(b, "shared_pages", t->shared_pages);
+	put_uint(b, "shared_cost_bytes", t->shared_cost_bytes);
+	put_double(b, "pool_share", pool_bytes ? (double) t->shared_cost_bytes / pool_bytes : 0);
+	put_uint(b, "zero_pages", t->zero_pages);
+	put_uint(b, "empty_pages", t->empty_pages);
+	put_uint(b, "saved_bytes", t->saved_bytes);
+	put_uint(b, "merges", t->merges);
+	put_uint(b, "cow_breaks", t->cow_breaks);
+	put_double(b, "cow_per_s", t->cow_per_s);
+}
+
+static uint64_t report_pool_bytes(const struct report *r)
+{
+	return r->engine.pool_pages * PAGE;
+}
+
+static void put_guests(JsonBuilder *b, const struct report *r)
+{
+	json_builder_set_member_name(b, "guests");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < r->n; i++) {
+		struct report_sum one = {0};
+
+		if (!r->live[i])
+			continue;
+		report_sum_add(&one, &r->vms[i], r->cow_rate[i]);
+		json_builder_begin_object(b);
+		put_string(b, "name", r->info[i].name);
+		put_string(b, "group", r->info[i].group);
+		put_string(b, "state", guest_state_name(r->info[i].state));
+		put_sum(b, &one, report_pool_bytes(r));
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+/* Guests that ended: name, state and why; no figures. */
+static void put_ended(JsonBuilder *b, const struct report *r)
+{
+	json_builder_set_member_name(b, "ended");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->live[i] || !r->info[i].name[0])
+			continue;
+		json_builder_begin_object(b);
+		put_string(b, "name", r->info[i].name);
+		put_string(b, "state", guest_state_name(r->info[i].state));
+		put_string(b, "reason", r->info[i].reason);
+		json_builder_end_object(b);
+	}
+	json_builder_end_array(b);
+}
+
+/* Sum of the live guests; *held gets the cost of the ended ones (still mapped). */
+static void report_totals(const struct report *r, struct report_sum *t, uint64_t *held)
+{
+	memset(t, 0, sizeof(*t));
+	*held = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->live[i])
+			report_sum_add(t, &r->vms[i], r->cow_rate[i]);
+		else if (i < r->n && r->vms[i].name[0])
+			*held += r->vms[i].cost_bytes;
+	}
+	t->cow_per_s = r->fleet_cow_rate;
+}
+
+static void put_totals(JsonBuilder *b, const struct report *r, const struct report_sum *t,
+		       uint64_t held)
+{
+	json_builder_set_member_name(b, "totals");
+	json_builder_begin_object(b);
+	put_uint(b, "guests", t->guests);
+	put_sum(b, t, report_pool_bytes(r));
+	put_uint(b, "pool_pages", r->engine.pool_pages);
+	put_uint(b, "pool_bytes", report_pool_bytes(r));
+	put_uint(b, "ended_guests", r->n - t->guests);
+	put_uint(b, "ended_cost_bytes", held);
+	json_builder_end_object(b);
+}
+
+/* ---- Groups and matrices ---- */
+
+/* Distinct group names of the live guests, in order of first appearance. */
+static GPtrArray *report_groups(const struct report *r)
+{
+	GPtrArray *names = g_ptr_array_new();
+
+	for (size_t i = 0; i < r->n; i++) {
+		bool seen = false;
+
+		for (guint k = 0; r->live[i] && k < names->len && !seen; k++)
+			seen = !strcmp(names->pdata[k], r->info[i].group);
+		if (r->live[i] && !seen)
+			g_ptr_array_add(names, r->info[i].group);
+	}
+	return names;
+}
+
+static void put_group(JsonBuilder *b, const struct report *r, const char *name)
+{
+	struct report_sum t = {0};
+
+	json_builder_begin_object(b);
+	put_string(b, "name", name);
+	json_builder_set_member_name(b, "members");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->live[i] || strcmp(r->info[i].group, name))
+			continue;
+		json_builder_add_string_value(b, r->info[i].name);
+		report_sum_add(&t, &r->vms[i], r->cow_rate[i]);
+	}
+	json_builder_end_array(b);
+	put_uint(b, "guests", t.guests);
+	put_sum(b, &t, report_pool_bytes(r));
+	/* Pool pages belong to one group, so the group's shares add up to its pages. */
+	put_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE / 2) / PAGE);
+	json_builder_end_object(b);
+}
+
+static void put_groups(JsonBuilder *b, const struct report *r, GPtrArray *groups)
+{
+	json_builder_set_member_name(b, "groups");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < groups->len; k++)
+		put_group(b, r, groups->pdata[k]);
+	json_builder_end_array(b);
+}
+
+/* "matrix": {"guests": [...], "pages": [[...], ...]} over the live guests. */
+static void put_matrix(JsonBuilder *b, const struct report *r)
+{
+	json_builder_set_member_name(b, "matrix");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "guests");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->live[i])
+			json_builder_add_string_value(b, r->info[i].name);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "pages");
+	json_builder_begin_array(b);
+	for (size_t a = 0; a < r->n; a++) {
+		if (!r->live[a])
+			continue;
+		json_builder_begin_array(b);
+		for (size_t c = 0; c < r->n; c++)
+			if (r->live[c])
+				json_builder_add_int_value(b, (gint64) r->matrix[a * r->n + c]);
+		json_builder_end_array(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
+/* Pages shared between two different guests of groups @ga and @gb (sum over pairs). */
+static uint64_t report_group_pair(const struct report *r, const char *ga, const char *gb)
+{
+	uint64_t sum = 0;
+
+	for (size_t a = 0; a < r->n; a++) {
+		for (size_t c = 0; c < r->n; c++) {
+			if (a == c || !r->live[a] || !r->live[c] || strcmp(r->info[a].group, ga) ||
+			    strcmp(r->info[c].group, gb))
+				continue;
+			sum += r->matrix[a * r->n + c];
+		}
+	}
+	return sum;
+}
+
+static void put_group_matrix(JsonBuilder *b, const struct report *r, GPtrArray *groups)
+{
+	json_builder_set_member_name(b, "group_matrix");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "groups");
+	json_builder_begin_array(b);
+	for (guint k = 0; k < groups->len; k++)
+		json_builder_add_string_value(b, groups->pdata[k]);
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "pages");
+	json_builder_begin_array(b);
+	for (guint x = 0; x < groups->len; x++) {
+		json_builder_begin_array(b);
+		for (guint y = 0; y < groups->len; y++)
+			json_builder_add_int_value(
+			    b, (gint64) report_group_pair(r, groups->pdata[x], groups->pdata[y]));
+		json_builder_end_array(b);
+	}
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
+/* ---- Host and engine ---- */
+
+static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
+{
+	uint64_t ram = 0, tol;
+
+	for (size_t i = 0; i < r->n; i++)
+		ram += r->info[i].mem_bytes;
+	tol = report_tolerance(ram);
+	json_builder_set_member_name(b, "host");
+	if (r->host_err) {
+		json_builder_add_null_value(b);
+		return;
+	}
+	json_builder_begin_object(b);
+	put_string(b, "source", "/proc/self/smaps_rollup");
+	put_uint(b, "rss_bytes", r->host.rss);
+	put_uint(b, "pss_bytes", r->host.pss);
+	put_uint(b, "pss_anon_bytes", r->host.pss_anon);
+	put_uint(b, "pss_shmem_bytes", r->host.pss_shmem);
+	put_uint(b, "pss_file_bytes", r->host.pss_file);
+	put_uint(b, "accounted_bytes", accounted);
+	put_int(b, "difference_bytes", (int64_t) r->host.pss - (int64_t) accounted);
+	put_int(b, "pool_difference_bytes",
+		(int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
+	put_uint(b, "tolerance_bytes", tol);
+	put_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
+	json_builder_end_object(b);
+}
+
+static const char *report_budget(const struct ksm_stats *s)
+{
+	if (s->budget_full)
+		return "full";
+	return s->budget_isolated_paused ? "isolated-paused" : "ok";
+}
+
+static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
+{
+	json_builder_set_member_name(b, "engine");
+	json_builder_begin_object(b);
+	put_uint(b, "passes", s->passes);
+	put_uint(b, "pages_scanned", s->pages_scanned);
+	put_uint(b, "pages_hashed", s->pages_hashed);
+	put_uint(b, "merges", s->merges);
+	put_uint(b, "zero_released", s->zero_released);
+	put_uint(b, "cow_breaks", s->cow_breaks);
+	put_uint(b, "pool_pages", s->pool_pages);
+	put_uint(b, "pool_freed", s->pool_freed);
+	put_uint(b, "mappings_used", s->mappings_used);
+	put_uint(b, "mappings_limit", s->mappings_limit);
+	put_string(b, "budget_state", report_budget(s));
+	put_double(b, "cpu_seconds", s->cpu_seconds);
+	put_uint(b, "stall_p99_us", s->stall_p99_us);
+	put_uint(b, "stall_max_us", s->stall_max_us);
+	json_builder_end_object(b);
+}
+
+/* ---- The reply ---- */
+
+static char *report_render(JsonBuilder *b)
+{
+	JsonGenerator *gen = json_generator_new();
+	JsonNode *root = json_builder_get_root(b);
+	char *text, *line;
+
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, NULL);
+	line = g_strconcat(text, "\n", NULL);
+	g_free(text);
+	json_node_unref(root);
+	g_object_unref(gen);
+	g_object_unref(b);
+	return line;
+}
+
+static char *report_build(const struct report *r)
+{
+	JsonBuilder *b = json_builder_new();
+	GPtrArray *groups = report_groups(r);
+	struct report_sum t;
+	uint64_t held;
+
+	report_totals(r, &t, &held);
+	json_builder_begin_object(b);
+	put_bool(b, "ok", true);
+	put_string(b, "schema", "ksmvmm-report");
+	put_uint(b, "version", REPORT_VERSION);
+	put_double(b, "time", (double) g_get_real_time() / 1e6);
+	put_string(b, "merge", "vmm");
+	put_uint(b, "page_size", PAGE);
+	put_uint(b, "cow_window_s", REPORT_COW_WINDOW_S);
+	put_guests(b, r);
+	put_ended(b, r);
+	put_totals(b, r, &t, held);
+	put_groups(b, r, groups);
+	put_matrix(b, r);
+	put_group_matrix(b, r, groups);
+	put_host(b, r, t.cost_bytes + held);
+	put_engine(b, &r->engine);
+	json_builder_end_object(b);
+	g_ptr_array_free(groups, TRUE);
+	return report_render(b);
+}
+
+static const char *report_mode_name(enum merge_mode m)
+{
+	return m == MERGE_HOST ? "host" : "off";
+}
+
+char *control_report_reply(struct fleet *f, struct history *h)
+{
+	struct report r = {0};
+	char *line;
+	int ret = report_gather(&r, f, h);
+
+	if (ret == -ENOTSUP)
+		line = proto_reply_error("no per-guest figures: merging is \"%s\" (a report needs "
+					 "the VMM's engine, --merge=vmm)",
+					 report_mode_name(fleet_merge_mode(f)));
+	else if (ret)
+		line = proto_reply_error("cannot build the report: %s", g_strerror(-ret));
+	else
+		line = report_build(&r);
+	report_free(&r);
+	return line;
+}
+
+char *control_history_reply(struct fleet *f, struct history *h, const char *name)
+{
+	int i = name[0] ? fleet_find(f, name) : -1;
+
+	if (fleet_merge_mode(f) != MERGE_VMM || !h)
+		return proto_reply_error("no history: merging is \"%s\" (history needs the VMM's "
+					 "engine, --merge=vmm)",
+					 report_mode_name(fleet_merge_mode(f)));
+	if (name[0] && i < 0)
+		return proto_reply_error("no guest named \"%s\"", name);
+	return history_reply(h, i < 0 ? SIZE_MAX : (size_t) i, name);
+}
