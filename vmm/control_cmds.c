@@ -1,14 +1,16 @@
-/* control_cmds.c - the control commands: list, stop, verify, fault, ping.
+/* control_cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
- * verify: a guest checks all its pages, which takes a while, so a verify request is a
- * job run by worker threads (several guests in parallel). The last worker of a job
+ * verify and report: a guest checks all its pages, which takes a while, so a verify
+ * request is a job run by worker threads (several guests in parallel); a report takes
+ * the engine lock, so it is a job run by one worker thread. The last worker of a job
  * wakes the main loop through an eventfd, where the reply is delivered and the
  * threads are joined.
  */
 #define pr_fmt(fmt) "control: " fmt
 
 #include "vmm/control_cmds.h"
+#include "vmm/control_report.h"
 #include "vmm/control_stats.h"
 
 #include <errno.h>
@@ -21,18 +23,22 @@
 #include <glib-unix.h>
 
 #include "vmm/fleet.h"
+#include "vmm/history.h"
 #include "vmm/log.h"
 #include "vmm/protocol.h"
 
-#define CONTROL_MAX_JOBS 8	 /* verify requests running at once */
+#define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
 #define CONTROL_JOB_THREADS 8	 /* guests one verify request checks in parallel */
 #define CONTROL_VERIFY_MS 120000 /* timeout of one guest's verify */
 
-/* One verify request: guests idx[0..n) checked by worker threads. */
+/* One verify request: guests idx[0..n) checked by worker threads; or, with @compute,
+ * one call of @compute on a worker thread whose result is the reply. */
 struct control_job {
 	struct control_cmds *cmds;
 	control_cmds_done_fn done; /* gets the reply */
 	void *opaque;
+	char *(*compute)(struct control_cmds *c); /* NULL for verify */
+	char *reply;				   /* what @compute returned */
 	size_t n;
 	size_t *idx;		  /* fleet indices */
 	struct proto_result *res; /* names set before the workers start */
@@ -44,7 +50,8 @@ struct control_job {
 
 struct control_cmds {
 	struct fleet *fleet;
-	GList *jobs; /* verify jobs not yet delivered (main thread only) */
+	GList *jobs; /* verify and report jobs not yet delivered (main thread only) */
+	struct history *history; /* samples of the engine's figures, or NULL */
 	int wake_fd; /* eventfd written by the last worker of a job */
 	guint wake_watch;
 };
@@ -200,7 +207,9 @@ static gpointer control_job_thread(gpointer data)
 	struct control_job *job = data;
 	gint k;
 
-	while ((k = g_atomic_int_add(&job->next, 1)) < (gint) job->n)
+	if (job->compute)
+		job->reply = job->compute(job->cmds);
+	while (!job->compute && (k = g_atomic_int_add(&job->next, 1)) < (gint) job->n)
 		control_verify_one(job, (size_t) k);
 	if (g_atomic_int_dec_and_test(&job->running))
 		control_job_done(job);
@@ -218,6 +227,7 @@ static void control_job_join(struct control_job *job)
 static void control_job_free(struct control_job *job)
 {
 	control_job_join(job);
+	g_free(job->reply);
 	g_free(job->idx);
 	g_free(job->res);
 	g_free(job);
@@ -234,9 +244,10 @@ static int control_job_start(struct control_job *job)
 	g_atomic_int_set(&job->running, 1);
 	for (unsigned t = 0; t < want; t++) {
 		g_atomic_int_inc(&job->running);
-		job->threads[t] = g_thread_try_new("verify", control_job_thread, job, &gerr);
+		job->threads[t] = g_thread_try_new(job->compute ? "report" : "verify",
+						   control_job_thread, job, &gerr);
 		if (!job->threads[t]) {
-			pr_warn("cannot start a verify thread: %s", gerr->message);
+			pr_warn("cannot start a worker thread: %s", gerr->message);
 			g_clear_error(&gerr);
 			g_atomic_int_add(&job->running, -1);
 			break;
@@ -289,7 +300,7 @@ static char *control_verify(struct control_cmds *c, const struct proto_request *
 	char *line;
 
 	if (g_list_length(c->jobs) >= CONTROL_MAX_JOBS)
-		return proto_reply_error("too many verify requests in progress");
+		return proto_reply_error("too many verify or report requests in progress");
 	job = g_new(struct control_job, 1);
 	*job = (struct control_job){.cmds = c, .done = done, .opaque = opaque};
 	line = control_job_select(c->fleet, job, req->name);
@@ -306,9 +317,13 @@ static char *control_verify(struct control_cmds *c, const struct proto_request *
 /* Take @job off the list, wait for its workers, hand its reply over, free it. */
 static void control_job_deliver(struct control_cmds *c, struct control_job *job)
 {
+	char *reply;
+
 	c->jobs = g_list_remove(c->jobs, job);
 	control_job_join(job);
-	job->done(job->opaque, proto_reply_results(job->res, job->n));
+	reply = job->compute ? job->reply : proto_reply_results(job->res, job->n);
+	job->reply = NULL;
+	job->done(job->opaque, reply ? reply : proto_reply_error("the report failed"));
 	control_job_free(job);
 }
 
@@ -343,12 +358,42 @@ static char *control_set(struct control_cmds *c, const struct proto_request *req
 	return control_set_reply(c->fleet, req->key, req->value);
 }
 
+static char *control_history(struct control_cmds *c, const struct proto_request *req)
+{
+	return control_history_reply(c->fleet, c->history, req->name);
+}
+
+/* Worker thread: the report (ksm_matrix waits for the engine lock). */
+static char *control_report_compute(struct control_cmds *c)
+{
+	return control_report_reply(c->fleet, c->history);
+}
+
+/* Start a report job; NULL means the reply comes through @done. */
+static char *control_report(struct control_cmds *c, control_cmds_done_fn done, void *opaque)
+{
+	struct control_job *job;
+
+	if (g_list_length(c->jobs) >= CONTROL_MAX_JOBS)
+		return proto_reply_error("too many verify or report requests in progress");
+	job = g_new(struct control_job, 1);
+	*job = (struct control_job){
+	    .cmds = c, .done = done, .opaque = opaque, .n = 1, .compute = control_report_compute};
+	if (control_job_start(job)) {
+		control_job_free(job);
+		return proto_reply_error("cannot start a report thread");
+	}
+	c->jobs = g_list_prepend(c->jobs, job);
+	return NULL;
+}
+
 /* ---- Dispatch ---- */
 
 /* A handler for an immediate command: returns its reply line. */
 typedef char *(*control_cmd_fn)(struct control_cmds *c, const struct proto_request *req);
 
-/* Indexed by enum proto_cmd; NULL = served elsewhere (verify) or not by this VMM. */
+/* Indexed by enum proto_cmd; NULL = served elsewhere (verify, report) or not by this
+ * VMM. */
 static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
     [PROTO_CMD_PING] = control_ping,
     [PROTO_CMD_LIST] = control_list,
@@ -356,6 +401,7 @@ static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
     [PROTO_CMD_FAULT] = control_fault,
     [PROTO_CMD_STATS] = control_stats,
     [PROTO_CMD_SET] = control_set,
+    [PROTO_CMD_HISTORY] = control_history,
 };
 
 char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
@@ -368,6 +414,8 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 		return proto_reply_error("%s", err);
 	if (req.cmd == PROTO_CMD_VERIFY)
 		return control_verify(c, &req, done, opaque);
+	if (req.cmd == PROTO_CMD_REPORT)
+		return control_report(c, done, opaque);
 	if (!control_cmd_table[req.cmd])
 		return proto_reply_error("\"%s\" is not supported", proto_cmd_name(req.cmd));
 	return control_cmd_table[req.cmd](c, &req);
@@ -385,6 +433,11 @@ struct control_cmds *control_cmds_create(struct fleet *f, char *err, size_t errl
 		return NULL;
 	}
 	c->wake_watch = g_unix_fd_add(c->wake_fd, G_IO_IN, control_on_wake, c);
+	c->history = history_create(fleet_count(f), HISTORY_CAP);
+	if (c->history)
+		history_start(c->history, f);
+	else
+		pr_warn("no memory for the history: reports will have no rates");
 	return c;
 }
 
@@ -396,5 +449,6 @@ void control_cmds_destroy(struct control_cmds *c)
 		control_job_deliver(c, c->jobs->data);
 	g_source_remove(c->wake_watch);
 	close(c->wake_fd);
+	history_destroy(c->history);
 	g_free(c);
 }

@@ -349,13 +349,15 @@ static void put_matrix(JsonBuilder *b, const struct report *r)
 	json_builder_end_object(b);
 }
 
-/* Pages shared between two different guests of groups @ga and @gb (sum over pairs). */
+/* Pages shared by pairs of different guests, one of group @ga and one of @gb, summed over
+ * the pairs (each pair once: within one group, a < c). */
 static uint64_t report_group_pair(const struct report *r, const char *ga, const char *gb)
 {
+	bool same = !strcmp(ga, gb);
 	uint64_t sum = 0;
 
 	for (size_t a = 0; a < r->n; a++) {
-		for (size_t c = 0; c < r->n; c++) {
+		for (size_t c = same ? a + 1 : 0; c < r->n; c++) {
 			if (a == c || !r->live[a] || !r->live[c] || strcmp(r->info[a].group, ga) ||
 			    strcmp(r->info[c].group, gb))
 				continue;

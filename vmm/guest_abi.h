@@ -104,7 +104,10 @@ struct wl_params {
 	/* SHUFFLED permutes extents of this many shared pages (0 or 1: single pages);
 	 * pages inside an extent stay in order, as runs of identical memory do. */
 	uint32_t shuffle_extent;
-	uint32_t pad1;
+	/* 1: the VMM loaded the profile pages from a RAM image (e.g. a Linux guest's memory
+	 * dump) instead of the guest filling them; the guest records a 32-bit checksum of
+	 * each page in the version table and verify checks against it. No mutation. */
+	uint32_t image_mode;
 };
 
 #endif

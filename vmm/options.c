@@ -152,6 +152,7 @@ enum {
 	OPT_KSM_BATCH,
 	OPT_KSM_STALL,
 	OPT_KSM_RATE,
+	OPT_RAM_IMAGE,
 };
 
 static const struct option long_opts[] = {
@@ -174,6 +175,7 @@ static const struct option long_opts[] = {
     {"ksm-batch", required_argument, NULL, OPT_KSM_BATCH},
     {"ksm-max-stall-us", required_argument, NULL, OPT_KSM_STALL},
     {"ksm-scan-rate", required_argument, NULL, OPT_KSM_RATE},
+    {"ram-image", required_argument, NULL, OPT_RAM_IMAGE},
     {NULL, 0, NULL, 0},
 };
 
@@ -230,6 +232,19 @@ static int set_name(struct options *o, const char *v, char *err, unsigned errlen
 	if (!valid_name(v, 40))
 		return fail(err, errlen, "--name '%s': want 1..40 of [A-Za-z0-9._-]", v);
 	o->name = v;
+	return 0;
+}
+
+/* A file name, with at most one "%d" (replaced by the guest index) and no other '%'. */
+static int set_ram_image(struct options *o, const char *v, char *err, unsigned errlen)
+{
+	const char *pct = strchr(v, '%');
+
+	if (!*v || (pct && (pct[1] != 'd' || strchr(pct + 1, '%'))))
+		return fail(err, errlen, "--ram-image '%s': want a file name, with %%d for the "
+					 "guest index if each guest has its own",
+			    v);
+	o->ram_image = v;
 	return 0;
 }
 
@@ -328,6 +343,7 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_IMAGE: o->workload_image = v; return 0;
 	case OPT_VERBOSE: o->verbose++; return 0;
 	case OPT_MERGE: return set_merge(o, v, err, errlen);
+	case OPT_RAM_IMAGE: return set_ram_image(o, v, err, errlen);
 	case OPT_SHARE_GROUP: return set_group(o, v, err, errlen);
 	case OPT_KSM_INTERVAL:
 		return set_u64("--ksm-interval-ms", v, 1, 60000, &o->ksm_interval_ms, err, errlen);
@@ -354,6 +370,8 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 		return fail(err, errlen, "--profile applies to --guest workload only");
 	if (o->kind == GUEST_KIND_WORKLOAD && (o->initrd || o->cmdline))
 		return fail(err, errlen, "--initrd and --cmdline apply to --kernel only");
+	if (o->ram_image && (o->kind != GUEST_KIND_WORKLOAD || o->profile.mutate_rate))
+		return fail(err, errlen, "--ram-image applies to --guest workload without mutate");
 	if (o->kind == GUEST_KIND_WORKLOAD && o->mem < MIN_WORKLOAD_MEM)
 		return fail(err, errlen, "--mem: a workload guest needs at least %llu MiB",
 			    MIN_WORKLOAD_MEM >> 20);

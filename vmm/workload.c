@@ -127,6 +127,54 @@ static void fill_params(struct wl_params *p, const struct guest *g, const struct
 	p->shuffle_extent = o->profile.extent;
 }
 
+/* Read up to @len bytes of @fd into guest RAM at @gpa. Returns bytes read or -errno. */
+static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
+{
+	uint8_t *dst = mem_gpa(&g->mem, gpa, len);
+	uint64_t done = 0;
+
+	while (dst && done < len) {
+		ssize_t n = read(fd, dst + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (uint64_t)n;
+	}
+	return dst ? (int64_t)done : -EFAULT;
+}
+
+/* --ram-image: the profile pages come from a file (a memory dump), in page order. */
+static int load_ram_image(struct guest *g, const char *pattern, const struct wl_params *p)
+{
+	char path[4096];
+	int64_t got = 0, n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), pattern, g->index);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("%s: cannot open RAM image %s: %s", g->name, path, strerror(errno));
+		return -errno;
+	}
+	for (unsigned r = 0; r < p->nr_regions && n >= 0; r++) {
+		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * MEM_PAGE_SIZE);
+		got += n > 0 ? n : 0;
+		if (n >= 0 && (uint64_t)n < p->regions[r].npages * MEM_PAGE_SIZE)
+			break;
+	}
+	close(fd);
+	if (n < 0 || got == 0) {
+		pr_err("%s: RAM image %s is %s", g->name, path, n < 0 ? strerror((int)-n) : "empty");
+		return -EINVAL;
+	}
+	pr_info("%s: loaded %lld MiB of RAM image %s", g->name, (long long)(got >> 20), path);
+	return 0;
+}
+
 int workload_load(struct guest *g, const struct options *o, const char *image,
 		  struct x86_boot *boot)
 {
@@ -141,6 +189,11 @@ int workload_load(struct guest *g, const struct options *o, const char *image,
 		pr_err("%s: %llu MiB is too small for the workload guest", g->name,
 		       (unsigned long long) (g->mem.ram_size / MIB));
 		return -EINVAL;
+	}
+	if (o->ram_image) {
+		p->image_mode = 1;
+		if (load_ram_image(g, o->ram_image, p))
+			return -EINVAL;
 	}
 	ret = x86_build_gdt(&g->mem, WL_GDT_GPA);
 	if (!ret)

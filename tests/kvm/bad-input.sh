@@ -35,6 +35,11 @@ expect_error 'bad option' run --mem 64M $W --frobnicate
 expect_error 'at least 8 MiB' run --mem 4M $W
 KSMVMM_KVM_DEVICE=/nonexistent/kvm expect_error 'cannot open /nonexistent/kvm' run --mem 64M $W
 expect_error 'cannot open workload image' run --mem 64M $W --workload-image /nonexistent.bin
+expect_error 'cannot open RAM image /nonexistent/img0' run --count 4 --mem 64M $W --ram-image /nonexistent/img%d
+: >"$T/empty.img"
+expect_error 'RAM image .* is empty' run --mem 64M $W --ram-image "$T/empty.img"
+expect_error 'without mutate' run --mem 64M $W --ram-image x --profile mutate=5@10
+expect_error 'ram-image' run --mem 64M $W --ram-image 'img%s' 
 
 # Kernels: garbage, an ELF that is not a kernel, a missing file, an oversized initrd.
 head -c 100000 /dev/urandom >"$T/garbage"

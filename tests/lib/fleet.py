@@ -8,6 +8,7 @@ Subcommands (all print what they check and exit non-zero on failure):
                                   wait until merges reach 95% of ideal, then check that
                                   Pss dropped by 90% of the ideal saving (skipped when
                                   BASELINE_PSS is -1)
+  wait-merged SOCK MIN TIMEOUT    wait until the guests map at least MIN pool pages
   cow SOCK MIN TIMEOUT            wait for at least MIN copy-on-write breaks
   groups SOCK PID                 pagemap audit: no pool page shared across groups
   budget SOCK                     engine stayed under its mapping budget
@@ -90,6 +91,19 @@ def converge(sock, pid, console_dir, baseline, timeout=180):
         raise SystemExit("FAIL: host accounting dropped by less than 90% of the ideal")
 
 
+def wait_merged(sock, minimum, timeout):
+    """Wait until the guests together map at least @minimum pool pages."""
+    t0 = time.time()
+    merged = 0
+    while time.time() - t0 < timeout:
+        merged = merged_now(stats(sock))
+        if merged >= minimum:
+            print(f"{merged} pages merged after {time.time() - t0:.1f}s")
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"FAIL: only {merged} pages merged in {timeout}s")
+
+
 def cow(sock, minimum, timeout):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -158,6 +172,8 @@ def main():
     elif cmd == "converge":
         converge(args[0], int(args[1]), args[2], int(args[3]),
                  int(args[4]) if len(args) > 4 else 180)
+    elif cmd == "wait-merged":
+        wait_merged(args[0], int(args[1]), int(args[2]))
     elif cmd == "cow":
         cow(args[0], int(args[1]), int(args[2]))
     elif cmd == "groups":

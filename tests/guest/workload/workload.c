@@ -105,6 +105,8 @@ static const char *check_params(const struct wl_params *p)
 		return "unknown placement";
 	if (p->mutate_pct > 100)
 		return "mutate_pct above 100";
+	if (p->image_mode > 1 || (p->image_mode && p->mutate_rate))
+		return "image_mode must be 0 or 1, without mutation";
 	return check_regions(p);
 }
 
@@ -168,6 +170,40 @@ static void write_page(struct wl_cpu *c, uint64_t p, uint32_t v)
 	wl_store_page(page_ptr(c, p), &want, c->prm.has_avx);
 	if (c->versions[p] != v)
 		c->versions[p] = v;
+}
+
+static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t nbad);
+
+/* A 32-bit checksum of a page (image mode): a strong mix of every qword. */
+static uint32_t page_sum(const uint64_t *page)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (unsigned k = 0; k < WL_PAGE_SIZE / 8; k++)
+		h = wl_mix(h ^ page[k]) + k;
+	return (uint32_t) (h ^ (h >> 32));
+}
+
+/* Image mode: the VMM loaded the pages; remember their checksums instead of filling. */
+static void record_sums(struct wl_cpu *c)
+{
+	uint64_t n = 0;
+
+	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu, n++)
+		c->versions[p] = page_sum(page_ptr(c, p));
+	wl_atomic_add(&c->live->pages_filled, n);
+}
+
+static void verify_sums(struct wl_cpu *c, uint64_t *ok, uint64_t *bad)
+{
+	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu) {
+		if (page_sum(page_ptr(c, p)) == c->versions[p]) {
+			(*ok)++;
+		} else {
+			(*bad)++;
+			report_bad(c, p, c->versions[p], *bad);
+		}
+	}
 }
 
 /* Fill phase: every owned page at version 0. The version entry is only written if it
@@ -281,7 +317,7 @@ static void verify(struct wl_cpu *c)
 {
 	uint64_t ok = 0, bad = 0;
 
-	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu) {
+	for (uint64_t p = c->index; p < c->lay.total && !c->prm.image_mode; p += c->ncpu) {
 		uint32_t v = c->versions[p];
 		struct wl_content want = wl_page_content(&c->lay, p, v);
 
@@ -292,6 +328,8 @@ static void verify(struct wl_cpu *c)
 			report_bad(c, p, v, bad);
 		}
 	}
+	if (c->prm.image_mode)
+		verify_sums(c, &ok, &bad);
 	wl_atomic_add(&c->live->verify_ok, ok);
 	wl_atomic_add(&c->live->verify_bad, bad);
 	/* The locked adds above are ordered before this xadd, so the last vCPU sees every
@@ -359,11 +397,16 @@ void wl_main(uint64_t index, struct wl_params *params)
 
 	memset(&c, 0, sizeof(c));
 	setup(&c, index, params);
-	if (c.index == 0)
+	if (c.index == 0 && c.prm.image_mode)
+		wl_printf("workload: %lu pages image cpus=%u\n", c.lay.total, c.ncpu);
+	else if (c.index == 0)
 		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u\n",
 			  c.lay.total, c.lay.nzero, c.lay.nshared, c.lay.ndup, c.lay.nunique,
 			  c.ncpu);
-	fill(&c);
+	if (c.prm.image_mode)
+		record_sums(&c);
+	else
+		fill(&c);
 	mutate_setup(&c);
 	report_ready(&c);
 	if (c.pending)
