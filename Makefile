@@ -9,6 +9,9 @@ PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0
 # Lazy (=) so a first `make test` can install the packages before this is evaluated.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# cairo draws ksmctl's report pictures; ksmvmm itself does not link it.
+CTL_PKG_CFLAGS = $(shell pkg-config --cflags cairo 2>/dev/null)
+CTL_PKG_LIBS = $(shell pkg-config --libs cairo 2>/dev/null) -lm
 
 CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wshadow \
 	-D_GNU_SOURCE -I. -MMD -MP
@@ -47,7 +50,9 @@ $(B)/ksmvmm: $(B)/vmm/main.o $(VMM_LIB_OBJS)
 
 $(B)/ksmctl: $(CTL_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CTL_PKG_LIBS) $(LDLIBS)
+
+$(B)/tools/ksmctl/%.o: PKG_CFLAGS += $(CTL_PKG_CFLAGS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -231,7 +231,7 @@ static void *engine_thread(void *arg)
 		k->cpu_seconds += thread_cpu() - t0;
 		ksm_publish(k);
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
-		idle = k->activity ? 0 : idle < 3 ? idle + 1 : idle;
+		idle = k->activity || k->hold ? 0 : idle < 3 ? idle + 1 : idle;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += (long) k->tun.interval_ms * 1000000 << idle;
 		until.tv_sec += until.tv_nsec / 1000000000;

@@ -15,7 +15,7 @@
 /* First-touched pages per pass above which the fleet counts as filling memory. */
 #define KSM_FILL_STORM 256
 /* Calm passes in a row that end a storm. */
-#define KSM_CALM_PASSES 5
+#define KSM_CALM_PASSES 2
 /* Passes merging may be held back in a row for that. */
 #define KSM_MAX_HELD 300
 

@@ -24,7 +24,8 @@ int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 		goto err;
 	p->bits = calloc((cap + 63) / 64, sizeof(*p->bits));
 	p->canon = calloc(cap, sizeof(*p->canon));
-	if (!p->bits || !p->canon)
+	p->populated = calloc((cap / KSM_POOL_CHUNK + 64) / 64, sizeof(*p->populated));
+	if (!p->bits || !p->canon || !p->populated)
 		goto err;
 	p->cap = cap;
 	return 0;
@@ -44,6 +45,7 @@ void ksm_pool_destroy(struct ksm_pool *p)
 		close(p->fd);
 	free(p->bits);
 	free(p->canon);
+	free(p->populated);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 }
@@ -77,6 +79,20 @@ static uint32_t find_free(const struct ksm_pool *p, uint32_t hint)
 	return KSM_POOL_NONE;
 }
 
+/* Back the chunk of page @id in one call before the first copy into it. Best effort: a
+ * failure only means the copy faults the pages in one by one. */
+static void populate(struct ksm_pool *p, uint32_t id)
+{
+	uint32_t c = id / KSM_POOL_CHUNK;
+	uint64_t first = (uint64_t)c * KSM_POOL_CHUNK;
+	uint64_t n = p->cap - first < KSM_POOL_CHUNK ? p->cap - first : KSM_POOL_CHUNK;
+
+	if ((p->populated[c / 64] >> (c % 64)) & 1)
+		return;
+	madvise(p->view + first * PAGE, n * PAGE, MADV_POPULATE_WRITE);
+	p->populated[c / 64] |= 1ull << (c % 64);
+}
+
 uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64_t hash,
 		      uint32_t group)
 {
@@ -90,6 +106,7 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 	p->bits[id / 64] |= 1ull << (id % 64);
 	p->used++;
 	p->cursor = id + 1 < p->cap ? id + 1 : 0;
+	populate(p, id);
 	memcpy(ksm_pool_page(p, id), src, PAGE);
 	p->canon[id] = (struct ksm_canon){.hash = hash, .group = group, .refs = 0};
 	return id;
@@ -103,6 +120,8 @@ void ksm_pool_release(struct ksm_pool *p, uint32_t id)
 	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) (id * PAGE),
 		  (off_t) PAGE);
 	p->bits[id / 64] &= ~(1ull << (id % 64));
+	/* The hole makes its chunk partly unbacked: populate it again before reuse. */
+	p->populated[id / KSM_POOL_CHUNK / 64] &= ~(1ull << (id / KSM_POOL_CHUNK % 64));
 	p->canon[id].refs = 0;
 	p->used--;
 	p->freed++;

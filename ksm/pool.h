@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #define KSM_POOL_NONE UINT32_MAX
+/* Pool pages are faulted in by this many at a time: one page fault each costs tens of
+ * microseconds under nested virtualisation, one madvise for a chunk far less. */
+#define KSM_POOL_CHUNK 64
 
 /* Book-keeping of one pool page. */
 struct ksm_canon {
@@ -28,7 +31,8 @@ struct ksm_pool {
 	uint32_t used;		 /* allocated pages */
 	uint64_t *bits;		 /* allocation bitmap */
 	struct ksm_canon *canon; /* per page */
-	uint64_t freed;		 /* pages released over the pool's life */
+	uint64_t freed;          /* pages released over the pool's life */
+	uint64_t *populated;     /* per KSM_POOL_CHUNK pages: backed and mapped in the view */
 };
 
 /* Create a pool able to hold @cap pages. Returns 0 or -errno. */

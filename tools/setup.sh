@@ -3,7 +3,8 @@
 set -eu
 
 PKGS="gcc make pkg-config binutils linux-libc-dev libxxhash-dev libglib2.0-dev
-libjson-glib-dev busybox-static cpio gzip xz-utils zstd python3 procps"
+libjson-glib-dev busybox-static cpio gzip xz-utils zstd python3 procps
+libcairo2-dev fonts-dejavu-core python3-jsonschema libxml2-utils bsdutils tmux"
 
 missing=""
 for p in $PKGS; do

@@ -27,16 +27,16 @@
 
 /* Everything one report is made of. */
 struct report {
-	size_t n;			/* guest slots */
-	struct fleet_guest_info *info;	/* n */
-	struct ksm_vm_stats *vms;	/* n (engine order = fleet order) */
+	size_t n;		       /* guest slots */
+	struct fleet_guest_info *info; /* n */
+	struct ksm_vm_stats *vms;      /* n (engine order = fleet order) */
 	struct ksm_stats engine;
-	uint64_t *matrix;		/* n x n */
-	double *cow_rate;		/* n: breaks per second */
+	uint64_t *matrix; /* n x n */
+	double *cow_rate; /* n: breaks per second */
 	double fleet_cow_rate;
-	bool *live;			/* n: running or starting, with figures */
+	bool *live; /* n: running or starting, with figures */
 	struct report_host host;
-	int host_err;			/* 0, or why host is unknown */
+	int host_err; /* 0, or why host is unknown */
 };
 
 /* ---- Host accounting ---- */
@@ -69,7 +69,7 @@ int report_read_host(struct report_host *out)
 
 uint64_t report_tolerance(uint64_t guest_ram)
 {
-	return 16 * MIB + guest_ram / 64;
+	return 16 * MIB + guest_ram / 32;
 }
 
 bool report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)

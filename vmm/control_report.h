@@ -9,7 +9,7 @@
 struct fleet;
 struct history;
 
-#define REPORT_VERSION 1      /* "version" of the report schema (docs/report-schema.json) */
+#define REPORT_VERSION 1       /* "version" of the report schema (docs/report-schema.json) */
 #define REPORT_COW_WINDOW_S 10 /* copy-on-write rates are over this many seconds */
 
 /* The host's accounting of this process, from /proc/self/smaps_rollup (bytes). */

@@ -14,18 +14,18 @@
 #define HISTORY_VERSION 1
 
 struct history {
-	GMutex lock;		       /* guards everything below but the timer fields */
-	size_t cap;		       /* samples the ring holds */
-	size_t nguests;		       /* per-guest columns */
-	size_t head;		       /* index of the oldest sample */
-	size_t count;		       /* samples held */
+	GMutex lock;			/* guards everything below but the timer fields */
+	size_t cap;			/* samples the ring holds */
+	size_t nguests;			/* per-guest columns */
+	size_t head;			/* index of the oldest sample */
+	size_t count;			/* samples held */
 	struct history_sample *samples; /* cap entries */
-	uint64_t *saved;	       /* cap x nguests: bytes saved per guest */
-	uint64_t *cow;		       /* cap x nguests: copy-on-write breaks per guest */
+	uint64_t *saved;		/* cap x nguests: bytes saved per guest */
+	uint64_t *cow;			/* cap x nguests: copy-on-write breaks per guest */
 	/* Sampling (main-loop thread only). */
 	struct fleet *fleet;
 	guint timer;
-	gint64 start_us;	/* monotonic time of history_start() */
+	gint64 start_us;	  /* monotonic time of history_start() */
 	struct ksm_vm_stats *vms; /* scratch: nguests entries */
 };
 
@@ -152,13 +152,13 @@ int history_cow_rate(struct history *h, size_t g, double window_s, double *rate)
 	last = history_slot(h, h->count - 1);
 	/* The oldest sample still inside the window; at least the one before the last. */
 	first = h->count - 2;
-	while (first > 0 && h->samples[last].uptime -
-				    h->samples[history_slot(h, first - 1)].uptime <= window_s)
+	while (first > 0 &&
+	       h->samples[last].uptime - h->samples[history_slot(h, first - 1)].uptime <= window_s)
 		first--;
 	first = history_slot(h, first);
 	dt = h->samples[last].uptime - h->samples[first].uptime;
-	*rate = dt > 0 ? (double) (history_cow_at(h, last, g) - history_cow_at(h, first, g)) / dt
-		       : 0;
+	*rate =
+	    dt > 0 ? (double) (history_cow_at(h, last, g) - history_cow_at(h, first, g)) / dt : 0;
 	g_mutex_unlock(&h->lock);
 	return 0;
 }
@@ -192,8 +192,8 @@ void history_start(struct history *h, struct fleet *f)
 /* ---- The reply ---- */
 
 static const char *const history_columns[] = {
-    "time",	    "uptime",	  "bytes_saved", "cost_bytes", "merges",
-    "cow_breaks", "zero_pages", "pool_pages",	 "cpu_seconds",
+    "time",	  "uptime",	"bytes_saved", "cost_bytes",  "merges",
+    "cow_breaks", "zero_pages", "pool_pages",  "cpu_seconds",
 };
 
 static void history_add_sample(JsonBuilder *b, const struct history_sample *s)

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HISTORY_CAP 3600      /* samples kept: one hour at one a second */
-#define HISTORY_PERIOD_S 1    /* seconds between samples */
+#define HISTORY_CAP 3600   /* samples kept: one hour at one a second */
+#define HISTORY_PERIOD_S 1 /* seconds between samples */
 
 struct fleet;
 struct history;
@@ -21,8 +21,8 @@ struct ksm_vm_stats;
 
 /* One sample of the fleet. Counters (merges, cow_breaks, cpu_seconds) only grow. */
 struct history_sample {
-	double time;	     /* wall clock, seconds since the Unix epoch */
-	double uptime;	     /* seconds since the history started (monotonic) */
+	double time;	      /* wall clock, seconds since the Unix epoch */
+	double uptime;	      /* seconds since the history started (monotonic) */
 	uint64_t bytes_saved; /* fleet: zero pages + (k-1)/k of each page shared by k */
 	uint64_t cost_bytes;  /* fleet: private pages + pool pages they map */
 	uint64_t merges;      /* engine: merges so far */

@@ -27,6 +27,7 @@ static const char usage[] =
     "  --guest workload our memory-profile workload guest (build/guest/workload.bin)\n"
     "  --profile P      shared=50,zero=10[,dup=5][,placement=same|shuffled]\n"
     "                   [,mutate=PCT@PAGES_PER_S][,seed=N]  (percent of pages; rest unique)\n"
+    "  --seed N=GUESTS  those guests (g2,g3) use seed N: their shared pages differ\n"
     "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
     "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
     "  --console DIR    write each guest's serial console to DIR/NAME.log\n"

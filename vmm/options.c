@@ -148,6 +148,7 @@ enum {
 	OPT_VERBOSE,
 	OPT_MERGE,
 	OPT_SHARE_GROUP,
+	OPT_SEED,
 	OPT_KSM_INTERVAL,
 	OPT_KSM_BATCH,
 	OPT_KSM_STALL,
@@ -171,6 +172,7 @@ static const struct option long_opts[] = {
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"merge", required_argument, NULL, OPT_MERGE},
     {"share-group", required_argument, NULL, OPT_SHARE_GROUP},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"ksm-interval-ms", required_argument, NULL, OPT_KSM_INTERVAL},
     {"ksm-batch", required_argument, NULL, OPT_KSM_BATCH},
     {"ksm-max-stall-us", required_argument, NULL, OPT_KSM_STALL},
@@ -282,6 +284,28 @@ static int set_group(struct options *o, const char *v, char *err, unsigned errle
 	return 0;
 }
 
+/* --seed N=GUEST[,GUEST...] */
+static int set_seed(struct options *o, const char *v, char *err, unsigned errlen)
+{
+	struct seed_rule *r = &o->seed_rules[o->nr_seed_rules];
+	const char *eq = strchr(v, '=');
+	unsigned long long seed;
+	char num[24];
+
+	if (o->nr_seed_rules == OPT_MAX_SEED_RULES)
+		return fail(err, errlen, "--seed: at most %d rules", OPT_MAX_SEED_RULES);
+	if (!eq || !eq[1] || (size_t) (eq - v) >= sizeof(num))
+		return fail(err, errlen, "--seed '%s': want N=GUEST[,GUEST...]", v);
+	memcpy(num, v, (size_t) (eq - v));
+	num[eq - v] = '\0';
+	if (parse_uint(num, ~0ull, &seed))
+		return fail(err, errlen, "--seed '%s': '%s' is not a number", v, num);
+	r->seed = seed;
+	r->guests = eq + 1;
+	o->nr_seed_rules++;
+	return 0;
+}
+
 static int set_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *dst,
 		   char *err, unsigned errlen)
 {
@@ -308,6 +332,14 @@ static bool in_list(const char *list, const char *name)
 		p = comma ? comma + 1 : NULL;
 	}
 	return false;
+}
+
+uint64_t options_seed_of(const struct options *o, const char *name)
+{
+	for (unsigned i = 0; i < o->nr_seed_rules; i++)
+		if (in_list(o->seed_rules[i].guests, name))
+			return o->seed_rules[i].seed;
+	return o->profile.seed;
 }
 
 const char *options_group_of(const struct options *o, const char *name)
@@ -345,6 +377,7 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_MERGE: return set_merge(o, v, err, errlen);
 	case OPT_RAM_IMAGE: return set_ram_image(o, v, err, errlen);
 	case OPT_SHARE_GROUP: return set_group(o, v, err, errlen);
+	case OPT_SEED: return set_seed(o, v, err, errlen);
 	case OPT_KSM_INTERVAL:
 		return set_u64("--ksm-interval-ms", v, 1, 60000, &o->ksm_interval_ms, err, errlen);
 	case OPT_KSM_BATCH:

@@ -41,6 +41,15 @@ struct group_rule {
 	const char *guests; /* comma-separated guest names, or NULL for the default */
 };
 
+#define OPT_MAX_SEED_RULES 64
+
+/* --seed N=GUEST[,GUEST...]: those workload guests use seed N instead of the profile's,
+ * so their "shared" pages differ from the other guests' (tests of the sharing matrix). */
+struct seed_rule {
+	uint64_t seed;
+	const char *guests; /* comma-separated guest names */
+};
+
 struct options {
 	unsigned count;
 	uint64_t mem;
@@ -59,6 +68,8 @@ struct options {
 	enum merge_mode merge;
 	unsigned nr_group_rules;
 	struct group_rule group_rules[OPT_MAX_GROUP_RULES];
+	unsigned nr_seed_rules;
+	struct seed_rule seed_rules[OPT_MAX_SEED_RULES];
 	/* Engine tunables; 0 keeps the engine's default. */
 	uint64_t ksm_interval_ms;
 	uint64_t ksm_batch_pages;
@@ -68,6 +79,9 @@ struct options {
 
 /* The sharing group name of guest @name under @o's rules ("fleet" by default). */
 const char *options_group_of(const struct options *o, const char *name);
+
+/* The workload seed of guest @name: the first --seed rule naming it, else the profile's. */
+uint64_t options_seed_of(const struct options *o, const char *name);
 
 /* Parse "shared=50,zero=10[,dup=5][,placement=shuffled][,mutate=PCT@RATE][,seed=N]".
  * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */

@@ -117,7 +117,7 @@ static void fill_params(struct wl_params *p, const struct guest *g, const struct
 	p->nr_cpus = o->cpus;
 	p->guest_index = g->index;
 	p->has_avx = kvm_has_avx();
-	p->seed = o->profile.seed;
+	p->seed = options_seed_of(o, g->name);
 	p->pct_zero = o->profile.zero;
 	p->pct_shared = o->profile.shared;
 	p->pct_dup = o->profile.dup;

@@ -94,9 +94,30 @@ static void test_run_options(void)
 	CHECK_EQ(PARSE(&o, "--mem", "5000", "--guest", "workload"), -EINVAL); /* not 4K aligned */
 }
 
+/* --seed N=GUESTS overrides the profile's seed for those guests only. */
+static void test_seed_rules(void)
+{
+	struct options o;
+
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--profile", "shared=50,seed=3",
+		       "--seed", "7=g2,g3", "--seed", "9=g1"),
+		 0);
+	CHECK_EQ(options_seed_of(&o, "g0"), 3);
+	CHECK_EQ(options_seed_of(&o, "g1"), 9);
+	CHECK_EQ(options_seed_of(&o, "g2"), 7);
+	CHECK_EQ(options_seed_of(&o, "g3"), 7);
+	CHECK_EQ(options_seed_of(&o, "g33"), 3);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--seed", "7"), -EINVAL);
+	CHECK(strstr(err, "N=GUEST"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--seed", "x=g1"), -EINVAL);
+	CHECK(strstr(err, "not a number"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--seed", "5="), -EINVAL);
+}
+
 int main(void)
 {
 	test_profile();
 	test_run_options();
+	test_seed_rules();
 	return check_done("test_options");
 }

@@ -24,7 +24,8 @@ import shlex
 import subprocess
 import sys
 
-import figures
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the modules below
+import figures  # noqa: E402 (after the line above on purpose)
 import fleet as fleetmod
 import hostksm
 import measure

@@ -12,22 +12,25 @@
 
 #include "tools/ksmctl/client.h"
 #include "tools/ksmctl/stats.h"
+#include "tools/ksmctl/views.h"
 #include "vmm/protocol.h"
 
 #define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
 #define KSMCTL_VERIFY_TIMEOUT_MS 600000 /* every guest checks all its pages */
 
-/* Exit statuses. */
-enum {
-	KSMCTL_OK = 0,	   /* the command succeeded */
-	KSMCTL_FAILED = 1, /* the VMM answered with an error, or verify found bad pages */
-	KSMCTL_USAGE = 2,  /* bad command line, or no usable answer from the VMM */
+/* Commands served by ksmctl itself from other requests (exit statuses: reportdata.h). */
+enum ksmctl_local {
+	KSMCTL_REMOTE,	/* a protocol command */
+	KSMCTL_TOP,	/* live view, from "report" */
+	KSMCTL_METRICS, /* Prometheus text, from "report" */
 };
 
 struct ksmctl_args {
 	const char *control; /* socket path */
 	bool json;	     /* print the raw reply */
 	struct proto_request req;
+	enum ksmctl_local local;
+	struct view_args view; /* report, history, top, metrics */
 };
 
 static void ksmctl_usage(FILE *out)
@@ -48,10 +51,23 @@ static void ksmctl_usage(FILE *out)
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
 		"  set KEY VALUE  set an engine tunable: interval_ms, batch_pages,\n"
 		"                 max_stall_us, scan_rate\n"
+		"  report         per guest: cost, private and shared pages, share of the pool,\n"
+		"                 zero pages, saving, copy-on-write rate; groups, the sharing\n"
+		"                 matrix, and the host's accounting (docs/reports.md)\n"
+		"                 [--json] [--svg FILE] [--png FILE] (a 1200x900 picture)\n"
+		"  history [NAME] the last hour of samples, one a second [--csv | --json]\n"
+		"  top            live view of the fleet and the engine; q or Ctrl-C quits\n"
+		"                 [--interval SECONDS] [--iterations N]\n"
+		"  metrics        the report in Prometheus text format\n"
 		"\n"
 		"options:\n"
 		"  -c, --control SOCKET  the control socket (default: $KSMVMM_CONTROL)\n"
 		"  -j, --json            print the JSON reply as it came\n"
+		"      --csv             history: comma-separated values\n"
+		"      --svg FILE        report: write the picture as SVG\n"
+		"      --png FILE        report: write the picture as PNG\n"
+		"      --interval S      top: seconds between refreshes (default 1)\n"
+		"      --iterations N    top: stop after N refreshes (default: until q)\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"exit status: 0 success, 1 the command failed (an error reply, or bad pages),\n"
@@ -90,6 +106,35 @@ static int ksmctl_parse_set(int argc, char **argv, struct ksmctl_args *a)
 	return KSMCTL_OK;
 }
 
+/* "top" and "metrics": commands ksmctl builds from a report. */
+static int ksmctl_parse_local(int argc, char **argv, struct ksmctl_args *a)
+{
+	a->local = strcmp(argv[0], "top") ? KSMCTL_METRICS : KSMCTL_TOP;
+	a->req.cmd = PROTO_CMD_REPORT;
+	if (argc > 1)
+		return ksmctl_usage_error("too many arguments for '%s'", argv[0]);
+	return KSMCTL_OK;
+}
+
+/* Options that only some commands take. */
+static int ksmctl_check_view(const struct ksmctl_args *a)
+{
+	bool report = a->req.cmd == PROTO_CMD_REPORT && a->local == KSMCTL_REMOTE;
+
+	if (a->view.csv && a->req.cmd != PROTO_CMD_HISTORY)
+		return ksmctl_usage_error("--csv applies to 'history' only");
+	if (a->view.csv && a->json)
+		return ksmctl_usage_error("give --csv or --json, not both");
+	if ((a->view.svg || a->view.png) && !report)
+		return ksmctl_usage_error("--svg and --png apply to 'report' only");
+	if ((a->view.interval > 0 || a->view.iterations) && a->local != KSMCTL_TOP)
+		return ksmctl_usage_error("--interval and --iterations apply to 'top' only");
+	if (a->json && a->local != KSMCTL_REMOTE)
+		return ksmctl_usage_error("--json does not apply to '%s'",
+					  a->local == KSMCTL_TOP ? "top" : "metrics");
+	return KSMCTL_OK;
+}
+
 /* The command and its argument, after the options. */
 static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 {
@@ -99,6 +144,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 	if (argc < 1)
 		return ksmctl_usage_error("no command given");
 	cmd = argv[0];
+	if (!strcmp(cmd, "top") || !strcmp(cmd, "metrics"))
+		return ksmctl_parse_local(argc, argv, a);
 	if (proto_cmd_lookup(cmd, &a->req.cmd))
 		return ksmctl_usage_error("unknown command '%s'", cmd);
 	if (proto_cmd_takes_key_value(a->req.cmd))
@@ -115,6 +162,30 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 	return KSMCTL_OK;
 }
 
+/* --interval: 0.1 .. 3600 seconds. */
+static int ksmctl_parse_interval(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || *end || !s[0] || !(*out >= 0.1 && *out <= 3600))
+		return ksmctl_usage_error("--interval '%s': want 0.1 to 3600 seconds", s);
+	return KSMCTL_OK;
+}
+
+/* --iterations: 1 .. 10^9. */
+static int ksmctl_parse_iterations(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno || *end || !s[0] || *out < 1 || *out > 1000000000)
+		return ksmctl_usage_error("--iterations '%s': want a count from 1", s);
+	return KSMCTL_OK;
+}
+
 /* Parse the command line. Returns KSMCTL_OK, or an exit status (-1: help shown). */
 static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 {
@@ -122,23 +193,36 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 	    {"control", required_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"csv", no_argument, NULL, 'C'},
+	    {"svg", required_argument, NULL, 'S'},
+	    {"png", required_argument, NULL, 'P'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"iterations", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
-	int c;
+	int c, ret = KSMCTL_OK;
 
 	a->control = getenv("KSMVMM_CONTROL");
-	while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+	while (ret == KSMCTL_OK && (c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->control = optarg; break;
 		case 'j': a->json = true; break;
 		case 'h': ksmctl_usage(stdout); return -1;
+		case 'C': a->view.csv = true; break;
+		case 'S': a->view.svg = optarg; break;
+		case 'P': a->view.png = optarg; break;
+		case 'i': ret = ksmctl_parse_interval(optarg, &a->view.interval); break;
+		case 'n': ret = ksmctl_parse_iterations(optarg, &a->view.iterations); break;
 		default: fprintf(stderr, "Try 'ksmctl --help'.\n"); return KSMCTL_USAGE;
 		}
 	}
+	if (ret)
+		return ret;
 	if (!a->control || !a->control[0])
 		return ksmctl_usage_error(
 		    "no control socket: use --control SOCKET or set KSMVMM_CONTROL");
-	return ksmctl_parse_command(argc - optind, argv + optind, a);
+	ret = ksmctl_parse_command(argc - optind, argv + optind, a);
+	return ret ? ret : ksmctl_check_view(a);
 }
 
 /* Memory in MiB, with one decimal when it is not whole. */
@@ -272,14 +356,34 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 	return ret;
 }
 
+/* The report views: report, history, top, metrics. Returns the exit status. */
+static int ksmctl_run_view(struct ksmctl_args *a)
+{
+	a->view.control = a->control;
+	a->view.name = a->req.name;
+	a->view.json = a->json;
+	if (a->view.interval <= 0)
+		a->view.interval = 1;
+	switch (a->local) {
+	case KSMCTL_TOP: return view_top(&a->view);
+	case KSMCTL_METRICS: return view_metrics(&a->view);
+	default: break;
+	}
+	return a->req.cmd == PROTO_CMD_REPORT ? view_report(&a->view) : view_history(&a->view);
+}
+
 /* Send the request, wait for the reply, show it. Returns the exit status. */
-static int ksmctl_run(const struct ksmctl_args *a)
+static int ksmctl_run(struct ksmctl_args *a)
 {
 	int timeout = a->req.cmd == PROTO_CMD_VERIFY ? KSMCTL_VERIFY_TIMEOUT_MS : KSMCTL_TIMEOUT_MS;
 	char *request = proto_build_request(&a->req), *reply;
 	char err[PROTO_TEXT_MAX];
 	int fd, ret;
 
+	if (a->req.cmd == PROTO_CMD_REPORT || a->req.cmd == PROTO_CMD_HISTORY) {
+		g_free(request);
+		return ksmctl_run_view(a);
+	}
 	if (!request)
 		return ksmctl_usage_error("cannot build the request");
 	fd = client_connect(a->control);
