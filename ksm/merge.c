@@ -186,26 +186,22 @@ static void execute_run(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t e
 		apply(k, vm, &a[start], end - start);
 }
 
-/* Pause every VM, not only the one being merged: the fleet is one process, so a merge's
- * mmap() waits for the page faults of every other guest; with them paused it does not.
- * All are asked first, then awaited, so the pauses overlap. */
-static void pause_fleet(struct ksm *k)
+/* Pause @vm: ask, then wait until none of its vCPUs can run. Only this VM: pausing the
+ * others too would make it wait for their busiest vCPU to notice, and while guests fault
+ * in fresh memory (the case where a merge's mmap waits for their faults) the engine
+ * holds merging back anyway. */
+static void pause_vm(struct ksm_vm *vm)
 {
-	for (struct ksm_vm *v = k->vms; v; v = v->next)
-		v->ops->request_pause(v->opaque);
-	for (struct ksm_vm *v = k->vms; v; v = v->next) {
-		v->ops->wait_paused(v->opaque);
-		/* From here on no vCPU of @v runs: its stall starts. */
-		v->paused_at = now_us();
-	}
+	vm->ops->request_pause(vm->opaque);
+	vm->ops->wait_paused(vm->opaque);
+	/* From here on no vCPU of @vm runs: its stall starts. */
+	vm->paused_at = now_us();
 }
 
-static void resume_fleet(struct ksm *k)
+static void resume_vm(struct ksm *k, struct ksm_vm *vm)
 {
-	for (struct ksm_vm *v = k->vms; v; v = v->next) {
-		v->ops->resume(v->opaque);
-		ksm_stall_record(&k->stall, now_us() - v->paused_at);
-	}
+	vm->ops->resume(vm->opaque);
+	ksm_stall_record(&k->stall, now_us() - vm->paused_at);
 }
 
 /* One paused batch starting at action @i; returns the first action not done. */
@@ -215,9 +211,9 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 
 	ksm_vmas_maybe_resync(&k->vmas);
 	t0 = now_us();
-	pause_fleet(k);
-	ksm_stall_record(&k->pause_wait, now_us() - t0);
-	t0 = now_us();
+	pause_vm(vm);
+	ksm_stall_record(&k->pause_wait, vm->paused_at - t0);
+	t0 = vm->paused_at;
 	/* At least one run per pause, so a slow pause cannot stall the engine. */
 	while (i < vm->nr_actions && done < k->tun.batch_pages &&
 	       (done == 0 || now_us() - t0 < k->tun.max_stall_us)) {
@@ -230,7 +226,7 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 		done += end - i;
 		i = end;
 	}
-	resume_fleet(k);
+	resume_vm(k, vm);
 	return i;
 }
 

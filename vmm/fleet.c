@@ -11,6 +11,8 @@
 
 #include "ksm/ksm.h"
 #include "vmm/guest.h"
+#include "vmm/guest_abi.h"
+#include "vmm/vcpu.h"
 #include "vmm/log.h"
 #include "vmm/workload.h"
 
@@ -337,6 +339,39 @@ int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, 
 	struct wl_dev *d = running_workload(f, i, &err);
 
 	return d ? wl_dev_verify(d, timeout_ms, ok, bad) : err;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
+		      struct fleet_probe *out)
+{
+	int err = 0;
+	struct wl_dev *d = running_workload(f, i, &err);
+	uint32_t ticks[WL_PROBE_MAX];
+	unsigned long khz;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!d)
+		return err;
+	khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
+	if (!khz)
+		return -ENODATA;
+	err = wl_dev_probe(d, pages, timeout_ms, ticks, WL_PROBE_MAX, &n);
+	if (err || n == 0)
+		return err;
+	qsort(ticks, n, sizeof(ticks[0]), cmp_u32);
+	out->samples = n;
+	out->p50_ns = (uint64_t)ticks[n / 2] * 1000000 / khz;
+	out->p99_ns = (uint64_t)ticks[n * 99 / 100] * 1000000 / khz;
+	out->max_ns = (uint64_t)ticks[n - 1] * 1000000 / khz;
+	return 0;
 }
 
 int fleet_fault_guest(struct fleet *f, size_t i)

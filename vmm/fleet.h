@@ -76,6 +76,18 @@ void fleet_stop_all(struct fleet *f);
  * running), -EBUSY (a verify is already in progress), -ETIMEDOUT. */
 int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, uint64_t *bad);
 
+/* First-write cost measured by a workload guest (WL_REQ_PROBE). */
+struct fleet_probe {
+	uint64_t samples; /* stores timed */
+	uint64_t p50_ns, p99_ns, max_ns;
+};
+
+/* Make workload guest @i time the first store to up to @pages of its shared pages per
+ * vCPU (merged ones, once merging converged), blocking up to @timeout_ms. Returns 0 with
+ * @out filled, or the errors of fleet_verify_guest, or -ENODATA (no TSC frequency). */
+int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
+		      struct fleet_probe *out);
+
 /* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_fault_guest(struct fleet *f, size_t i);
 

@@ -33,6 +33,8 @@
 #define WL_LOAD_GPA 0x100000ull
 #define WL_IMAGE_MAX 0x100000ull
 #define WL_VERSIONS_GPA 0x200000ull
+#define WL_PROBE_GPA 0x3000ull /* uint32_t TSC ticks of probed first stores */
+#define WL_PROBE_MAX 1024      /* samples that fit there */
 
 #define WL_MAX_CPUS 8
 #define WL_MAX_REGIONS 4
@@ -53,13 +55,15 @@
 enum wl_cmd {
 	WL_CMD_READY = 1,	/* all vCPUs filled their pages (sent once, by the last) */
 	WL_CMD_VERIFY_DONE = 2, /* verify_ok / verify_bad hold the totals (sent by the last) */
-	WL_CMD_PANIC = 3,	/* the guest found its parameters unusable; it printed why */
+	WL_CMD_PANIC = 3,       /* the guest found its parameters unusable; it printed why */
+	WL_CMD_PROBE_DONE = 4,  /* probe_count samples are at WL_PROBE_GPA (sent by the last) */
 };
 
 enum wl_req {
 	WL_REQ_NONE = 0,
 	WL_REQ_VERIFY = 1, /* verify every owned page, add to verify_ok/bad, report */
 	WL_REQ_FAULT = 2,  /* execute ud2 with no IDT: a real triple fault (tests) */
+	WL_REQ_PROBE = 3,  /* time the first store to up to probe_pages shared pages each */
 };
 
 enum wl_placement {
@@ -108,6 +112,15 @@ struct wl_params {
 	 * dump) instead of the guest filling them; the guest records a 32-bit checksum of
 	 * each page in the version table and verify checks against it. No mutation. */
 	uint32_t image_mode;
+
+	/* First-write probe (WL_REQ_PROBE). The VMM sets probe_pages (per vCPU) and resets
+	 * the counters; each vCPU times the first store to that many of its shared,
+	 * never-rewritten pages (merged ones, once merging converged) and moves them to
+	 * version 1. Ticks go to WL_PROBE_GPA[probe_count++] (at most WL_PROBE_MAX). */
+	uint32_t probe_pages;
+	uint32_t pad2;
+	uint64_t probe_cpus;  /* vCPUs done probing in this round */
+	uint64_t probe_count; /* samples taken (may exceed WL_PROBE_MAX: extras dropped) */
 };
 
 #endif

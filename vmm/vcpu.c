@@ -365,6 +365,13 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+unsigned long vcpu_tsc_khz(struct vcpu *v)
+{
+	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+	return khz > 0 ? (unsigned long)khz : 0;
+}
+
 bool vcpu_in_guest(struct vcpu *v)
 {
 	return atomic_load(&v->in_guest);

@@ -25,6 +25,9 @@ bool vcpu_in_guest(struct vcpu *v);
 /* Make the vCPU leave KVM_RUN now; it re-enters unless paused or stopped. */
 void vcpu_kick(struct vcpu *v);
 
+/* The guest TSC frequency in kHz, or 0 if KVM cannot say. */
+unsigned long vcpu_tsc_khz(struct vcpu *v);
+
 /* Join the thread (if started) and free the vCPU. */
 void vcpu_destroy(struct vcpu *v);
 

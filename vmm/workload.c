@@ -34,8 +34,8 @@ struct wl_dev {
 	uint32_t timeout_us[WL_MAX_CPUS]; /* armed by each vCPU for its next wait */
 	uint32_t pending[WL_MAX_CPUS];	  /* request waiting for each vCPU */
 	bool shutdown;			  /* guest is stopping: waits return at once */
-	bool verify_busy;		  /* a verify round is in flight */
-	bool verify_done;		  /* the guest reported the round */
+	uint32_t round;			  /* request of the round in flight, or 0 */
+	bool round_done;		  /* the guest reported the round */
 	uint64_t verify_ok;		  /* totals copied from the guest at VERIFY_DONE */
 	uint64_t verify_bad;
 };
@@ -247,19 +247,20 @@ static uint32_t wait_request(struct wl_dev *d, unsigned id)
 	return req;
 }
 
-static void on_verify_done(struct wl_dev *d)
+/* The guest finished round @req. */
+static void on_round_done(struct wl_dev *d, uint32_t req)
 {
 	/* Guest-written values: copy once, then use the copies. */
 	uint64_t ok = __atomic_load_n(&d->params->verify_ok, __ATOMIC_ACQUIRE);
 	uint64_t bad = __atomic_load_n(&d->params->verify_bad, __ATOMIC_ACQUIRE);
 
-	if (!d->verify_busy) {
-		pr_warn("%s: unsolicited VERIFY_DONE ignored", d->g->name);
+	if (d->round != req) {
+		pr_warn("%s: unsolicited report %u ignored", d->g->name, req);
 		return;
 	}
 	d->verify_ok = ok;
 	d->verify_bad = bad;
-	d->verify_done = true;
+	d->round_done = true;
 	pthread_cond_broadcast(&d->cond);
 }
 
@@ -272,7 +273,8 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 				(unsigned long long) d->params->pages_filled);
 		}
 		break;
-	case WL_CMD_VERIFY_DONE: on_verify_done(d); break;
+	case WL_CMD_VERIFY_DONE: on_round_done(d, WL_REQ_VERIFY); break;
+	case WL_CMD_PROBE_DONE: on_round_done(d, WL_REQ_PROBE); break;
 	case WL_CMD_PANIC:
 		pthread_mutex_unlock(&d->lock);
 		guest_die(d->g, "workload guest panicked (see its console)");
@@ -330,22 +332,22 @@ void wl_dev_shutdown(struct wl_dev *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static int wait_verify(struct wl_dev *d, int timeout_ms)
+static int wait_round(struct wl_dev *d, int timeout_ms)
 {
 	struct timespec deadline;
 	int rc = 0;
 
-	deadline_after(&deadline, (uint32_t) timeout_ms * 1000u);
-	while (!d->verify_done && !d->shutdown && rc != ETIMEDOUT)
+	deadline_after(&deadline, (uint32_t)timeout_ms * 1000u);
+	while (!d->round_done && !d->shutdown && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
-	if (d->verify_done)
+	if (d->round_done)
 		return 0;
 	return d->shutdown ? -ESRCH : -ETIMEDOUT;
 }
 
 /* The guest only adds to these after it sees the request posted next; the write goes
  * through the guard so the merge engine never replaces the page under it. */
-static void reset_verify_counters(struct wl_dev *d)
+static void reset_counters(struct wl_dev *d, uint32_t probe_pages)
 {
 	struct wl_params *p = guest_write_begin(d->g, WL_PARAMS_GPA, sizeof(*p));
 
@@ -354,7 +356,28 @@ static void reset_verify_counters(struct wl_dev *d)
 	p->verify_cpus = 0;
 	p->verify_ok = 0;
 	p->verify_bad = 0;
+	p->probe_pages = probe_pages;
+	p->probe_cpus = 0;
+	p->probe_count = 0;
 	guest_write_end(d->g, WL_PARAMS_GPA, sizeof(*p));
+}
+
+/* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
+static int run_round(struct wl_dev *d, uint32_t req, uint32_t probe_pages, int timeout_ms)
+{
+	int ret;
+
+	if (d->shutdown || d->round)
+		return d->shutdown ? -ESRCH : -EBUSY;
+	d->round = req;
+	d->round_done = false;
+	reset_counters(d, probe_pages);
+	for (unsigned i = 0; i < d->g->nr_vcpus; i++)
+		d->pending[i] = req;
+	pthread_cond_broadcast(&d->cond);
+	ret = wait_round(d, timeout_ms);
+	d->round = 0;
+	return ret;
 }
 
 int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
@@ -362,20 +385,29 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->shutdown || d->verify_busy) {
-		pthread_mutex_unlock(&d->lock);
-		return d->shutdown ? -ESRCH : -EBUSY;
-	}
-	d->verify_busy = true;
-	d->verify_done = false;
-	reset_verify_counters(d);
-	for (unsigned i = 0; i < d->g->nr_vcpus; i++)
-		d->pending[i] = WL_REQ_VERIFY;
-	pthread_cond_broadcast(&d->cond);
-	ret = wait_verify(d, timeout_ms);
+	ret = run_round(d, WL_REQ_VERIFY, 0, timeout_ms);
 	*ok = d->verify_ok;
 	*bad = d->verify_bad;
-	d->verify_busy = false;
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks,
+		 size_t max, size_t *n)
+{
+	const uint32_t *samples = mem_gpa(&d->g->mem, WL_PROBE_GPA, WL_PROBE_MAX * 4);
+	int ret;
+
+	*n = 0;
+	pthread_mutex_lock(&d->lock);
+	ret = run_round(d, WL_REQ_PROBE, pages, timeout_ms);
+	if (!ret && samples) {
+		uint64_t count = __atomic_load_n(&d->params->probe_count, __ATOMIC_ACQUIRE);
+
+		*n = count < WL_PROBE_MAX ? count : WL_PROBE_MAX;
+		*n = *n < max ? *n : max;
+		memcpy(ticks, samples, *n * sizeof(*ticks));
+	}
 	pthread_mutex_unlock(&d->lock);
 	return ret;
 }

@@ -79,12 +79,13 @@ def time_to(post, baseline_kib, target_kib, t_ready):
 
 def ideal_saving_mib(run, profile):
     """What the profile allows: every zero page, and (n-1)/n of each shared page (a page
-    shared by all n guests is kept once). Other keys (dup, mutate) are not counted."""
-    pct = dict(kv.split("=", 1) for kv in profile.split(","))
+    shared by all n guests is kept once). Other keys (dup, mutate) are not counted.
+    None without a profile (guests whose RAM came from elsewhere)."""
     filled = list(run["pages_filled"].values())
     n = len(filled)
-    if not n:
+    if not n or not profile:
         return None
+    pct = dict(kv.split("=", 1) for kv in profile.split(","))
     frac = int(pct.get("zero", 0)) / 100 + int(pct.get("shared", 0)) / 100 * (n - 1) / n
     return sum(filled) * frac * 4 / MIB
 
@@ -150,13 +151,14 @@ def host_figures(run, post):
                                             MIB * MIB)}
 
 
-def run_figures(run, baseline_kib, guest_ram_mib, profile):
-    """Every figure of one run (run: the raw record of measure.run plus merge, window_s)."""
+def run_figures(run, baseline_kib, guest_ram_mib, profile, ideal_mib=None):
+    """Every figure of one run (run: the raw record of measure.run plus merge, window_s).
+    @ideal_mib, when given, is the ideal saving (else it follows from @profile)."""
     post = [s for s in run["samples"] if s["t"] >= run["t_ready"]]
     final = final_saving_kib(post, baseline_kib, run["window_s"])
     times = {p: time_to(post, baseline_kib, final * p / 100, run["t_ready"]) if final > 0
              else None for p in PCTS}
-    ideal = ideal_saving_mib(run, profile)
+    ideal = ideal_mib if ideal_mib is not None else ideal_saving_mib(run, profile)
     fig = {"converged": run["converged"], "other_load_cores": run.get("other_load_cores"),
            "disturbed": bool(run.get("disturbed")), "final_saving_mib": final / MIB,
            "final_saving_pct": 100 * final / MIB / guest_ram_mib,
@@ -164,6 +166,7 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile):
            "saving_at_ready_mib": (baseline_kib - post[0]["pss_kib"]) / MIB,
            "fill_time_s": run["t_ready"],
            "measured_after_ready_s": post[-1]["t"] - run["t_ready"],
+           "pss_before_mib": baseline_kib / MIB, "pss_after_mib": (baseline_kib - final) / MIB,
            "t50_s": times[50], "t90_s": times[90], "t99_s": times[99],
            "guest_stall_us": None, "first_write_cost_us": None,
            "guest_measured_note": NOT_MEASURED}

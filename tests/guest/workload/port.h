@@ -49,6 +49,15 @@ static inline void wl_pause(void)
 }
 
 /* Time stamp counter; CR4.TSD is clear, so rdtsc is legal at CPL3. */
+/* rdtsc ordered after every earlier instruction and store (for timing one store). */
+static inline uint64_t wl_rdtsc_fenced(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("mfence; lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi)::"memory");
+	return ((uint64_t) hi << 32) | lo;
+}
+
 static inline uint64_t wl_rdtsc(void)
 {
 	uint32_t lo, hi;

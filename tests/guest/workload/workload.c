@@ -340,10 +340,54 @@ static void verify(struct wl_cpu *c)
 	}
 }
 
+/* Time the first store to page @p (version 0, merged if merging converged), then move the
+ * page to version 1 (this guest's own content). Returns the store's TSC ticks. */
+static uint64_t probe_page(struct wl_cpu *c, uint64_t p)
+{
+	struct wl_content want = wl_page_content(&c->lay, p, 1);
+	volatile uint64_t *page = page_ptr(c, p);
+	uint64_t t0, t1;
+
+	t0 = wl_rdtsc_fenced();
+	page[0] = wl_content_qword(&want, 0);
+	t1 = wl_rdtsc_fenced();
+	write_page(c, p, 1);
+	return t1 - t0;
+}
+
+/* PROBE request: first-store cost on up to probe_pages of this vCPU's shared pages that
+ * were never rewritten and do not mutate. */
+static void probe(struct wl_cpu *c)
+{
+	volatile uint32_t *samples = (volatile uint32_t *) (uintptr_t) WL_PROBE_GPA;
+	uint32_t want = c->live->probe_pages, n = 0;
+	uint64_t first = c->lay.shared_start;
+
+	first += (c->index + c->ncpu - first % c->ncpu) % c->ncpu; /* our first shared page */
+	for (uint64_t p = first; p < c->lay.dup_start && n < want && !c->prm.image_mode;
+	     p += c->ncpu) {
+		uint64_t ticks, slot;
+
+		if (c->versions[p] || wl_page_mutates(&c->lay, p))
+			continue;
+		ticks = probe_page(c, p);
+		slot = wl_xadd(&c->live->probe_count, 1);
+		if (slot < WL_PROBE_MAX)
+			samples[slot] = ticks > 0xffffffffu ? 0xffffffffu : (uint32_t) ticks;
+		n++;
+	}
+	if (wl_xadd(&c->live->probe_cpus, 1) + 1 == c->ncpu) {
+		wl_printf("PROBE pages=%lu\n", c->live->probe_count);
+		wl_outl(WL_PORT_CMD, WL_CMD_PROBE_DONE);
+	}
+}
+
 static void serve(struct wl_cpu *c, uint32_t req)
 {
 	if (req == WL_REQ_VERIFY)
 		verify(c);
+	else if (req == WL_REQ_PROBE)
+		probe(c);
 	else if (req == WL_REQ_FAULT)
 		wl_die();
 	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
