@@ -464,6 +464,13 @@ void ksm_destroy(struct ksm *k)
 	if (!k)
 		return;
 	ksm_stop(k);
+	/* VMs still registered: their pool pages go with the pool. */
+	while (k->vms) {
+		struct ksm_vm *vm = k->vms;
+
+		k->vms = vm->next;
+		vm_release(vm);
+	}
 	ksm_pool_destroy(&k->pool);
 	ksm_index_free(&k->stable);
 	ksm_index_free(&k->unstable);

@@ -131,6 +131,7 @@ int ksm_matrix(struct ksm *k, uint64_t *out, size_t n);
  * Returns 0, -ENOENT (unknown key) or -ERANGE. */
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
 
+/* Stop the engine and free it, with the bookkeeping of VMs still registered. */
 void ksm_destroy(struct ksm *k);
 
 #endif

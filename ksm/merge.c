@@ -234,6 +234,8 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 {
 	uint64_t i = 0;
 
+	if (!vm->nr_actions)
+		return;
 	qsort(vm->actions, vm->nr_actions, sizeof(*vm->actions), cmp_action);
 	while (i < vm->nr_actions)
 		i = run_batch(k, vm, i);

@@ -161,6 +161,13 @@ static struct fake *fake_new(uint64_t npages)
 	return f;
 }
 
+static void fake_free(struct fake *f)
+{
+	munmap(f->ram, f->npages * PAGE);
+	free(f->dirty);
+	free(f);
+}
+
 static struct ksm_vm *fake_add(struct ksm *k, struct fake *f, const char *name, uint32_t group)
 {
 	struct ksm_region r = {.hva = f->ram, .gpa = 0, .npages = f->npages};
@@ -270,6 +277,8 @@ static void test_merge_and_cow(void)
 	ksm_get_stats(k, &s, vs, 2);
 	CHECK_EQ(s.pool_pages, 0); /* every reference dropped */
 	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
 }
 
 /* The sharing matrix: a and b share 4 pages, b and c 2, a and c none; attribution of
@@ -308,6 +317,9 @@ static void test_matrix(void)
 	CHECK_EQ(vs[0].cost_bytes, 4 * PAGE + 4 * PAGE / 2);
 	CHECK_EQ(s.bytes_saved, 6 * PAGE);
 	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
+	fake_free(c);
 }
 
 /* Guests in different groups share nothing but zero pages. */
@@ -331,6 +343,9 @@ static void test_groups(void)
 	CHECK_EQ(s.pool_pages, 0);
 	CHECK_EQ(s.zero_released, 4); /* c's zero pages, even though c opted out */
 	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
+	fake_free(c);
 }
 
 static struct fake *racing;
@@ -365,6 +380,8 @@ static void test_compare_under_pause(void)
 	CHECK_EQ(a->ram[2 * PAGE + 10], 0x5a); /* the write survived */
 	CHECK(check_content(b, 2, 3));
 	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
 }
 
 /* Consecutive equal pages go onto consecutive pool pages: one mapping per run. */
@@ -387,6 +404,8 @@ static void test_runs_coalesce(void)
 	CHECK_EQ(s.pool_pages, 250);
 	CHECK(s.stalls > 0 && s.stall_max_us > 0);
 	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
 }
 
 int main(void)

@@ -11,7 +11,8 @@ sleep_millisecs are saved first and restored on every exit path, signals include
 every ksmvmm started is stopped.
 
     tools/bench/bench.py --quick          # scenario 1 (make bench-quick)
-    tools/bench/bench.py                  # scenarios 1-4 (make bench)
+    tools/bench/bench.py                  # scenarios 1-5 (make bench)
+    tools/bench/bench.py --scenarios 5    # real Linux memory only (QEMU guests, dumps)
     tools/bench/bench.py --render build/bench/results.json   # only rewrite the doc
 """
 import argparse
@@ -28,7 +29,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the modu
 import figures  # noqa: E402 (after the line above on purpose)
 import fleet as fleetmod
 import hostksm
+import linuxmem
 import measure
+import qemu
 import report
 import shield
 
@@ -50,6 +53,7 @@ SCENARIOS = (
      "timeouts": {"vmm": 90, "host-tuned": 120, "host-default": 240}},
 )
 QUICK_SCENARIOS = (1,)
+ALL_SCENARIOS = (1, 2, 3, 4, 5)
 ATTEMPTS = 2
 QUICK_HOST_DEFAULT_TIMEOUT_S = 130
 
@@ -76,13 +80,28 @@ def modes_for(scenario, quick):
 BASELINE_MODE = measure.Mode("off", "off", timeout_s=60, window_s=2.0)
 
 
-def scenario5_linux_qemu():
-    """HOOK for scenario 5 (real Linux memory: boot N Debian guests under QEMU/TCG, dump
-    their RAM over QMP, load the images as workload-guest RAM, and measure host KSM on the
-    live QEMU guests too). Not implemented yet; another engineer owns it. It should return
-    a scenario record shaped like run_scenario's."""
-    return {"id": 5, "title": "real Linux memory from QEMU guests",
-            "status": "not implemented yet (hook: scenario5_linux_qemu in tools/bench/bench.py)"}
+def scenario5_linux_qemu(ctx):
+    """Scenario 5, real Linux memory (tools/bench/linuxmem.py): N Debian guests under
+    QEMU/TCG, host KSM measured on them live (the reference a QEMU user gets today),
+    their RAM dumped over QMP, then the usual modes on N workload guests whose RAM is
+    those dumps. Returns a scenario record like run_scenario's, plus the reference."""
+    opts = ctx["linux"]
+    print(f"== scenario 5: {opts['count']} Linux guests x {opts['mem_mib']} MiB under "
+          "QEMU/TCG", flush=True)
+    try:
+        prep = linuxmem.prepare(ctx, opts)
+    except (linuxmem.LinuxMemError, qemu.QemuError, OSError) as e:
+        print(f"   FAILED: {e}", flush=True)
+        out = new_record({"id": 5, "title": "real Linux memory from QEMU guests",
+                          "count": opts["count"], "mem": f"{opts['mem_mib']}M",
+                          "profile": "-"})
+        out["errors"]["linux"] = str(e)
+        return out
+    scn = linuxmem.scenario(prep)
+    out = run_scenario(scn, ctx)
+    linuxmem.attach(out, prep)
+    print(report.reference_text(out), flush=True)
+    return out
 
 
 # --- the machine ---------------------------------------------------------------------
@@ -132,14 +151,23 @@ def guest_ram_mib(scn):
     return scn["count"] * int(scn["mem"].rstrip("M"))
 
 
+def checked_run(scn, mode, ctx, base_kib):
+    """measure.run, then the scenario's own check of the run (FleetError if it fails)."""
+    rec = measure.run(scn, mode, ctx["rundir"], ctx["host"], ctx["ksmd"], base_kib,
+                      ctx["verify"] and mode.merge != "off")
+    problem = scn["check_run"](rec) if "check_run" in scn else None
+    if problem:
+        raise fleetmod.FleetError(problem)
+    return rec
+
+
 def run_with_retry(scn, mode, ctx, base_kib, out):
     """measure.run, tried ATTEMPTS times (another user of the machine may kill our
     ksmvmm); failures are kept in out["errors"] / out["failed_attempts"]."""
     rec = None
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            rec = measure.run(scn, mode, ctx["rundir"], ctx["host"], ctx["ksmd"], base_kib,
-                              ctx["verify"] and mode.merge != "off")
+            rec = checked_run(scn, mode, ctx, base_kib)
             out["errors"].pop(mode.name, None)
             if not measure.invalid(rec) or attempt == ATTEMPTS:
                 return rec
@@ -180,7 +208,8 @@ def print_summary(fig):
 def add_figures(out, name, base_kib):
     """Compute the figures of run @name of scenario record @out from its raw samples."""
     rec = out["runs"][name]
-    fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], out["profile"])
+    fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], out["profile"],
+                              out.get("ideal_saving_mib"))
     out["figures"][name] = fig
     err = rec["end"].get("stats_error")
     if err and err not in out["stats_errors"]:
@@ -199,6 +228,7 @@ def recompute(res):
             if name != "off":
                 add_figures(out, name, out["baseline_pss_mib"] * 1024)
         add_ratios(out)
+        linuxmem.reference_figures(out)
 
 
 def add_ratios(out):
@@ -214,10 +244,16 @@ def add_ratios(out):
             out["targets"][group] = figures.targets(figs[ours], figs[tuned])
 
 
+def new_record(scn):
+    """The empty result record of a scenario."""
+    return {**{k: scn[k] for k in ("id", "title", "count", "mem", "profile")},
+            **{k: scn[k] for k in ("profile_label", "ideal_saving_mib") if k in scn},
+            "guest_ram_mib": guest_ram_mib(scn), "runs": {}, "figures": {}, "ratios": {},
+            "targets": {}, "errors": {}, "stats_errors": [], "failed_attempts": []}
+
+
 def run_scenario(scn, ctx):
-    out = {**{k: scn[k] for k in ("id", "title", "count", "mem", "profile")},
-           "guest_ram_mib": guest_ram_mib(scn), "runs": {}, "figures": {}, "ratios": {},
-           "targets": {}, "errors": {}, "stats_errors": [], "failed_attempts": []}
+    out = new_record(scn)
     print(f"== scenario {scn['id']}: --merge=off baseline", flush=True)
     base = run_with_retry(scn, BASELINE_MODE, ctx, None, out)
     if base is None:
@@ -262,7 +298,9 @@ def run_all(args, res):
               file=sys.stderr)
         res["host_ksm_recovered"] = stale
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
-           "verify": not args.no_verify, "modes": args.modes, "quick": args.quick}
+           "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
+           "linux": {"count": args.linux_guests, "mem_mib": args.linux_mem,
+                     "redump": args.redump}}
     res["host_ksm_before"] = hostksm.snapshot()
     res["host_ksm_saved"] = host.save()
     try:
@@ -270,6 +308,9 @@ def run_all(args, res):
             if scn["id"] in args.scenarios:
                 res["scenarios"].append(run_scenario(scn, ctx))
                 write_results(res, args.out)
+        if 5 in args.scenarios:
+            res["scenarios"].append(scenario5_linux_qemu(ctx))
+            write_results(res, args.out)
     finally:
         with shield.shielded():
             host.restore()
@@ -289,9 +330,17 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true",
                    help="scenario 1 only, no cold start of host KSM at its defaults "
                    "(make bench-quick)")
-    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4)")
+    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5)")
     p.add_argument("--modes", help="subset of vmm,host-tuned,host-default and the same with "
-                   "-cold (default: all; --quick: all but host-default-cold)")
+                   "-cold, and (scenario 5) qemu-live, host KSM on the live QEMU guests "
+                   "(default: all; --quick: all but host-default-cold)")
+    p.add_argument("--linux-guests", type=int, default=linuxmem.DEFAULT_COUNT,
+                   help="scenario 5: Linux guests under QEMU (%(default)s)")
+    p.add_argument("--linux-mem", type=int, default=linuxmem.DEFAULT_MEM_MIB, metavar="MIB",
+                   help="scenario 5: RAM of each, MiB (%(default)s)")
+    p.add_argument("--redump", action="store_true",
+                   help="scenario 5: dump the guests' RAM again even if build/bench/"
+                   "linux-ram holds fresh images")
     p.add_argument("--out", default=DEFAULT_OUT, help="results JSON (%(default)s)")
     p.add_argument("--doc", default=DEFAULT_DOC, help="markdown report (%(default)s)")
     p.add_argument("--rundir", default=os.path.join(ROOT, "build", "bench", "runs"),
@@ -300,9 +349,12 @@ def parse_args(argv):
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
     a = p.parse_args(argv)
-    ids = QUICK_SCENARIOS if a.quick else (1, 2, 3, 4)
+    ids = QUICK_SCENARIOS if a.quick else ALL_SCENARIOS
     a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
     a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
+    if not 1 <= a.linux_guests <= 64 or not 64 <= a.linux_mem <= 2048:
+        p.error("--linux-guests wants 1..64 and --linux-mem 64..2048 (MiB: RAM below "
+                "QEMU's and ksmvmm's 32-bit holes, so that a dump is one flat range)")
     return a
 
 
@@ -326,7 +378,7 @@ def main(argv):
     script = os.path.relpath(sys.argv[0], ROOT)
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
-           "machine": machine(), "scenarios": [], "scenario5": scenario5_linux_qemu()}
+           "machine": machine(), "scenarios": []}
     shield.install()
     try:
         run_all(args, res)
@@ -339,8 +391,7 @@ def main(argv):
     restored = check_host_restored(res)
     write_results(res, args.out)
     render(res, args.doc)
-    print(f"\nscenario 5: {res['scenario5']['status']}")
-    print(f"results: {os.path.relpath(args.out, ROOT)}, report: {os.path.relpath(args.doc, ROOT)}")
+    print(f"\nresults: {os.path.relpath(args.out, ROOT)}, report: {os.path.relpath(args.doc, ROOT)}")
     return 0 if restored and "aborted" not in res else 1
 
 

@@ -184,7 +184,7 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile, ideal_mib=None):
 RATIO_KEYS = ("final_saving_mib", "fill_time_s", "t50_s", "t90_s", "t99_s",
               "merge_cpu_to_t90_s", "merge_cpu_to_t99_s", "merge_cpu_ms_per_mib",
               "mib_per_merge_cpu_s",
-              "merge_cpu_after_ready_pct", "process_cpu_after_ready_pct")
+              "merge_cpu_after_ready_pct", "process_cpu_after_ready_pct", "pss_after_mib")
 
 
 def ratios(ours, host):

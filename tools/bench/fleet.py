@@ -21,6 +21,7 @@ KSMVMM = os.path.join(ROOT, "build", "ksmvmm")
 KSMCTL = os.path.join(ROOT, "build", "ksmctl")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 READY_RE = re.compile(r"workload: (\S+): ready \((\d+) pages filled\)")
+IMAGE_RE = re.compile(r"workload: (\S+): loaded (\d+) MiB of RAM image")
 ENGINE_THREAD = "ksm-engine"
 POLL_S = 0.05
 PR_SET_PDEATHSIG = 1
@@ -118,6 +119,12 @@ class Fleet:
                 if m and m.group(1) not in self.ready:
                     self.ready[m.group(1)] = now
                     self.pages_filled[m.group(1)] = int(m.group(2))
+
+    def ram_images_loaded(self):
+        """{guest: MiB} from ksmvmm's 'loaded N MiB of RAM image' lines (--ram-image)."""
+        with self._lock:
+            found = (IMAGE_RE.search(line) for _, line in self.lines)
+            return {m.group(1): int(m.group(2)) for m in found if m}
 
     def stderr_tail(self, n=15):
         with self._lock:

@@ -24,6 +24,7 @@ import os
 import statistics
 import time
 
+import figures
 import fleet as fleetmod
 import hostksm
 import measure
@@ -391,3 +392,33 @@ def reference_record(prep):
     keep = ("qemu", "qemu_argv", "boot_s", "cmdline", "activity", "images_dumped",
             "images_stale_reason", "dumped_by", "dump_s")
     return {k: prep.get(k) for k in keep}
+
+
+def attach(out, prep):
+    """Put the live phase, the image analysis and the reference's figures into the
+    scenario's result record @out."""
+    o = prep["opts"]
+    out["linux"] = reference_record(prep)
+    out["ram_images"] = prep["images"]
+    out["qemu_guest_ram_mib"] = o["count"] * o["mem_mib"]
+    if prep.get("reference"):
+        out["qemu_reference"] = {"run": prep["reference"]}
+    reference_figures(out)
+
+
+def reference_figures(out):
+    """Figures of the live-QEMU run (same definitions as every run: figures.py) and the
+    ratios of ours to it; also called again by bench.py --render."""
+    ref = out.get("qemu_reference")
+    if not ref:
+        return
+    rec = ref["run"]
+    fig = figures.run_figures(rec, rec["baseline_pss_kib"], out["qemu_guest_ram_mib"], None)
+    fig["fill_time_s"] = rec["last_guest_ready_t"]  # launch to the last guest's READY
+    merging = rec["end"]["proc_ksm_stat"].get("ksm_merging_pages")
+    fig["ksm_merging_pages_mib"] = None if merging is None else merging * PAGE / MIB / MIB
+    ref["figures"] = fig
+    ours = out.get("figures", {})
+    ref["ratios"] = {m: figures.ratios(ours[m], fig) for m in ("vmm-cold", "vmm")
+                     if m in ours}
+    ref["targets"] = figures.targets(ours["vmm-cold"], fig) if "vmm-cold" in ours else {}

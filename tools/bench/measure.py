@@ -340,6 +340,7 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "converged": converged, "t_ready": sampler.t_ready,
            "ready_times": {g: round(t - fl.t_start, 3) for g, t in sorted(fl.ready.items())},
            "pages_filled": dict(sorted(fl.pages_filled.items())),
+           "ram_image_loaded_mib": fl.ram_images_loaded(),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
            "others_during_run": sampler.others,
            "host_ksm_changed_by_others": sampler.ksm_changed,

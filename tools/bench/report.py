@@ -80,7 +80,8 @@ def groups_run(scn):
 
 def scenario_title(scn):
     base = scn.get("baseline_pss_mib")
-    return (f"scenario {scn['id']}: {scn['count']} x {scn['mem']}, profile {scn['profile']} "
+    what = scn.get("profile_label") or f"profile {scn['profile']}"
+    return (f"scenario {scn['id']}: {scn['count']} x {scn['mem']}, {what} "
             f"(guest RAM {scn['guest_ram_mib']:.0f} MiB; --merge=off baseline Pss "
             f"{fmt(base, '{:.1f}')} MiB, filled in "
             f"{fmt(scn.get('baseline_fill_time_s'), '{:.1f}')} s)")
@@ -114,7 +115,10 @@ def text_table(scn):
 
 
 def md_table(scn, group):
-    header, rows = table_rows(scn, group)
+    return md_grid(*table_rows(scn, group))
+
+
+def md_grid(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return out
@@ -128,14 +132,121 @@ def md_machine(m):
 
 def md_scenario(scn):
     out = [f"## Scenario {scn['id']}: {scn['title']}", "", scenario_title(scn) + ".", ""]
+    if "linux" in scn:
+        out += [LINUX_METHOD, ""] + ["- " + line for line in linux_lines(scn)] + [""]
     for group in groups_run(scn):
         out += [f"### {group[1][0].upper()}{group[1][1:]}", ""] + md_table(scn, group) + [""]
         tl = target_lines(scn, group[0])
         if tl:
             out += ["Targets against host KSM at 5000/10:", ""] + ["- " + t for t in tl] + [""]
+    if scn.get("qemu_reference"):
+        out += [f"### {REFERENCE_TITLE}", ""] + md_grid(*reference_rows(scn)) + [""]
+        tl = reference_target_lines(scn)
+        out += ["Targets of ours (cold) against the live QEMU guests with host KSM at "
+                "5000/10:", ""] + ["- " + t for t in tl] + [""]
     for m, e in scn.get("errors", {}).items():
         out.append(f"- **{m} failed**: `{e}`")
     return out + [""]
+
+
+# --- scenario 5: real Linux memory and the live-QEMU reference -----------------------
+
+LINUX_METHOD = """Scenario 5 boots the Linux guests of `make test-linux` (Debian's kernel, busybox
+initramfs, no disk, no network) under QEMU with TCG, all at once, each with `-m` of the
+image size and one vCPU. A script appended to the initramfs (`rdinit=/bench-init`, see
+`tools/bench/linuxmem.py`) does the same small job in every guest before the usual `/init`
+(files in the rootfs, gzip, sort, 1 MiB of per-guest random state). Then:
+(1) the reference a QEMU user gets today: QEMU marks guest RAM `MADV_MERGEABLE`, so host
+KSM at 5000/10 is started on the live guests once the summed Pss of the QEMU processes
+held still for 2 s, and measured like a cold start (saving = drop of that Pss; times
+from the moment ksmd was started); (2) each guest is stopped and its RAM saved over QMP
+(`pmemsave`) to `build/bench/linux-ram/gN.img`, reused by later runs while newer than
+the kernel and initramfs (`--redump` forces new dumps); (3) the modes above run on
+workload guests whose profile pages are those images (`ksmvmm run --ram-image`, RAM =
+image + 16 MiB, every run checks ksmvmm said it loaded each whole image; `ksmctl verify`
+compares every page with the checksum the guest took at start). Ours loads every page of
+an image, zero pages included, while a QEMU guest's never-touched RAM costs nothing: the
+Pss rows of the reference table compare what each fleet costs before and after merging."""
+
+REFERENCE_TITLE = ("Reference: host KSM on the live QEMU guests (what a QEMU user gets "
+                   "today) vs ours on their RAM, both cold starts")
+REFERENCE_MODES = ("qemu-live", "vmm-cold", "host-tuned-cold")
+REFERENCE_LABELS = ("QEMU live, host 5000/10", "ours on the dumps", "host 5000/10 on the dumps",
+                    "ours/QEMU live")
+REFERENCE_ROWS = (
+    ("Pss of the guests' processes before merging, MiB", "pss_before_mib", "{:.1f}"),
+    ("Pss after merging, MiB", "pss_after_mib", "{:.1f}"),
+) + tuple(r for r in ROWS if r[1] in (
+    "final_saving_mib", "final_saving_pct", "pct_of_ideal", "kernel_metadata_mib_est",
+    "fill_time_s", "t50_s", "t90_s", "t99_s", "merge_cpu_to_t90_s", "merge_cpu_to_t99_s",
+    "merge_cpu_ms_per_mib", "mib_per_merge_cpu_s", "merge_cpu_after_ready_pct",
+    "measured_after_ready_s", "stall_p99_us", "stall_max_us", "verify_bad", "converged",
+    "other_load_cores", "disturbed")) + (
+    ("host KSM: pages of the processes merged (ksm_merging_pages), MiB",
+     "ksm_merging_pages_mib", "{:.1f}"),
+    ("host KSM: pages_sharing at the end (whole host), MiB", "pages_sharing_mib", "{:.1f}"),
+    ("host KSM: full scans after start", "full_scans_after_ready", "{:.0f}"),
+)
+
+
+def reference_rows(scn):
+    """(header, rows) of the reference table: QEMU live vs ours and host KSM on the dumps."""
+    ref = scn["qemu_reference"]
+    figs = {**scn.get("figures", {}), "qemu-live": ref.get("figures", {})}
+    ratio = ref.get("ratios", {}).get("vmm-cold", {})
+    rows = []
+    for label, key, spec in REFERENCE_ROWS:
+        cells = [fmt(_ref_value(figs.get(m, {}), key), spec) for m in REFERENCE_MODES]
+        rows.append([label] + cells + [fmt(ratio.get(key), "{:.2f}")])
+    return ["figure"] + list(REFERENCE_LABELS), rows
+
+
+def _ref_value(fig, key):
+    if key == "pages_sharing_mib":
+        pages = fig.get("pages_sharing_end")
+        return None if pages is None else _pages_mib(pages)
+    return fig.get(key)
+
+
+def reference_target_lines(scn):
+    return target_lines({"targets": {"ref": scn["qemu_reference"].get("targets", {})}}, "ref")
+
+
+def _pages_mib(pages):
+    return pages * 4 / 1024
+
+
+def linux_lines(scn):
+    """The Linux guests and their RAM images, in a few lines."""
+    lx, im = scn["linux"], scn.get("ram_images") or {}
+    mib = _pages_mib
+    out = [f"QEMU: `{' '.join(lx.get('qemu_argv') or ['(not started: images reused)'])}`"]
+    if lx.get("boot_s"):
+        out.append("boot to KSMVMM-LINUX-READY, s: " +
+                   ", ".join(f"{g} {t:.1f}" for g, t in lx["boot_s"].items()))
+    out.append("RAM images: " + (f"dumped in this run ({lx.get('images_stale_reason')}) by "
+                                 f"{', '.join(lx.get('dumped_by') or [])} in "
+                                 f"{fmt(lx.get('dump_s'), '{:.1f}')} s"
+                                 if lx.get("images_dumped") else "reused from an earlier run"))
+    if im:
+        out.append(f"image content: {mib(im['pages']):.0f} MiB in all, zero pages "
+                   f"{mib(im['zero_pages']):.1f} MiB, non-zero {mib(im['nonzero_pages']):.1f} "
+                   f"MiB of which {mib(im['distinct_nonzero_fleet']):.1f} MiB distinct across "
+                   f"the fleet; non-zero pages identical at the same address in every guest "
+                   f"{mib(im['nonzero_in_every_guest_same_address']):.1f} MiB")
+        out.append(f"ideal saving on the images: {im['ideal_saving_mib']:.1f} MiB (every zero "
+                   f"page and every duplicate; duplicates of non-zero pages alone "
+                   f"{im['ideal_saving_nonzero_mib']:.1f} MiB)")
+    return out
+
+
+def reference_text(scn):
+    """The scenario-5 extras for the terminal."""
+    out = [f"scenario {scn['id']} images:"] + ["  " + line for line in linux_lines(scn)]
+    if scn.get("qemu_reference"):
+        out += ["", f"[{REFERENCE_TITLE}]"] + _text_grid(*reference_rows(scn))
+        out += ["  targets vs QEMU live: " + t for t in reference_target_lines(scn)]
+    return "\n".join(out)
 
 
 METHOD = """## How it is measured
@@ -233,8 +344,9 @@ def contention_notes(res):
 def not_measured_notes(res):
     notes = ["Guest-measured stall and the cost of a guest's first write to a merged page: "
              + figures.NOT_MEASURED + ". Shown as '-'."]
-    s5 = res.get("scenario5", {})
-    notes.append(f"Scenario 5 (real Linux memory from QEMU guests): {s5.get('status')}.")
+    if not any(scn["id"] == 5 for scn in res["scenarios"]):
+        notes.append("Scenario 5 (real Linux memory from QEMU guests) was not run "
+                     "(`bench.py --scenarios 5`; `make bench` runs it).")
     notes += contention_notes(res)
     errs = sorted({e for scn in res["scenarios"] for e in scn.get("stats_errors", [])})
     for e in errs:
