@@ -124,7 +124,7 @@ bench-quick:
 	$(Q)python3 tools/bench/bench.py --quick --label "make bench-quick"
 bench:
 	$(Q)tools/setup.sh
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(B)/linux/.done
 	$(Q)python3 tools/bench/bench.py --label "make bench"
 .PHONY: bench-quick bench
 

@@ -36,6 +36,7 @@ struct wl_dev {
 	bool shutdown;			  /* guest is stopping: waits return at once */
 	uint32_t round;			  /* request of the round in flight, or 0 */
 	bool round_done;		  /* the guest reported the round */
+	unsigned warnings;		  /* rate limit for reports of guest mistakes */
 	uint64_t verify_ok;		  /* totals copied from the guest at VERIFY_DONE */
 	uint64_t verify_bad;
 };
@@ -255,7 +256,8 @@ static void on_round_done(struct wl_dev *d, uint32_t req)
 	uint64_t bad = __atomic_load_n(&d->params->verify_bad, __ATOMIC_ACQUIRE);
 
 	if (d->round != req) {
-		pr_warn("%s: unsolicited report %u ignored", d->g->name, req);
+		if (d->warnings++ < 8)
+			pr_warn("%s: unsolicited report %u ignored", d->g->name, req);
 		return;
 	}
 	d->verify_ok = ok;
@@ -280,7 +282,10 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 		guest_die(d->g, "workload guest panicked (see its console)");
 		pthread_mutex_lock(&d->lock);
 		break;
-	default: pr_warn("%s: unknown workload command %u ignored", d->g->name, cmd);
+	default:
+		if (d->warnings++ < 8)
+			pr_warn("%s: unknown workload command %u ignored%s", d->g->name, cmd,
+				d->warnings == 8 ? " (further reports suppressed)" : "");
 	}
 }
 

@@ -55,7 +55,7 @@ bb=/bin/busybox
 $bb mkdir -p /tmp/work /tmp/dev
 cd /tmp/work || exit 1
 $bb mknod /tmp/dev/urandom c 1 9
-$bb tar -cf rootfs.tar /bin/busybox /init
+$bb tar -C / -cf rootfs.tar bin/busybox init
 $bb gzip -9 -c rootfs.tar >rootfs.tar.gz
 $bb gunzip -c rootfs.tar.gz | $bb md5sum >rootfs.md5
 $bb seq 1 200000 | $bb sort -r | $bb tail -n 1000 >numbers.txt
