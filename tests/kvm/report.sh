@@ -2,9 +2,9 @@
 # per-guest figures add up to the totals and agree with the host's Pss within the
 # documented tolerance; --json validates against docs/report-schema.json; --svg and
 # --png are valid pictures of the documented size; history --csv, metrics (strict
-# Prometheus parser) and top (under a pseudo-terminal, and piped) work; a stopped guest
-# leaves the report cleanly; an unreachable socket and a fleet without the engine give a
-# clear message.
+# Prometheus parser) and top (under a pseudo-terminal, piped, and in tmux) work; a
+# stopped and a dead guest leave the report cleanly; an unreachable socket and a fleet
+# without the engine give a clear message.
 source "$(dirname "$0")/../lib/kvm.sh"
 
 start_vmm --count 4 --mem 64M --guest workload --profile shared=50,zero=10
@@ -72,6 +72,13 @@ ctl report >"$T/report2.txt" || fail "report after a stop"
 grep -q "^g3 .*ended, no figures" "$T/report2.txt" || fail "stopped g3 is not shown as ended"
 python3 tests/lib/report.py attribution "$SOCK" "$VMM_PID" "$T/console" 1 ||
 	fail "attribution after a stop"
+# A dead guest (triple fault) too, with the reason it died.
+ctl fault g2 >/dev/null || fail "fault g2"
+wait_for 30 "g2 dead" sh -c "$KSMCTL --control $SOCK list | grep -q '^g2 *dead'"
+ctl report >"$T/report3.txt" || fail "report after a guest died"
+grep -q "^g2 .*dead *ended, no figures: ..*" "$T/report3.txt" || fail "dead g2 is not shown as ended"
+python3 tests/lib/report.py attribution "$SOCK" "$VMM_PID" "$T/console" 2 ||
+	fail "attribution after a guest died"
 ctl stop >/dev/null
 wait_exit 60
 
