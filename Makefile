@@ -117,7 +117,8 @@ demo:
 .PHONY: demo
 
 # Benchmark against host KSM (needs root: it tunes /sys/kernel/mm/ksm, and restores it).
-# Writes build/bench/results.json and regenerates docs/performance.md.
+# Writes build/bench/results.json and regenerates docs/performance.md. make bench also runs
+# scenario 5: Linux guests under QEMU/TCG (tools/bench installs qemu-system-x86 if missing).
 bench-quick:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all

@@ -369,8 +369,16 @@ static char *control_report_compute(struct control_cmds *c)
 	return control_report_reply(c->fleet, c->history);
 }
 
-/* Start a report job; NULL means the reply comes through @done. */
-static char *control_report(struct control_cmds *c, control_cmds_done_fn done, void *opaque)
+/* Worker thread: every workload guest times its first writes to merged pages. */
+static char *control_probe_compute(struct control_cmds *c)
+{
+	return control_probe_reply(c->fleet);
+}
+
+/* Start a job running @compute on a worker thread; NULL means the reply comes through
+ * @done. */
+static char *control_compute(struct control_cmds *c, char *(*compute)(struct control_cmds *),
+			     control_cmds_done_fn done, void *opaque)
 {
 	struct control_job *job;
 
@@ -378,7 +386,7 @@ static char *control_report(struct control_cmds *c, control_cmds_done_fn done, v
 		return proto_reply_error("too many verify or report requests in progress");
 	job = g_new(struct control_job, 1);
 	*job = (struct control_job){
-	    .cmds = c, .done = done, .opaque = opaque, .n = 1, .compute = control_report_compute};
+	    .cmds = c, .done = done, .opaque = opaque, .n = 1, .compute = compute};
 	if (control_job_start(job)) {
 		control_job_free(job);
 		return proto_reply_error("cannot start a report thread");
@@ -415,7 +423,9 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 	if (req.cmd == PROTO_CMD_VERIFY)
 		return control_verify(c, &req, done, opaque);
 	if (req.cmd == PROTO_CMD_REPORT)
-		return control_report(c, done, opaque);
+		return control_compute(c, control_report_compute, done, opaque);
+	if (req.cmd == PROTO_CMD_PROBE)
+		return control_compute(c, control_probe_compute, done, opaque);
 	if (!control_cmd_table[req.cmd])
 		return proto_reply_error("\"%s\" is not supported", proto_cmd_name(req.cmd));
 	return control_cmd_table[req.cmd](c, &req);

@@ -170,6 +170,41 @@ char *control_stats_reply(struct fleet *f)
 	return proto_finish(b);
 }
 
+static void add_probe(JsonBuilder *b, const char *name, int err, const struct fleet_probe *p)
+{
+	json_builder_begin_object(b);
+	add_string(b, "name", name);
+	if (err) {
+		add_string(b, "error", strerror(-err));
+	} else {
+		add_uint(b, "samples", p->samples);
+		add_uint(b, "p50_ns", p->p50_ns);
+		add_uint(b, "p99_ns", p->p99_ns);
+		add_uint(b, "max_ns", p->max_ns);
+	}
+	json_builder_end_object(b);
+}
+
+char *control_probe_reply(struct fleet *f)
+{
+	JsonBuilder *b = proto_begin(true);
+
+	json_builder_set_member_name(b, "probes");
+	json_builder_begin_array(b);
+	for (size_t i = 0; i < fleet_count(f); i++) {
+		struct fleet_guest_info info;
+		struct fleet_probe p;
+		int err;
+
+		if (fleet_info(f, i, &info) || !info.workload || info.state != GUEST_RUNNING)
+			continue;
+		err = fleet_probe_guest(f, i, CONTROL_PROBE_PAGES, 120000, &p);
+		add_probe(b, info.name, err, &p);
+	}
+	json_builder_end_array(b);
+	return proto_finish(b);
+}
+
 char *control_set_reply(struct fleet *f, const char *key, uint64_t value)
 {
 	int ret = fleet_set_tunable(f, key, value);

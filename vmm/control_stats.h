@@ -9,6 +9,12 @@ struct fleet;
 /* The "stats" reply line (docs/stats.md); g_free it. */
 char *control_stats_reply(struct fleet *f);
 
+/* The "probe" reply: every running workload guest times the first store to up to
+ * CONTROL_PROBE_PAGES of its shared pages per vCPU (worker thread: it waits for them). */
+char *control_probe_reply(struct fleet *f);
+
+#define CONTROL_PROBE_PAGES 256
+
 /* Set engine tunable @key to @value; the reply line (g_free it). */
 char *control_set_reply(struct fleet *f, const char *key, uint64_t value);
 

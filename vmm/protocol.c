@@ -40,6 +40,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_SET] = {"set", PROTO_ARG_KEY_VALUE},
     [PROTO_CMD_HISTORY] = {"history", PROTO_ARG_NAME_OPTIONAL},
     [PROTO_CMD_REPORT] = {"report", PROTO_ARG_NONE},
+    [PROTO_CMD_PROBE] = {"probe", PROTO_ARG_NONE},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)

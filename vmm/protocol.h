@@ -34,6 +34,7 @@ enum proto_cmd {
 	PROTO_CMD_SET,	  /* set an engine tunable: "key" and "value" */
 	PROTO_CMD_HISTORY, /* samples of the last hour; with a name, that guest's too */
 	PROTO_CMD_REPORT,  /* per-guest attribution, sharing matrix, host accounting */
+	PROTO_CMD_PROBE,   /* workload guests time their first write to merged pages */
 	PROTO_CMD_COUNT,
 };
 

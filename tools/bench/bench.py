@@ -345,6 +345,9 @@ def parse_args(argv):
     p.add_argument("--doc", default=DEFAULT_DOC, help="markdown report (%(default)s)")
     p.add_argument("--rundir", default=os.path.join(ROOT, "build", "bench", "runs"),
                    help="consoles and ksmvmm logs of each run (%(default)s)")
+    p.add_argument("--add", action="store_true",
+                   help="keep the scenarios of the existing --out file that this run does "
+                   "not measure (the report says which run produced each)")
     p.add_argument("--no-verify", action="store_true", help="skip `ksmctl verify` after runs")
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
@@ -366,6 +369,24 @@ def preflight():
             sys.exit(f"bench: {path} is missing: run make first")
 
 
+def kept_scenarios(args):
+    """--add: the scenarios of the existing --out file that this run does not measure,
+    each marked with the run that produced it."""
+    try:
+        with open(args.out) as f:
+            old = json.load(f)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as e:
+        sys.exit(f"bench: --add: cannot read {args.out}: {e}")
+    produced = {k: old.get(k) for k in ("command", "label", "started", "finished")}
+    produced["git_commit"] = old.get("machine", {}).get("git_commit")
+    kept = [scn for scn in old.get("scenarios", []) if scn["id"] not in args.scenarios]
+    for scn in kept:
+        scn.setdefault("produced", produced)
+    return kept
+
+
 def main(argv):
     args = parse_args(argv)
     if args.render:
@@ -378,7 +399,7 @@ def main(argv):
     script = os.path.relpath(sys.argv[0], ROOT)
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
-           "machine": machine(), "scenarios": []}
+           "machine": machine(), "scenarios": kept_scenarios(args) if args.add else []}
     shield.install()
     try:
         run_all(args, res)
@@ -386,6 +407,7 @@ def main(argv):
         res["aborted"] = str(e)
         print(f"bench: {e}", file=sys.stderr)
     res["finished"] = now_iso()
+    res["scenarios"].sort(key=lambda scn: scn["id"])
     self_cpu = resource.getrusage(resource.RUSAGE_SELF)
     res["bench_own_cpu_s"] = self_cpu.ru_utime + self_cpu.ru_stime
     restored = check_host_restored(res)

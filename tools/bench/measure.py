@@ -27,7 +27,10 @@ QUIET_WAIT_S = 60  # wait this long for other ksmvmm processes to end before a r
 OTHERS_EVERY = 10   # look for other ksmvmm processes every this many samples
 OTHER_LOAD_LIMIT = 0.25  # CPUs kept busy by others above which a run is "disturbed"
 COLD_IDLE_INTERVAL_MS = 60000  # ours, cold: engine asleep until READY...
-ENGINE_INTERVAL_MS = 100       # ...then back to its default (ksm_default_tunables)
+COLD_SCAN_RATE = 1             # ...and its pass at launch hashes next to nothing (RAM
+                               # loaded from an image is there at launch)...
+ENGINE_INTERVAL_MS = 100       # ...then back to its defaults (ksm_default_tunables)
+ENGINE_SCAN_RATE = 0           # (no limit)
 ENGINE_KEYS = ("passes", "pages_scanned", "pages_hashed", "merges", "zero_released",
                "cow_breaks", "pool_pages", "mappings_used", "cpu_seconds", "bytes_saved")
 
@@ -51,10 +54,11 @@ class Mode:
         return how + (", merging from the last READY" if self.cold else "")
 
     def extra_args(self):
-        """Ours, cold: the engine idles (one pass at start, then a long sleep) until
-        `ksmctl set interval_ms` wakes it at READY."""
+        """Ours, cold: the engine idles (one pass at start that may hash a page or two,
+        then a long sleep) until `ksmctl set` wakes it at READY."""
         if self.cold and self.merge == "vmm":
-            return ("--ksm-interval-ms", str(COLD_IDLE_INTERVAL_MS))
+            return ("--ksm-interval-ms", str(COLD_IDLE_INTERVAL_MS),
+                    "--ksm-scan-rate", str(COLD_SCAN_RATE))
         return ()
 
 
@@ -242,11 +246,13 @@ class Merger:
             self.host.start(*self.mode.ksm)
 
     def _wake_engine(self):
-        r = self.fl.ctl("set", "interval_ms", str(ENGINE_INTERVAL_MS))
-        if r.returncode != 0:
-            raise fleetmod.FleetError(
-                "a cold start of our engine needs `ksmctl set interval_ms`, which "
-                f"failed: {(r.stderr or r.stdout).strip()}")
+        for key, value in (("scan_rate", ENGINE_SCAN_RATE),
+                           ("interval_ms", ENGINE_INTERVAL_MS)):
+            r = self.fl.ctl("set", key, str(value))
+            if r.returncode != 0:
+                raise fleetmod.FleetError(
+                    f"a cold start of our engine needs `ksmctl set {key}`, which "
+                    f"failed: {(r.stderr or r.stdout).strip()}")
 
     def after(self):
         if self.mode.merge == "host":

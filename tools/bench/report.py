@@ -132,6 +132,10 @@ def md_machine(m):
 
 def md_scenario(scn):
     out = [f"## Scenario {scn['id']}: {scn['title']}", "", scenario_title(scn) + ".", ""]
+    if scn.get("produced"):
+        p = scn["produced"]
+        out += [f"From an earlier run: `{p.get('label')}` (`{p.get('command')}`, commit "
+                f"{p.get('git_commit')}), {p.get('started')} to {p.get('finished')}.", ""]
     if "linux" in scn:
         out += [LINUX_METHOD, ""] + ["- " + line for line in linux_lines(scn)] + [""]
     for group in groups_run(scn):
@@ -159,7 +163,9 @@ image size and one vCPU. A script appended to the initramfs (`rdinit=/bench-init
 (1) the reference a QEMU user gets today: QEMU marks guest RAM `MADV_MERGEABLE`, so host
 KSM at 5000/10 is started on the live guests once the summed Pss of the QEMU processes
 held still for 2 s, and measured like a cold start (saving = drop of that Pss; times
-from the moment ksmd was started); (2) each guest is stopped and its RAM saved over QMP
+from the moment ksmd was started), except that its saving must hold still for 15 s, not
+3 s, to count as converged: on live QEMU guests it keeps falling in steps for a while
+(huge pages split, pages ksmd skipped retried some scans later); (2) each guest is stopped and its RAM saved over QMP
 (`pmemsave`) to `build/bench/linux-ram/gN.img`, reused by later runs while newer than
 the kernel and initramfs (`--redump` forces new dumps); (3) the modes above run on
 workload guests whose profile pages are those images (`ksmvmm run --ram-image`, RAM =
@@ -173,10 +179,15 @@ REFERENCE_TITLE = ("Reference: host KSM on the live QEMU guests (what a QEMU use
 REFERENCE_MODES = ("qemu-live", "vmm-cold", "host-tuned-cold")
 REFERENCE_LABELS = ("QEMU live, host 5000/10", "ours on the dumps", "host 5000/10 on the dumps",
                     "ours/QEMU live")
+REFERENCE_RELABEL = {
+    "pct_of_ideal": "final saving, % of the images' ideal",
+    "fill_time_s": "launch to last READY (QEMU: the Linux boot), s",
+    "t50_s": "time to 50% of final (from the merger's start), s",
+}
 REFERENCE_ROWS = (
     ("Pss of the guests' processes before merging, MiB", "pss_before_mib", "{:.1f}"),
     ("Pss after merging, MiB", "pss_after_mib", "{:.1f}"),
-) + tuple(r for r in ROWS if r[1] in (
+) + tuple((REFERENCE_RELABEL.get(r[1], r[0]),) + r[1:] for r in ROWS if r[1] in (
     "final_saving_mib", "final_saving_pct", "pct_of_ideal", "kernel_metadata_mib_est",
     "fill_time_s", "t50_s", "t90_s", "t99_s", "merge_cpu_to_t90_s", "merge_cpu_to_t99_s",
     "merge_cpu_ms_per_mib", "mib_per_merge_cpu_s", "merge_cpu_after_ready_pct",
@@ -220,7 +231,7 @@ def linux_lines(scn):
     """The Linux guests and their RAM images, in a few lines."""
     lx, im = scn["linux"], scn.get("ram_images") or {}
     mib = _pages_mib
-    out = [f"QEMU: `{' '.join(lx.get('qemu_argv') or ['(not started: images reused)'])}`"]
+    out = [f"QEMU: `{lx.get('qemu_command') or '(not started: images reused)'}`"]
     if lx.get("boot_s"):
         out.append("boot to KSMVMM-LINUX-READY, s: " +
                    ", ".join(f"{g} {t:.1f}" for g, t in lx["boot_s"].items()))
@@ -267,9 +278,10 @@ METHOD = """## How it is measured
   guests fill their memory, so both may be done by READY) and mergers **started at the
   last READY** (a cold start on content that no longer changes; the issue's reference
   figure for host KSM is of this kind). For ours, the cold start launches the engine
-  with `--ksm-interval-ms 60000` (it makes one pass at launch, then sleeps) and wakes it
-  at READY with `ksmctl set interval_ms 100`; the row "saving at last READY" shows what
-  that first pass already merged. For host KSM, `run=1` is written at READY.
+  with `--ksm-interval-ms 60000 --ksm-scan-rate 1` (its pass at launch hashes a page or
+  two, then it sleeps) and wakes it at READY with `ksmctl set scan_rate 0` and
+  `ksmctl set interval_ms 100`; the row "saving at last READY" shows what that first
+  pass already merged. For host KSM, `run=1` is written at READY.
 - **Time to X%** counts from the last guest's READY (ksmvmm's stderr line `gN: ready`)
   to the first sample at X% of the final saving; about 0 means it was there at READY
   (a merger on from launch may finish while the guests fill).

@@ -49,6 +49,8 @@ static void ksmctl_usage(FILE *out)
 		"  fault NAME     make workload guest NAME triple-fault (a test hook)\n"
 		"  ping           check that ksmvmm answers\n"
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
+		"  probe          workload guests time their first write to up to 256 merged\n"
+		"                 pages per vCPU (then those pages are their own again)\n"
 		"  set KEY VALUE  set an engine tunable: interval_ms, batch_pages,\n"
 		"                 max_stall_us, scan_rate\n"
 		"  report         per guest: cost, private and shared pages, share of the pool,\n"
@@ -334,6 +336,8 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 
 	if (a->req.cmd == PROTO_CMD_STATS)
 		return ksmctl_stats_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
+	if (a->req.cmd == PROTO_CMD_PROBE)
+		return ksmctl_probe_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
 	if (a->json)
 		fputs(line, stdout);
 	if (proto_parse_reply(line, strlen(line), &r, err, sizeof(err))) {
@@ -375,7 +379,9 @@ static int ksmctl_run_view(struct ksmctl_args *a)
 /* Send the request, wait for the reply, show it. Returns the exit status. */
 static int ksmctl_run(struct ksmctl_args *a)
 {
-	int timeout = a->req.cmd == PROTO_CMD_VERIFY ? KSMCTL_VERIFY_TIMEOUT_MS : KSMCTL_TIMEOUT_MS;
+	int timeout = a->req.cmd == PROTO_CMD_VERIFY || a->req.cmd == PROTO_CMD_PROBE
+			  ? KSMCTL_VERIFY_TIMEOUT_MS
+			  : KSMCTL_TIMEOUT_MS;
 	char *request = proto_build_request(&a->req), *reply;
 	char err[PROTO_TEXT_MAX];
 	int fd, ret;

@@ -124,3 +124,43 @@ int ksmctl_stats_answer(const char *line, bool json)
 	g_object_unref(p);
 	return ret;
 }
+
+static int print_probe(JsonObject *o)
+{
+	if (json_object_has_member(o, "error")) {
+		printf("%s PROBE error: %s\n", str(o, "name"), str(o, "error"));
+		return -EINVAL;
+	}
+	printf("%s PROBE samples=%lld p50=%.1fus p99=%.1fus max=%.1fus\n", str(o, "name"),
+	       (long long)num(o, "samples"), (double)num(o, "p50_ns") / 1000,
+	       (double)num(o, "p99_ns") / 1000, (double)num(o, "max_ns") / 1000);
+	return 0;
+}
+
+int ksmctl_probe_answer(const char *line, bool json)
+{
+	JsonParser *p = json_parser_new();
+	JsonNode *root = NULL, *probes;
+	int ret = -EINVAL;
+
+	if (json_parser_load_from_data(p, line, -1, NULL))
+		root = json_parser_get_root(p);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+		fprintf(stderr, "ksmctl: the probe reply is not readable\n");
+	} else if (!is_error(json_node_get_object(root))) {
+		probes = json_object_get_member(json_node_get_object(root), "probes");
+		ret = 0;
+		if (json)
+			fputs(line, stdout);
+		for (guint i = 0; !json && probes && JSON_NODE_HOLDS_ARRAY(probes) &&
+				  i < json_array_get_length(json_node_get_array(probes));
+		     i++) {
+			JsonNode *e = json_array_get_element(json_node_get_array(probes), i);
+
+			if (JSON_NODE_HOLDS_OBJECT(e) && print_probe(json_node_get_object(e)))
+				ret = -EINVAL;
+		}
+	}
+	g_object_unref(p);
+	return ret;
+}
