@@ -242,6 +242,12 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 	for (i = 0; i < vm->nr_actions; i++)
 		vm->pages[vm->actions[i].page].flags &= (uint8_t) ~KSM_PF_PLANNED;
 	vm->nr_actions = 0;
+	/* A big merge wave is rare: give its queue's memory back rather than keep it. */
+	if (vm->cap_actions > 4096) {
+		free(vm->actions);
+		vm->actions = NULL;
+		vm->cap_actions = 0;
+	}
 }
 
 /* Was the page behind @entry copied on write (or otherwise made private)? A merged page

@@ -325,7 +325,12 @@ def live_phase(ctx, opts, initrd, want, dump):
               f"{max(out['boot_s'].values()):.1f} s", flush=True)
         if measure_it:
             print("== scenario 5: host KSM 5000/10 on the live QEMU guests", flush=True)
-            out["reference"] = measure_live(guests, ctx, t0, busy0, bench0)
+            rec = out["reference"] = measure_live(guests, ctx, t0, busy0, bench0)
+            last = rec["samples"][-1]
+            print(f"   Pss {rec['baseline_pss_kib'] / MIB:.1f} -> {last['pss_kib'] / MIB:.1f} MiB "
+                  f"after {last['t'] - rec['t_ready']:.1f} s, converged {rec['converged']}"
+                  + (f"; disturbed: {'; '.join(rec['disturbed'])}" if rec["disturbed"] else ""),
+                  flush=True)
         if dump:
             out.update(dump_all(guests, want))
     finally:
