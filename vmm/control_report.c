@@ -18,7 +18,9 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
+#include "vmm/control_stats.h"
 #include "vmm/fleet.h"
+#include "vmm/protocol_json.h"
 #include "vmm/history.h"
 #include "vmm/protocol.h"
 
@@ -127,39 +129,6 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 
 /* ---- JSON helpers ---- */
 
-static void put_uint(JsonBuilder *b, const char *key, uint64_t v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, (gint64) MIN(v, (uint64_t) G_MAXINT64));
-}
-
-static void put_int(JsonBuilder *b, const char *key, int64_t v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, v);
-}
-
-static void put_double(JsonBuilder *b, const char *key, double v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_double_value(b, v);
-}
-
-static void put_string(JsonBuilder *b, const char *key, const char *v)
-{
-	char *valid = g_utf8_make_valid(v, -1);
-
-	json_builder_set_member_name(b, key);
-	json_builder_add_string_value(b, valid);
-	g_free(valid);
-}
-
-static void put_bool(JsonBuilder *b, const char *key, bool v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_boolean_value(b, v);
-}
-
 /* ---- Guests and totals ---- */
 
 /* Figures of one guest, or a sum of several (totals, groups). */
@@ -190,18 +159,18 @@ static void report_sum_add(struct report_sum *t, const struct ksm_vm_stats *s, d
 /* The members every guest, group and total carries. */
 static void put_sum(JsonBuilder *b, const struct report_sum *t, uint64_t pool_bytes)
 {
-	put_uint(b, "mem_bytes", t->mem_bytes);
-	put_uint(b, "cost_bytes", t->cost_bytes);
-	put_uint(b, "private_pages", t->private_pages);
-	put_uint(b, "shared_pages", t->shared_pages);
-	put_uint(b, "shared_cost_bytes", t->shared_cost_bytes);
-	put_double(b, "pool_share", pool_bytes ? (double) t->shared_cost_bytes / pool_bytes : 0);
-	put_uint(b, "zero_pages", t->zero_pages);
-	put_uint(b, "empty_pages", t->empty_pages);
-	put_uint(b, "saved_bytes", t->saved_bytes);
-	put_uint(b, "merges", t->merges);
-	put_uint(b, "cow_breaks", t->cow_breaks);
-	put_double(b, "cow_per_s", t->cow_per_s);
+	proto_add_uint(b, "mem_bytes", t->mem_bytes);
+	proto_add_uint(b, "cost_bytes", t->cost_bytes);
+	proto_add_uint(b, "private_pages", t->private_pages);
+	proto_add_uint(b, "shared_pages", t->shared_pages);
+	proto_add_uint(b, "shared_cost_bytes", t->shared_cost_bytes);
+	proto_add_double(b, "pool_share", pool_bytes ? (double) t->shared_cost_bytes / pool_bytes : 0);
+	proto_add_uint(b, "zero_pages", t->zero_pages);
+	proto_add_uint(b, "empty_pages", t->empty_pages);
+	proto_add_uint(b, "saved_bytes", t->saved_bytes);
+	proto_add_uint(b, "merges", t->merges);
+	proto_add_uint(b, "cow_breaks", t->cow_breaks);
+	proto_add_double(b, "cow_per_s", t->cow_per_s);
 }
 
 static uint64_t report_pool_bytes(const struct report *r)
@@ -220,9 +189,9 @@ static void put_guests(JsonBuilder *b, const struct report *r)
 			continue;
 		report_sum_add(&one, &r->vms[i], r->cow_rate[i]);
 		json_builder_begin_object(b);
-		put_string(b, "name", r->info[i].name);
-		put_string(b, "group", r->info[i].group);
-		put_string(b, "state", guest_state_name(r->info[i].state));
+		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "group", r->info[i].group);
+		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		put_sum(b, &one, report_pool_bytes(r));
 		json_builder_end_object(b);
 	}
@@ -238,9 +207,9 @@ static void put_ended(JsonBuilder *b, const struct report *r)
 		if (r->live[i] || !r->info[i].name[0])
 			continue;
 		json_builder_begin_object(b);
-		put_string(b, "name", r->info[i].name);
-		put_string(b, "state", guest_state_name(r->info[i].state));
-		put_string(b, "reason", r->info[i].reason);
+		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "state", guest_state_name(r->info[i].state));
+		proto_add_string(b, "reason", r->info[i].reason);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -265,12 +234,12 @@ static void put_totals(JsonBuilder *b, const struct report *r, const struct repo
 {
 	json_builder_set_member_name(b, "totals");
 	json_builder_begin_object(b);
-	put_uint(b, "guests", t->guests);
+	proto_add_uint(b, "guests", t->guests);
 	put_sum(b, t, report_pool_bytes(r));
-	put_uint(b, "pool_pages", r->engine.pool_pages);
-	put_uint(b, "pool_bytes", report_pool_bytes(r));
-	put_uint(b, "ended_guests", r->n - t->guests);
-	put_uint(b, "ended_cost_bytes", held);
+	proto_add_uint(b, "pool_pages", r->engine.pool_pages);
+	proto_add_uint(b, "pool_bytes", report_pool_bytes(r));
+	proto_add_uint(b, "ended_guests", r->n - t->guests);
+	proto_add_uint(b, "ended_cost_bytes", held);
 	json_builder_end_object(b);
 }
 
@@ -297,7 +266,7 @@ static void put_group(JsonBuilder *b, const struct report *r, const char *name)
 	struct report_sum t = {0};
 
 	json_builder_begin_object(b);
-	put_string(b, "name", name);
+	proto_add_string(b, "name", name);
 	json_builder_set_member_name(b, "members");
 	json_builder_begin_array(b);
 	for (size_t i = 0; i < r->n; i++) {
@@ -307,10 +276,10 @@ static void put_group(JsonBuilder *b, const struct report *r, const char *name)
 		report_sum_add(&t, &r->vms[i], r->cow_rate[i]);
 	}
 	json_builder_end_array(b);
-	put_uint(b, "guests", t.guests);
+	proto_add_uint(b, "guests", t.guests);
 	put_sum(b, &t, report_pool_bytes(r));
 	/* Pool pages belong to one group, so the group's shares add up to its pages. */
-	put_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE / 2) / PAGE);
+	proto_add_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE / 2) / PAGE);
 	json_builder_end_object(b);
 }
 
@@ -404,66 +373,45 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 		return;
 	}
 	json_builder_begin_object(b);
-	put_string(b, "source", "/proc/self/smaps_rollup");
-	put_uint(b, "rss_bytes", r->host.rss);
-	put_uint(b, "pss_bytes", r->host.pss);
-	put_uint(b, "pss_anon_bytes", r->host.pss_anon);
-	put_uint(b, "pss_shmem_bytes", r->host.pss_shmem);
-	put_uint(b, "pss_file_bytes", r->host.pss_file);
-	put_uint(b, "accounted_bytes", accounted);
-	put_int(b, "difference_bytes", (int64_t) r->host.pss - (int64_t) accounted);
-	put_int(b, "pool_difference_bytes",
+	proto_add_string(b, "source", "/proc/self/smaps_rollup");
+	proto_add_uint(b, "rss_bytes", r->host.rss);
+	proto_add_uint(b, "pss_bytes", r->host.pss);
+	proto_add_uint(b, "pss_anon_bytes", r->host.pss_anon);
+	proto_add_uint(b, "pss_shmem_bytes", r->host.pss_shmem);
+	proto_add_uint(b, "pss_file_bytes", r->host.pss_file);
+	proto_add_uint(b, "accounted_bytes", accounted);
+	proto_add_int(b, "difference_bytes", (int64_t) r->host.pss - (int64_t) accounted);
+	proto_add_int(b, "pool_difference_bytes",
 		(int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
-	put_uint(b, "tolerance_bytes", tol);
-	put_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
+	proto_add_uint(b, "tolerance_bytes", tol);
+	proto_add_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
 	json_builder_end_object(b);
 }
 
-static const char *report_budget(const struct ksm_stats *s)
-{
-	if (s->budget_full)
-		return "full";
-	return s->budget_isolated_paused ? "isolated-paused" : "ok";
-}
 
 static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	put_uint(b, "passes", s->passes);
-	put_uint(b, "pages_scanned", s->pages_scanned);
-	put_uint(b, "pages_hashed", s->pages_hashed);
-	put_uint(b, "merges", s->merges);
-	put_uint(b, "zero_released", s->zero_released);
-	put_uint(b, "cow_breaks", s->cow_breaks);
-	put_uint(b, "pool_pages", s->pool_pages);
-	put_uint(b, "pool_freed", s->pool_freed);
-	put_uint(b, "mappings_used", s->mappings_used);
-	put_uint(b, "mappings_limit", s->mappings_limit);
-	put_string(b, "budget_state", report_budget(s));
-	put_double(b, "cpu_seconds", s->cpu_seconds);
-	put_uint(b, "stall_p99_us", s->stall_p99_us);
-	put_uint(b, "stall_max_us", s->stall_max_us);
+	proto_add_uint(b, "passes", s->passes);
+	proto_add_uint(b, "pages_scanned", s->pages_scanned);
+	proto_add_uint(b, "pages_hashed", s->pages_hashed);
+	proto_add_uint(b, "merges", s->merges);
+	proto_add_uint(b, "zero_released", s->zero_released);
+	proto_add_uint(b, "cow_breaks", s->cow_breaks);
+	proto_add_uint(b, "pool_pages", s->pool_pages);
+	proto_add_uint(b, "pool_freed", s->pool_freed);
+	proto_add_uint(b, "mappings_used", s->mappings_used);
+	proto_add_uint(b, "mappings_limit", s->mappings_limit);
+	proto_add_string(b, "budget_state", control_budget_state(s));
+	proto_add_double(b, "cpu_seconds", s->cpu_seconds);
+	proto_add_uint(b, "stall_p99_us", s->stall_p99_us);
+	proto_add_uint(b, "stall_max_us", s->stall_max_us);
 	json_builder_end_object(b);
 }
 
 /* ---- The reply ---- */
 
-static char *report_render(JsonBuilder *b)
-{
-	JsonGenerator *gen = json_generator_new();
-	JsonNode *root = json_builder_get_root(b);
-	char *text, *line;
-
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	line = g_strconcat(text, "\n", NULL);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-	return line;
-}
 
 static char *report_build(const struct report *r)
 {
@@ -474,13 +422,13 @@ static char *report_build(const struct report *r)
 
 	report_totals(r, &t, &held);
 	json_builder_begin_object(b);
-	put_bool(b, "ok", true);
-	put_string(b, "schema", "ksmvmm-report");
-	put_uint(b, "version", REPORT_VERSION);
-	put_double(b, "time", (double) g_get_real_time() / 1e6);
-	put_string(b, "merge", "vmm");
-	put_uint(b, "page_size", PAGE);
-	put_uint(b, "cow_window_s", REPORT_COW_WINDOW_S);
+	proto_add_bool(b, "ok", true);
+	proto_add_string(b, "schema", "ksmvmm-report");
+	proto_add_uint(b, "version", REPORT_VERSION);
+	proto_add_double(b, "time", (double) g_get_real_time() / 1e6);
+	proto_add_string(b, "merge", "vmm");
+	proto_add_uint(b, "page_size", PAGE);
+	proto_add_uint(b, "cow_window_s", REPORT_COW_WINDOW_S);
 	put_guests(b, r);
 	put_ended(b, r);
 	put_totals(b, r, &t, held);
@@ -491,7 +439,7 @@ static char *report_build(const struct report *r)
 	put_engine(b, &r->engine);
 	json_builder_end_object(b);
 	g_ptr_array_free(groups, TRUE);
-	return report_render(b);
+	return proto_render(b);
 }
 
 static const char *report_mode_name(enum merge_mode m)

@@ -14,17 +14,7 @@
 
 #define STATS_VERSION 1
 
-static void add_uint(JsonBuilder *b, const char *key, uint64_t v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, (gint64) v);
-}
 
-static void add_string(JsonBuilder *b, const char *key, const char *v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_string_value(b, v);
-}
 
 static void add_ram(JsonBuilder *b, const struct fleet_guest_info *info)
 {
@@ -32,9 +22,9 @@ static void add_ram(JsonBuilder *b, const struct fleet_guest_info *info)
 	json_builder_begin_array(b);
 	for (unsigned r = 0; r < info->nr_ram; r++) {
 		json_builder_begin_object(b);
-		add_uint(b, "gpa", info->ram[r].gpa);
-		add_uint(b, "hva", info->ram[r].hva);
-		add_uint(b, "size", info->ram[r].size);
+		proto_add_uint(b, "gpa", info->ram[r].gpa);
+		proto_add_uint(b, "hva", info->ram[r].hva);
+		proto_add_uint(b, "size", info->ram[r].size);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);
@@ -42,36 +32,36 @@ static void add_ram(JsonBuilder *b, const struct fleet_guest_info *info)
 
 static void add_guest_figures(JsonBuilder *b, const struct ksm_vm_stats *s)
 {
-	add_uint(b, "pages_total", s->pages_total);
-	add_uint(b, "pages_merged", s->pages_merged);
-	add_uint(b, "pages_zero", s->pages_zero);
-	add_uint(b, "pages_empty", s->pages_empty);
-	add_uint(b, "pages_unique", s->pages_unique);
-	add_uint(b, "pages_volatile", s->pages_volatile);
-	add_uint(b, "pages_unscanned", s->pages_unscanned);
-	add_uint(b, "merges", s->merges);
-	add_uint(b, "cow_breaks", s->cow_breaks);
-	add_uint(b, "bytes_saved", s->bytes_saved);
-	add_uint(b, "pages_private", s->pages_private);
-	add_uint(b, "cost_bytes", s->cost_bytes);
+	proto_add_uint(b, "pages_total", s->pages_total);
+	proto_add_uint(b, "pages_merged", s->pages_merged);
+	proto_add_uint(b, "pages_zero", s->pages_zero);
+	proto_add_uint(b, "pages_empty", s->pages_empty);
+	proto_add_uint(b, "pages_unique", s->pages_unique);
+	proto_add_uint(b, "pages_volatile", s->pages_volatile);
+	proto_add_uint(b, "pages_unscanned", s->pages_unscanned);
+	proto_add_uint(b, "merges", s->merges);
+	proto_add_uint(b, "cow_breaks", s->cow_breaks);
+	proto_add_uint(b, "bytes_saved", s->bytes_saved);
+	proto_add_uint(b, "pages_private", s->pages_private);
+	proto_add_uint(b, "cost_bytes", s->cost_bytes);
 }
 
 static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,
 		      const struct ksm_vm_stats *s)
 {
 	json_builder_begin_object(b);
-	add_string(b, "name", info->name);
-	add_string(b, "group", info->group);
-	add_string(b, "state", guest_state_name(info->state));
+	proto_add_string(b, "name", info->name);
+	proto_add_string(b, "group", info->group);
+	proto_add_string(b, "state", guest_state_name(info->state));
 	if (s)
 		add_guest_figures(b, s);
 	else
-		add_uint(b, "pages_total", info->mem_bytes / 4096);
+		proto_add_uint(b, "pages_total", info->mem_bytes / 4096);
 	add_ram(b, info);
 	json_builder_end_object(b);
 }
 
-static const char *budget_state(const struct ksm_stats *s)
+const char *control_budget_state(const struct ksm_stats *s)
 {
 	if (s->budget_full)
 		return "full";
@@ -82,10 +72,10 @@ static void add_tunables(JsonBuilder *b, const struct ksm_tunables *t)
 {
 	json_builder_set_member_name(b, "tunables");
 	json_builder_begin_object(b);
-	add_uint(b, "interval_ms", t->interval_ms);
-	add_uint(b, "batch_pages", t->batch_pages);
-	add_uint(b, "max_stall_us", t->max_stall_us);
-	add_uint(b, "scan_rate", t->scan_rate);
+	proto_add_uint(b, "interval_ms", t->interval_ms);
+	proto_add_uint(b, "batch_pages", t->batch_pages);
+	proto_add_uint(b, "max_stall_us", t->max_stall_us);
+	proto_add_uint(b, "scan_rate", t->scan_rate);
 	json_builder_end_object(b);
 }
 
@@ -93,15 +83,15 @@ static void add_stall(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "stall_us");
 	json_builder_begin_object(b);
-	add_uint(b, "p50", s->stall_p50_us);
-	add_uint(b, "p99", s->stall_p99_us);
-	add_uint(b, "max", s->stall_max_us);
-	add_uint(b, "count", s->stalls);
+	proto_add_uint(b, "p50", s->stall_p50_us);
+	proto_add_uint(b, "p99", s->stall_p99_us);
+	proto_add_uint(b, "max", s->stall_max_us);
+	proto_add_uint(b, "count", s->stalls);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "pause_us");
 	json_builder_begin_object(b);
-	add_uint(b, "p99", s->pause_p99_us);
-	add_uint(b, "max", s->pause_max_us);
+	proto_add_uint(b, "p99", s->pause_p99_us);
+	proto_add_uint(b, "max", s->pause_max_us);
 	json_builder_end_object(b);
 }
 
@@ -109,24 +99,24 @@ static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	add_uint(b, "passes", s->passes);
-	add_uint(b, "passes_held", s->passes_held);
-	add_uint(b, "pages_scanned", s->pages_scanned);
-	add_uint(b, "pages_hashed", s->pages_hashed);
-	add_uint(b, "merges", s->merges);
-	add_uint(b, "zero_released", s->zero_released);
-	add_uint(b, "compare_fail", s->compare_fail);
-	add_uint(b, "cow_breaks", s->cow_breaks);
-	add_uint(b, "pool_pages", s->pool_pages);
-	add_uint(b, "pool_freed", s->pool_freed);
-	add_uint(b, "mappings_used", s->mappings_used);
-	add_uint(b, "mappings_limit", s->mappings_limit);
-	add_uint(b, "budget_skips", s->budget_skips);
-	add_string(b, "budget_state", budget_state(s));
+	proto_add_uint(b, "passes", s->passes);
+	proto_add_uint(b, "passes_held", s->passes_held);
+	proto_add_uint(b, "pages_scanned", s->pages_scanned);
+	proto_add_uint(b, "pages_hashed", s->pages_hashed);
+	proto_add_uint(b, "merges", s->merges);
+	proto_add_uint(b, "zero_released", s->zero_released);
+	proto_add_uint(b, "compare_fail", s->compare_fail);
+	proto_add_uint(b, "cow_breaks", s->cow_breaks);
+	proto_add_uint(b, "pool_pages", s->pool_pages);
+	proto_add_uint(b, "pool_freed", s->pool_freed);
+	proto_add_uint(b, "mappings_used", s->mappings_used);
+	proto_add_uint(b, "mappings_limit", s->mappings_limit);
+	proto_add_uint(b, "budget_skips", s->budget_skips);
+	proto_add_string(b, "budget_state", control_budget_state(s));
 	json_builder_set_member_name(b, "cpu_seconds");
 	json_builder_add_double_value(b, s->cpu_seconds);
 	add_stall(b, s);
-	add_uint(b, "bytes_saved", s->bytes_saved);
+	proto_add_uint(b, "bytes_saved", s->bytes_saved);
 	add_tunables(b, &s->tun);
 	json_builder_end_object(b);
 }
@@ -149,8 +139,8 @@ char *control_stats_reply(struct fleet *f)
 		return proto_reply_error("out of memory");
 	got = fleet_merge_stats(f, &s, vms, n);
 	b = proto_begin(true);
-	add_uint(b, "version", STATS_VERSION);
-	add_string(b, "merge", mode_name(fleet_merge_mode(f)));
+	proto_add_uint(b, "version", STATS_VERSION);
+	proto_add_string(b, "merge", mode_name(fleet_merge_mode(f)));
 	json_builder_set_member_name(b, "guests");
 	json_builder_begin_array(b);
 	for (size_t i = 0; i < n; i++) {
@@ -173,14 +163,14 @@ char *control_stats_reply(struct fleet *f)
 static void add_probe(JsonBuilder *b, const char *name, int err, const struct fleet_probe *p)
 {
 	json_builder_begin_object(b);
-	add_string(b, "name", name);
+	proto_add_string(b, "name", name);
 	if (err) {
-		add_string(b, "error", strerror(-err));
+		proto_add_string(b, "error", strerror(-err));
 	} else {
-		add_uint(b, "samples", p->samples);
-		add_uint(b, "p50_ns", p->p50_ns);
-		add_uint(b, "p99_ns", p->p99_ns);
-		add_uint(b, "max_ns", p->max_ns);
+		proto_add_uint(b, "samples", p->samples);
+		proto_add_uint(b, "p50_ns", p->p50_ns);
+		proto_add_uint(b, "p99_ns", p->p99_ns);
+		proto_add_uint(b, "max_ns", p->max_ns);
 	}
 	json_builder_end_object(b);
 }

@@ -6,6 +6,11 @@
 
 struct fleet;
 
+struct ksm_stats;
+
+/* "ok", "isolated-paused" or "full": the mapping budget of @s in words. */
+const char *control_budget_state(const struct ksm_stats *s);
+
 /* The "stats" reply line (docs/stats.md); g_free it. */
 char *control_stats_reply(struct fleet *f);
 

@@ -10,6 +10,7 @@
 
 #include "ksm/ksm.h"
 #include "vmm/fleet.h"
+#include "vmm/protocol_json.h"
 
 #define HISTORY_VERSION 1
 
@@ -243,21 +244,6 @@ static void history_add_guest(JsonBuilder *b, const struct history *h, size_t g)
 	json_builder_end_array(b);
 }
 
-static char *history_render(JsonBuilder *b)
-{
-	JsonGenerator *gen = json_generator_new();
-	JsonNode *root = json_builder_get_root(b);
-	char *text, *line;
-
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	line = g_strconcat(text, "\n", NULL);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-	return line;
-}
 
 char *history_reply(struct history *h, size_t guest, const char *name)
 {
@@ -278,5 +264,5 @@ char *history_reply(struct history *h, size_t guest, const char *name)
 	}
 	g_mutex_unlock(&h->lock);
 	json_builder_end_object(b);
-	return history_render(b);
+	return proto_render(b);
 }

@@ -351,8 +351,7 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *req,
 
 /* ---- Building lines ---- */
 
-/* Add "key": string; invalid UTF-8 is repaired so the line stays valid JSON text. */
-static void proto_add_string(JsonBuilder *b, const char *key, const char *s)
+void proto_add_string(JsonBuilder *b, const char *key, const char *s)
 {
 	char *valid = g_utf8_make_valid(s, -1);
 
@@ -362,11 +361,28 @@ static void proto_add_string(JsonBuilder *b, const char *key, const char *s)
 	g_free(valid);
 }
 
-/* Add "key": integer (values above INT64_MAX are clamped: JSON integers are signed). */
-static void proto_add_uint(JsonBuilder *b, const char *key, uint64_t v)
+void proto_add_uint(JsonBuilder *b, const char *key, uint64_t v)
 {
 	json_builder_set_member_name(b, key);
 	json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (gint64) v);
+}
+
+void proto_add_int(JsonBuilder *b, const char *key, int64_t v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_int_value(b, v);
+}
+
+void proto_add_double(JsonBuilder *b, const char *key, double v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_double_value(b, v);
+}
+
+void proto_add_bool(JsonBuilder *b, const char *key, bool v)
+{
+	json_builder_set_member_name(b, key);
+	json_builder_add_boolean_value(b, v);
 }
 
 JsonBuilder *proto_begin(bool ok)
@@ -381,11 +397,16 @@ JsonBuilder *proto_begin(bool ok)
 
 char *proto_finish(JsonBuilder *b)
 {
+	json_builder_end_object(b);
+	return proto_render(b);
+}
+
+char *proto_render(JsonBuilder *b)
+{
 	JsonGenerator *gen = json_generator_new();
 	JsonNode *root;
 	char *text, *line;
 
-	json_builder_end_object(b);
 	root = json_builder_get_root(b);
 	json_generator_set_root(gen, root);
 	text = json_generator_to_data(gen, NULL);
