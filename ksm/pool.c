@@ -84,7 +84,7 @@ static uint32_t find_free(const struct ksm_pool *p, uint32_t hint)
 static void populate(struct ksm_pool *p, uint32_t id)
 {
 	uint32_t c = id / KSM_POOL_CHUNK;
-	uint64_t first = (uint64_t)c * KSM_POOL_CHUNK;
+	uint64_t first = (uint64_t) c * KSM_POOL_CHUNK;
 	uint64_t n = p->cap - first < KSM_POOL_CHUNK ? p->cap - first : KSM_POOL_CHUNK;
 
 	if ((p->populated[c / 64] >> (c % 64)) & 1)

@@ -31,8 +31,8 @@ struct ksm_pool {
 	uint32_t used;		 /* allocated pages */
 	uint64_t *bits;		 /* allocation bitmap */
 	struct ksm_canon *canon; /* per page */
-	uint64_t freed;          /* pages released over the pool's life */
-	uint64_t *populated;     /* per KSM_POOL_CHUNK pages: backed and mapped in the view */
+	uint64_t freed;		 /* pages released over the pool's life */
+	uint64_t *populated;	 /* per KSM_POOL_CHUNK pages: backed and mapped in the view */
 };
 
 /* Create a pool able to hold @cap pages. Returns 0 or -errno. */

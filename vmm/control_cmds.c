@@ -38,7 +38,7 @@ struct control_job {
 	control_cmds_done_fn done; /* gets the reply */
 	void *opaque;
 	char *(*compute)(struct control_cmds *c); /* NULL for verify */
-	char *reply;				   /* what @compute returned */
+	char *reply;				  /* what @compute returned */
 	size_t n;
 	size_t *idx;		  /* fleet indices */
 	struct proto_result *res; /* names set before the workers start */
@@ -50,9 +50,9 @@ struct control_job {
 
 struct control_cmds {
 	struct fleet *fleet;
-	GList *jobs; /* verify and report jobs not yet delivered (main thread only) */
+	GList *jobs;		 /* verify and report jobs not yet delivered (main thread only) */
 	struct history *history; /* samples of the engine's figures, or NULL */
-	int wake_fd; /* eventfd written by the last worker of a job */
+	int wake_fd;		 /* eventfd written by the last worker of a job */
 	guint wake_watch;
 };
 
@@ -349,7 +349,7 @@ static gboolean control_on_wake(gint fd, GIOCondition cond, gpointer data)
 
 static char *control_stats(struct control_cmds *c, const struct proto_request *req)
 {
-	(void)req;
+	(void) req;
 	return control_stats_reply(c->fleet);
 }
 
@@ -403,12 +403,9 @@ typedef char *(*control_cmd_fn)(struct control_cmds *c, const struct proto_reque
 /* Indexed by enum proto_cmd; NULL = served elsewhere (verify, report) or not by this
  * VMM. */
 static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
-    [PROTO_CMD_PING] = control_ping,
-    [PROTO_CMD_LIST] = control_list,
-    [PROTO_CMD_STOP] = control_stop,
-    [PROTO_CMD_FAULT] = control_fault,
-    [PROTO_CMD_STATS] = control_stats,
-    [PROTO_CMD_SET] = control_set,
+    [PROTO_CMD_PING] = control_ping,	   [PROTO_CMD_LIST] = control_list,
+    [PROTO_CMD_STOP] = control_stop,	   [PROTO_CMD_FAULT] = control_fault,
+    [PROTO_CMD_STATS] = control_stats,	   [PROTO_CMD_SET] = control_set,
     [PROTO_CMD_HISTORY] = control_history,
 };
 

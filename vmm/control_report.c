@@ -164,7 +164,8 @@ static void put_sum(JsonBuilder *b, const struct report_sum *t, uint64_t pool_by
 	proto_add_uint(b, "private_pages", t->private_pages);
 	proto_add_uint(b, "shared_pages", t->shared_pages);
 	proto_add_uint(b, "shared_cost_bytes", t->shared_cost_bytes);
-	proto_add_double(b, "pool_share", pool_bytes ? (double) t->shared_cost_bytes / pool_bytes : 0);
+	proto_add_double(b, "pool_share",
+			 pool_bytes ? (double) t->shared_cost_bytes / pool_bytes : 0);
 	proto_add_uint(b, "zero_pages", t->zero_pages);
 	proto_add_uint(b, "empty_pages", t->empty_pages);
 	proto_add_uint(b, "saved_bytes", t->saved_bytes);
@@ -382,12 +383,11 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 	proto_add_uint(b, "accounted_bytes", accounted);
 	proto_add_int(b, "difference_bytes", (int64_t) r->host.pss - (int64_t) accounted);
 	proto_add_int(b, "pool_difference_bytes",
-		(int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
+		      (int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
 	proto_add_uint(b, "tolerance_bytes", tol);
 	proto_add_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
 	json_builder_end_object(b);
 }
-
 
 static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
@@ -411,7 +411,6 @@ static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 }
 
 /* ---- The reply ---- */
-
 
 static char *report_build(const struct report *r)
 {

@@ -14,8 +14,6 @@
 
 #define STATS_VERSION 1
 
-
-
 static void add_ram(JsonBuilder *b, const struct fleet_guest_info *info)
 {
 	json_builder_set_member_name(b, "ram");
@@ -125,7 +123,6 @@ static const char *mode_name(enum merge_mode m)
 {
 	return m == MERGE_VMM ? "vmm" : m == MERGE_HOST ? "host" : "off";
 }
-
 
 char *control_stats_reply(struct fleet *f)
 {

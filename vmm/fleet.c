@@ -343,7 +343,7 @@ int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, 
 
 static int cmp_u32(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
 
 	return x < y ? -1 : x > y;
 }
@@ -368,9 +368,9 @@ int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
 		return err;
 	qsort(ticks, n, sizeof(ticks[0]), cmp_u32);
 	out->samples = n;
-	out->p50_ns = (uint64_t)ticks[n / 2] * 1000000 / khz;
-	out->p99_ns = (uint64_t)ticks[n * 99 / 100] * 1000000 / khz;
-	out->max_ns = (uint64_t)ticks[n - 1] * 1000000 / khz;
+	out->p50_ns = (uint64_t) ticks[n / 2] * 1000000 / khz;
+	out->p99_ns = (uint64_t) ticks[n * 99 / 100] * 1000000 / khz;
+	out->max_ns = (uint64_t) ticks[n - 1] * 1000000 / khz;
 	return 0;
 }
 

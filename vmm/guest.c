@@ -145,7 +145,7 @@ static int open_console(struct guest *g, const char *dir)
 static void uart_irq(void *opaque, bool level)
 {
 	struct guest *g = opaque;
-	struct kvm_irq_level irq = { .irq = 4, .level = level };
+	struct kvm_irq_level irq = {.irq = 4, .level = level};
 
 	ioctl(g->vm_fd, KVM_IRQ_LINE, &irq);
 }

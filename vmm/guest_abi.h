@@ -55,8 +55,8 @@
 enum wl_cmd {
 	WL_CMD_READY = 1,	/* all vCPUs filled their pages (sent once, by the last) */
 	WL_CMD_VERIFY_DONE = 2, /* verify_ok / verify_bad hold the totals (sent by the last) */
-	WL_CMD_PANIC = 3,       /* the guest found its parameters unusable; it printed why */
-	WL_CMD_PROBE_DONE = 4,  /* probe_count samples are at WL_PROBE_GPA (sent by the last) */
+	WL_CMD_PANIC = 3,	/* the guest found its parameters unusable; it printed why */
+	WL_CMD_PROBE_DONE = 4,	/* probe_count samples are at WL_PROBE_GPA (sent by the last) */
 };
 
 enum wl_req {

@@ -244,7 +244,6 @@ static void history_add_guest(JsonBuilder *b, const struct history *h, size_t g)
 	json_builder_end_array(b);
 }
 
-
 char *history_reply(struct history *h, size_t guest, const char *name)
 {
 	JsonBuilder *b = json_builder_new();

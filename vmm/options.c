@@ -243,8 +243,9 @@ static int set_ram_image(struct options *o, const char *v, char *err, unsigned e
 	const char *pct = strchr(v, '%');
 
 	if (!*v || (pct && (pct[1] != 'd' || strchr(pct + 1, '%'))))
-		return fail(err, errlen, "--ram-image '%s': want a file name, with %%d for the "
-					 "guest index if each guest has its own",
+		return fail(err, errlen,
+			    "--ram-image '%s': want a file name, with %%d for the "
+			    "guest index if each guest has its own",
 			    v);
 	o->ram_image = v;
 	return 0;

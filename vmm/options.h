@@ -58,7 +58,7 @@ struct options {
 	enum guest_kind kind;
 	struct profile profile;
 	const char *workload_image; /* flat binary of the workload guest */
-	const char *ram_image; /* workload RAM loaded from this file ("%d": guest index) */
+	const char *ram_image;	    /* workload RAM loaded from this file ("%d": guest index) */
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;

@@ -63,8 +63,9 @@ int proto_cmd_lookup(const char *name, enum proto_cmd *cmd)
 
 bool proto_cmd_takes_name(enum proto_cmd cmd)
 {
-	return (unsigned) cmd < PROTO_CMD_COUNT && (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
-						    proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED);
+	return (unsigned) cmd < PROTO_CMD_COUNT &&
+	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED);
 }
 
 bool proto_cmd_takes_key_value(enum proto_cmd cmd)
@@ -270,8 +271,8 @@ static int proto_get_name(JsonNode *n, char *name, char *err, size_t errlen)
 /* A tunable name: 1..PROTO_KEY_MAX-1 of [a-z0-9_]. */
 static int proto_get_key(JsonNode *n, char *key, char *err, size_t errlen)
 {
-	if (!proto_holds(n, G_TYPE_STRING) || proto_copy(n, key, PROTO_KEY_MAX, false) ||
-	    !key[0] || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
+	if (!proto_holds(n, G_TYPE_STRING) || proto_copy(n, key, PROTO_KEY_MAX, false) || !key[0] ||
+	    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
 		return proto_fail(err, errlen, "\"key\" must be a tunable name like batch_pages");
 	return 0;
 }

@@ -25,13 +25,13 @@
 
 /* Requests. New commands go at the end and into the table in protocol.c. */
 enum proto_cmd {
-	PROTO_CMD_PING,	  /* is the VMM alive? */
-	PROTO_CMD_LIST,	  /* one entry per guest slot */
-	PROTO_CMD_STOP,	  /* stop one guest, or all without a name */
-	PROTO_CMD_VERIFY, /* workload guests check their pages */
-	PROTO_CMD_FAULT,  /* test hook: a workload guest triple-faults */
-	PROTO_CMD_STATS,  /* merge engine figures, per guest and for the engine */
-	PROTO_CMD_SET,	  /* set an engine tunable: "key" and "value" */
+	PROTO_CMD_PING,	   /* is the VMM alive? */
+	PROTO_CMD_LIST,	   /* one entry per guest slot */
+	PROTO_CMD_STOP,	   /* stop one guest, or all without a name */
+	PROTO_CMD_VERIFY,  /* workload guests check their pages */
+	PROTO_CMD_FAULT,   /* test hook: a workload guest triple-faults */
+	PROTO_CMD_STATS,   /* merge engine figures, per guest and for the engine */
+	PROTO_CMD_SET,	   /* set an engine tunable: "key" and "value" */
 	PROTO_CMD_HISTORY, /* samples of the last hour; with a name, that guest's too */
 	PROTO_CMD_REPORT,  /* per-guest attribution, sharing matrix, host accounting */
 	PROTO_CMD_PROBE,   /* workload guests time their first write to merged pages */

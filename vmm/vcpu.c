@@ -45,8 +45,8 @@ struct vcpu {
 	atomic_bool stop;	/* set by vcpu_request_stop, read before each KVM_RUN */
 	atomic_bool in_guest;	/* in KVM_RUN or about to enter it (see guest_pause) */
 	unsigned mmio_warnings; /* rate limit for wild MMIO reports */
-	unsigned io_warnings;    /* rate limit for unclaimed port reports */
-	unsigned fixups;         /* instructions performed for the guest (vmm/fixup.c) */
+	unsigned io_warnings;	/* rate limit for unclaimed port reports */
+	unsigned fixups;	/* instructions performed for the guest (vmm/fixup.c) */
 };
 
 static __thread unsigned self_id;
@@ -369,7 +369,7 @@ unsigned long vcpu_tsc_khz(struct vcpu *v)
 {
 	int khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 
-	return khz > 0 ? (unsigned long)khz : 0;
+	return khz > 0 ? (unsigned long) khz : 0;
 }
 
 bool vcpu_in_guest(struct vcpu *v)

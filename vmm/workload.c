@@ -143,9 +143,9 @@ static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
 			return -errno;
 		if (n == 0)
 			break;
-		done += (uint64_t)n;
+		done += (uint64_t) n;
 	}
-	return dst ? (int64_t)done : -EFAULT;
+	return dst ? (int64_t) done : -EFAULT;
 }
 
 /* --ram-image: the profile pages come from a file (a memory dump), in page order. */
@@ -164,15 +164,16 @@ static int load_ram_image(struct guest *g, const char *pattern, const struct wl_
 	for (unsigned r = 0; r < p->nr_regions && n >= 0; r++) {
 		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * MEM_PAGE_SIZE);
 		got += n > 0 ? n : 0;
-		if (n >= 0 && (uint64_t)n < p->regions[r].npages * MEM_PAGE_SIZE)
+		if (n >= 0 && (uint64_t) n < p->regions[r].npages * MEM_PAGE_SIZE)
 			break;
 	}
 	close(fd);
 	if (n < 0 || got == 0) {
-		pr_err("%s: RAM image %s is %s", g->name, path, n < 0 ? strerror((int)-n) : "empty");
+		pr_err("%s: RAM image %s is %s", g->name, path,
+		       n < 0 ? strerror((int) -n) : "empty");
 		return -EINVAL;
 	}
-	pr_info("%s: loaded %lld MiB of RAM image %s", g->name, (long long)(got >> 20), path);
+	pr_info("%s: loaded %lld MiB of RAM image %s", g->name, (long long) (got >> 20), path);
 	return 0;
 }
 
@@ -342,7 +343,7 @@ static int wait_round(struct wl_dev *d, int timeout_ms)
 	struct timespec deadline;
 	int rc = 0;
 
-	deadline_after(&deadline, (uint32_t)timeout_ms * 1000u);
+	deadline_after(&deadline, (uint32_t) timeout_ms * 1000u);
 	while (!d->round_done && !d->shutdown && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
 	if (d->round_done)
@@ -397,8 +398,8 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 	return ret;
 }
 
-int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks,
-		 size_t max, size_t *n)
+int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
+		 size_t *n)
 {
 	const uint32_t *samples = mem_gpa(&d->g->mem, WL_PROBE_GPA, WL_PROBE_MAX * 4);
 	int ret;

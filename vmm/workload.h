@@ -38,8 +38,8 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 /* Make every vCPU time the first store to up to @pages of its shared pages (see
  * WL_REQ_PROBE); copy up to @max samples (TSC ticks) to @ticks and their number to *@n.
  * Returns 0, -EBUSY, -ESRCH or -ETIMEDOUT. */
-int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks,
-		 size_t max, size_t *n);
+int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
+		 size_t *n);
 
 /* Ask vCPU 0 to triple-fault. Returns 0 or -ESRCH. */
 int wl_dev_fault(struct wl_dev *d);

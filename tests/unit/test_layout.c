@@ -188,7 +188,7 @@ static void test_shuffle_extents(void)
 	uint64_t in_run = 0, moved = 0, dupes = 0;
 
 	printf("shared placement: SHUFFLED with extent=16 moves whole 16-page extents\n");
-	p0.shuffle_extent = p1.shuffle_extent = (uint32_t)e;
+	p0.shuffle_extent = p1.shuffle_extent = (uint32_t) e;
 	wl_layout_init(&l0, &p0);
 	wl_layout_init(&l1, &p1);
 	for (uint64_t i = 0; i < n; i++) {

@@ -132,8 +132,8 @@ static int print_probe(JsonObject *o)
 		return -EINVAL;
 	}
 	printf("%s PROBE samples=%lld p50=%.1fus p99=%.1fus max=%.1fus\n", str(o, "name"),
-	       (long long)num(o, "samples"), (double)num(o, "p50_ns") / 1000,
-	       (double)num(o, "p99_ns") / 1000, (double)num(o, "max_ns") / 1000);
+	       (long long) num(o, "samples"), (double) num(o, "p50_ns") / 1000,
+	       (double) num(o, "p99_ns") / 1000, (double) num(o, "max_ns") / 1000);
 	return 0;
 }
 

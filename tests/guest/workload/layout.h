@@ -69,9 +69,9 @@ struct wl_layout {
 	uint64_t guest;	    /* guest_index */
 	uint32_t placement; /* enum wl_placement */
 	uint32_t mutate_pct;
-	uint64_t extent; /* SHUFFLED: pages per permuted extent (>= 1) */
+	uint64_t extent;   /* SHUFFLED: pages per permuted extent (>= 1) */
 	uint64_t nextents; /* whole extents in the shared block; the tail stays in place */
-	uint64_t shuf_a; /* SHUFFLED: extent e holds extent (e*a + b) mod nextents */
+	uint64_t shuf_a;   /* SHUFFLED: extent e holds extent (e*a + b) mod nextents */
 	uint64_t shuf_b;
 };
 
