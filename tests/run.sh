@@ -38,6 +38,12 @@ for t in build/unit/test_*; do
 	run_one "$n" "$t"
 done
 
+format_check() {
+	command -v clang-format >/dev/null || { echo "SKIPPED: clang-format is not installed"; return 77; }
+	clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null)
+}
+[[ -z $filter || style/format == *$filter* ]] && run_one style/format format_check
+
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "##################################################################"
 	echo "## /dev/kvm is missing: every KVM guest test below is SKIPPED.  ##"

@@ -2,7 +2,7 @@
 # setup.sh - install the Debian packages ksmvmm builds and tests with, if any is missing.
 set -eu
 
-PKGS="gcc make pkg-config binutils linux-libc-dev libxxhash-dev libglib2.0-dev
+PKGS="gcc make pkg-config binutils clang-format linux-libc-dev libxxhash-dev libglib2.0-dev
 libjson-glib-dev busybox-static cpio gzip xz-utils zstd python3 procps
 libcairo2-dev fonts-dejavu-core python3-jsonschema libxml2-utils bsdutils tmux"
 
