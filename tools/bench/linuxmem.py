@@ -16,7 +16,6 @@
 4. bench.py then runs the usual modes on N workload guests whose RAM is those images
    (`ksmvmm run --ram-image`), and checks that every guest loaded its whole image.
 """
-import collections
 import gzip
 import hashlib
 import json
@@ -156,7 +155,7 @@ def analyse_images(count):
     """Page-level content of the images: zero pages, distinct non-zero contents across
     the fleet, and the ideal saving (every zero page, every duplicate of a content)."""
     zero = bytes(PAGE)
-    seen = collections.Counter()
+    seen = set()
     per_image = []
     same_place = None
     for i in range(count):
@@ -256,6 +255,7 @@ def measure_live(guests, ctx, t0, busy0, bench0):
     still. Returns a run record shaped like measure.run's (host mode, cold)."""
     mode = REFERENCE_MODE
     sp = LiveSampler(guests, ctx["ksmd"], t0)
+    load_at_start = os.getloadavg()
     before, still = sp.until(lambda post: measure.settled(post, None, SETTLE_MODE),
                              SETTLE_MODE.timeout_s)
     tail = [s["pss_kib"] for s in before if s["t"] >= before[-1]["t"] - SETTLE_MODE.window_s]
@@ -268,6 +268,7 @@ def measure_live(guests, ctx, t0, busy0, bench0):
     post, converged = sp.until(lambda p: measure.settled(p, baseline_kib, mode),
                                mode.timeout_s)
     ksm_stats = [g.ksm_stat() for g in guests]
+    load_at_end = os.getloadavg()
     rec = {"mode": mode.name, "merge": "host", "cold": True, "describe":
            "QEMU/TCG guests, host KSM pages_to_scan=5000 sleep_millisecs=10 from a cold start",
            "host_ksm": mode.ksm, "window_s": mode.window_s, "timeout_s": mode.timeout_s,
@@ -282,6 +283,7 @@ def measure_live(guests, ctx, t0, busy0, bench0):
                    "proc_ksm_stat_per_guest": ksm_stats,
                    "smaps_rollup_kib": [g.rollup() for g in guests],
                    "ksm_sysfs": hostksm.snapshot()},
+           "loadavg_at_start": load_at_start, "loadavg_at_end": load_at_end,
            "samples": sp.samples, "others_during_run": sp.others,
            "host_ksm_changed_by_others": sp.ksm_changed,
            "other_load_cores": measure._other_load(sp.samples, busy0, bench0,

@@ -165,8 +165,9 @@ KSM at 5000/10 is started on the live guests once the summed Pss of the QEMU pro
 held still for 2 s, and measured like a cold start (saving = drop of that Pss; times
 from the moment ksmd was started), except that its saving must hold still for 15 s, not
 3 s, to count as converged: on live QEMU guests it keeps falling in steps for a while
-(huge pages split, pages ksmd skipped retried some scans later); (2) each guest is stopped and its RAM saved over QMP
-(`pmemsave`) to `build/bench/linux-ram/gN.img`, reused by later runs while newer than
+(huge pages split, pages ksmd skipped retried some scans later); (2) each guest is
+stopped and its RAM saved over QMP (`pmemsave`) to `build/bench/linux-ram/gN.img`
+(with `-m 256M` guest-physical 0..256 MiB is all RAM), reused by later runs while newer than
 the kernel and initramfs (`--redump` forces new dumps); (3) the modes above run on
 workload guests whose profile pages are those images (`ksmvmm run --ram-image`, RAM =
 image + 16 MiB, every run checks ksmvmm said it loaded each whole image; `ksmctl verify`
@@ -341,11 +342,15 @@ def contention_notes(res):
     """Runs that shared the machine with other ksmvmm processes, and failed attempts."""
     out = []
     for scn in res["scenarios"]:
-        for name, run in scn.get("runs", {}).items():
+        runs = dict(scn.get("runs", {}))
+        if scn.get("qemu_reference"):
+            runs["qemu-live (the live QEMU reference)"] = scn["qemu_reference"]["run"]
+        for name, run in runs.items():
             if run.get("disturbed"):
+                load = run.get("loadavg_at_start")
+                load = f" (load average {load[0]:.1f} at its start)" if load else ""
                 out.append(f"Scenario {scn['id']} {name} was disturbed: "
-                           f"{'; '.join(run['disturbed'])} (load average "
-                           f"{run['loadavg_at_start'][0]:.1f} at its start). Its times, "
+                           f"{'; '.join(run['disturbed'])}{load}. Its times, "
                            "and to a lesser degree its CPU figures, are not clean.")
         for f in scn.get("failed_attempts", []):
             out.append(f"Scenario {scn['id']} {f['mode']}: attempt {f['attempt']} failed: "
