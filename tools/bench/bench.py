@@ -351,6 +351,9 @@ def parse_args(argv):
     p.add_argument("--no-verify", action="store_true", help="skip `ksmctl verify` after runs")
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
+    p.add_argument("--with", dest="with_results", metavar="JSON",
+                   help="with --render: also show the scenarios of this results file "
+                   "that the first one lacks (e.g. a scenario 5 run kept aside)")
     a = p.parse_args(argv)
     ids = QUICK_SCENARIOS if a.quick else ALL_SCENARIOS
     a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
@@ -369,22 +372,27 @@ def preflight():
             sys.exit(f"bench: {path} is missing: run make first")
 
 
-def kept_scenarios(args):
-    """--add: the scenarios of the existing --out file that this run does not measure,
-    each marked with the run that produced it."""
+def scenarios_from(path, skip_ids, option):
+    """The scenarios of results file @path whose ids are not in @skip_ids, each marked
+    with the run that produced it (for --add and --with)."""
     try:
-        with open(args.out) as f:
+        with open(path) as f:
             old = json.load(f)
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as e:
-        sys.exit(f"bench: --add: cannot read {args.out}: {e}")
+        sys.exit(f"bench: {option}: cannot read {path}: {e}")
     produced = {k: old.get(k) for k in ("command", "label", "started", "finished")}
     produced["git_commit"] = old.get("machine", {}).get("git_commit")
-    kept = [scn for scn in old.get("scenarios", []) if scn["id"] not in args.scenarios]
+    kept = [scn for scn in old.get("scenarios", []) if scn["id"] not in skip_ids]
     for scn in kept:
         scn.setdefault("produced", produced)
     return kept
+
+
+def kept_scenarios(args):
+    """--add: the scenarios of the existing --out file that this run does not measure."""
+    return scenarios_from(args.out, args.scenarios, "--add")
 
 
 def main(argv):
@@ -392,6 +400,10 @@ def main(argv):
     if args.render:
         with open(args.render) as f:
             res = json.load(f)
+        if args.with_results:
+            have = [scn["id"] for scn in res["scenarios"]]
+            res["scenarios"] += scenarios_from(args.with_results, have, "--with")
+            res["scenarios"].sort(key=lambda scn: scn["id"])
         recompute(res)
         render(res, args.doc)
         return 0

@@ -166,8 +166,8 @@ held still for 2 s, and measured like a cold start (saving = drop of that Pss; t
 from the moment ksmd was started), except that its saving must hold still for 15 s, not
 3 s, to count as converged: on live QEMU guests it keeps falling in steps for a while
 (huge pages split, pages ksmd skipped retried some scans later); (2) each guest is
-stopped and its RAM saved over QMP (`pmemsave`) to `build/bench/linux-ram/gN.img`
-(with `-m 256M` guest-physical 0..256 MiB is all RAM), reused by later runs while newer than
+stopped and its RAM (guest-physical 0 to its size: all RAM, below QEMU's 32-bit hole)
+saved over QMP (`pmemsave`) to `build/bench/linux-ram/gN.img`, reused while newer than
 the kernel and initramfs (`--redump` forces new dumps); (3) the modes above run on
 workload guests whose profile pages are those images (`ksmvmm run --ram-image`, RAM =
 image + 16 MiB, every run checks ksmvmm said it loaded each whole image; `ksmctl verify`
