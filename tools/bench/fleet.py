@@ -36,6 +36,17 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def smaps_rollup(pid):
+    """Every line of /proc/PID/smaps_rollup as {key: KiB}."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
 def proc_cpu_seconds(stat_path):
     """utime+stime of a /proc/.../stat file, in seconds."""
     with open(stat_path) as f:
@@ -160,13 +171,7 @@ class Fleet:
 
     def rollup(self):
         """Every line of smaps_rollup, {key: KiB} (recorded at the end of a run)."""
-        out = {}
-        with open(f"/proc/{self.proc.pid}/smaps_rollup") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[2] == "kB":
-                    out[parts[0].rstrip(":")] = int(parts[1])
-        return out
+        return smaps_rollup(self.proc.pid)
 
     def process_cpu(self):
         return proc_cpu_seconds(f"/proc/{self.proc.pid}/stat")

@@ -197,13 +197,7 @@ class LinuxGuest:
 
     def rollup(self):
         """smaps_rollup of the QEMU process, {key: KiB}."""
-        out = {}
-        with open(f"/proc/{self.proc.pid}/smaps_rollup") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[2] == "kB":
-                    out[parts[0].rstrip(":")] = int(parts[1])
-        return out
+        return fleetmod.smaps_rollup(self.proc.pid)
 
     def pss_kib(self):
         pss = self.rollup().get("Pss")
