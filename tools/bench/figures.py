@@ -17,8 +17,9 @@ MIB = 1024.0
 SAMPLE_FLOOR_S = 0.1  # shortest span a rate is computed over
 RMAP_ITEM_BYTES = 64  # sizeof(struct ksm_rmap_item) on 64-bit (mm/ksm.c): one per page
 PCTS = (50, 90, 99)
-NOT_MEASURED = ("not measured: the workload guest does not time its own stalls or "
-                "first writes yet (guest_abi.h has no field for them)")
+NOT_MEASURED = ("guest-measured stall: not measured (on 2 cores the scheduling gaps of 4 "
+                "busy vCPUs would swamp merge pauses); first write: `ksmctl probe` after "
+                "the run, the guests' median p50 (not for RAM-image scenarios)")
 
 
 def interp(samples, key, t):
@@ -175,10 +176,22 @@ def run_figures(run, baseline_kib, guest_ram_mib, profile, ideal_mib=None):
     fig["merge_cpu_ms_per_mib"] = _div(None if cpu99 is None else 1000 * cpu99, final / MIB)
     fig["mib_per_merge_cpu_s"] = _div(final / MIB, fig["merge_cpu_to_t99_s"])
     fig.update(host_figures(run, post) if run["merge"] == "host" else engine_figures(run, post))
+    fig.update(probe_figures(run))
     if "verify" in run:
         fig["verify_bad"] = run["verify"]["bad"]
         fig["verify_ok"] = run["verify"]["ok"]
     return fig
+
+
+def probe_figures(run):
+    """First write to a merged page, as the guests timed it (`ksmctl probe`): the median
+    of the guests' p50, and the largest p99."""
+    probes = [p for k, p in run.get("probe", {}).items() if k != "error"]
+    if not probes:
+        return {}
+    p50s = sorted(p["p50_ns"] for p in probes)
+    return {"first_write_cost_us": p50s[len(p50s) // 2] / 1000,
+            "first_write_p99_us": max(p["p99_ns"] for p in probes) / 1000}
 
 
 RATIO_KEYS = ("final_saving_mib", "fill_time_s", "t50_s", "t90_s", "t99_s",

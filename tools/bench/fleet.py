@@ -233,6 +233,19 @@ class Fleet:
             self.stats_error = f"ksmctl stats --json printed no JSON: {e}"
             return None
 
+    def probe(self):
+        """Each workload guest times its first store to up to 256 shared pages per vCPU
+        (merged ones once merging converged): {guest: {samples, p50_ns, p99_ns, max_ns}}
+        or {'error': text}. Run after measuring: it turns those pages private again."""
+        r = self.ctl("probe", "--json", timeout_s=600)
+        if r.returncode != 0:
+            return {"error": (r.stderr or r.stdout).strip()[:200]}
+        try:
+            probes = json.loads(r.stdout).get("probes", [])
+        except json.JSONDecodeError as e:
+            return {"error": f"ksmctl probe printed no JSON: {e}"}
+        return {p["name"]: p for p in probes if p.get("samples")}
+
     def verify(self):
         """Ask every guest to check its pages: {'ok': N, 'bad': N, 'output': text}."""
         r = self.ctl("verify", timeout_s=600)

@@ -352,6 +352,8 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "host_ksm_changed_by_others": sampler.ksm_changed,
            "other_load_cores": other_load}
     rec["disturbed"] = disturbances(rec)
+    if not fl.ram_images_loaded():
+        rec["probe"] = fl.probe()
     if verify:
         rec["verify"] = fl.verify()
     rec["stderr_tail"] = fl.stderr_tail(30)
