@@ -47,6 +47,17 @@ def smaps_rollup(pid):
     return out
 
 
+def ksm_stat(pid):
+    """/proc/PID/ksm_stat as {key: int or text} (host KSM's per-process view)."""
+    out = {}
+    with open(f"/proc/{pid}/ksm_stat") as f:
+        for line in f:
+            key, _, val = line.partition(" ")
+            val = val.strip()
+            out[key] = int(val) if val.lstrip("-").isdigit() else val
+    return out
+
+
 def proc_cpu_seconds(stat_path):
     """utime+stime of a /proc/.../stat file, in seconds."""
     with open(stat_path) as f:
@@ -201,13 +212,7 @@ class Fleet:
 
     def ksm_stat(self):
         """/proc/PID/ksm_stat as {key: int or text} (host KSM's per-process view)."""
-        out = {}
-        with open(f"/proc/{self.proc.pid}/ksm_stat") as f:
-            for line in f:
-                key, _, val = line.partition(" ")
-                val = val.strip()
-                out[key] = int(val) if val.lstrip("-").isdigit() else val
-        return out
+        return ksm_stat(self.proc.pid)
 
     def ctl(self, *args, timeout_s=30):
         return subprocess.run([KSMCTL, "--control", self.control, *args],

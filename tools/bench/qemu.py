@@ -209,13 +209,7 @@ class LinuxGuest:
         return fleetmod.proc_cpu_seconds(f"/proc/{self.proc.pid}/stat")
 
     def ksm_stat(self):
-        out = {}
-        with open(f"/proc/{self.proc.pid}/ksm_stat") as f:
-            for line in f:
-                key, _, val = line.partition(" ")
-                val = val.strip()
-                out[key] = int(val) if val.lstrip("-").isdigit() else val
-        return out
+        return fleetmod.ksm_stat(self.proc.pid)
 
     # --- RAM dump and end ---------------------------------------------------------
 

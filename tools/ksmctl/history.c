@@ -70,11 +70,8 @@ int view_history(const struct view_args *a)
 	if (!line)
 		return status;
 	ret = rd_history_parse(line, &h, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ksmctl: %s%s\n", ret == -EPROTO ? "" : "bad reply: ", err);
-		g_free(line);
-		return ret == -EPROTO ? KSMCTL_FAILED : KSMCTL_USAGE;
-	}
+	if (ret)
+		return rd_parse_failed(ret, err, line);
 	if (a->json)
 		fputs(line, stdout);
 	else if (a->csv)

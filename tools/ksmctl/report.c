@@ -162,11 +162,8 @@ int view_report(const struct view_args *a)
 	if (!line)
 		return status;
 	ret = rd_report_parse(line, &r, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "ksmctl: %s%s\n", ret == -EPROTO ? "" : "bad reply: ", err);
-		g_free(line);
-		return ret == -EPROTO ? KSMCTL_FAILED : KSMCTL_USAGE;
-	}
+	if (ret)
+		return rd_parse_failed(ret, err, line);
 	if (a->json)
 		fputs(line, stdout);
 	else if (!a->svg && !a->png)

@@ -463,3 +463,10 @@ int rd_fetch_history(const char *path, const char *name, struct rd_history *h)
 {
 	return rd_fetch_one(path, PROTO_CMD_HISTORY, name, h, rd_parse_history);
 }
+
+int rd_parse_failed(int ret, const char *err, char *line)
+{
+	fprintf(stderr, "ksmctl: %s%s\n", ret == -EPROTO ? "" : "bad reply: ", err);
+	g_free(line);
+	return ret == -EPROTO ? KSMCTL_FAILED : KSMCTL_USAGE;
+}

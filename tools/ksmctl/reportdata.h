@@ -96,6 +96,10 @@ struct rd_history {
  * to KSMCTL_USAGE and returns NULL. */
 char *rd_call(const char *path, int cmd, const char *name, int timeout_ms, int *status);
 
+/* A reply @line that failed to parse with @ret (-EPROTO: an error reply) and reason
+ * @err: print why, free @line, and return ksmctl's exit status for it. */
+int rd_parse_failed(int ret, const char *err, char *line);
+
 /* Parse report reply @line into @r (free with rd_report_free). Returns 0; -EPROTO for
  * an error reply (its message in @err); -EINVAL if the reply is unreadable. */
 int rd_report_parse(const char *line, struct rd_report *r, char *err, size_t errlen);
