@@ -37,8 +37,10 @@ struct control_job {
 	struct control_cmds *cmds;
 	control_cmds_done_fn done; /* gets the reply */
 	void *opaque;
-	char *(*compute)(struct control_cmds *c); /* NULL for verify */
-	char *reply;				  /* what @compute returned */
+	/* NULL for verify */
+	char *(*compute)(struct control_cmds *c, const struct proto_request *req);
+	struct proto_request req; /* what @compute was asked */
+	char *reply;		  /* what @compute returned */
 	size_t n;
 	size_t *idx;		  /* fleet indices */
 	struct proto_result *res; /* names set before the workers start */
@@ -66,8 +68,11 @@ static void control_strerror(const char *name, int err, char *buf, size_t len)
 	case -ENOTSUP: snprintf(buf, len, "guest %s is not a workload guest", name); break;
 	case -ESRCH: snprintf(buf, len, "guest %s is not running", name); break;
 	case -EALREADY: snprintf(buf, len, "guest %s has already ended", name); break;
-	case -EBUSY: snprintf(buf, len, "guest %s is already verifying", name); break;
-	case -ETIMEDOUT: snprintf(buf, len, "guest %s: verify timed out", name); break;
+	case -EBUSY:
+		snprintf(buf, len, "guest %s is busy with another verify, probe or watch", name);
+		break;
+	case -ETIMEDOUT: snprintf(buf, len, "guest %s did not answer in time", name); break;
+	case -ENODATA: snprintf(buf, len, "guest %s: TSC frequency unknown", name); break;
 	default: snprintf(buf, len, "guest %s: %s", name, g_strerror(-err)); break;
 	}
 }
@@ -208,7 +213,7 @@ static gpointer control_job_thread(gpointer data)
 	gint k;
 
 	if (job->compute)
-		job->reply = job->compute(job->cmds);
+		job->reply = job->compute(job->cmds, &job->req);
 	while (!job->compute && (k = g_atomic_int_add(&job->next, 1)) < (gint) job->n)
 		control_verify_one(job, (size_t) k);
 	if (g_atomic_int_dec_and_test(&job->running))
@@ -364,21 +369,38 @@ static char *control_history(struct control_cmds *c, const struct proto_request 
 }
 
 /* Worker thread: the report (ksm_matrix waits for the engine lock). */
-static char *control_report_compute(struct control_cmds *c)
+static char *control_report_compute(struct control_cmds *c, const struct proto_request *req)
 {
+	(void) req;
 	return control_report_reply(c->fleet, c->history);
 }
 
 /* Worker thread: every workload guest times its first writes to merged pages. */
-static char *control_probe_compute(struct control_cmds *c)
+static char *control_probe_compute(struct control_cmds *c, const struct proto_request *req)
 {
+	(void) req;
 	return control_probe_reply(c->fleet);
+}
+
+/* Worker thread: one workload guest watches for stalls for req->ms. */
+static char *control_watch_compute(struct control_cmds *c, const struct proto_request *req)
+{
+	size_t idx;
+	char *reply = control_find(c->fleet, req->name, &idx);
+	int err = 0;
+
+	if (!reply)
+		reply =
+		    control_watch_reply(c->fleet, idx, req->name, req->ms, req->threshold_us, &err);
+	return reply ? reply : control_error(req->name, err);
 }
 
 /* Start a job running @compute on a worker thread; NULL means the reply comes through
  * @done. */
-static char *control_compute(struct control_cmds *c, char *(*compute)(struct control_cmds *),
-			     control_cmds_done_fn done, void *opaque)
+static char *control_compute(struct control_cmds *c,
+			     char *(*compute)(struct control_cmds *, const struct proto_request *),
+			     const struct proto_request *req, control_cmds_done_fn done,
+			     void *opaque)
 {
 	struct control_job *job;
 
@@ -386,7 +408,7 @@ static char *control_compute(struct control_cmds *c, char *(*compute)(struct con
 		return proto_reply_error("too many verify or report requests in progress");
 	job = g_new(struct control_job, 1);
 	*job = (struct control_job){
-	    .cmds = c, .done = done, .opaque = opaque, .n = 1, .compute = compute};
+	    .cmds = c, .done = done, .opaque = opaque, .n = 1, .compute = compute, .req = *req};
 	if (control_job_start(job)) {
 		control_job_free(job);
 		return proto_reply_error("cannot start a report thread");
@@ -420,9 +442,11 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 	if (req.cmd == PROTO_CMD_VERIFY)
 		return control_verify(c, &req, done, opaque);
 	if (req.cmd == PROTO_CMD_REPORT)
-		return control_compute(c, control_report_compute, done, opaque);
+		return control_compute(c, control_report_compute, &req, done, opaque);
 	if (req.cmd == PROTO_CMD_PROBE)
-		return control_compute(c, control_probe_compute, done, opaque);
+		return control_compute(c, control_probe_compute, &req, done, opaque);
+	if (req.cmd == PROTO_CMD_WATCH)
+		return control_compute(c, control_watch_compute, &req, done, opaque);
 	if (!control_cmd_table[req.cmd])
 		return proto_reply_error("\"%s\" is not supported", proto_cmd_name(req.cmd));
 	return control_cmd_table[req.cmd](c, &req);

@@ -192,6 +192,36 @@ char *control_probe_reply(struct fleet *f)
 	return proto_finish(b);
 }
 
+char *control_watch_reply(struct fleet *f, size_t i, const char *name, uint32_t ms,
+			  uint32_t threshold_us, int *err)
+{
+	struct fleet_watch *w = g_new(struct fleet_watch, 1);
+	JsonBuilder *b;
+
+	*err = fleet_watch_guest(f, i, ms, threshold_us, w);
+	if (*err) {
+		g_free(w);
+		return NULL;
+	}
+	b = proto_begin(true);
+	proto_add_string(b, "name", name);
+	proto_add_uint(b, "threshold_ns", w->threshold_ns);
+	proto_add_uint(b, "watched_ns", w->watched_ns);
+	proto_add_uint(b, "reads", w->reads);
+	proto_add_uint(b, "stalls", w->stalls);
+	proto_add_uint(b, "stalled_ns", w->stalled_ns);
+	proto_add_uint(b, "p50_ns", w->p50_ns);
+	proto_add_uint(b, "p99_ns", w->p99_ns);
+	proto_add_uint(b, "max_ns", w->max_ns);
+	json_builder_set_member_name(b, "stall_ns");
+	json_builder_begin_array(b);
+	for (size_t j = 0; j < w->nsamples; j++)
+		json_builder_add_int_value(b, w->stall_ns[j]);
+	json_builder_end_array(b);
+	g_free(w);
+	return proto_finish(b);
+}
+
 char *control_set_reply(struct fleet *f, const char *key, uint64_t value)
 {
 	int ret = fleet_set_tunable(f, key, value);

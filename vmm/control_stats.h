@@ -2,6 +2,7 @@
 #ifndef VMM_CONTROL_STATS_H
 #define VMM_CONTROL_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct fleet;
@@ -19,6 +20,11 @@ char *control_stats_reply(struct fleet *f);
 char *control_probe_reply(struct fleet *f);
 
 #define CONTROL_PROBE_PAGES 256
+
+/* The "watch" reply: guest @i (@name) watches for stalls above @threshold_us for @ms
+ * (worker thread: it waits for the guest). NULL with a -errno of fleet.h in *@err. */
+char *control_watch_reply(struct fleet *f, size_t i, const char *name, uint32_t ms,
+			  uint32_t threshold_us, int *err);
 
 /* Set engine tunable @key to @value; the reply line (g_free it). */
 char *control_set_reply(struct fleet *f, const char *key, uint64_t value);

@@ -3,6 +3,7 @@
 #include "vmm/fleet.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,50 @@ int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
 	out->p50_ns = (uint64_t) ticks[n / 2] * 1000000 / khz;
 	out->p99_ns = (uint64_t) ticks[n * 99 / 100] * 1000000 / khz;
 	out->max_ns = (uint64_t) ticks[n - 1] * 1000000 / khz;
+	return 0;
+}
+
+static uint64_t ticks_to_ns(uint64_t ticks, unsigned long khz)
+{
+	return (uint64_t) ((unsigned __int128) ticks * 1000000 / khz);
+}
+
+int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold_us,
+		      struct fleet_watch *out)
+{
+	int err = 0;
+	struct wl_dev *d = running_workload(f, i, &err);
+	struct wl_watch w;
+	unsigned long khz;
+	size_t n;
+
+	memset(out, 0, offsetof(struct fleet_watch, stall_ns));
+	if (!d)
+		return err;
+	khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
+	if (!khz)
+		return -ENODATA;
+	err = wl_dev_watch(d, ms, threshold_us, out->stall_ns, WL_WATCH_MAX, &w);
+	if (err)
+		return err;
+	n = w.nsamples;
+	qsort(out->stall_ns, n, sizeof(out->stall_ns[0]), cmp_u32);
+	for (size_t j = 0; j < n; j++) {
+		uint64_t ns = ticks_to_ns(out->stall_ns[j], khz);
+
+		out->stall_ns[j] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t) ns;
+	}
+	out->threshold_ns = (uint64_t) threshold_us * 1000;
+	out->watched_ns = ticks_to_ns(w.ticks, khz);
+	out->reads = w.reads;
+	out->stalls = w.stalls;
+	out->stalled_ns = ticks_to_ns(w.stall_ticks, khz);
+	out->nsamples = n;
+	if (n) {
+		out->p50_ns = out->stall_ns[n / 2];
+		out->p99_ns = out->stall_ns[n * 99 / 100];
+		out->max_ns = out->stall_ns[n - 1];
+	}
 	return 0;
 }
 

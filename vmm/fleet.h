@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/guest_abi.h"
 #include "vmm/options.h"
 
 struct fleet;
@@ -87,6 +88,23 @@ struct fleet_probe {
  * @out filled, or the errors of fleet_verify_guest, or -ENODATA (no TSC frequency). */
 int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
 		      struct fleet_probe *out);
+
+/* Stalls a workload guest noticed while it watched (WL_REQ_WATCH). */
+struct fleet_watch {
+	uint64_t threshold_ns;		 /* a gap longer than this between two reads is a stall */
+	uint64_t watched_ns;		 /* time watched, summed over its vCPUs */
+	uint64_t reads;			 /* timed reads */
+	uint64_t stalls;		 /* stalls seen */
+	uint64_t stalled_ns;		 /* their total length */
+	uint64_t p50_ns, p99_ns, max_ns; /* over the recorded stalls; 0 without any */
+	size_t nsamples;		 /* stalls recorded, sorted, in @stall_ns */
+	uint32_t stall_ns[WL_WATCH_MAX];
+};
+
+/* Make workload guest @i watch for stalls longer than @threshold_us for @ms, blocking
+ * until it is done. Returns 0 with @out filled, or the errors of fleet_probe_guest. */
+int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold_us,
+		      struct fleet_watch *out);
 
 /* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_fault_guest(struct fleet *f, size_t i);

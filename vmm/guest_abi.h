@@ -35,13 +35,15 @@
 #define WL_VERSIONS_GPA 0x200000ull
 #define WL_PROBE_GPA 0x3000ull /* uint32_t TSC ticks of probed first stores */
 #define WL_PROBE_MAX 1024      /* samples that fit there */
+#define WL_WATCH_GPA 0x4000ull /* uint32_t TSC ticks of the stalls a watch saw */
+#define WL_WATCH_MAX 8192      /* samples that fit there (up to 0xc000) */
 
 #define WL_MAX_CPUS 8
 #define WL_MAX_REGIONS 4
 #define WL_PAGE_SIZE 4096ull
 
 #define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
-#define WL_ABI_VERSION 1
+#define WL_ABI_VERSION 2
 
 /* Ports. COM1 (0x3f8) is the console: the guest writes bytes to its THR. */
 #define WL_PORT_CONSOLE 0x3f8
@@ -57,6 +59,7 @@ enum wl_cmd {
 	WL_CMD_VERIFY_DONE = 2, /* verify_ok / verify_bad hold the totals (sent by the last) */
 	WL_CMD_PANIC = 3,	/* the guest found its parameters unusable; it printed why */
 	WL_CMD_PROBE_DONE = 4,	/* probe_count samples are at WL_PROBE_GPA (sent by the last) */
+	WL_CMD_WATCH_DONE = 5,	/* watch_* hold the totals, samples at WL_WATCH_GPA (last) */
 };
 
 enum wl_req {
@@ -64,6 +67,7 @@ enum wl_req {
 	WL_REQ_VERIFY = 1, /* verify every owned page, add to verify_ok/bad, report */
 	WL_REQ_FAULT = 2,  /* execute ud2 with no IDT: a real triple fault (tests) */
 	WL_REQ_PROBE = 3,  /* time the first store to up to probe_pages shared pages each */
+	WL_REQ_WATCH = 4,  /* spin for watch_ms timing every gap longer than the threshold */
 };
 
 enum wl_placement {
@@ -121,6 +125,22 @@ struct wl_params {
 	uint32_t pad2;
 	uint64_t probe_cpus;  /* vCPUs done probing in this round */
 	uint64_t probe_count; /* samples taken (may exceed WL_PROBE_MAX: extras dropped) */
+
+	/* Stall watch (WL_REQ_WATCH). The VMM sets watch_ms (1..WL_WATCH_MAX_MS) and
+	 * watch_threshold_us (1..1000) and resets the counters; each vCPU reads one word
+	 * of its pages in turn for watch_ms, timing every read with the TSC. A gap above
+	 * the threshold between two reads is a stall the guest noticed: its vCPU was
+	 * paused, it faulted on a remapped page, or the host preempted it. Stall lengths
+	 * go to WL_WATCH_GPA[watch_count++] (at most WL_WATCH_MAX, in ticks). */
+	uint32_t watch_ms;
+	uint32_t watch_threshold_us;
+	uint64_t watch_cpus;	    /* vCPUs done watching in this round */
+	uint64_t watch_count;	    /* stalls seen (may exceed WL_WATCH_MAX: extras dropped) */
+	uint64_t watch_stall_ticks; /* their total length */
+	uint64_t watch_ticks;	    /* time watched, summed over vCPUs */
+	uint64_t watch_reads;	    /* timed reads, summed over vCPUs */
 };
+
+#define WL_WATCH_MAX_MS 60000
 
 #endif

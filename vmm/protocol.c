@@ -24,6 +24,7 @@ enum proto_arg {
 	PROTO_ARG_NAME_OPTIONAL, /* "name" may be given; absent = all guests */
 	PROTO_ARG_NAME_REQUIRED, /* "name" must be given */
 	PROTO_ARG_KEY_VALUE,	 /* "key" (string) and "value" (integer) must be given */
+	PROTO_ARG_WATCH,	 /* "name" and "ms" must be given, "threshold_us" may be */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -41,6 +42,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_HISTORY] = {"history", PROTO_ARG_NAME_OPTIONAL},
     [PROTO_CMD_REPORT] = {"report", PROTO_ARG_NONE},
     [PROTO_CMD_PROBE] = {"probe", PROTO_ARG_NONE},
+    [PROTO_CMD_WATCH] = {"watch", PROTO_ARG_WATCH},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -65,7 +67,13 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 {
 	return (unsigned) cmd < PROTO_CMD_COUNT &&
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
+		proto_cmds[cmd].arg == PROTO_ARG_WATCH);
+}
+
+static bool proto_cmd_is_watch(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_WATCH;
 }
 
 bool proto_cmd_takes_key_value(enum proto_cmd cmd)
@@ -75,7 +83,9 @@ bool proto_cmd_takes_key_value(enum proto_cmd cmd)
 
 bool proto_cmd_needs_name(enum proto_cmd cmd)
 {
-	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED;
+	return (unsigned) cmd < PROTO_CMD_COUNT &&
+	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
+		proto_cmds[cmd].arg == PROTO_ARG_WATCH);
 }
 
 /* ---- Checks before parsing ---- */
@@ -277,6 +287,18 @@ static int proto_get_key(JsonNode *n, char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* Member @what: an integer in 1..@max. */
+static int proto_get_bounded(JsonNode *n, const char *what, uint32_t max, uint32_t *out, char *err,
+			     size_t errlen)
+{
+	uint64_t v;
+
+	if (proto_get_uint(n, max, &v) || v < 1)
+		return proto_fail(err, errlen, "\"%s\" must be an integer from 1 to %u", what, max);
+	*out = (uint32_t) v;
+	return 0;
+}
+
 /* Find and look up "cmd". */
 static int proto_get_cmd(JsonObject *o, enum proto_cmd *cmd, char *err, size_t errlen)
 {
@@ -313,11 +335,22 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 			ret = proto_get_uint(json_object_get_member(o, key), INT64_MAX, &req->value)
 				  ? proto_fail(err, errlen, "\"value\" must be an integer >= 0")
 				  : 0;
+		else if (strcmp(key, "ms") == 0 && proto_cmd_is_watch(req->cmd))
+			ret = proto_get_bounded(json_object_get_member(o, key), "ms",
+						PROTO_WATCH_MAX_MS, &req->ms, err, errlen);
+		else if (strcmp(key, "threshold_us") == 0 && proto_cmd_is_watch(req->cmd))
+			ret = proto_get_bounded(json_object_get_member(o, key), "threshold_us",
+						PROTO_WATCH_MAX_THRESHOLD_US, &req->threshold_us,
+						err, errlen);
 		else
 			ret = proto_fail(err, errlen, "unknown member \"%.64s\" for \"%s\"", key,
 					 proto_cmd_name(req->cmd));
 	}
 	g_list_free(members);
+	if (!ret && proto_cmd_is_watch(req->cmd) && !req->ms)
+		ret = proto_fail(err, errlen, "\"watch\" needs \"ms\"");
+	if (!ret && proto_cmd_is_watch(req->cmd) && !req->threshold_us)
+		req->threshold_us = PROTO_WATCH_THRESHOLD_US;
 	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
 		ret = proto_fail(err, errlen, "\"%s\" needs a \"name\"", proto_cmd_name(req->cmd));
 	if (!ret && proto_cmd_takes_key_value(req->cmd) &&
@@ -427,7 +460,9 @@ char *proto_build_request(const struct proto_request *req)
 	if (!cmd || (req->name[0] && !proto_cmd_takes_name(req->cmd)) ||
 	    (!req->name[0] && proto_cmd_needs_name(req->cmd)) ||
 	    !memchr(req->name, '\0', sizeof(req->name)) ||
-	    (proto_cmd_takes_key_value(req->cmd) && (!req->key[0] || req->value > INT64_MAX)))
+	    (proto_cmd_takes_key_value(req->cmd) && (!req->key[0] || req->value > INT64_MAX)) ||
+	    (proto_cmd_is_watch(req->cmd) && (req->ms < 1 || req->ms > PROTO_WATCH_MAX_MS ||
+					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)))
 		return NULL;
 	b = json_builder_new();
 	json_builder_begin_object(b);
@@ -438,6 +473,11 @@ char *proto_build_request(const struct proto_request *req)
 		proto_add_string(b, "key", req->key);
 		json_builder_set_member_name(b, "value");
 		json_builder_add_int_value(b, (gint64) req->value);
+	}
+	if (proto_cmd_is_watch(req->cmd)) {
+		proto_add_uint(b, "ms", req->ms);
+		if (req->threshold_us)
+			proto_add_uint(b, "threshold_us", req->threshold_us);
 	}
 	return proto_finish(b);
 }

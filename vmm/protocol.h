@@ -35,6 +35,7 @@ enum proto_cmd {
 	PROTO_CMD_HISTORY, /* samples of the last hour; with a name, that guest's too */
 	PROTO_CMD_REPORT,  /* per-guest attribution, sharing matrix, host accounting */
 	PROTO_CMD_PROBE,   /* workload guests time their first write to merged pages */
+	PROTO_CMD_WATCH,   /* a workload guest times the stalls it notices: "name", "ms" */
 	PROTO_CMD_COUNT,
 };
 
@@ -44,7 +45,13 @@ struct proto_request {
 	char name[PROTO_NAME_MAX]; /* target guest; "" = none given (all guests) */
 	char key[PROTO_KEY_MAX];   /* "set": the tunable */
 	uint64_t value;		   /* "set": its new value */
+	uint32_t ms;		   /* "watch": how long, 1..PROTO_WATCH_MAX_MS */
+	uint32_t threshold_us;	   /* "watch": shortest stall, 1..PROTO_WATCH_MAX_THRESHOLD_US */
 };
+
+#define PROTO_WATCH_MAX_MS 60000
+#define PROTO_WATCH_MAX_THRESHOLD_US 1000
+#define PROTO_WATCH_THRESHOLD_US 20 /* default of "threshold_us" */
 
 /* One guest in a "list" reply. */
 struct proto_guest {

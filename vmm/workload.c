@@ -278,6 +278,7 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 		break;
 	case WL_CMD_VERIFY_DONE: on_round_done(d, WL_REQ_VERIFY); break;
 	case WL_CMD_PROBE_DONE: on_round_done(d, WL_REQ_PROBE); break;
+	case WL_CMD_WATCH_DONE: on_round_done(d, WL_REQ_WATCH); break;
 	case WL_CMD_PANIC:
 		pthread_mutex_unlock(&d->lock);
 		guest_die(d->g, "workload guest panicked (see its console)");
@@ -351,9 +352,16 @@ static int wait_round(struct wl_dev *d, int timeout_ms)
 	return d->shutdown ? -ESRCH : -ETIMEDOUT;
 }
 
+/* What a round asks of the guest besides its request. */
+struct wl_round_args {
+	uint32_t probe_pages;
+	uint32_t watch_ms;
+	uint32_t watch_threshold_us;
+};
+
 /* The guest only adds to these after it sees the request posted next; the write goes
  * through the guard so the merge engine never replaces the page under it. */
-static void reset_counters(struct wl_dev *d, uint32_t probe_pages)
+static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 {
 	struct wl_params *p = guest_write_begin(d->g, WL_PARAMS_GPA, sizeof(*p));
 
@@ -362,14 +370,21 @@ static void reset_counters(struct wl_dev *d, uint32_t probe_pages)
 	p->verify_cpus = 0;
 	p->verify_ok = 0;
 	p->verify_bad = 0;
-	p->probe_pages = probe_pages;
+	p->probe_pages = a->probe_pages;
 	p->probe_cpus = 0;
 	p->probe_count = 0;
+	p->watch_ms = a->watch_ms;
+	p->watch_threshold_us = a->watch_threshold_us;
+	p->watch_cpus = 0;
+	p->watch_count = 0;
+	p->watch_stall_ticks = 0;
+	p->watch_ticks = 0;
+	p->watch_reads = 0;
 	guest_write_end(d->g, WL_PARAMS_GPA, sizeof(*p));
 }
 
 /* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
-static int run_round(struct wl_dev *d, uint32_t req, uint32_t probe_pages, int timeout_ms)
+static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args *a, int timeout_ms)
 {
 	int ret;
 
@@ -377,7 +392,7 @@ static int run_round(struct wl_dev *d, uint32_t req, uint32_t probe_pages, int t
 		return d->shutdown ? -ESRCH : -EBUSY;
 	d->round = req;
 	d->round_done = false;
-	reset_counters(d, probe_pages);
+	reset_counters(d, a);
 	for (unsigned i = 0; i < d->g->nr_vcpus; i++)
 		d->pending[i] = req;
 	pthread_cond_broadcast(&d->cond);
@@ -391,7 +406,7 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
-	ret = run_round(d, WL_REQ_VERIFY, 0, timeout_ms);
+	ret = run_round(d, WL_REQ_VERIFY, &(struct wl_round_args){0}, timeout_ms);
 	*ok = d->verify_ok;
 	*bad = d->verify_bad;
 	pthread_mutex_unlock(&d->lock);
@@ -406,13 +421,40 @@ int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *tic
 
 	*n = 0;
 	pthread_mutex_lock(&d->lock);
-	ret = run_round(d, WL_REQ_PROBE, pages, timeout_ms);
+	ret = run_round(d, WL_REQ_PROBE, &(struct wl_round_args){.probe_pages = pages}, timeout_ms);
 	if (!ret && samples) {
 		uint64_t count = __atomic_load_n(&d->params->probe_count, __ATOMIC_ACQUIRE);
 
 		*n = count < WL_PROBE_MAX ? count : WL_PROBE_MAX;
 		*n = *n < max ? *n : max;
 		memcpy(ticks, samples, *n * sizeof(*ticks));
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t *ticks, size_t max,
+		 struct wl_watch *out)
+{
+	const uint32_t *samples = mem_gpa(&d->g->mem, WL_WATCH_GPA, WL_WATCH_MAX * 4);
+	struct wl_round_args a = {.watch_ms = ms, .watch_threshold_us = threshold_us};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&d->lock);
+	/* The guest spins for @ms: allow that plus the usual slack for a busy host. */
+	ret = run_round(d, WL_REQ_WATCH, &a, (int) ms + 30000);
+	if (!ret && samples) {
+		/* Guest-written values: copied once, bounded before use. */
+		uint64_t count = __atomic_load_n(&d->params->watch_count, __ATOMIC_ACQUIRE);
+
+		out->stalls = count;
+		out->stall_ticks = __atomic_load_n(&d->params->watch_stall_ticks, __ATOMIC_ACQUIRE);
+		out->ticks = __atomic_load_n(&d->params->watch_ticks, __ATOMIC_ACQUIRE);
+		out->reads = __atomic_load_n(&d->params->watch_reads, __ATOMIC_ACQUIRE);
+		out->nsamples = count < WL_WATCH_MAX ? count : WL_WATCH_MAX;
+		out->nsamples = out->nsamples < max ? out->nsamples : max;
+		memcpy(ticks, samples, out->nsamples * sizeof(*ticks));
 	}
 	pthread_mutex_unlock(&d->lock);
 	return ret;

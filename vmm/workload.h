@@ -41,6 +41,21 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
 		 size_t *n);
 
+/* What a stall watch saw (guest-written figures, summed over its vCPUs). */
+struct wl_watch {
+	uint64_t stalls;      /* gaps above the threshold */
+	uint64_t stall_ticks; /* their total length */
+	uint64_t ticks;	      /* time watched */
+	uint64_t reads;	      /* timed reads */
+	size_t nsamples;      /* stall lengths copied out (at most WL_WATCH_MAX) */
+};
+
+/* Make every vCPU watch for stalls for @ms (see WL_REQ_WATCH): gaps above @threshold_us
+ * between two timed reads. Copies up to @max stall lengths (TSC ticks) to @ticks.
+ * Returns 0, -EBUSY, -ESRCH or -ETIMEDOUT. */
+int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t *ticks, size_t max,
+		 struct wl_watch *out);
+
 /* Ask vCPU 0 to triple-fault. Returns 0 or -ESRCH. */
 int wl_dev_fault(struct wl_dev *d);
 

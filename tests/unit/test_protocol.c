@@ -292,6 +292,8 @@ static void test_build_requests(void)
 			strcpy(r.key, "batch_pages");
 			r.value = 64;
 		}
+		if (r.cmd == PROTO_CMD_WATCH)
+			r.ms = 250;
 		line = proto_build_request(&r);
 		CHECK(line && parse(line, &out, err, sizeof(err)) == 0 && out.cmd == r.cmd,
 		      "build and parse %s", proto_cmd_name(r.cmd));
@@ -331,6 +333,50 @@ static void test_set_requests(void)
 	      "stats: %s", err);
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL, "rejects %s", bad[i]);
+}
+
+static void test_watch_requests(void)
+{
+	struct proto_request r,
+	    in = {.cmd = PROTO_CMD_WATCH, .name = "g3", .ms = 60000, .threshold_us = 1000};
+	char err[128] = "";
+	char *line;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"watch\"}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\"}",
+	    "{\"cmd\":\"watch\",\"ms\":100}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":0}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":60001}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":-5}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":1.5}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":\"100\"}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":100,\"threshold_us\":0}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":100,\"threshold_us\":1001}",
+	    "{\"cmd\":\"watch\",\"name\":\"g0\",\"ms\":100,\"value\":3}",
+	    "{\"cmd\":\"probe\",\"ms\":100}",
+	    "{\"cmd\":\"verify\",\"threshold_us\":10}",
+	};
+
+	CHECK(parse("{\"cmd\":\"watch\",\"name\":\"g1\",\"ms\":1500}", &r, err, sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_WATCH && !strcmp(r.name, "g1") && r.ms == 1500 &&
+		  r.threshold_us == PROTO_WATCH_THRESHOLD_US,
+	      "watch g1 1500 with the default threshold: %s", err);
+	CHECK(parse("{\"threshold_us\":7,\"cmd\":\"watch\",\"ms\":1,\"name\":\"g1\"}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.ms == 1 && r.threshold_us == 7,
+	      "watch with a threshold, members in any order: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0 && r.ms == 0,
+		      "rejects %s (%s)", bad[i], err);
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.ms == 60000 &&
+		  r.threshold_us == 1000 && !strcmp(r.name, "g3"),
+	      "build and parse watch at the limits: %s", line ? line : "(null)");
+	g_free(line);
+	in.ms = 0;
+	CHECK(!proto_build_request(&in), "no watch of 0 ms");
+	in.ms = 60001;
+	CHECK(!proto_build_request(&in), "no watch above 60000 ms");
 }
 
 static void test_cmd_table(void)
@@ -509,6 +555,7 @@ int main(void)
 	test_fuzz();
 	test_build_requests();
 	test_set_requests();
+	test_watch_requests();
 	test_reply_errors();
 	test_reply_guests();
 	test_reply_results();

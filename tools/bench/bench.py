@@ -224,6 +224,8 @@ def recompute(res):
         if "baseline_pss_mib" not in out:
             continue
         out.update(figures={}, ratios={}, targets={})
+        if "off" in out["runs"]:
+            out["baseline_guest_stall"] = figures.watch_figures(out["runs"]["off"])
         for name in out["runs"]:
             if name != "off":
                 add_figures(out, name, out["baseline_pss_mib"] * 1024)
@@ -263,6 +265,7 @@ def run_scenario(scn, ctx):
     base_kib = baseline_pss_kib(base)
     out["baseline_pss_mib"] = base_kib / 1024
     out["baseline_fill_time_s"] = base["t_ready"]
+    out["baseline_guest_stall"] = figures.watch_figures(base)
     measure_modes(scn, ctx, base_kib, out)
     add_ratios(out)
     print(report.text_table(out), flush=True)

@@ -259,6 +259,10 @@ class Fleet:
         return {"exit_status": r.returncode, "ok": ok, "bad": bad,
                 "output": (r.stdout + r.stderr).strip()}
 
+    def watcher(self, guest, window_ms, threshold_us):
+        """A Watcher of one guest's stalls (see Watcher)."""
+        return Watcher(self, guest, window_ms, threshold_us)
+
     # --- end ----------------------------------------------------------------------
 
     def stop(self):
@@ -286,3 +290,50 @@ class Fleet:
             self.ctl("stop", timeout_s=10)
         except subprocess.TimeoutExpired:
             pass  # SIGTERM follows in stop()
+
+
+class Watcher:
+    """One guest watches for the stalls it notices (`ksmctl watch`), window after window,
+    for as long as the run lasts: poll() collects a finished window and starts the next,
+    finish() waits for the last. windows: the replies ({name, stalls, stall_ns, ...}) or
+    {'error': text}."""
+
+    def __init__(self, fl, guest, window_ms, threshold_us):
+        self.fl, self.guest = fl, guest
+        self.window_ms, self.threshold_us = window_ms, threshold_us
+        self.proc = None
+        self.windows = []
+
+    def _start(self):
+        self.proc = subprocess.Popen(
+            [KSMCTL, "--control", self.fl.control, "--json", "watch", self.guest,
+             str(self.window_ms), str(self.threshold_us)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def _collect(self):
+        out, err = self.proc.communicate()
+        self.proc = None
+        try:
+            reply = json.loads(out) if out.strip() else None
+        except json.JSONDecodeError:
+            reply = None
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            reply = {"error": (err or out).strip()[:200] or "no reply"}
+        self.windows.append(reply)
+
+    def poll(self):
+        if self.proc is None:
+            self._start()
+        elif self.proc.poll() is not None:
+            self._collect()
+            if "error" not in self.windows[-1]:
+                self._start()
+
+    def finish(self):
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=self.window_ms / 1000 + 60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self._collect()
+        return self.windows

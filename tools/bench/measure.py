@@ -29,6 +29,9 @@ OTHER_LOAD_LIMIT = 0.25  # CPUs kept busy by others above which a run is "distur
 COLD_IDLE_INTERVAL_MS = 60000  # ours, cold: engine asleep until READY...
 COLD_SCAN_RATE = 1             # ...and its pass at launch hashes next to nothing (RAM
                                # loaded from an image is there at launch)...
+WATCH_GUEST = "g0"             # from the last READY on, this guest watches for stalls
+WATCH_WINDOW_MS = 2000         # ...in windows this long (`ksmctl watch`)
+WATCH_THRESHOLD_US = 20        # ...counting every gap longer than this
 ENGINE_INTERVAL_MS = 100       # ...then back to its defaults (ksm_default_tunables)
 ENGINE_SCAN_RATE = 0           # (no limit)
 ENGINE_KEYS = ("passes", "pages_scanned", "pages_hashed", "merges", "zero_released",
@@ -142,6 +145,7 @@ class Sampler:
         self.samples = []
         self.t_ready = None  # seconds after launch of the last READY
         self._last_stats = -1e9
+        self.watcher = fl.watcher(WATCH_GUEST, WATCH_WINDOW_MS, WATCH_THRESHOLD_US)
         self.others = {}  # other ksmvmm processes seen during the run: pid -> command
         self.ksm_changed = []  # host KSM settings someone else changed: [t, settings]
 
@@ -176,9 +180,12 @@ class Sampler:
                 self.t_ready = self._ready_time()
                 self._check_ready_timeout()
                 if self.t_ready is not None:
+                    self.watcher.poll()  # the guest watches before merging starts
                     self.merger.at_ready()
             elif self._done():
                 return self._settled_now()
+            else:
+                self.watcher.poll()
             next_t += SAMPLE_S
             time.sleep(max(0.0, next_t - time.monotonic()))
 
@@ -339,6 +346,7 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
     t0, busy0, bench0 = time.monotonic(), fleetmod.host_busy_seconds(), bench_cpu()
     fl.start()
     converged = sampler.run()
+    watch = sampler.watcher.finish()
     other_load = _other_load(sampler.samples, busy0, bench0, time.monotonic() - t0)
     rec = {"mode": mode.name, "merge": mode.merge, "cold": mode.cold,
            "describe": mode.describe(), "host_ksm": mode.ksm, "window_s": mode.window_s,
@@ -348,6 +356,8 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "pages_filled": dict(sorted(fl.pages_filled.items())),
            "ram_image_loaded_mib": fl.ram_images_loaded(),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
+           "watch": {"guest": WATCH_GUEST, "window_ms": WATCH_WINDOW_MS,
+                     "threshold_us": WATCH_THRESHOLD_US, "windows": watch},
            "others_during_run": sampler.others,
            "host_ksm_changed_by_others": sampler.ksm_changed,
            "other_load_cores": other_load}

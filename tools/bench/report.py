@@ -31,12 +31,16 @@ ROWS = (
     ("merge CPU after READY, % of a core", "merge_cpu_after_ready_pct", "{:.1f}"),
     ("ksmvmm process CPU after READY, % of a core", "process_cpu_after_ready_pct", "{:.1f}"),
     ("seconds measured after READY", "measured_after_ready_s", "{:.1f}"),
-    ("merge stall p50, us", "stall_p50_us", "{:.0f}"),
-    ("merge stall p99, us", "stall_p99_us", "{:.0f}"),
-    ("merge stall max, us", "stall_max_us", "{:.0f}"),
+    ("guest-measured stall p50, us", "guest_stall_p50_us", "{:.0f}"),
+    ("guest-measured stall p99, us", "guest_stall_p99_us", "{:.0f}"),
+    ("guest-measured stall max, us", "guest_stall_max_us", "{:.0f}"),
+    ("guest-measured stalls per second", "guest_stalls_per_s", "{:.0f}"),
+    ("guest-measured time stalled, %", "guest_stalled_pct", "{:.2f}"),
+    ("engine: merge pause p50, us", "stall_p50_us", "{:.0f}"),
+    ("engine: merge pause p99, us", "stall_p99_us", "{:.0f}"),
+    ("engine: merge pause max, us", "stall_max_us", "{:.0f}"),
     ("time to park vCPUs p99, us (pause_us)", "pause_p99_us", "{:.0f}"),
     ("time to park vCPUs max, us (pause_us)", "pause_max_us", "{:.0f}"),
-    ("guest-measured stall, us", "guest_stall_us", "{:.0f}"),
     ("guest first write to merged page p50, us", "first_write_cost_us", "{:.1f}"),
     ("guest first write to merged page p99, us", "first_write_p99_us", "{:.1f}"),
     ("copy-on-write breaks after READY (host: system-wide)", "cow_breaks_after_ready",
@@ -88,6 +92,17 @@ def scenario_title(scn):
             f"{fmt(scn.get('baseline_fill_time_s'), '{:.1f}')} s)")
 
 
+def floor_line(scn):
+    """The guest-measured stalls of the --merge=off baseline: what the host alone costs."""
+    f = scn.get("baseline_guest_stall") or {}
+    if f.get("guest_stall_p99_us") is None:
+        return None
+    return (f"Guest-measured stalls without any merging (the --merge=off baseline, the "
+            f"floor): p50 {f['guest_stall_p50_us']:.0f} us, p99 {f['guest_stall_p99_us']:.0f}"
+            f" us, max {f['guest_stall_max_us']:.0f} us, {f['guest_stalls_per_s']:.0f} per "
+            f"second, {f['guest_stalled_pct']:.2f}% of the time.")
+
+
 def target_lines(scn, gkey):
     out = []
     for name, t in scn.get("targets", {}).get(gkey, {}).items():
@@ -112,6 +127,8 @@ def text_table(scn):
         out += ["", f"[{group[1]}]"] + _text_grid(header, rows)
         out += ["  targets vs host KSM 5000/10: " + t for t in target_lines(scn, group[0])]
     out += [f"  error in {m}: {e}" for m, e in scn.get("errors", {}).items()]
+    if floor_line(scn):
+        out.append(floor_line(scn))
     return "\n".join(out)
 
 
@@ -139,6 +156,8 @@ def md_scenario(scn):
                 f"{p.get('git_commit')}), {p.get('started')} to {p.get('finished')}.", ""]
     if "linux" in scn:
         out += [LINUX_METHOD, ""] + ["- " + line for line in linux_lines(scn)] + [""]
+    if floor_line(scn):
+        out += [floor_line(scn), ""]
     for group in groups_run(scn):
         out += [f"### {group[1][0].upper()}{group[1][1:]}", ""] + md_table(scn, group) + [""]
         tl = target_lines(scn, group[0])
@@ -193,7 +212,8 @@ REFERENCE_ROWS = (
     "final_saving_mib", "final_saving_pct", "pct_of_ideal", "kernel_metadata_mib_est",
     "fill_time_s", "t50_s", "t90_s", "t99_s", "merge_cpu_to_t90_s", "merge_cpu_to_t99_s",
     "merge_cpu_ms_per_mib", "mib_per_merge_cpu_s", "merge_cpu_after_ready_pct",
-    "measured_after_ready_s", "stall_p99_us", "stall_max_us", "verify_bad", "converged",
+    "measured_after_ready_s", "guest_stall_p99_us", "stall_p99_us", "stall_max_us",
+    "verify_bad", "converged",
     "other_load_cores", "disturbed")) + (
     ("host KSM: pages of the processes merged (ksm_merging_pages), MiB",
      "ksm_merging_pages_mib", "{:.1f}"),
@@ -360,8 +380,7 @@ def contention_notes(res):
 
 
 def not_measured_notes(res):
-    notes = ["Guest-measured stall and the cost of a guest's first write to a merged page: "
-             + figures.NOT_MEASURED + ". Shown as '-'."]
+    notes = ["Guest-measured figures: " + figures.GUEST_MEASURED_NOTE + "."]
     if not any(scn["id"] == 5 for scn in res["scenarios"]):
         notes.append("Scenario 5 (real Linux memory from QEMU guests) was not run "
                      "(`bench.py --scenarios 5`; `make bench` runs it).")

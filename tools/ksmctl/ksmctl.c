@@ -51,6 +51,11 @@ static void ksmctl_usage(FILE *out)
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
 		"  probe          workload guests time their first write to up to 256 merged\n"
 		"                 pages per vCPU (then those pages are their own again)\n"
+		"  watch NAME [MS [THRESHOLD_US]]\n"
+		"                 workload guest NAME reads its memory for MS milliseconds\n"
+		"                 (default 1000) and times every stall it notices longer\n"
+		"                 than THRESHOLD_US (default 20): paused by merging, faulting\n"
+		"                 on a remapped page, or preempted by the host\n"
 		"  set KEY VALUE  set an engine tunable: interval_ms, batch_pages,\n"
 		"                 max_stall_us, scan_rate\n"
 		"  report         per guest: cost, private and shared pages, share of the pool,\n"
@@ -108,6 +113,39 @@ static int ksmctl_parse_set(int argc, char **argv, struct ksmctl_args *a)
 	return KSMCTL_OK;
 }
 
+/* A whole number in [1, @max] for @what, or a usage error. */
+static int ksmctl_parse_count(const char *s, const char *what, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !s[0] || s[0] == '-' || v < 1 || v > max)
+		return ksmctl_usage_error("%s '%s': want a number from 1 to %u", what, s, max);
+	*out = (uint32_t) v;
+	return KSMCTL_OK;
+}
+
+/* "watch NAME [MS [THRESHOLD_US]]". */
+static int ksmctl_parse_watch(int argc, char **argv, struct ksmctl_args *a)
+{
+	int ret = KSMCTL_OK;
+
+	if (argc < 2 || argc > 4)
+		return ksmctl_usage_error("'watch' wants NAME [MS [THRESHOLD_US]]");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	strcpy(a->req.name, argv[1]);
+	a->req.ms = 1000;
+	if (argc > 2)
+		ret = ksmctl_parse_count(argv[2], "MS", PROTO_WATCH_MAX_MS, &a->req.ms);
+	if (!ret && argc > 3)
+		ret = ksmctl_parse_count(argv[3], "THRESHOLD_US", PROTO_WATCH_MAX_THRESHOLD_US,
+					 &a->req.threshold_us);
+	return ret;
+}
+
 /* "top" and "metrics": commands ksmctl builds from a report. */
 static int ksmctl_parse_local(int argc, char **argv, struct ksmctl_args *a)
 {
@@ -152,6 +190,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_usage_error("unknown command '%s'", cmd);
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
+	if (a->req.cmd == PROTO_CMD_WATCH)
+		return ksmctl_parse_watch(argc, argv, a);
 	max = proto_cmd_takes_name(a->req.cmd) ? 2 : 1;
 	if (argc > max)
 		return ksmctl_usage_error("too many arguments for '%s'", cmd);
@@ -338,6 +378,8 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 		return ksmctl_stats_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
 	if (a->req.cmd == PROTO_CMD_PROBE)
 		return ksmctl_probe_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
+	if (a->req.cmd == PROTO_CMD_WATCH)
+		return ksmctl_watch_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
 	if (a->json)
 		fputs(line, stdout);
 	if (proto_parse_reply(line, strlen(line), &r, err, sizeof(err))) {
@@ -382,6 +424,9 @@ static int ksmctl_run(struct ksmctl_args *a)
 	int timeout = a->req.cmd == PROTO_CMD_VERIFY || a->req.cmd == PROTO_CMD_PROBE
 			  ? KSMCTL_VERIFY_TIMEOUT_MS
 			  : KSMCTL_TIMEOUT_MS;
+
+	if (a->req.cmd == PROTO_CMD_WATCH)
+		timeout = (int) a->req.ms + KSMCTL_VERIFY_TIMEOUT_MS;
 	char *request = proto_build_request(&a->req), *reply;
 	char err[PROTO_TEXT_MAX];
 	int fd, ret;

@@ -164,3 +164,31 @@ int ksmctl_probe_answer(const char *line, bool json)
 	g_object_unref(p);
 	return ret;
 }
+
+int ksmctl_watch_answer(const char *line, bool json)
+{
+	JsonParser *p = json_parser_new();
+	JsonNode *root = NULL;
+	JsonObject *o;
+	int ret = -EINVAL;
+
+	if (json_parser_load_from_data(p, line, -1, NULL))
+		root = json_parser_get_root(p);
+	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+		fprintf(stderr, "ksmctl: the watch reply is not readable\n");
+	} else if (!is_error(o = json_node_get_object(root))) {
+		if (json)
+			fputs(line, stdout);
+		else
+			printf("%s WATCH %.0fms reads=%lld stalls=%lld stalled=%.2fms p50=%.1fus "
+			       "p99=%.1fus max=%.1fus\n",
+			       str(o, "name"), (double) num(o, "watched_ns") / 1e6,
+			       (long long) num(o, "reads"), (long long) num(o, "stalls"),
+			       (double) num(o, "stalled_ns") / 1e6,
+			       (double) num(o, "p50_ns") / 1000, (double) num(o, "p99_ns") / 1000,
+			       (double) num(o, "max_ns") / 1000);
+		ret = 0;
+	}
+	g_object_unref(p);
+	return ret;
+}

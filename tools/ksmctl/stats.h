@@ -13,4 +13,8 @@ int ksmctl_stats_answer(const char *line, bool json);
  * an unreadable one, or a guest that could not probe. */
 int ksmctl_probe_answer(const char *line, bool json);
 
+/* Show the watch reply @line: "NAME WATCH ..." (or the raw line with @json). Returns 0, or
+ * -EINVAL for an error reply or an unreadable one. */
+int ksmctl_watch_answer(const char *line, bool json);
+
 #endif

@@ -251,7 +251,7 @@ static void calibrate(struct wl_cpu *c)
 }
 
 /* Set up mutation: this vCPU's share of mutate_rate (the remainder goes to the lowest
- * indices) and the TSC rate. Leaves rate 0 if this vCPU owns no mutating page. */
+ * indices). Leaves rate 0 if this vCPU owns no mutating page. */
 static void mutate_setup(struct wl_cpu *c)
 {
 	int any = 0;
@@ -266,7 +266,6 @@ static void mutate_setup(struct wl_cpu *c)
 		return;
 	}
 	c->cursor = c->index;
-	calibrate(c);
 }
 
 /* Next owned page of the working set, round-robin. Requires at least one such page. */
@@ -382,12 +381,58 @@ static void probe(struct wl_cpu *c)
 	}
 }
 
+/* Bounds of a watch, from the live parameters (the VMM may be hostile to itself). */
+static uint64_t watch_param(volatile uint32_t *v, uint32_t lo, uint32_t hi)
+{
+	uint32_t x = *v;
+
+	return x < lo ? lo : x > hi ? hi : x;
+}
+
+/* WATCH request: for watch_ms, read one word of each owned page in turn and time every
+ * read. A gap above the threshold is a stall this guest noticed; its length is recorded.
+ * Reads never change a page, so merged pages stay merged. */
+static void watch(struct wl_cpu *c)
+{
+	volatile uint32_t *samples = (volatile uint32_t *) (uintptr_t) WL_WATCH_GPA;
+	uint64_t span = watch_param(&c->live->watch_ms, 1, WL_WATCH_MAX_MS) * 1000 * c->tsc_per_us;
+	uint64_t limit = watch_param(&c->live->watch_threshold_us, 1, 1000) * c->tsc_per_us;
+	uint64_t start = wl_rdtsc(), prev = start, now = start, p = c->index;
+	uint64_t reads = 0, stalled = 0;
+
+	while (now - start < span) {
+		(void) *(volatile uint64_t *) page_ptr(c, p);
+		now = wl_rdtsc();
+		reads++;
+		if (now - prev > limit) {
+			uint64_t gap = now - prev, slot = wl_xadd(&c->live->watch_count, 1);
+
+			stalled += gap;
+			if (slot < WL_WATCH_MAX)
+				samples[slot] = gap > 0xffffffffu ? 0xffffffffu : (uint32_t) gap;
+		}
+		prev = now;
+		p += c->ncpu;
+		if (p >= c->lay.total)
+			p = c->index;
+	}
+	wl_atomic_add(&c->live->watch_stall_ticks, stalled);
+	wl_atomic_add(&c->live->watch_ticks, now - start);
+	wl_atomic_add(&c->live->watch_reads, reads);
+	if (wl_xadd(&c->live->watch_cpus, 1) + 1 == c->ncpu) {
+		wl_printf("WATCH stalls=%lu\n", c->live->watch_count);
+		wl_outl(WL_PORT_CMD, WL_CMD_WATCH_DONE);
+	}
+}
+
 static void serve(struct wl_cpu *c, uint32_t req)
 {
 	if (req == WL_REQ_VERIFY)
 		verify(c);
 	else if (req == WL_REQ_PROBE)
 		probe(c);
+	else if (req == WL_REQ_WATCH)
+		watch(c);
 	else if (req == WL_REQ_FAULT)
 		wl_die();
 	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
@@ -451,6 +496,7 @@ void wl_main(uint64_t index, struct wl_params *params)
 		record_sums(&c);
 	else
 		fill(&c);
+	calibrate(&c); /* mutation ticks and stall watches count in microseconds */
 	mutate_setup(&c);
 	report_ready(&c);
 	if (c.pending)
