@@ -313,9 +313,16 @@ METHOD = """## How it is measured
   `ksm-engine` thread's utime+stime from /proc (see `merge_cpu_source` in the JSON).
   CPU per MiB = merge CPU until 99% of the final saving / final saving. The whole ksmvmm
   process CPU is shown too (it includes the vCPU threads and, for ours, the merges' pauses).
-- **Merge stall** is how long the engine kept a guest's vCPUs parked (`engine.stall_us`);
-  host KSM parks nothing, its cost to the guest is in page faults, which only a
-  guest-side measurement shows.
+- **Guest-measured stall**: from the last READY to the end of every run (the baseline
+  too), guest g0 reads its own pages in a loop and times each read with the TSC
+  (`ksmctl watch g0 2000 20`, window after window). Every gap above 20 us between two
+  reads is a stall it noticed: its vCPU parked by our engine, a fault on a page that was
+  remapped under it (ours and host KSM both cause those: a merged page must be mapped
+  again), or the host preempting the vCPU. p50 / p99 / max are over all stalls of the
+  run; the --merge=off baseline gives the floor the host alone causes. The other guests
+  stay idle, so the watching vCPU and the merger each have a core of the two.
+- **Engine: merge pause** is how long our engine kept a guest's vCPUs parked per batch
+  (`engine.stall_us`), as the engine measures it; host KSM parks nothing.
 - `make bench-quick` stops host KSM at its defaults 130 s after READY (it needs about
   three full scans of ~52 s each to converge), so that column is usually "not
   converged" there and its final saving a lower bound; `make bench` waits up to 360 s.
