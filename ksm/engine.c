@@ -73,6 +73,14 @@ void ksm_canon_put(struct ksm *k, uint32_t id)
 	ksm_pool_put(&k->pool, id);
 }
 
+/* The stable index keeps 32 bits of each key: the pool page's record has the rest. */
+static bool stable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group)
+{
+	const struct ksm_canon *c = &((const struct ksm *) ctx)->pool.canon[id];
+
+	return c->hash == hash && c->group == group;
+}
+
 struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 {
 	static const uint8_t zero[KSM_PAGE];
@@ -83,8 +91,9 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	if (max_pages >= KSM_POOL_NONE - 1)
 		max_pages = KSM_POOL_NONE - 2;
 	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (ksm_pool_init(&k->pool, (uint32_t) max_pages + 1) || ksm_index_init(&k->stable, 1024) ||
-	    ksm_index_init(&k->unstable, 1024)) {
+	if (ksm_pool_init(&k->pool, (uint32_t) max_pages + 1) ||
+	    ksm_index_init(&k->stable, 1024, stable_match, k) ||
+	    ksm_index_init(&k->unstable, 1024, ksm_unstable_match, k)) {
 		ksm_destroy(k);
 		errno = ENOMEM;
 		return NULL;
@@ -219,6 +228,7 @@ static void *engine_thread(void *arg)
 	struct ksm *k = arg;
 	struct timespec until;
 	unsigned idle = 0;
+	uint32_t ms;
 
 	/* A batch holds guests paused: do not let busy vCPU threads preempt it midway.
 	 * Best effort: without CAP_SYS_NICE the engine runs at normal priority. */
@@ -232,8 +242,11 @@ static void *engine_thread(void *arg)
 		ksm_publish(k);
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
 		idle = k->activity || k->hold ? 0 : idle < 3 ? idle + 1 : idle;
+		ms = k->tun.interval_ms;
+		if (k->hold && ms > KSM_HOLD_INTERVAL_MS)
+			ms = KSM_HOLD_INTERVAL_MS;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long) k->tun.interval_ms * 1000000 << idle;
+		until.tv_nsec += (long) ms * 1000000 << idle;
 		until.tv_sec += until.tv_nsec / 1000000000;
 		until.tv_nsec %= 1000000000;
 		if (!k->stopping)

@@ -1,10 +1,12 @@
-/* index.c - linear-probing hash table keyed by (xxh3 hash, group), with tombstones. */
+/* index.c - linear-probing hash table of 8-byte slots, with tombstones. */
 #include "ksm/index.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 #define TOMB (KSM_INDEX_NONE - 1)
+#define MIN_CAP 64ull
+#define SHRINK_ABOVE 4096ull /* tables this large shrink when 1/8 full */
 
 static void slots_reset(struct ksm_index_slot *s, uint64_t n)
 {
@@ -12,18 +14,29 @@ static void slots_reset(struct ksm_index_slot *s, uint64_t n)
 		s[i].id = KSM_INDEX_NONE;
 }
 
-int ksm_index_init(struct ksm_index *ix, uint64_t capacity_hint)
+/* Smallest power of two holding @n entries at most half full. */
+static uint64_t cap_for(uint64_t n)
 {
-	uint64_t cap = 64;
+	uint64_t cap = MIN_CAP;
 
-	while (cap < capacity_hint * 2)
+	while (cap < n * 2)
 		cap <<= 1;
+	return cap;
+}
+
+int ksm_index_init(struct ksm_index *ix, uint64_t capacity_hint, ksm_index_match_fn match,
+		   const void *ctx)
+{
+	uint64_t cap = cap_for(capacity_hint);
+
 	ix->slots = malloc(cap * sizeof(*ix->slots));
 	if (!ix->slots)
 		return -ENOMEM;
 	ix->cap = cap;
 	ix->used = 0;
 	ix->tombs = 0;
+	ix->match = match;
+	ix->ctx = ctx;
 	slots_reset(ix->slots, cap);
 	return 0;
 }
@@ -42,38 +55,61 @@ void ksm_index_clear(struct ksm_index *ix)
 	ix->tombs = 0;
 }
 
-static uint64_t slot_of(const struct ksm_index *ix, uint64_t hash, uint32_t group)
+/* The key's 32 stored bits: the multiply carries every bit of hash and group into them
+ * (the hash is uniform already; mixing spreads groups and made-up keys too). */
+static uint32_t tag_of(uint64_t hash, uint32_t group)
 {
-	/* The hash is already uniform; mix in the group so groups spread too. */
-	return (hash ^ ((uint64_t) group * 0x9e3779b97f4a7c15ull)) & (ix->cap - 1);
+	return (uint32_t) (((hash ^ ((uint64_t) group << 32 | group)) * 0x9e3779b97f4a7c15ull) >>
+			   32);
+}
+
+static uint64_t next(const struct ksm_index *ix, uint64_t i)
+{
+	return (i + 1) & (ix->cap - 1);
 }
 
 uint32_t ksm_index_find(const struct ksm_index *ix, uint64_t hash, uint32_t group)
 {
-	for (uint64_t i = slot_of(ix, hash, group);; i = (i + 1) & (ix->cap - 1)) {
+	uint32_t tag = tag_of(hash, group);
+
+	for (uint64_t i = tag & (ix->cap - 1);; i = next(ix, i)) {
 		const struct ksm_index_slot *s = &ix->slots[i];
 
 		if (s->id == KSM_INDEX_NONE)
 			return KSM_INDEX_NONE;
-		if (s->id != TOMB && s->hash == hash && s->group == group)
+		if (s->id != TOMB && s->tag == tag && ix->match(ix->ctx, s->id, hash, group))
 			return s->id;
 	}
 }
 
-static int grow(struct ksm_index *ix)
+static void place(struct ksm_index *ix, uint32_t tag, uint32_t id)
+{
+	uint64_t i;
+
+	for (i = tag & (ix->cap - 1); ix->slots[i].id != KSM_INDEX_NONE && ix->slots[i].id != TOMB;
+	     i = next(ix, i))
+		;
+	if (ix->slots[i].id == TOMB)
+		ix->tombs--;
+	ix->slots[i] = (struct ksm_index_slot){.tag = tag, .id = id};
+	ix->used++;
+}
+
+/* Move every entry into a table sized for @n entries (tombstones go). The tags alone
+ * place them: no key is needed. */
+static int rebuild(struct ksm_index *ix, uint64_t n)
 {
 	struct ksm_index old = *ix;
-	int ret = ksm_index_init(ix, old.used * 2 > old.cap ? old.used * 2 : old.cap / 2);
 
-	if (ret) {
+	if (ksm_index_init(ix, n, old.match, old.ctx)) {
 		*ix = old;
-		return ret;
+		return -ENOMEM;
 	}
 	for (uint64_t i = 0; i < old.cap; i++) {
 		const struct ksm_index_slot *s = &old.slots[i];
 
 		if (s->id != KSM_INDEX_NONE && s->id != TOMB)
-			ksm_index_insert(ix, s->hash, s->group, s->id);
+			place(ix, s->tag, s->id);
 	}
 	free(old.slots);
 	return 0;
@@ -81,36 +117,32 @@ static int grow(struct ksm_index *ix)
 
 int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id)
 {
-	uint64_t i;
-
 	if ((ix->used + ix->tombs + 1) * 4 > ix->cap * 3) {
-		int ret = grow(ix);
+		int ret = rebuild(ix, ix->used + 1);
 
 		if (ret)
 			return ret;
 	}
-	for (i = slot_of(ix, hash, group);
-	     ix->slots[i].id != KSM_INDEX_NONE && ix->slots[i].id != TOMB;
-	     i = (i + 1) & (ix->cap - 1))
-		;
-	if (ix->slots[i].id == TOMB)
-		ix->tombs--;
-	ix->slots[i] = (struct ksm_index_slot){.hash = hash, .group = group, .id = id};
-	ix->used++;
+	place(ix, tag_of(hash, group), id);
 	return 0;
 }
 
 bool ksm_index_remove(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id)
 {
-	for (uint64_t i = slot_of(ix, hash, group);; i = (i + 1) & (ix->cap - 1)) {
+	uint32_t tag = tag_of(hash, group);
+
+	for (uint64_t i = tag & (ix->cap - 1);; i = next(ix, i)) {
 		struct ksm_index_slot *s = &ix->slots[i];
 
 		if (s->id == KSM_INDEX_NONE)
 			return false;
-		if (s->id == id && s->hash == hash && s->group == group) {
+		if (s->id == id && s->tag == tag) {
 			s->id = TOMB;
 			ix->used--;
 			ix->tombs++;
+			/* A table that emptied gives memory back (failure just keeps it). */
+			if (ix->cap > SHRINK_ABOVE && ix->used * 8 < ix->cap)
+				rebuild(ix, ix->used);
 			return true;
 		}
 	}

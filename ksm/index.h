@@ -1,7 +1,10 @@
 /* index.h - open-addressing hash table from (content hash, sharing group) to a 32-bit id.
  *
  * Used twice by the engine: the stable index maps content to canonical pool pages, the
- * unstable index (rebuilt each pass) maps content to the first guest page seen with it.
+ * unstable index maps content to the first guest page seen with it. A slot is 8 bytes:
+ * 32 bits of the mixed key and the id. The full key stays with the caller (in the pool
+ * page's or the guest page's state), so a lookup asks the caller to confirm each
+ * candidate whose 32 bits match. The table grows past 3/4 full and shrinks below 1/8.
  * Keys may repeat only if the caller inserts them twice; lookups return the first match.
  */
 #ifndef KSM_INDEX_H
@@ -12,10 +15,12 @@
 
 #define KSM_INDEX_NONE UINT32_MAX
 
+/* Does the entry with id @id have the key (@hash, @group)? */
+typedef bool (*ksm_index_match_fn)(const void *ctx, uint32_t id, uint64_t hash, uint32_t group);
+
 struct ksm_index_slot {
-	uint64_t hash;	/* xxh3-64 of the page */
-	uint32_t group; /* sharing group; pages of different groups never match */
-	uint32_t id;	/* caller's id; KSM_INDEX_NONE marks an empty slot */
+	uint32_t tag; /* 32 bits of the mixed (hash, group) key; also picks the home slot */
+	uint32_t id;  /* caller's id; KSM_INDEX_NONE marks an empty slot */
 };
 
 struct ksm_index {
@@ -23,10 +28,13 @@ struct ksm_index {
 	uint64_t cap;	/* power of two */
 	uint64_t used;	/* live entries */
 	uint64_t tombs; /* deleted slots still occupying probes */
+	ksm_index_match_fn match;
+	const void *ctx; /* for @match */
 };
 
-/* Initialise an empty index. Returns 0 or -ENOMEM. */
-int ksm_index_init(struct ksm_index *ix, uint64_t capacity_hint);
+/* Initialise an empty index whose entries @match checks. Returns 0 or -ENOMEM. */
+int ksm_index_init(struct ksm_index *ix, uint64_t capacity_hint, ksm_index_match_fn match,
+		   const void *ctx);
 
 void ksm_index_free(struct ksm_index *ix);
 
@@ -36,7 +44,7 @@ void ksm_index_clear(struct ksm_index *ix);
 /* Id stored for (hash, group), or KSM_INDEX_NONE. */
 uint32_t ksm_index_find(const struct ksm_index *ix, uint64_t hash, uint32_t group);
 
-/* Insert (hash, group) -> id (id != KSM_INDEX_NONE). Returns 0 or -ENOMEM. */
+/* Insert (hash, group) -> id (id < KSM_INDEX_NONE - 1). Returns 0 or -ENOMEM. */
 int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id);
 
 /* Remove the entry (hash, group) whose id is @id. Returns true if it was there. */

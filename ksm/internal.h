@@ -12,12 +12,19 @@
 #include "ksm/vmas.h"
 
 #define KSM_PAGE 4096ull
-/* First-touched pages per pass above which the fleet counts as filling memory. */
-#define KSM_FILL_STORM 256
+/* First-touched pages per second above which the fleet counts as filling memory. */
+#define KSM_FILL_STORM_RATE 2560
 /* Calm passes in a row that end a storm. */
 #define KSM_CALM_PASSES 2
 /* Passes merging may be held back in a row for that. */
-#define KSM_MAX_HELD 300
+#define KSM_MAX_HELD 1500
+/* While merging is held back, passes come at least this often (ms), so that merging
+ * starts soon after the storm ends. */
+#define KSM_HOLD_INTERVAL_MS 20
+
+/* Scratch arrays (queued actions, pool pages created) larger than this many entries are
+ * freed after each pass rather than kept. */
+#define KSM_KEEP_SCRATCH 4096
 
 /* What a guest page is, from the engine's point of view. */
 enum ksm_page_kind {
@@ -96,6 +103,7 @@ struct ksm {
 	struct ksm_tunables tun;
 	int pagemap_fd;	      /* /proc/self/pagemap, for COW ground truth */
 	uint64_t hash_credit; /* pages we may still hash under scan_rate */
+	double pass_dt;	      /* seconds from the previous pass's start to this one's */
 	struct timespec last_pass;
 	/* Engine counters (see struct ksm_stats). */
 	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;
@@ -139,6 +147,10 @@ static inline bool ksm_pm_backed(uint64_t e)
 
 /* Read the pagemap entries of @n pages from @hva. Returns false if unavailable. */
 bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out);
+
+/* The unstable index's check of a candidate: is guest page @id (fleet-wide id) in the
+ * index with this key? @ctx is the struct ksm. */
+bool ksm_unstable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group);
 
 /* Take page @i out of the unstable index if it is there. */
 void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);

@@ -243,7 +243,7 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 		vm->pages[vm->actions[i].page].flags &= (uint8_t) ~KSM_PF_PLANNED;
 	vm->nr_actions = 0;
 	/* A big merge wave is rare: give its queue's memory back rather than keep it. */
-	if (vm->cap_actions > 4096) {
+	if (vm->cap_actions > KSM_KEEP_SCRATCH) {
 		free(vm->actions);
 		vm->actions = NULL;
 		vm->cap_actions = 0;

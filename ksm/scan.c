@@ -12,7 +12,9 @@
  *     where it waits without further work until its content changes or a match comes.
  *  3. Execute the plans with the VM paused (merge.c), where each page is compared byte
  *     for byte with its pool page first. Hashes are only hints.
- * Pool pages created in this pass that no guest took are freed at its end.
+ * Pool pages created that no guest took are freed at the end of the pass that merged.
+ * While guests fill fresh memory, passes plan but do not merge (decide_hold): the plans
+ * wait, so that once the storm ends only the merges are left.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,7 @@ static void unstable_add(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 }
 
 /* The VM and page behind unstable id @id, or NULL. */
-static struct ksm_vm *page_of(struct ksm *k, uint32_t id, uint64_t *page)
+static struct ksm_vm *page_of(const struct ksm *k, uint32_t id, uint64_t *page)
 {
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
 		if (id >= vm->base && id - vm->base < vm->npages) {
@@ -48,6 +50,15 @@ static struct ksm_vm *page_of(struct ksm *k, uint32_t id, uint64_t *page)
 		}
 	}
 	return NULL;
+}
+
+bool ksm_unstable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group)
+{
+	uint64_t page;
+	struct ksm_vm *vm = page_of((struct ksm *) ctx, id, &page);
+
+	return vm && vm->group == group && (vm->pages[page].flags & KSM_PF_UNSTABLE) &&
+	       vm->pages[page].hash == hash;
 }
 
 static bool test_bit(const uint64_t *bm, uint64_t i)
@@ -189,7 +200,7 @@ static uint32_t plan_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t
 	struct ksm_page *p = &vm->pages[i];
 	uint32_t c, sid;
 
-	if (!ensure_hash(k, vm, i) || k->hold)
+	if (!ensure_hash(k, vm, i))
 		return KSM_POOL_NONE;
 	if (p->hash == k->zero_hash && page_is_zero(ksm_vm_page(vm, i))) {
 		plan(k, vm, i, KSM_POOL_NONE);
@@ -281,10 +292,11 @@ static void refill_credit(struct ksm *k)
 	k->last_pass = now;
 	if (dt > 1.0 || dt < 0)
 		dt = 1.0;
+	k->pass_dt = dt;
 	k->hash_credit = k->tun.scan_rate ? (uint64_t) ((double) k->tun.scan_rate * dt) + 1 : 0;
 }
 
-/* Free pool pages made this pass that no merge took. */
+/* Free pool pages made since the last merging pass that no merge took. */
 static void drop_orphans(struct ksm *k)
 {
 	for (uint64_t n = 0; n < k->nr_created; n++) {
@@ -297,14 +309,26 @@ static void drop_orphans(struct ksm *k)
 		}
 	}
 	k->nr_created = 0;
+	/* The list of a big merge wave is not worth keeping. */
+	if (k->cap_created > KSM_KEEP_SCRATCH) {
+		free(k->created);
+		k->created = NULL;
+		k->cap_created = 0;
+	}
 }
 
 /* While guests fault in fresh memory, pausing them takes milliseconds (their vCPU
- * threads compete for the CPUs) and so do merges: then only hash, and merge once
- * KSM_CALM_PASSES passes in a row were calm, or at least every KSM_MAX_HELD passes. */
+ * threads compete for the CPUs) and so do merges: then only hash and plan, and merge once
+ * KSM_CALM_PASSES passes in a row were calm, or at least every KSM_MAX_HELD passes.
+ * A storm is a rate of first touches, so that short passes (the engine looks often
+ * while it holds back) do not pass for calm. */
 static void decide_hold(struct ksm *k)
 {
-	k->calm_passes = k->first_touches > KSM_FILL_STORM ? 0 : k->calm_passes + 1;
+	double dt =
+	    k->pass_dt > KSM_HOLD_INTERVAL_MS / 1000.0 ? k->pass_dt : KSM_HOLD_INTERVAL_MS / 1000.0;
+	bool storm = (double) k->first_touches > KSM_FILL_STORM_RATE * dt;
+
+	k->calm_passes = storm ? 0 : k->calm_passes + 1;
 	k->hold = k->calm_passes < KSM_CALM_PASSES && k->held_passes < KSM_MAX_HELD;
 	k->held_passes = k->hold ? k->held_passes + 1 : 0;
 	k->passes_held += k->hold;
@@ -320,13 +344,17 @@ void ksm_scan_pass(struct ksm *k)
 	decide_hold(k);
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		plan_vm(k, vm);
-	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
-		bool work = vm->nr_actions > 0;
+	/* Held back, the plans (and the pool pages they made) wait for the storm to end:
+	 * then only the merges are left to do. */
+	if (!k->hold) {
+		for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
+			bool work = vm->nr_actions > 0;
 
-		ksm_merge_actions(k, vm);
-		if (work)
-			ksm_publish(k);
+			ksm_merge_actions(k, vm);
+			if (work)
+				ksm_publish(k);
+		}
+		drop_orphans(k);
 	}
-	drop_orphans(k);
 	k->passes++;
 }

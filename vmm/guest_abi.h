@@ -53,6 +53,8 @@
  * in dword: block until the VMM posts a request or the timeout passes; returns the
  * request (enum wl_req), WL_REQ_NONE on timeout. */
 #define WL_PORT_WAIT 0x514
+/* in dword: the TSC rate in kHz as KVM runs this vCPU (0 = unknown: calibrate). */
+#define WL_PORT_TSC_KHZ 0x518
 
 enum wl_cmd {
 	WL_CMD_READY = 1,	/* all vCPUs filled their pages (sent once, by the last) */

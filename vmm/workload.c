@@ -305,6 +305,8 @@ static void wl_io(void *opaque, uint16_t port, bool write, uint8_t *data, unsign
 		d->timeout_us[id] = val;
 	else if (port == WL_PORT_WAIT)
 		val = wait_request(d, id);
+	else if (port == WL_PORT_TSC_KHZ && !write && id < d->g->nr_vcpus)
+		val = (uint32_t) vcpu_tsc_khz(d->g->vcpus[id]);
 	pthread_mutex_unlock(&d->lock);
 	if (!write)
 		memcpy(data, &val, size < 4 ? size : 4);
@@ -324,7 +326,7 @@ struct wl_dev *wl_dev_create(struct guest *g)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cond, &attr);
 	pthread_condattr_destroy(&attr);
-	if (io_register(&g->io, WL_PORT_CMD, 8, wl_io, d)) {
+	if (io_register(&g->io, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io, d)) {
 		wl_dev_destroy(d);
 		return NULL;
 	}

@@ -19,30 +19,120 @@
 
 #define PAGE 4096ull
 
+/* The keys of the index test's entries, by id (the index keeps only 32 bits of each). */
+#define INDEX_IDS 100010
+static struct {
+	uint64_t hash;
+	uint32_t group;
+} index_keys[INDEX_IDS];
+static unsigned index_matches; /* candidates the index asked about */
+
+static bool index_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group)
+{
+	(void) ctx;
+	index_matches++;
+	return id < INDEX_IDS && index_keys[id].hash == hash && index_keys[id].group == group;
+}
+
+static int index_put(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id)
+{
+	index_keys[id].hash = hash;
+	index_keys[id].group = group;
+	return ksm_index_insert(ix, hash, group, id);
+}
+
 static void test_index(void)
 {
 	struct ksm_index ix;
+	uint64_t big;
 
-	CHECK_EQ(ksm_index_init(&ix, 4), 0);
+	CHECK_EQ(ksm_index_init(&ix, 4, index_match, NULL), 0);
 	CHECK_EQ(ksm_index_find(&ix, 42, 0), KSM_INDEX_NONE);
-	CHECK_EQ(ksm_index_insert(&ix, 42, 0, 7), 0);
-	CHECK_EQ(ksm_index_insert(&ix, 42, 1, 8), 0); /* same hash, other group */
+	CHECK_EQ(index_put(&ix, 42, 0, 7), 0);
+	CHECK_EQ(index_put(&ix, 42, 1, 8), 0); /* same hash, other group */
 	CHECK_EQ(ksm_index_find(&ix, 42, 0), 7);
 	CHECK_EQ(ksm_index_find(&ix, 42, 1), 8);
 	CHECK_EQ(ksm_index_find(&ix, 42, 2), KSM_INDEX_NONE);
 	/* Grow through many inserts, including colliding low bits. */
-	for (uint32_t i = 0; i < 100000; i++)
-		CHECK_EQ(ksm_index_insert(&ix, (uint64_t) i << 20, 3, i), 0);
-	for (uint32_t i = 0; i < 100000; i += 997)
+	for (uint32_t i = 10; i < 100010; i++)
+		CHECK_EQ(index_put(&ix, (uint64_t) i << 20, 3, i), 0);
+	for (uint32_t i = 10; i < 100010; i += 997)
 		CHECK_EQ(ksm_index_find(&ix, (uint64_t) i << 20, 3), i);
+	/* Made-up keys spread: a lookup asks about few candidates. */
+	index_matches = 0;
+	for (uint32_t i = 10; i < 100010; i++)
+		CHECK_EQ(ksm_index_find(&ix, (uint64_t) i << 20, 3), i);
+	CHECK(index_matches < 100000 + 100);
 	CHECK(ksm_index_remove(&ix, 42, 0, 7));
 	CHECK(!ksm_index_remove(&ix, 42, 0, 7));
 	CHECK(!ksm_index_remove(&ix, 42, 1, 9)); /* wrong id */
 	CHECK_EQ(ksm_index_find(&ix, 42, 0), KSM_INDEX_NONE);
 	CHECK_EQ(ksm_index_find(&ix, 42, 1), 8); /* found past the tombstone */
 	CHECK_EQ(ix.used, 100001);
+	/* Emptied, the table gives memory back and keeps what is left. */
+	big = ix.cap;
+	for (uint32_t i = 10; i < 100010; i++)
+		CHECK(ksm_index_remove(&ix, (uint64_t) i << 20, 3, i));
+	CHECK(ix.cap <= big / 64);
+	CHECK_EQ(ksm_index_find(&ix, 42, 1), 8);
+	CHECK_EQ(ksm_index_find(&ix, (uint64_t) 500 << 20, 3), KSM_INDEX_NONE);
 	ksm_index_clear(&ix);
 	CHECK_EQ(ksm_index_find(&ix, 42, 1), KSM_INDEX_NONE);
+	ksm_index_free(&ix);
+}
+
+/* The index's 32 stored bits of a key (white box: a copy of index.c's tag_of). */
+static uint32_t test_tag(uint64_t hash, uint32_t group)
+{
+	return (uint32_t) (((hash ^ ((uint64_t) group << 32 | group)) * 0x9e3779b97f4a7c15ull) >>
+			   32);
+}
+
+static int cmp_tag_key(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Keys whose stored 32 bits are equal are told apart by the caller's check. */
+static void test_index_tag_collisions(void)
+{
+	enum { N = 300000 };
+	uint64_t(*tk)[2] = calloc(N, sizeof(*tk));
+	uint64_t a = 0, b = 0;
+	struct ksm_index ix;
+
+	/* Birthday search for two keys with one tag (300000 keys: found for sure). */
+	uint64_t x = 88172645463325252ull;
+
+	for (uint64_t i = 0; i < N; i++) {
+		x ^= x << 13; /* xorshift64: keys like real hashes, not a progression */
+		x ^= x >> 7;
+		x ^= x << 17;
+		tk[i][1] = x;
+		tk[i][0] = test_tag(x, 5);
+	}
+	qsort(tk, N, sizeof(*tk), cmp_tag_key);
+	for (uint64_t i = 1; i < N && !a; i++) {
+		if (tk[i][0] == tk[i - 1][0]) {
+			a = tk[i - 1][1];
+			b = tk[i][1];
+		}
+	}
+	free(tk);
+	CHECK(a != b);
+	CHECK_EQ(ksm_index_init(&ix, 4, index_match, NULL), 0);
+	CHECK_EQ(index_put(&ix, a, 5, 1), 0);
+	CHECK_EQ(ksm_index_find(&ix, b, 5), KSM_INDEX_NONE); /* same tag, other key */
+	CHECK_EQ(index_put(&ix, b, 5, 2), 0);
+	CHECK_EQ(ksm_index_find(&ix, a, 5), 1);
+	CHECK_EQ(ksm_index_find(&ix, b, 5), 2);
+	CHECK(ksm_index_remove(&ix, a, 5, 1));
+	CHECK_EQ(ksm_index_find(&ix, b, 5), 2);
+	/* An entry whose key changed behind the index's back is never returned. */
+	index_keys[2].hash = b + 99;
+	CHECK_EQ(ksm_index_find(&ix, b, 5), KSM_INDEX_NONE);
 	ksm_index_free(&ix);
 }
 
@@ -411,6 +501,7 @@ static void test_runs_coalesce(void)
 int main(void)
 {
 	test_index();
+	test_index_tag_collisions();
 	test_pool();
 	test_stall();
 	test_merge_and_cow();

@@ -55,13 +55,14 @@ SCENARIOS = (
 QUICK_SCENARIOS = (1,)
 ALL_SCENARIOS = (1, 2, 3, 4, 5)
 ATTEMPTS = 2
-QUICK_HOST_DEFAULT_TIMEOUT_S = 130
+QUICK_HOST_DEFAULT_TIMEOUT_S = 110
 
 
-QUICK_MODES = ("vmm", "host-tuned", "host-default", "vmm-cold", "host-tuned-cold")
+QUICK_MODES = ("vmm", "host-tuned", "host-default", "vmm-cold", "host-tuned-cold",
+               "vmm-watch", "host-tuned-watch")
 
 
-def modes_for(scenario, quick):
+def modes_for(scenario, quick, watch=True):
     """The measured modes of a scenario (the baseline is separate)."""
     t = dict(scenario.get("timeouts", {}))
     if quick:  # 3 full scans at 5,000 pages/s do not fit in 5 minutes with the rest
@@ -71,13 +72,18 @@ def modes_for(scenario, quick):
         out += [measure.Mode("vmm" + suffix, "vmm", cold=cold, timeout_s=t.get("vmm", 120)),
                 measure.Mode("host-tuned" + suffix, "host", (5000, 10), cold=cold,
                              timeout_s=t.get("host-tuned", 180))]
+    if watch:  # one guest busy from READY on, timing its stalls (figures.WATCH_KEYS)
+        out += [measure.Mode("vmm-watch", "vmm", timeout_s=t.get("vmm", 120), watch=True),
+                measure.Mode("host-tuned-watch", "host", (5000, 10), watch=True,
+                             timeout_s=t.get("host-tuned", 180))]
     for cold, suffix in ((False, ""), (True, "-cold")):  # the slow ones last
         out.append(measure.Mode("host-default" + suffix, "host", (100, 20), cold=cold,
                                 timeout_s=t.get("host-default", 360)))
     return out
 
 
-BASELINE_MODE = measure.Mode("off", "off", timeout_s=60, window_s=2.0)
+BASELINE_MODE = measure.Mode("off", "off", timeout_s=60, window_s=2.0, watch=True)
+BASELINE_QUIET_MODE = measure.Mode("off", "off", timeout_s=60, window_s=2.0)
 
 
 def scenario5_linux_qemu(ctx):
@@ -185,7 +191,7 @@ def run_with_retry(scn, mode, ctx, base_kib, out):
 
 def measure_modes(scn, ctx, base_kib, out):
     """Run every mode of @scn into @out (runs, figures, errors)."""
-    for mode in modes_for(scn, ctx["quick"]):
+    for mode in modes_for(scn, ctx["quick"], ctx["watch"]):
         if ctx["modes"] and mode.name not in ctx["modes"]:
             continue
         print(f"== scenario {scn['id']}: {mode.describe()}", flush=True)
@@ -234,8 +240,14 @@ def recompute(res):
 
 
 def add_ratios(out):
-    """ours/host ratios and the issue's targets, per group of modes."""
+    """ours/host ratios and the issue's targets, per group of modes. The guest-measured
+    stalls of a mode come from its -watch run (the one where a guest watched)."""
     figs = out["figures"]
+    for name in [n for n in figs if n.endswith("-watch")]:
+        base = name[:-len("-watch")]
+        if base in figs:
+            figs[base].update({k: figs[name].get(k) for k in figures.WATCH_KEYS})
+            figs[base]["guest_stall_from"] = name
     for group, _, (ours, tuned, dflt) in report.GROUPS:
         if ours not in figs:
             continue
@@ -257,7 +269,8 @@ def new_record(scn):
 def run_scenario(scn, ctx):
     out = new_record(scn)
     print(f"== scenario {scn['id']}: --merge=off baseline", flush=True)
-    base = run_with_retry(scn, BASELINE_MODE, ctx, None, out)
+    base = run_with_retry(scn, BASELINE_MODE if ctx["watch"] else BASELINE_QUIET_MODE, ctx,
+                          None, out)
     if base is None:
         print(report.text_table(out), flush=True)
         return out
@@ -302,6 +315,7 @@ def run_all(args, res):
         res["host_ksm_recovered"] = stale
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
            "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
+           "watch": not args.no_watch,
            "linux": {"count": args.linux_guests, "mem_mib": args.linux_mem,
                      "redump": args.redump}}
     res["host_ksm_before"] = hostksm.snapshot()
@@ -352,6 +366,9 @@ def parse_args(argv):
                    help="keep the scenarios of the existing --out file that this run does "
                    "not measure (the report says which run produced each)")
     p.add_argument("--no-verify", action="store_true", help="skip `ksmctl verify` after runs")
+    p.add_argument("--no-watch", action="store_true",
+                   help="skip the runs where a guest watches for stalls (vmm-watch, "
+                   "host-tuned-watch)")
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
     p.add_argument("--with", dest="with_results", metavar="JSON",

@@ -17,11 +17,12 @@ MIB = 1024.0
 SAMPLE_FLOOR_S = 0.1  # shortest span a rate is computed over
 RMAP_ITEM_BYTES = 64  # sizeof(struct ksm_rmap_item) on 64-bit (mm/ksm.c): one per page
 PCTS = (50, 90, 99)
-GUEST_MEASURED_NOTE = ("guest stall: from the last READY to the end of the run, guest g0 "
-                       "reads its memory in a loop timing every read (`ksmctl watch`, "
-                       "2 s windows); every gap above 20 us is a stall it noticed - "
-                       "paused by merging, a fault on a remapped page, or the host "
-                       "preempting its vCPU (the --merge=off baseline shows that floor); "
+GUEST_MEASURED_NOTE = ("guest stall: in separate runs (vmm-watch, host-tuned-watch, and "
+                       "the --merge=off baseline for the floor), from the last READY to "
+                       "the end, guest g0 reads its memory in a loop timing every read "
+                       "(`ksmctl watch`, 2 s windows); every gap above 20 us is a stall "
+                       "it noticed - paused by merging, a fault on a remapped page, or "
+                       "the host preempting its vCPU; "
                        "first write: `ksmctl probe` after the run, the guests' median "
                        "p50 (not for RAM-image scenarios)")
 
@@ -198,13 +199,16 @@ def probe_figures(run):
             "first_write_p99_us": max(p["p99_ns"] for p in probes) / 1000}
 
 
+WATCH_KEYS = ("guest_stall_p50_us", "guest_stall_p99_us", "guest_stall_max_us",
+              "guest_stalls", "guest_stalls_per_s", "guest_stalled_pct", "guest_watched_s")
+
+
 def watch_figures(run):
     """Stalls the watching guest noticed (`ksmctl watch` windows): p50 / p99 / max over
     all of them, how many per second watched, and the share of the time they took."""
     windows = [w for w in (run.get("watch") or {}).get("windows", []) if "error" not in w]
     if not windows:
-        return {"guest_stall_p50_us": None, "guest_stall_p99_us": None,
-                "guest_stall_max_us": None}
+        return {k: None for k in WATCH_KEYS}
     stalls = sorted(ns for w in windows for ns in w.get("stall_ns", []))
     watched_s = sum(w["watched_ns"] for w in windows) / 1e9
     pct = (lambda q: stalls[min(len(stalls) - 1, len(stalls) * q // 100)] / 1000

@@ -337,3 +337,13 @@ class Watcher:
                 self.proc.kill()
             self._collect()
         return self.windows
+
+
+class NoWatcher:
+    """What the sampler uses instead of a Watcher when no guest watches (--no-watch)."""
+
+    def poll(self):
+        pass
+
+    def finish(self):
+        return []

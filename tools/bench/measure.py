@@ -43,18 +43,21 @@ class Mode:
     starts (cold: at the last READY, on content that no longer changes; else at launch,
     as in production), limits."""
 
-    def __init__(self, name, merge, ksm=None, cold=False, timeout_s=120, window_s=3.0):
+    def __init__(self, name, merge, ksm=None, cold=False, timeout_s=120, window_s=3.0,
+                 watch=False):
         self.name = name
         self.merge = merge
         self.ksm = ksm  # (pages_to_scan, sleep_millisecs) for --merge=host
         self.cold = cold
+        self.watch = watch  # from the last READY on, WATCH_GUEST times its stalls
         self.timeout_s = timeout_s
         self.window_s = window_s
 
     def describe(self):
         how = (f"--merge=host, pages_to_scan={self.ksm[0]} sleep_millisecs={self.ksm[1]}"
                if self.ksm else f"--merge={self.merge}")
-        return how + (", merging from the last READY" if self.cold else "")
+        return (how + (", merging from the last READY" if self.cold else "") +
+                (f", {WATCH_GUEST} busy watching for stalls" if self.watch else ""))
 
     def extra_args(self):
         """Ours, cold: the engine idles (one pass at start that may hash a page or two,
@@ -145,7 +148,8 @@ class Sampler:
         self.samples = []
         self.t_ready = None  # seconds after launch of the last READY
         self._last_stats = -1e9
-        self.watcher = fl.watcher(WATCH_GUEST, WATCH_WINDOW_MS, WATCH_THRESHOLD_US)
+        self.watcher = (fl.watcher(WATCH_GUEST, WATCH_WINDOW_MS, WATCH_THRESHOLD_US)
+                        if mode.watch else fleetmod.NoWatcher())
         self.others = {}  # other ksmvmm processes seen during the run: pid -> command
         self.ksm_changed = []  # host KSM settings someone else changed: [t, settings]
 
@@ -357,7 +361,8 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "ram_image_loaded_mib": fl.ram_images_loaded(),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
            "watch": {"guest": WATCH_GUEST, "window_ms": WATCH_WINDOW_MS,
-                     "threshold_us": WATCH_THRESHOLD_US, "windows": watch},
+                     "threshold_us": WATCH_THRESHOLD_US, "windows": watch} if mode.watch
+           else None,
            "others_during_run": sampler.others,
            "host_ksm_changed_by_others": sampler.ksm_changed,
            "other_load_cores": other_load}

@@ -8,6 +8,9 @@ GROUPS = (
      ("vmm", "host-tuned", "host-default")),
     ("from_ready", "mergers started at the last READY (cold start on static content)",
      ("vmm-cold", "host-tuned-cold", "host-default-cold")),
+    ("busy_guest", "mergers on from launch, guest g0 busy from the last READY on (reading "
+     "its memory and timing every stall it notices; the guest-measured rows above come "
+     "from these runs)", ("vmm-watch", "host-tuned-watch", "host-default-watch")),
 )
 MODE_LABELS = ("ours", "host 5000/10", "host 100/20")
 RATIO_COLUMNS = (("vs_host_tuned", "ours/host 5000/10"), ("vs_host_default", "ours/host 100/20"))
@@ -313,14 +316,19 @@ METHOD = """## How it is measured
   `ksm-engine` thread's utime+stime from /proc (see `merge_cpu_source` in the JSON).
   CPU per MiB = merge CPU until 99% of the final saving / final saving. The whole ksmvmm
   process CPU is shown too (it includes the vCPU threads and, for ours, the merges' pauses).
-- **Guest-measured stall**: from the last READY to the end of every run (the baseline
-  too), guest g0 reads its own pages in a loop and times each read with the TSC
+- **Guest-measured stall**: in two more runs per scenario, ours and host KSM at 5000/10
+  from launch (`vmm-watch`, `host-tuned-watch`; and in the --merge=off baseline, which
+  gives the floor the host alone causes), guest g0 is busy from the last READY to the
+  end of the run: it reads its own pages in a loop and times each read with the TSC
   (`ksmctl watch g0 2000 20`, window after window). Every gap above 20 us between two
   reads is a stall it noticed: its vCPU parked by our engine, a fault on a page that was
   remapped under it (ours and host KSM both cause those: a merged page must be mapped
   again), or the host preempting the vCPU. p50 / p99 / max are over all stalls of the
-  run; the --merge=off baseline gives the floor the host alone causes. The other guests
-  stay idle, so the watching vCPU and the merger each have a core of the two.
+  run. These runs are separate because a running guest changes the mergers' times:
+  every merge of one of its pages must reach its vCPU (ours parks it; host KSM's
+  page-table changes make KVM drop the running vCPU's mappings of those pages), so
+  their own table shows both mergers with a busy guest; the other tables have all
+  guests idle after READY.
 - **Engine: merge pause** is how long our engine kept a guest's vCPUs parked per batch
   (`engine.stall_us`), as the engine measures it; host KSM parks nothing.
 - `make bench-quick` stops host KSM at its defaults 130 s after READY (it needs about

@@ -239,6 +239,14 @@ static uint64_t timed_wait(struct wl_cpu *c, uint32_t us)
 static void calibrate(struct wl_cpu *c)
 {
 	uint64_t t_short = 0, t_long = 0;
+	uint32_t khz = wl_inl(WL_PORT_TSC_KHZ);
+
+	/* KVM knows the rate exactly; measuring is the fallback (it drifts by a wake-up
+	 * delay, milliseconds when the host is busy). */
+	if (khz >= 1000) {
+		c->tsc_per_us = khz / 1000;
+		return;
+	}
 
 	while (!t_short || !t_long) {
 		t_short = timed_wait(c, CALIBRATE_SHORT_US);
