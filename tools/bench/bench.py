@@ -214,8 +214,10 @@ def print_summary(fig):
 def add_figures(out, name, base_kib):
     """Compute the figures of run @name of scenario record @out from its raw samples."""
     rec = out["runs"][name]
+    base = out["runs"].get("off")
     fig = figures.run_figures(rec, base_kib, out["guest_ram_mib"], out["profile"],
-                              out.get("ideal_saving_mib"))
+                              out.get("ideal_saving_mib"),
+                              figures.slab_growth_mib(base) if base else None)
     out["figures"][name] = fig
     err = rec["end"].get("stats_error")
     if err and err not in out["stats_errors"]:

@@ -208,9 +208,20 @@ class Sampler:
                 self.samples[-1]["t"] - self.t_ready > self.mode.timeout_s)
 
 
+def slab_kib():
+    """The kernel's slab memory, KiB (/proc/meminfo Slab): host KSM's bookkeeping lives
+    there, not in any process's Pss."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    return None
+
+
 def finish_probes(fl, mode):
     """What is recorded once at the end of a run, before the fleet stops."""
-    out = {"smaps_rollup_kib": fl.rollup(), "ksm_sysfs": hostksm.snapshot()}
+    out = {"smaps_rollup_kib": fl.rollup(), "ksm_sysfs": hostksm.snapshot(),
+           "slab_kib": slab_kib()}
     if mode.merge == "host":
         out["proc_ksm_stat"] = fl.ksm_stat()
     if mode.merge == "vmm":
@@ -348,6 +359,7 @@ def invalid(rec):
 def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
     sampler = Sampler(fl, ksmd_pid, mode, baseline_kib, merger)
     t0, busy0, bench0 = time.monotonic(), fleetmod.host_busy_seconds(), bench_cpu()
+    slab0 = slab_kib()
     fl.start()
     converged = sampler.run()
     watch = sampler.watcher.finish()
@@ -360,6 +372,7 @@ def _measure(fl, mode, ksmd_pid, baseline_kib, verify, merger):
            "pages_filled": dict(sorted(fl.pages_filled.items())),
            "ram_image_loaded_mib": fl.ram_images_loaded(),
            "end": finish_probes(fl, mode), "samples": sampler.samples,
+           "slab_kib_at_launch": slab0,
            "watch": {"guest": WATCH_GUEST, "window_ms": WATCH_WINDOW_MS,
                      "threshold_us": WATCH_THRESHOLD_US, "windows": watch} if mode.watch
            else None,

@@ -22,6 +22,9 @@ ROWS = (
     ("final saving, % of profile ideal", "pct_of_ideal", "{:.1f}"),
     ("host KSM metadata in kernel slab, not in Pss (est.), MiB", "kernel_metadata_mib_est",
      "{:.1f}"),
+    ("kernel slab growth beyond the baseline's (measured), MiB",
+     "kernel_slab_vs_baseline_mib", "{:.1f}"),
+    ("final saving net of that slab growth, MiB", "net_saving_mib", "{:.1f}"),
     ("fill: launch to last READY, s", "fill_time_s", "{:.2f}"),
     ("saving at last READY, MiB", "saving_at_ready_mib", "{:.1f}"),
     ("time to 50% of final, s", "t50_s", "{:.2f}"),
@@ -308,8 +311,9 @@ METHOD = """## How it is measured
   `ksmctl set interval_ms 100`; the row "saving at last READY" shows what that first
   pass already merged. For host KSM, `run=1` is written at READY.
 - **Time to X%** counts from the last guest's READY (ksmvmm's stderr line `gN: ready`)
-  to the first sample at X% of the final saving; about 0 means it was there at READY
-  (a merger on from launch may finish while the guests fill).
+  to the moment the saving reached X% of the final saving, interpolated linearly
+  between the two 100 ms samples around it; about 0 means it was there at READY (a
+  merger on from launch may finish while the guests fill).
 - **Merge CPU** counts from the moment the merger starts (the fleet's launch, or READY
   for a cold start): ksmd's utime+stime for host KSM; for ours
   `engine.cpu_seconds` from `ksmctl stats --json` or, when that is unavailable, the
@@ -338,8 +342,12 @@ METHOD = """## How it is measured
   ksmvmm process) against our saving; host KSM's bookkeeping (one 64-byte `rmap_item`
   per scanned page, stable and unstable tree nodes) lives in kernel slab and is not in
   any process's Pss. The row "host KSM metadata" estimates it as
-  `ksm_rmap_items` (/proc/PID/ksm_stat) x 64 bytes, for comparison; it is not
-  subtracted from host KSM's saving.
+  `ksm_rmap_items` (/proc/PID/ksm_stat) x 64 bytes, for comparison. It is also
+  measured: `Slab` of /proc/meminfo at the end of a run minus at its launch, minus the
+  same growth in the --merge=off baseline run ("kernel slab growth beyond the
+  baseline's"; the machine's other activity makes it a few MiB noisy). "Final saving
+  net of that slab growth" subtracts it, for ours and host KSM alike; the target row
+  "final_saving" uses the Pss saving alone.
 - Copy-on-write breaks: ours from `engine.cow_breaks`; host KSM's from `cow_ksm` in
   /proc/vmstat, which counts every process of the machine (and a `run=2` unmerge).
 - The machine is shared: other processes' CPU use during each run is measured from
