@@ -243,7 +243,11 @@ static void *engine_thread(void *arg)
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
 		idle = k->activity || k->hold ? 0 : idle < 3 ? idle + 1 : idle;
 		ms = k->tun.interval_ms;
-		if (k->hold && ms > KSM_HOLD_INTERVAL_MS)
+		/* Soon again while merging is held back, and after a pass whose dirty log
+		 * covered a long gap (the engine slept): its written pages were set aside
+		 * as volatile, and most have long been still. */
+		if ((k->hold || (k->activity && k->pass_dt * 1000 > 4.0 * ms)) &&
+		    ms > KSM_HOLD_INTERVAL_MS)
 			ms = KSM_HOLD_INTERVAL_MS;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += (long) ms * 1000000 << idle;
