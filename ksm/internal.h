@@ -39,14 +39,22 @@ enum ksm_page_kind {
 #define KSM_PF_PLANNED 0x8   /* an action for it is queued in this pass */
 #define KSM_PF_EMPTY 0x10    /* ZERO only: was never backed by memory, nothing was released */
 #define KSM_PF_UNSTABLE 0x20 /* PLAIN and hashed: in the unstable index under its hash */
+#define KSM_PF_COOLING 0x40  /* copied on write after a merge: not planned until ->cool says */
 
 struct ksm_page {
 	uint64_t hash;	/* xxh3-64, valid with KSM_PF_HASHED */
 	uint32_t canon; /* pool page, valid for KSM_PAGE_MERGED and while PLANNED */
 	uint8_t kind;	/* enum ksm_page_kind */
 	uint8_t flags;	/* KSM_PF_* */
-	uint16_t pad;
+	uint16_t cool;	/* bits 14-15: copy-on-write breaks so far (at most 3); bits 0-13:
+			 * the pass (mod 16384) at which KSM_PF_COOLING ends */
 };
+
+/* A page the guest keeps rewriting would be merged and copied again and again, each
+ * time a pause for the merge and a fault for the guest. After its n-th copy-on-write
+ * break a page waits KSM_COOL_PASSES << 2(n-1) passes (10, 40, 160) before it is
+ * considered again. */
+#define KSM_COOL_PASSES 10
 
 /* A queued change to one guest page, executed while its VM is paused. */
 struct ksm_action {

@@ -277,6 +277,13 @@ static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
 		vm->cow_breaks++;
 		k->cow_breaks++;
 	}
+	if (p->kind == KSM_PAGE_MERGED || !(p->flags & KSM_PF_EMPTY)) {
+		unsigned strikes = (p->cool >> 14) < 3 ? (p->cool >> 14) + 1u : 3u;
+		uint64_t until = k->passes + ((uint64_t) KSM_COOL_PASSES << (2 * (strikes - 1)));
+
+		p->cool = (uint16_t) (strikes << 14 | (until & 0x3fff));
+		p->flags |= KSM_PF_COOLING;
+	}
 	if (p->flags & KSM_PF_EMPTY)
 		k->first_touches++;
 	p->kind = KSM_PAGE_PLAIN;

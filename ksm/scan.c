@@ -260,6 +260,20 @@ static void skip_empty(struct ksm *k, struct ksm_vm *vm)
 	}
 }
 
+/* Is page @p still waiting after a copy-on-write break (KSM_COOL_PASSES)? */
+static bool cooling(const struct ksm *k, struct ksm_page *p)
+{
+	uint64_t left;
+
+	if (!(p->flags & KSM_PF_COOLING))
+		return false;
+	left = (p->cool - k->passes) & 0x3fff;
+	if (left && left < 0x2000)
+		return true;
+	p->flags &= (uint8_t) ~KSM_PF_COOLING;
+	return false;
+}
+
 /* Step 2 for one VM. */
 static void plan_vm(struct ksm *k, struct ksm_vm *vm)
 {
@@ -271,7 +285,9 @@ static void plan_vm(struct ksm *k, struct ksm_vm *vm)
 		struct ksm_page *p = &vm->pages[i];
 
 		k->pages_scanned++;
-		if (p->kind == KSM_PAGE_MERGED || (p->flags & KSM_PF_PLANNED))
+		if (cooling(k, p))
+			prev = KSM_POOL_NONE;
+		else if (p->kind == KSM_PAGE_MERGED || (p->flags & KSM_PF_PLANNED))
 			prev = p->canon;
 		else if (p->kind == KSM_PAGE_ZERO ||
 			 (p->flags & (KSM_PF_VOLATILE | KSM_PF_UNSTABLE)))
