@@ -331,11 +331,11 @@ METHOD = """## How it is measured
   run. These runs are separate because a running guest changes the mergers' times:
   every merge of one of its pages must reach its vCPU (ours parks it; host KSM's
   page-table changes make KVM drop the running vCPU's mappings of those pages), so
-  their own table shows both mergers with a busy guest; the other tables have all
-  guests idle after READY.
+  their own table shows both mergers with a busy guest; in the other tables no guest
+  watches (after READY the guests only wait, or, in scenario 4, keep rewriting pages).
 - **Engine: merge pause** is how long our engine kept a guest's vCPUs parked per batch
   (`engine.stall_us`), as the engine measures it; host KSM parks nothing.
-- `make bench-quick` stops host KSM at its defaults 130 s after READY (it needs about
+- `make bench-quick` stops host KSM at its defaults 110 s after READY (it needs about
   three full scans of ~52 s each to converge), so that column is usually "not
   converged" there and its final saving a lower bound; `make bench` waits up to 360 s.
 - Pss charges our engine's bookkeeping (per-page state, hash index: user memory of the
