@@ -122,7 +122,7 @@ demo:
 bench-quick:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)python3 tools/bench/bench.py --quick --label "make bench-quick"
+	$(Q)python3 tools/bench/bench.py --quick --add --label "make bench-quick"
 bench:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all $(B)/linux/.done
