@@ -280,7 +280,10 @@ def targets(ours, host):
                            lambda v: v <= 1000,
                            "no guest watched in these runs: see the from-launch group, "
                            "whose figure comes from the busy-guest run"),
-        "engine_pause_p99": check(ours.get("stall_p99_us"), "<= 1000 us (engine-measured)",
+        "engine_pause_p99": check(ours.get("stall_p99_us"),
+                                  "<= 1000 us (engine-measured; our own target)",
                                   lambda v: v <= 1000, "no engine stats"),
-        "stall_max": check(ours.get("stall_max_us"), "<= 10000 us", lambda v: v <= 10000),
+        "stall_max": check(ours.get("stall_max_us"),
+                           "<= 10000 us (engine-measured; our own target)",
+                           lambda v: v <= 10000),
     }
