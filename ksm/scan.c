@@ -170,9 +170,10 @@ static uint32_t pair(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t hint
 	c = ksm_pool_add(&k->pool, hint, ksm_vm_page(vm, i), p->hash, vm->group);
 	if (c == KSM_POOL_NONE)
 		return c;
-	/* The copy raced with a guest write if the hash moved: drop it, try next pass. */
-	if (XXH3_64bits(ksm_pool_page(&k->pool, c), KSM_PAGE) != p->hash ||
-	    ksm_index_insert(&k->stable, p->hash, vm->group, c)) {
+	/* A copy that raced with a guest write is not checked here (that would read the
+	 * page again): the compare under pause rejects every merge onto it, and with no
+	 * member it is freed as an orphan at the end of the merging pass. */
+	if (ksm_index_insert(&k->stable, p->hash, vm->group, c)) {
 		ksm_pool_release(&k->pool, c);
 		return KSM_POOL_NONE;
 	}
