@@ -22,6 +22,9 @@
  * starts soon after the storm ends. */
 #define KSM_HOLD_INTERVAL_MS 20
 
+/* Pages to hash in one pass from which a helper thread takes half (scan.c). */
+#define KSM_PARALLEL_HASH_MIN 8192
+
 /* Scratch arrays (queued actions, pool pages created) larger than this many entries are
  * freed after each pass rather than kept. */
 #define KSM_KEEP_SCRATCH 4096

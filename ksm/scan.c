@@ -16,8 +16,12 @@
  * While guests fill fresh memory, passes plan but do not merge (decide_hold): the plans
  * wait, so that once the storm ends only the merges are left.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "ksm/internal.h"
@@ -275,12 +279,80 @@ static bool cooling(const struct ksm *k, struct ksm_page *p)
 	return false;
 }
 
-/* Step 2 for one VM. */
+/* Will plan_vm hash page @p? */
+static bool wants_hash(const struct ksm_page *p)
+{
+	return unhashed(p) && !(p->flags & KSM_PF_COOLING);
+}
+
+/* Hash the pages that want it in half @part (0 or 1) of every VM; returns how many. */
+static uint64_t hash_part(struct ksm *k, unsigned part)
+{
+	uint64_t n = 0;
+
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
+		uint64_t half = vm->npages / 2, end = part ? vm->npages : half;
+
+		for (uint64_t i = part ? half : 0; i < end; i++) {
+			struct ksm_page *p = &vm->pages[i];
+
+			if (!wants_hash(p))
+				continue;
+			p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+			p->flags |= KSM_PF_HASHED;
+			n++;
+		}
+	}
+	return n;
+}
+
+struct hash_helper {
+	struct ksm *k;
+	uint64_t hashed;
+	double cpu_seconds;
+};
+
+static void *hash_helper_thread(void *arg)
+{
+	struct hash_helper *h = arg;
+	struct timespec ts;
+
+	setpriority(PRIO_PROCESS, (id_t) gettid(), -10); /* as the engine thread */
+	h->hashed = hash_part(h->k, 1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	h->cpu_seconds = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	return NULL;
+}
+
+/* Hashing is most of the work of a pass that finds many settled pages (a cold start, the
+ * end of a fill storm) and needs nothing but the page: a helper thread takes half of it.
+ * Not under a scan_rate limit (ensure_hash counts that page by page), and not while
+ * guests fill memory, when the CPUs are theirs. plan_vm then finds the pages hashed. */
+static void hash_in_parallel(struct ksm *k)
+{
+	struct hash_helper h = {.k = k};
+	uint64_t want = 0, n;
+	pthread_t t;
+
+	if (k->tun.scan_rate || k->calm_passes == 0)
+		return;
+	for (struct ksm_vm *vm = k->vms; vm && want < KSM_PARALLEL_HASH_MIN; vm = vm->next)
+		for (uint64_t i = 0; i < vm->npages && want < KSM_PARALLEL_HASH_MIN; i++)
+			want += wants_hash(&vm->pages[i]);
+	if (want < KSM_PARALLEL_HASH_MIN || pthread_create(&t, NULL, hash_helper_thread, &h))
+		return;
+	pthread_setname_np(t, "ksm-hash");
+	n = hash_part(k, 0);
+	pthread_join(t, NULL);
+	k->pages_hashed += n + h.hashed;
+	k->activity += n + h.hashed;
+	k->cpu_seconds += h.cpu_seconds;
+}
+
+/* Step 2 for one VM (skip_empty and hash_in_parallel ran before). */
 static void plan_vm(struct ksm *k, struct ksm_vm *vm)
 {
 	uint32_t prev = KSM_POOL_NONE;
-
-	skip_empty(k, vm);
 
 	for (uint64_t i = 0; i < vm->npages; i++) {
 		struct ksm_page *p = &vm->pages[i];
@@ -359,6 +431,9 @@ void ksm_scan_pass(struct ksm *k)
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		absorb_dirty(k, vm);
 	decide_hold(k);
+	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
+		skip_empty(k, vm);
+	hash_in_parallel(k);
 	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next)
 		plan_vm(k, vm);
 	/* Held back, the plans (and the pool pages they made) wait for the storm to end:
