@@ -226,7 +226,7 @@ void ksm_pass(struct ksm *k)
 static void *engine_thread(void *arg)
 {
 	struct ksm *k = arg;
-	struct timespec until;
+	struct timespec until, published = {0, 0};
 	unsigned idle = 0;
 	uint32_t ms;
 
@@ -236,10 +236,19 @@ static void *engine_thread(void *arg)
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
 		double t0 = thread_cpu();
+		struct timespec now;
 
 		ksm_scan_pass(k);
 		k->cpu_seconds += thread_cpu() - t0;
-		ksm_publish(k);
+		/* Publishing reads every page's state; held-back passes come every 20 ms
+		 * and change little: publish those at most every interval. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!k->hold || (double) (now.tv_sec - published.tv_sec) +
+					(double) (now.tv_nsec - published.tv_nsec) / 1e9 >=
+				    k->tun.interval_ms / 1000.0) {
+			ksm_publish(k);
+			published = now;
+		}
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
 		idle = k->activity || k->hold ? 0 : idle < 3 ? idle + 1 : idle;
 		ms = k->tun.interval_ms;
