@@ -115,6 +115,7 @@ struct ksm {
 	int pagemap_fd;	      /* /proc/self/pagemap, for COW ground truth */
 	uint64_t hash_credit; /* pages we may still hash under scan_rate */
 	double pass_dt;	      /* seconds from the previous pass's start to this one's */
+	bool trim;	      /* big scratch was freed: return free heap memory to the system */
 	struct timespec last_pass;
 	/* Engine counters (see struct ksm_stats). */
 	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;

@@ -247,6 +247,7 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 		free(vm->actions);
 		vm->actions = NULL;
 		vm->cap_actions = 0;
+		k->trim = true;
 	}
 }
 

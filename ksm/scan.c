@@ -16,6 +16,7 @@
  * While guests fill fresh memory, passes plan but do not merge (decide_hold): the plans
  * wait, so that once the storm ends only the merges are left.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,14 @@ static void drop_orphans(struct ksm *k)
 		free(k->created);
 		k->created = NULL;
 		k->cap_created = 0;
+		k->trim = true;
+	}
+	/* Every byte this process keeps counts against what merging saves: after a
+	 * big wave, give the freed scratch back (glibc keeps large freed blocks in its
+	 * heap once its mmap threshold has grown past them). */
+	if (k->trim) {
+		malloc_trim(0);
+		k->trim = false;
 	}
 }
 

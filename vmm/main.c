@@ -2,7 +2,6 @@
 #define pr_fmt(fmt) "" fmt
 #include <glib-unix.h>
 #include <glib.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,11 +131,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* Every byte this process keeps counts against what merging saves. glibc raises
-	 * its mmap threshold after a large free, so the next large arrays (the engine's
-	 * per-pass queues) would come from an arena that keeps them; a fixed threshold
-	 * keeps them mapped on their own and returned when freed. */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (vcpu_init_signals()) {
 		pr_err("cannot install the vCPU kick signal");
 		return 1;
