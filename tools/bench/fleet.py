@@ -36,6 +36,18 @@ def _die_with_parent():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+def end_process(proc, polite_s):
+    """Wait up to @polite_s for @proc (already asked to end), then SIGTERM, then SIGKILL."""
+    for sig, wait_s in ((None, polite_s), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        if sig is not None and proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def smaps_rollup(pid):
     """Every line of /proc/PID/smaps_rollup as {key: KiB}."""
     out = {}
@@ -271,14 +283,7 @@ class Fleet:
             return
         if self.proc.poll() is None:
             self._try_ctl_stop()
-        for sig, wait_s in ((None, 15), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            if sig is not None and self.proc.poll() is None:
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        end_process(self.proc, 15)
         if self._reader:
             self._reader.join(timeout=5)
         if self._log:

@@ -10,7 +10,6 @@ its RAM to a file (pmemsave, or dump-guest-memory when pmemsave is unavailable).
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -245,14 +244,7 @@ class LinuxGuest:
                 (self.qmp or self.connect(timeout_s=5)).command("quit")
             except (QemuError, OSError, ValueError):
                 pass  # signals follow
-        for sig, wait_s in ((None, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            if sig is not None and self.proc.poll() is None:
-                self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        fleetmod.end_process(self.proc, 10)
         if self.qmp:
             self.qmp.close()
             self.qmp = None
