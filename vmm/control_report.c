@@ -393,18 +393,7 @@ static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	proto_add_uint(b, "passes", s->passes);
-	proto_add_uint(b, "pages_scanned", s->pages_scanned);
-	proto_add_uint(b, "pages_hashed", s->pages_hashed);
-	proto_add_uint(b, "merges", s->merges);
-	proto_add_uint(b, "zero_released", s->zero_released);
-	proto_add_uint(b, "cow_breaks", s->cow_breaks);
-	proto_add_uint(b, "pool_pages", s->pool_pages);
-	proto_add_uint(b, "pool_freed", s->pool_freed);
-	proto_add_uint(b, "mappings_used", s->mappings_used);
-	proto_add_uint(b, "mappings_limit", s->mappings_limit);
-	proto_add_string(b, "budget_state", control_budget_state(s));
-	proto_add_double(b, "cpu_seconds", s->cpu_seconds);
+	control_add_engine_counters(b, s);
 	proto_add_uint(b, "stall_p99_us", s->stall_p99_us);
 	proto_add_uint(b, "stall_max_us", s->stall_max_us);
 	json_builder_end_object(b);

@@ -93,26 +93,30 @@ static void add_stall(JsonBuilder *b, const struct ksm_stats *s)
 	json_builder_end_object(b);
 }
 
-static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
+void control_add_engine_counters(JsonBuilder *b, const struct ksm_stats *s)
 {
-	json_builder_set_member_name(b, "engine");
-	json_builder_begin_object(b);
 	proto_add_uint(b, "passes", s->passes);
-	proto_add_uint(b, "passes_held", s->passes_held);
 	proto_add_uint(b, "pages_scanned", s->pages_scanned);
 	proto_add_uint(b, "pages_hashed", s->pages_hashed);
 	proto_add_uint(b, "merges", s->merges);
 	proto_add_uint(b, "zero_released", s->zero_released);
-	proto_add_uint(b, "compare_fail", s->compare_fail);
 	proto_add_uint(b, "cow_breaks", s->cow_breaks);
 	proto_add_uint(b, "pool_pages", s->pool_pages);
 	proto_add_uint(b, "pool_freed", s->pool_freed);
 	proto_add_uint(b, "mappings_used", s->mappings_used);
 	proto_add_uint(b, "mappings_limit", s->mappings_limit);
-	proto_add_uint(b, "budget_skips", s->budget_skips);
 	proto_add_string(b, "budget_state", control_budget_state(s));
-	json_builder_set_member_name(b, "cpu_seconds");
-	json_builder_add_double_value(b, s->cpu_seconds);
+	proto_add_double(b, "cpu_seconds", s->cpu_seconds);
+}
+
+static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
+{
+	json_builder_set_member_name(b, "engine");
+	json_builder_begin_object(b);
+	control_add_engine_counters(b, s);
+	proto_add_uint(b, "passes_held", s->passes_held);
+	proto_add_uint(b, "compare_fail", s->compare_fail);
+	proto_add_uint(b, "budget_skips", s->budget_skips);
 	add_stall(b, s);
 	proto_add_uint(b, "bytes_saved", s->bytes_saved);
 	add_tunables(b, &s->tun);

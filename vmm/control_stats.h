@@ -9,6 +9,12 @@ struct fleet;
 
 struct ksm_stats;
 
+#include <json-glib/json-glib.h>
+
+/* Add the engine counters that both the "stats" and the "report" replies carry
+ * (passes ... budget_state, cpu_seconds) to the open object of @b. */
+void control_add_engine_counters(JsonBuilder *b, const struct ksm_stats *s);
+
 /* "ok", "isolated-paused" or "full": the mapping budget of @s in words. */
 const char *control_budget_state(const struct ksm_stats *s);
 
