@@ -349,58 +349,75 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint64_t ticks_to_ns(uint64_t ticks, unsigned long khz)
+{
+	return (uint64_t) ((unsigned __int128) ticks * 1000000 / khz);
+}
+
+/* The running workload guest @i and its TSC rate, for the timed requests (probe,
+ * watch); NULL with *@err set when it has none. */
+static struct wl_dev *timed_workload(struct fleet *f, size_t i, unsigned long *khz, int *err)
+{
+	struct wl_dev *d = running_workload(f, i, err);
+
+	if (!d)
+		return NULL;
+	*khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
+	if (!*khz) {
+		*err = -ENODATA;
+		return NULL;
+	}
+	return d;
+}
+
+/* Sort @n > 0 guest-timed samples (TSC ticks); their p50, p99 and max in ns. */
+static void tick_percentiles(uint32_t *ticks, size_t n, unsigned long khz, uint64_t *p50,
+			     uint64_t *p99, uint64_t *max)
+{
+	qsort(ticks, n, sizeof(ticks[0]), cmp_u32);
+	*p50 = ticks_to_ns(ticks[n / 2], khz);
+	*p99 = ticks_to_ns(ticks[n * 99 / 100], khz);
+	*max = ticks_to_ns(ticks[n - 1], khz);
+}
+
 int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
 		      struct fleet_probe *out)
 {
 	int err = 0;
-	struct wl_dev *d = running_workload(f, i, &err);
+	unsigned long khz = 0;
+	struct wl_dev *d = timed_workload(f, i, &khz, &err);
 	uint32_t ticks[WL_PROBE_MAX];
-	unsigned long khz;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (!d)
 		return err;
-	khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
-	if (!khz)
-		return -ENODATA;
 	err = wl_dev_probe(d, pages, timeout_ms, ticks, WL_PROBE_MAX, &n);
 	if (err || n == 0)
 		return err;
-	qsort(ticks, n, sizeof(ticks[0]), cmp_u32);
 	out->samples = n;
-	out->p50_ns = (uint64_t) ticks[n / 2] * 1000000 / khz;
-	out->p99_ns = (uint64_t) ticks[n * 99 / 100] * 1000000 / khz;
-	out->max_ns = (uint64_t) ticks[n - 1] * 1000000 / khz;
+	tick_percentiles(ticks, n, khz, &out->p50_ns, &out->p99_ns, &out->max_ns);
 	return 0;
-}
-
-static uint64_t ticks_to_ns(uint64_t ticks, unsigned long khz)
-{
-	return (uint64_t) ((unsigned __int128) ticks * 1000000 / khz);
 }
 
 int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold_us,
 		      struct fleet_watch *out)
 {
 	int err = 0;
-	struct wl_dev *d = running_workload(f, i, &err);
+	unsigned long khz = 0;
+	struct wl_dev *d = timed_workload(f, i, &khz, &err);
 	struct wl_watch w;
-	unsigned long khz;
-	size_t n;
 
 	memset(out, 0, offsetof(struct fleet_watch, stall_ns));
 	if (!d)
 		return err;
-	khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
-	if (!khz)
-		return -ENODATA;
 	err = wl_dev_watch(d, ms, threshold_us, out->stall_ns, WL_WATCH_MAX, &w);
 	if (err)
 		return err;
-	n = w.nsamples;
-	qsort(out->stall_ns, n, sizeof(out->stall_ns[0]), cmp_u32);
-	for (size_t j = 0; j < n; j++) {
+	if (w.nsamples)
+		tick_percentiles(out->stall_ns, w.nsamples, khz, &out->p50_ns, &out->p99_ns,
+				 &out->max_ns);
+	for (size_t j = 0; j < w.nsamples; j++) {
 		uint64_t ns = ticks_to_ns(out->stall_ns[j], khz);
 
 		out->stall_ns[j] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t) ns;
@@ -410,12 +427,7 @@ int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold
 	out->reads = w.reads;
 	out->stalls = w.stalls;
 	out->stalled_ns = ticks_to_ns(w.stall_ticks, khz);
-	out->nsamples = n;
-	if (n) {
-		out->p50_ns = out->stall_ns[n / 2];
-		out->p99_ns = out->stall_ns[n * 99 / 100];
-		out->max_ns = out->stall_ns[n - 1];
-	}
+	out->nsamples = w.nsamples;
 	return 0;
 }
 
