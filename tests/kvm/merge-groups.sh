@@ -3,11 +3,7 @@
 # in /proc/PID/pagemap (page frame numbers), not only in our counters.
 source "$(dirname "$0")/../lib/kvm.sh"
 
-start_vmm --count 4 --mem 64M --guest workload --profile shared=50,zero=10 \
-	--share-group A=g0,g1 --share-group B=g2,g3
-wait_ready 4 120
-python3 tests/lib/fleet.py converge "$SOCK" "$VMM_PID" "$T/console" -1 120 ||
-	fail "groups did not merge inside themselves"
+start_two_groups
 # Fault every guest page in (verify reads them all), then audit the page frames.
 verify_all 4
 python3 tests/lib/fleet.py groups "$SOCK" "$VMM_PID" || fail "sharing crossed groups"

@@ -7,11 +7,7 @@
 # per-group totals say the same (the group x group matrix is zero off its diagonal).
 source "$(dirname "$0")/../lib/kvm.sh"
 
-start_vmm --count 4 --mem 64M --guest workload --profile shared=50,zero=10 \
-	--share-group A=g0,g1 --share-group B=g2,g3
-wait_ready 4 120
-python3 tests/lib/fleet.py converge "$SOCK" "$VMM_PID" "$T/console" -1 120 ||
-	fail "groups did not merge inside themselves"
+start_two_groups
 python3 tests/lib/report.py matrix "$SOCK" "g0,g1/g2,g3" 0 || fail "matrix"
 ctl report --json | python3 -c '
 import json, sys

@@ -37,6 +37,16 @@ start_vmm() {
 	wait_for 30 "control socket" test -S "$SOCK"
 }
 
+# start_two_groups: 4 x 64 MiB guests of the same content in sharing groups A = g0,g1 and
+# B = g2,g3, READY and merged inside their groups.
+start_two_groups() {
+	start_vmm --count 4 --mem 64M --guest workload --profile shared=50,zero=10 \
+		--share-group A=g0,g1 --share-group B=g2,g3
+	wait_ready 4 120
+	python3 tests/lib/fleet.py converge "$SOCK" "$VMM_PID" "$T/console" -1 120 ||
+		fail "groups did not merge inside themselves"
+}
+
 # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds.
 wait_for() {
 	local limit=$1 what=$2 i
