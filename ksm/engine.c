@@ -21,7 +21,7 @@
 #include <xxhash.h>
 
 #include "ksm/internal.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 void ksm_default_tunables(struct ksm_tunables *t)
 {

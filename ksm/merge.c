@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "ksm/internal.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 static uint64_t now_us(void)
 {

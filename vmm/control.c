@@ -24,7 +24,7 @@
 #include <glib-unix.h>
 
 #include "vmm/control_cmds.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/protocol.h"
 
 #define CONTROL_BACKLOG 16

@@ -24,7 +24,7 @@
 
 #include "vmm/fleet.h"
 #include "vmm/history.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/protocol.h"
 
 #define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */

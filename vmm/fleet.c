@@ -14,7 +14,7 @@
 #include "vmm/guest.h"
 #include "vmm/guest_abi.h"
 #include "vmm/vcpu.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/workload.h"
 
 /* Refuse fleets promising more than this many times the host's RAM: a typo guard. */

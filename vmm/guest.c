@@ -15,7 +15,7 @@
 
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/uart.h"
 #include "vmm/vcpu.h"
 #include "vmm/workload.h"

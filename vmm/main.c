@@ -9,7 +9,7 @@
 #include "vmm/control.h"
 #include "vmm/fleet.h"
 #include "vmm/kvm.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/options.h"
 #include "vmm/vcpu.h"
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/log.h"
+#include "lib/log.h"
 
 /* Register offsets and bits, as in the 16550 data sheet. */
 enum {

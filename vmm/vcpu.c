@@ -17,7 +17,7 @@
 #include "vmm/fixup.h"
 #include "vmm/guest.h"
 #include "vmm/kvm.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #define SIG_KICK SIGUSR1
 

@@ -21,7 +21,7 @@
 #include "vmm/guest.h"
 #include "vmm/guest_abi.h"
 #include "vmm/kvm.h"
-#include "vmm/log.h"
+#include "lib/log.h"
 #include "vmm/vcpu.h"
 
 #define MIB (1ull << 20)

@@ -1,5 +1,5 @@
 /* log.c - the one place that writes diagnostics to stderr. */
-#include "vmm/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 

@@ -1,6 +1,6 @@
-/* log.h - leveled logging to stderr with a per-file prefix. */
-#ifndef VMM_LOG_H
-#define VMM_LOG_H
+/* log.h - leveled logging to stderr with a per-file prefix (used by every part). */
+#ifndef LIB_LOG_H
+#define LIB_LOG_H
 
 #include <stdio.h>
 
