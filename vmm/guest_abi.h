@@ -11,6 +11,7 @@
  *   0x00010000  page tables: PML4, PDPT, then one PD per GiB of guest-physical space
  *   0x00060000  vCPU stacks, WL_STACK_SIZE each, the stack of vCPU i ends at
  *               WL_STACK_TOP - i * WL_STACK_SIZE
+ *   0x00080000  the guest's virtio driver: WL_VIRTIO_SLOT bytes per device (queues, buffers)
  *   0x00100000  the guest image (flat binary, entry at its first byte), at most 1 MiB
  *   0x00200000  version table: one uint32_t per profile page (current version)
  *   params.regions  the profile pages, in order of page index
@@ -38,12 +39,19 @@
 #define WL_WATCH_GPA 0x4000ull /* uint32_t TSC ticks of the stalls a watch saw */
 #define WL_WATCH_MAX 8192      /* samples that fit there (up to 0xc000) */
 
+#define WL_VIRTIO_GPA 0x80000ull /* virtio queues and buffers of the guest's driver */
+#define WL_VIRTIO_SLOT 0x8000ull /* per device: 4 queue pages, then 4 buffer pages */
+#define WL_MAX_VIRTIO 8		 /* devices that fit there (up to 0xc0000) */
+/* Version table entry of a page the guest gave away (reported free or in the balloon):
+ * neither verified nor mutated until the guest takes it back and rewrites it. */
+#define WL_VERSION_GONE 0xffffffffu
+
 #define WL_MAX_CPUS 8
 #define WL_MAX_REGIONS 4
 #define WL_PAGE_SIZE 4096ull
 
 #define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
-#define WL_ABI_VERSION 2
+#define WL_ABI_VERSION 3
 
 /* Ports. COM1 (0x3f8) is the console: the guest writes bytes to its THR. */
 #define WL_PORT_CONSOLE 0x3f8
@@ -80,6 +88,13 @@ enum wl_placement {
 struct wl_region {
 	uint64_t gpa;	 /* page aligned */
 	uint64_t npages; /* profile pages in this region */
+};
+
+/* One virtio-mmio device of the guest, in the order of the VMM's device table. */
+struct wl_virtio_dev {
+	uint64_t base;	    /* guest-physical address of its register window */
+	uint32_t device_id; /* virtio device ID: 3 console, 2 block, 4 rng, 5 balloon */
+	uint32_t pad;
 };
 
 struct wl_params {
@@ -141,7 +156,24 @@ struct wl_params {
 	uint64_t watch_stall_ticks; /* their total length */
 	uint64_t watch_ticks;	    /* time watched, summed over vCPUs */
 	uint64_t watch_reads;	    /* timed reads, summed over vCPUs */
+
+	/* Devices. vCPU 0 drives every virtio device with the guest's own driver after
+	 * the fill: console (prints a line), rng (reads entropy), each disk (writes a
+	 * region near its end and reads it back, or checks that a read-only disk refuses
+	 * the write), balloon (follows the target the VMM sets, checked every 100 ms).
+	 * With pct_free, it reports that percentage of its own shared pages free through
+	 * the balloon's free page reporting queue, WL_FREE_DELAY_MS after READY. */
+	uint32_t nr_virtio;
+	uint32_t pct_free;
+	struct wl_virtio_dev virtio[WL_MAX_VIRTIO];
+	/* Written by vCPU 0. */
+	uint64_t vio_ok;	 /* bit i: device i passed its check */
+	uint64_t vio_failed;	 /* bit i: device i failed it (the guest printed why) */
+	uint64_t pages_reported; /* pages reported free so far */
+	uint64_t balloon_pages;	 /* pages in the balloon now */
 };
+
+#define WL_FREE_DELAY_MS 2000
 
 #define WL_WATCH_MAX_MS 60000
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "tests/guest/workload/console.h"
+#include "tests/guest/workload/devices.h"
 #include "tests/guest/workload/layout.h"
 #include "tests/guest/workload/libc.h"
 #include "tests/guest/workload/port.h"
@@ -40,7 +41,15 @@ struct wl_cpu {
 	uint64_t cursor;     /* next owned page to consider for mutation */
 	uint64_t tsc_per_us; /* calibrated against a VMM timed wait */
 	uint32_t pending;    /* request received during calibration, served after READY */
+	/* Devices (vCPU 0 only): its virtio driver, balloon and free page reporting. */
+	struct wl_devices *dev;
+	uint64_t free_due;	/* TSC at which to report free pages; 0 = done or never */
+	uint64_t balloon_floor; /* lowest page in the balloon (total when empty) */
+	uint64_t next_poll;	/* TSC of the next balloon check */
 };
+
+static struct wl_devices devices; /* vCPU 0's; in .data, inside the image */
+extern uint64_t vio_tsc_per_us;
 
 void wl_main(uint64_t index, struct wl_params *params) __attribute__((noreturn));
 
@@ -107,6 +116,8 @@ static const char *check_params(const struct wl_params *p)
 		return "mutate_pct above 100";
 	if (p->image_mode > 1 || (p->image_mode && p->mutate_rate))
 		return "image_mode must be 0 or 1, without mutation";
+	if (p->nr_virtio > WL_MAX_VIRTIO || p->pct_free > 100 || (p->pct_free && p->image_mode))
+		return "nr_virtio or pct_free out of range";
 	return check_regions(p);
 }
 
@@ -302,7 +313,9 @@ static void mutate_batch(struct wl_cpu *c)
 		uint64_t p = next_mutating(c);
 		uint32_t v = c->versions[p] + 1;
 
-		write_page(c, p, v ? v : 1); /* never wrap back to the original content */
+		/* Never wrap back to the original content, nor to the mark of a page given
+		 * away (mutating pages are never given away). */
+		write_page(c, p, v && v != WL_VERSION_GONE ? v : 1);
 	}
 	if (n)
 		wl_atomic_add(&c->live->mutations, n);
@@ -328,6 +341,8 @@ static void verify(struct wl_cpu *c)
 		uint32_t v = c->versions[p];
 		struct wl_content want = wl_page_content(&c->lay, p, v);
 
+		if (v == WL_VERSION_GONE)
+			continue; /* given away: reported free or in the balloon */
 		if (wl_check_page(page_ptr(c, p), &want)) {
 			ok++;
 		} else {
@@ -433,6 +448,142 @@ static void watch(struct wl_cpu *c)
 	}
 }
 
+/* Pages vCPU 0 may give away: its own, outside the mutating working set (so the mutator
+ * and the other vCPUs never touch them). */
+static int spare(const struct wl_cpu *c, uint64_t p)
+{
+	return p % c->ncpu == 0 && !wl_page_mutates(&c->lay, p);
+}
+
+/* The pages reported free: pct_free percent of vCPU 0's spare shared pages (shared ones,
+ * so that merged pages leave the pool when they are reported). */
+static int reportable(const struct wl_cpu *c, uint64_t p)
+{
+	return c->prm.pct_free && p >= c->lay.shared_start &&
+	       p < c->lay.shared_start + c->lay.nshared && spare(c, p) &&
+	       (p - c->lay.shared_start) / c->ncpu % 100 < c->prm.pct_free;
+}
+
+/* Hand @n ranges to the reporting queue; returns the pages they cover, 0 on failure. */
+static uint64_t send_reports(struct wl_cpu *c, const struct vio_buf *r, unsigned n)
+{
+	uint64_t pages = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		pages += r[i].len / WL_PAGE_SIZE;
+	return n && wl_report_free(c->dev, r, n) == 0 ? pages : 0;
+}
+
+/* Free page reporting: mark each reportable page gone (never verified again), then
+ * report runs of them (up to 2 MiB each), VIO_QUEUE_SIZE ranges per request. */
+static void report_free(struct wl_cpu *c)
+{
+	struct vio_buf r[VIO_QUEUE_SIZE];
+	uint64_t done = 0;
+	unsigned n = 0;
+
+	for (uint64_t p = 0; p < c->lay.total; p++) {
+		uint64_t a = (uint64_t) (uintptr_t) page_ptr(c, p);
+
+		if (!reportable(c, p))
+			continue;
+		c->versions[p] = WL_VERSION_GONE;
+		if (n && r[n - 1].addr + r[n - 1].len == a && r[n - 1].len < 512 * WL_PAGE_SIZE) {
+			r[n - 1].len += (uint32_t) WL_PAGE_SIZE;
+			continue;
+		}
+		if (n == VIO_QUEUE_SIZE) {
+			done += send_reports(c, r, n);
+			n = 0;
+		}
+		r[n++] = (struct vio_buf){a, (uint32_t) WL_PAGE_SIZE, 1};
+	}
+	done += send_reports(c, r, n);
+	c->live->pages_reported = done;
+	wl_printf("FREE reported=%lu\n", done);
+}
+
+static uint32_t pfn(const struct wl_cpu *c, uint64_t p)
+{
+	return (uint32_t) ((uintptr_t) page_ptr(c, p) / WL_PAGE_SIZE);
+}
+
+/* Inflate towards @target: spare pages from the top down, below the balloon's floor. */
+static void inflate(struct wl_cpu *c, uint64_t have, uint64_t target)
+{
+	uint32_t pfns[256];
+	uint64_t p = c->balloon_floor, floor = p;
+	unsigned n = 0;
+
+	while (n < 256 && have + n < target && p > 0) {
+		if (!spare(c, --p) || reportable(c, p))
+			continue;
+		c->versions[p] = WL_VERSION_GONE; /* before the device may discard it */
+		pfns[n++] = pfn(c, p);
+		floor = p;
+	}
+	c->balloon_floor = floor;
+	if (n && wl_balloon_move(c->dev, 1, pfns, n, (uint32_t) (have + n)) == 0)
+		c->live->balloon_pages = have + n;
+}
+
+/* Deflate towards @target: from the floor up; each page is told to the device first,
+ * then rewritten (its old content is gone) and verified again from then on. */
+static void deflate(struct wl_cpu *c, uint64_t have, uint64_t target)
+{
+	uint32_t pfns[256];
+	uint64_t pages[256], p = c->balloon_floor;
+	unsigned n = 0;
+
+	for (; n < 256 && have - n > target && p < c->lay.total; p++) {
+		if (spare(c, p) && !reportable(c, p)) {
+			pages[n] = p;
+			pfns[n++] = pfn(c, p);
+		}
+	}
+	if (!n || wl_balloon_move(c->dev, 0, pfns, n, (uint32_t) (have - n)))
+		return;
+	for (unsigned i = 0; i < n; i++)
+		write_page(c, pages[i], 1);
+	c->balloon_floor = p;
+	c->live->balloon_pages = have - n;
+}
+
+/* vCPU 0, between waits: report free pages when due, follow the balloon every 100 ms. */
+static void devices_poll(struct wl_cpu *c)
+{
+	uint64_t now = wl_rdtsc(), target, have;
+
+	if (!c->dev)
+		return;
+	if (c->free_due && now >= c->free_due) {
+		c->free_due = 0;
+		report_free(c);
+	}
+	if (now < c->next_poll)
+		return;
+	c->next_poll = now + 100000 * c->tsc_per_us;
+	target = wl_balloon_target(c->dev);
+	have = c->live->balloon_pages;
+	if (target > have)
+		inflate(c, have, target);
+	else if (target < have)
+		deflate(c, have, target);
+}
+
+/* vCPU 0 after the fill: bring up and check every device. */
+static void devices_start(struct wl_cpu *c)
+{
+	if (c->index != 0 || !c->prm.nr_virtio)
+		return;
+	vio_tsc_per_us = c->tsc_per_us;
+	c->dev = &devices;
+	wl_devices_start(c->dev, &c->prm, c->live);
+	c->balloon_floor = c->lay.total;
+	if (c->prm.pct_free && devices.reporting >= 0)
+		c->free_due = wl_rdtsc() + (uint64_t) WL_FREE_DELAY_MS * 1000 * c->tsc_per_us;
+}
+
 static void serve(struct wl_cpu *c, uint32_t req)
 {
 	if (req == WL_REQ_VERIFY)
@@ -449,8 +600,10 @@ static void serve(struct wl_cpu *c, uint32_t req)
 /* Serve requests forever: no mutation on this vCPU. */
 static __attribute__((noreturn)) void idle(struct wl_cpu *c)
 {
-	for (;;)
-		serve(c, wl_wait(0));
+	for (;;) {
+		serve(c, wl_wait(c->dev ? 100000 : 0)); /* vCPU 0 looks at its balloon */
+		devices_poll(c);
+	}
 }
 
 /* Microseconds to wait until TSC @deadline (at least 1: a 0 timeout means forever). */
@@ -476,6 +629,7 @@ static __attribute__((noreturn)) void mutate_loop(struct wl_cpu *c)
 		if (now > deadline + tick)
 			deadline = now;
 		serve(c, wl_wait(us_until(c, now, deadline)));
+		devices_poll(c);
 		deadline += tick;
 	}
 }
@@ -506,6 +660,7 @@ void wl_main(uint64_t index, struct wl_params *params)
 		fill(&c);
 	calibrate(&c); /* mutation ticks and stall watches count in microseconds */
 	mutate_setup(&c);
+	devices_start(&c);
 	report_ready(&c);
 	if (c.pending)
 		serve(&c, c.pending);
