@@ -12,6 +12,8 @@ Subcommands (all print what they check and exit non-zero on failure):
   cow SOCK MIN TIMEOUT            wait for at least MIN copy-on-write breaks
   groups SOCK PID                 pagemap audit: no pool page shared across groups
   budget SOCK                     engine stayed under its mapping budget
+  audit SOCK PID                  pagemap audit: per guest, the pages that map a pool page
+                                  (present, file-backed) agree with the engine's merged count
 """
 import glob
 import json
@@ -153,6 +155,43 @@ def groups(sock, pid):
     print("no pool page is mapped by guests of two groups")
 
 
+def file_pages(pid, ranges):
+    """Present file-backed (pool) pages in @ranges, counted per mapping, not per frame."""
+    n = 0
+    with open(f"/proc/{pid}/pagemap", "rb") as f:
+        for hva, size in ranges:
+            f.seek(hva // PAGE * 8)
+            data = f.read(size // PAGE * 8)
+            for i in range(0, len(data), 8):
+                e = int.from_bytes(data[i:i + 8], "little")
+                n += e >> 63 & 1 and e >> 61 & 1
+    return n
+
+
+def audit(sock, pid):
+    """Call after every guest read all its pages (verify) and a quiet second: a page that
+    maps the pool must be one the engine counts as merged (never more), and the engine's
+    merged pages must be seen mapping the pool, less the few no guest reads."""
+    time.sleep(1.0)
+    st = stats(sock)
+    total = 0
+    for g in st["guests"]:
+        ranges = [(r["hva"], r["size"]) for r in g["ram"]]
+        seen, merged = file_pages(pid, ranges), g["pages_merged"]
+        total += seen
+        print(f"{g['name']}: pagemap shows {seen} pool pages, engine counts {merged} merged, "
+              f"{g.get('pages_reported', 0)} reported free")
+        if seen > merged:
+            raise SystemExit(f"FAIL: {g['name']} maps {seen - merged} pool pages the engine "
+                             "does not count")
+        if merged - seen > max(64, merged // 100):
+            raise SystemExit(f"FAIL: {g['name']}: {merged - seen} pages counted as merged do "
+                             "not map the pool")
+    if total == 0:
+        raise SystemExit("FAIL: nothing maps the pool: the audit would prove nothing")
+    print("pagemap audit agrees with the engine")
+
+
 def budget(sock):
     e = stats(sock)["engine"]
     print(f"mappings {e['mappings_used']} of {e['mappings_limit']}, state "
@@ -180,6 +219,8 @@ def main():
         groups(args[0], int(args[1]))
     elif cmd == "budget":
         budget(args[0])
+    elif cmd == "audit":
+        audit(args[0], int(args[1]))
     else:
         raise SystemExit(f"unknown subcommand {cmd}")
 

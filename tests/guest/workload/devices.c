@@ -20,6 +20,7 @@ enum { ID_BLOCK = 2, ID_CONSOLE = 3, ID_RNG = 4, ID_BALLOON = 5 };
 #define OFF_ID 0x0100u
 #define OFF_DATA 0x1000u
 #define OFF_BACK 0x2000u
+#define OFF_REF 0x3000u
 
 static uint64_t addr(const struct vio_dev *d, unsigned off)
 {
@@ -135,7 +136,10 @@ static int check_one(struct wl_devices *w, unsigned i, const struct wl_params *p
 	switch (d->id) {
 	case ID_CONSOLE: return check_console(d, prm->guest_index);
 	case ID_RNG: return check_rng(d);
-	case ID_BLOCK: return check_block(d, prm->guest_index, prm->seed, (*disks)++);
+	case ID_BLOCK:
+		if (w->disk < 0)
+			w->disk = (int) i;
+		return check_block(d, prm->guest_index, prm->seed, (*disks)++);
 	case ID_BALLOON:
 		w->balloon = (int) i;
 		/* Queues are numbered over the offered features: without the statistics
@@ -162,7 +166,7 @@ void wl_devices_start(struct wl_devices *w, const struct wl_params *prm,
 
 	w->live = live;
 	w->n = prm->nr_virtio < WL_MAX_VIRTIO ? prm->nr_virtio : WL_MAX_VIRTIO;
-	w->balloon = w->reporting = -1;
+	w->balloon = w->reporting = w->disk = -1;
 	for (unsigned i = 0; i < w->n; i++) {
 		int ok = init_one(w, i, &prm->virtio[i]) == 0 && check_one(w, i, prm, &disks) == 0;
 
@@ -174,6 +178,27 @@ void wl_devices_start(struct wl_devices *w, const struct wl_params *prm,
 		wl_printf("VIRTIO %s %s (device %u, status 0x%x)\n", kind(prm->virtio[i].device_id),
 			  ok ? "ok" : "FAILED", i, vio_status(&w->dev[i]));
 	}
+}
+
+unsigned wl_devices_round(struct wl_devices *w)
+{
+	struct vio_dev *d;
+
+	if (w->disk < 0 || !w->ready[w->disk])
+		return 0;
+	d = &w->dev[w->disk];
+	if (blk_request(d, BLK_T_IN, 0, w->have_ref ? OFF_BACK : OFF_REF, 4096, 1) != 0) {
+		wl_printf("VIRTIO blk round: the read failed\n");
+		return 1;
+	}
+	if (!w->have_ref) {
+		w->have_ref = 1;
+		return 0;
+	}
+	if (memcmp(d->buf + OFF_BACK, d->buf + OFF_REF, 4096) == 0)
+		return 0;
+	wl_printf("VIRTIO blk round: reread MISMATCH\n");
+	return 1;
 }
 
 uint32_t wl_balloon_target(const struct wl_devices *w)

@@ -14,6 +14,8 @@ struct wl_devices {
 	int ready[WL_MAX_VIRTIO]; /* initialised */
 	int balloon;		  /* index of the balloon, or -1 */
 	int reporting;		  /* the balloon's reporting queue index, or -1 */
+	int disk;		  /* index of the first disk, or -1 */
+	int have_ref;		  /* the first round's read is in the reference buffer */
 };
 
 /* Initialise every device of @prm and run its check: console prints a line, rng reads
@@ -22,6 +24,13 @@ struct wl_devices {
  * live->vio_ok / vio_failed. */
 void wl_devices_start(struct wl_devices *w, const struct wl_params *prm,
 		      volatile struct wl_params *live);
+
+/* One round of device traffic while merging goes on (every second, vCPU 0): read the
+ * first 4 KiB of the first disk again into the same buffer and compare it with the first
+ * read. The buffers hold the same bytes in every guest of a fleet booted from one image,
+ * so the engine merges them, and the device's next write into them must be copied on
+ * write. Returns the number of mismatches (0 or 1), or 0 without a disk. */
+unsigned wl_devices_round(struct wl_devices *w);
 
 /* The balloon's target in pages (num_pages), or 0 without a balloon. */
 uint32_t wl_balloon_target(const struct wl_devices *w);

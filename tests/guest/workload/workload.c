@@ -46,6 +46,8 @@ struct wl_cpu {
 	uint64_t free_due;	/* TSC at which to report free pages; 0 = done or never */
 	uint64_t balloon_floor; /* lowest page in the balloon (total when empty) */
 	uint64_t next_poll;	/* TSC of the next balloon check */
+	uint64_t next_round;	/* TSC of the next round of device traffic */
+	uint64_t dev_bad;	/* device rounds that read back wrong data (count as bad) */
 };
 
 static struct wl_devices devices; /* vCPU 0's; in .data, inside the image */
@@ -352,6 +354,9 @@ static void verify(struct wl_cpu *c)
 	}
 	if (c->prm.image_mode)
 		verify_sums(c, &ok, &bad);
+	if (c->dev_bad)
+		wl_printf("verify: %lu device rounds read back wrong data\n", c->dev_bad);
+	bad += c->dev_bad; /* data the devices wrote into (merged) buffers is checked too */
 	wl_atomic_add(&c->live->verify_ok, ok);
 	wl_atomic_add(&c->live->verify_bad, bad);
 	/* The locked adds above are ordered before this xadd, so the last vCPU sees every
@@ -559,6 +564,10 @@ static void devices_poll(struct wl_cpu *c)
 	if (c->free_due && now >= c->free_due) {
 		c->free_due = 0;
 		report_free(c);
+	}
+	if (now >= c->next_round) {
+		c->next_round = now + 1000000 * c->tsc_per_us;
+		c->dev_bad += wl_devices_round(c->dev);
 	}
 	if (now < c->next_poll)
 		return;
