@@ -10,9 +10,9 @@
  * of it from the dirty log and confirms it in /proc/self/pagemap before the pool page
  * loses that member. A pool page with no members left is freed.
  */
-#define pr_fmt(fmt) "ksm: " fmt
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,7 +21,7 @@
 #include <xxhash.h>
 
 #include "ksm/internal.h"
-#include "lib/log.h"
+#include "lib/clock.h"
 
 void ksm_default_tunables(struct ksm_tunables *t)
 {
@@ -37,7 +37,7 @@ uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i)
 {
 	unsigned r = ksm_vm_region(vm, i);
 
-	return vm->regions[r].hva + (i - vm->first_page[r]) * KSM_PAGE;
+	return vm->regions[r].hva + (i - vm->first_page[r]) * PAGE_SIZE;
 }
 
 unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i)
@@ -83,7 +83,7 @@ static bool stable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t g
 
 struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 {
-	static const uint8_t zero[KSM_PAGE];
+	static const uint8_t zero[PAGE_SIZE];
 	struct ksm *k = calloc(1, sizeof(*k));
 
 	if (!k)
@@ -101,7 +101,7 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_mutex_init(&k->stats_lock, NULL);
 	pthread_cond_init(&k->wake, NULL);
-	k->zero_hash = XXH3_64bits(zero, KSM_PAGE);
+	k->zero_hash = XXH3_64bits(zero, PAGE_SIZE);
 	k->calm_passes = KSM_CALM_PASSES; /* no storm seen yet */
 	if (tun)
 		k->tun = *tun;
@@ -204,21 +204,13 @@ void ksm_vm_free(struct ksm *k, struct ksm_vm *vm)
 	vm_release(vm);
 }
 
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 void ksm_pass(struct ksm *k)
 {
-	double t0 = thread_cpu();
+	double t0 = clock_thread_cpu_s();
 
 	pthread_mutex_lock(&k->lock);
 	ksm_scan_pass(k);
-	k->cpu_seconds += thread_cpu() - t0;
+	k->cpu_seconds += clock_thread_cpu_s() - t0;
 	ksm_publish(k);
 	pthread_mutex_unlock(&k->lock);
 }
@@ -235,17 +227,15 @@ static void *engine_thread(void *arg)
 	setpriority(PRIO_PROCESS, (id_t) gettid(), -10);
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
-		double t0 = thread_cpu();
+		double t0 = clock_thread_cpu_s();
 		struct timespec now;
 
 		ksm_scan_pass(k);
-		k->cpu_seconds += thread_cpu() - t0;
+		k->cpu_seconds += clock_thread_cpu_s() - t0;
 		/* Publishing reads every page's state; held-back passes come every 20 ms
 		 * and change little: publish those at most every interval. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!k->hold || (double) (now.tv_sec - published.tv_sec) +
-					(double) (now.tv_nsec - published.tv_nsec) / 1e9 >=
-				    k->tun.interval_ms / 1000.0) {
+		if (!k->hold || clock_diff_s(&published, &now) >= k->tun.interval_ms / 1000.0) {
 			ksm_publish(k);
 			published = now;
 		}
@@ -258,10 +248,8 @@ static void *engine_thread(void *arg)
 		if ((k->hold || (k->activity && k->pass_dt * 1000 > 4.0 * ms)) &&
 		    ms > KSM_HOLD_INTERVAL_MS)
 			ms = KSM_HOLD_INTERVAL_MS;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long) ms * 1000000 << idle;
-		until.tv_sec += until.tv_nsec / 1000000000;
-		until.tv_nsec %= 1000000000;
+		/* The condition variable waits on CLOCK_REALTIME (its default). */
+		clock_deadline(&until, CLOCK_REALTIME, (uint64_t) ms * 1000 << idle);
 		if (!k->stopping)
 			pthread_cond_timedwait(&k->wake, &k->lock, &until);
 	}
@@ -330,8 +318,8 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 				s->pages_unscanned++;
 		}
 	}
-	s->bytes_saved = (uint64_t) (saved * KSM_PAGE + 0.5);
-	s->cost_bytes = (uint64_t) (cost * KSM_PAGE + 0.5);
+	s->bytes_saved = (uint64_t) (saved * PAGE_SIZE + 0.5);
+	s->cost_bytes = (uint64_t) (cost * PAGE_SIZE + 0.5);
 }
 
 static void engine_stats(struct ksm *k, struct ksm_stats *out)

@@ -3,15 +3,14 @@
 #define KSM_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "ksm/index.h"
 #include "ksm/ksm.h"
 #include "ksm/pool.h"
 #include "ksm/stall.h"
 #include "ksm/vmas.h"
+#include "lib/page.h"
 
-#define KSM_PAGE 4096ull
 /* First-touched pages per second above which the fleet counts as filling memory. */
 #define KSM_FILL_STORM_RATE 2560
 /* Calm passes in a row that end a storm. */

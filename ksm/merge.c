@@ -11,19 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ksm/internal.h"
+#include "lib/clock.h"
 #include "lib/log.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static int cmp_action(const void *a, const void *b)
 {
@@ -34,9 +26,9 @@ static int cmp_action(const void *a, const void *b)
 
 static bool page_is_zero(const uint8_t *p)
 {
-	static const uint8_t zero[KSM_PAGE];
+	static const uint8_t zero[PAGE_SIZE];
 
-	return memcmp(p, zero, KSM_PAGE) == 0;
+	return memcmp(p, zero, PAGE_SIZE) == 0;
 }
 
 /* Does the page still hold exactly what action @a would give it? (VM paused.) */
@@ -46,7 +38,7 @@ static bool still_same(struct ksm *k, struct ksm_vm *vm, const struct ksm_action
 
 	if (a->canon == KSM_POOL_NONE)
 		return page_is_zero(page);
-	return memcmp(page, ksm_pool_page(&k->pool, a->canon), KSM_PAGE) == 0;
+	return memcmp(page, ksm_pool_page(&k->pool, a->canon), PAGE_SIZE) == 0;
 }
 
 /* Can action @b extend the run that ends with action @a into one mapping call? */
@@ -121,7 +113,7 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 					break;
 			}
 			if (j > s && b &&
-			    madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * KSM_PAGE,
+			    madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * PAGE_SIZE,
 				    MADV_DONTNEED)) {
 				warn_once(errno, "madvise(MADV_DONTNEED)");
 				return;
@@ -151,10 +143,10 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 		return;
 	}
 	if (a->canon == KSM_POOL_NONE)
-		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE,
+		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	else
-		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
 			 k->pool.fd, (off_t) ksm_pool_offset(a->canon));
 	if (r == MAP_FAILED)
 		return warn_once(errno, "mmap(MAP_FIXED) of a merged run");
@@ -195,13 +187,13 @@ static void pause_vm(struct ksm_vm *vm)
 	vm->ops->request_pause(vm->opaque);
 	vm->ops->wait_paused(vm->opaque);
 	/* From here on no vCPU of @vm runs: its stall starts. */
-	vm->paused_at = now_us();
+	vm->paused_at = clock_now_us();
 }
 
 static void resume_vm(struct ksm *k, struct ksm_vm *vm)
 {
 	vm->ops->resume(vm->opaque);
-	ksm_stall_record(&k->stall, now_us() - vm->paused_at);
+	ksm_stall_record(&k->stall, clock_now_us() - vm->paused_at);
 }
 
 /* One paused batch starting at action @i; returns the first action not done. */
@@ -210,13 +202,13 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 	uint64_t t0, done = 0;
 
 	ksm_vmas_maybe_resync(&k->vmas);
-	t0 = now_us();
+	t0 = clock_now_us();
 	pause_vm(vm);
 	ksm_stall_record(&k->pause_wait, vm->paused_at - t0);
 	t0 = vm->paused_at;
 	/* At least one run per pause, so a slow pause cannot stall the engine. */
 	while (i < vm->nr_actions && done < k->tun.batch_pages &&
-	       (done == 0 || now_us() - t0 < k->tun.max_stall_us)) {
+	       (done == 0 || clock_now_us() - t0 < k->tun.max_stall_us)) {
 		uint64_t end = i + 1;
 
 		while (end < vm->nr_actions && end - i < k->tun.batch_pages &&
@@ -262,7 +254,7 @@ static bool copied(uint64_t entry)
 
 bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
 {
-	off_t off = (off_t) ((uintptr_t) hva / KSM_PAGE * 8);
+	off_t off = (off_t) ((uintptr_t) hva / PAGE_SIZE * 8);
 	ssize_t want = (ssize_t) (n * 8);
 
 	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t) want, off) == want;

@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "ksm/internal.h"
+#include "lib/clock.h"
 
 void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 {
@@ -76,7 +77,7 @@ static bool page_is_zero(const uint8_t *p)
 	const uint64_t *q = (const uint64_t *) p;
 	uint64_t acc = 0;
 
-	for (unsigned i = 0; i < KSM_PAGE / 8; i++)
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
 		acc |= q[i];
 	return acc == 0;
 }
@@ -142,7 +143,7 @@ static bool ensure_hash(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 		return false;
 	if (k->hash_credit)
 		k->hash_credit--;
-	p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+	p->hash = XXH3_64bits(ksm_vm_page(vm, i), PAGE_SIZE);
 	p->flags |= KSM_PF_HASHED;
 	k->pages_hashed++;
 	k->activity++;
@@ -299,7 +300,7 @@ static uint64_t hash_part(struct ksm *k, unsigned part)
 
 			if (!wants_hash(p))
 				continue;
-			p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+			p->hash = XXH3_64bits(ksm_vm_page(vm, i), PAGE_SIZE);
 			p->flags |= KSM_PF_HASHED;
 			n++;
 		}
@@ -316,12 +317,10 @@ struct hash_helper {
 static void *hash_helper_thread(void *arg)
 {
 	struct hash_helper *h = arg;
-	struct timespec ts;
 
 	setpriority(PRIO_PROCESS, (id_t) gettid(), -10); /* as the engine thread */
 	h->hashed = hash_part(h->k, 1);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	h->cpu_seconds = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	h->cpu_seconds = clock_thread_cpu_s();
 	return NULL;
 }
 
@@ -377,8 +376,7 @@ static void refill_credit(struct ksm *k)
 	double dt;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double) (now.tv_sec - k->last_pass.tv_sec) +
-	     (double) (now.tv_nsec - k->last_pass.tv_nsec) / 1e9;
+	dt = clock_diff_s(&k->last_pass, &now);
 	k->last_pass = now;
 	if (dt > 1.0 || dt < 0)
 		dt = 1.0;
