@@ -1,18 +1,7 @@
-/* engine.c - the merge engine's thread, VM registry, tunables and published statistics.
- *
- * Overview. Guest RAM is anonymous private memory. The engine repeatedly passes over
- * every registered VM (scan.c): KVM's dirty log says which pages were written since the
- * last pass; the others keep their xxh3 hash without being read again. Equal hashes
- * within a sharing group are candidates; the page is then compared byte for byte with
- * the VM paused and remapped MAP_PRIVATE|MAP_FIXED onto a canonical page of the pool
- * memfd (merge.c, pool.c), or released with MADV_DONTNEED if it is all zeros. A guest
- * write to a merged page is copied by the host kernel in the fault; the engine learns
- * of it from the dirty log and confirms it in /proc/self/pagemap before the pool page
- * loses that member. A pool page with no members left is freed.
- */
-#define pr_fmt(fmt) "ksm: " fmt
+/* engine.c - the merge engine's thread, VM registry and tunables (overview: ksm/ksm.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,7 +10,10 @@
 #include <xxhash.h>
 
 #include "ksm/internal.h"
-#include "lib/log.h"
+#include "ksm/scan.h"
+#include "ksm/stats.h"
+#include "ksm/vm.h"
+#include "lib/clock.h"
 
 void ksm_default_tunables(struct ksm_tunables *t)
 {
@@ -31,46 +23,6 @@ void ksm_default_tunables(struct ksm_tunables *t)
 	    .max_stall_us = 400,
 	    .scan_rate = 0,
 	};
-}
-
-uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i)
-{
-	unsigned r = ksm_vm_region(vm, i);
-
-	return vm->regions[r].hva + (i - vm->first_page[r]) * KSM_PAGE;
-}
-
-unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i)
-{
-	unsigned r = 0;
-
-	while (r + 1 < vm->nr_regions && i >= vm->first_page[r + 1])
-		r++;
-	return r;
-}
-
-int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon)
-{
-	if (vm->nr_actions == vm->cap_actions) {
-		uint64_t cap = vm->cap_actions ? vm->cap_actions * 2 : 1024;
-		struct ksm_action *n = realloc(vm->actions, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		vm->actions = n;
-		vm->cap_actions = cap;
-	}
-	vm->actions[vm->nr_actions++] = (struct ksm_action){.page = page, .canon = canon};
-	return 0;
-}
-
-void ksm_canon_put(struct ksm *k, uint32_t id)
-{
-	const struct ksm_canon *c = &k->pool.canon[id];
-
-	if (c->refs == 1)
-		ksm_index_remove(&k->stable, c->hash, c->group, id);
-	ksm_pool_put(&k->pool, id);
 }
 
 /* The stable index keeps 32 bits of each key: the pool page's record has the rest. */
@@ -83,7 +35,7 @@ static bool stable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t g
 
 struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 {
-	static const uint8_t zero[KSM_PAGE];
+	static const uint8_t zero[PAGE_SIZE];
 	struct ksm *k = calloc(1, sizeof(*k));
 
 	if (!k)
@@ -93,7 +45,7 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (ksm_pool_init(&k->pool, (uint32_t) max_pages + 1) ||
 	    ksm_index_init(&k->stable, 1024, stable_match, k) ||
-	    ksm_index_init(&k->unstable, 1024, ksm_unstable_match, k)) {
+	    ksm_index_init(&k->unstable, 1024, ksm_vm_unstable_match, k)) {
 		ksm_destroy(k);
 		errno = ENOMEM;
 		return NULL;
@@ -101,7 +53,7 @@ struct ksm *ksm_create(uint64_t max_pages, const struct ksm_tunables *tun)
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_mutex_init(&k->stats_lock, NULL);
 	pthread_cond_init(&k->wake, NULL);
-	k->zero_hash = XXH3_64bits(zero, KSM_PAGE);
+	k->zero_hash = XXH3_64bits(zero, PAGE_SIZE);
 	k->calm_passes = KSM_CALM_PASSES; /* no storm seen yet */
 	if (tun)
 		k->tun = *tun;
@@ -170,7 +122,7 @@ struct ksm_vm *ksm_add_vm(struct ksm *k, const char *name, uint32_t group,
 	k->next_base += (uint32_t) vm->npages;
 	vm->next = k->vms;
 	k->vms = vm;
-	ksm_publish(k);
+	ksm_stats_publish(k);
 	pthread_mutex_unlock(&k->lock);
 	return vm;
 }
@@ -179,7 +131,7 @@ void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm)
 {
 	pthread_mutex_lock(&k->lock);
 	for (uint64_t i = 0; i < vm->npages; i++)
-		ksm_unstable_forget(k, vm, i);
+		ksm_vm_unstable_forget(k, vm, i);
 	for (struct ksm_vm **pp = &k->vms; *pp; pp = &(*pp)->next) {
 		if (*pp == vm) {
 			*pp = vm->next;
@@ -187,7 +139,7 @@ void ksm_vm_detach(struct ksm *k, struct ksm_vm *vm)
 		}
 	}
 	vm->next = NULL;
-	ksm_publish(k);
+	ksm_stats_publish(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -198,28 +150,20 @@ void ksm_vm_free(struct ksm *k, struct ksm_vm *vm)
 	pthread_mutex_lock(&k->lock);
 	for (uint64_t i = 0; i < vm->npages; i++)
 		if (vm->pages[i].kind == KSM_PAGE_MERGED)
-			ksm_canon_put(k, vm->pages[i].canon);
-	ksm_publish(k);
+			ksm_vm_canon_put(k, vm->pages[i].canon);
+	ksm_stats_publish(k);
 	pthread_mutex_unlock(&k->lock);
 	vm_release(vm);
 }
 
-static double thread_cpu(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 void ksm_pass(struct ksm *k)
 {
-	double t0 = thread_cpu();
+	double t0 = clock_thread_cpu_s();
 
 	pthread_mutex_lock(&k->lock);
 	ksm_scan_pass(k);
-	k->cpu_seconds += thread_cpu() - t0;
-	ksm_publish(k);
+	k->cpu_seconds += clock_thread_cpu_s() - t0;
+	ksm_stats_publish(k);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -235,18 +179,16 @@ static void *engine_thread(void *arg)
 	setpriority(PRIO_PROCESS, (id_t) gettid(), -10);
 	pthread_mutex_lock(&k->lock);
 	while (!k->stopping) {
-		double t0 = thread_cpu();
+		double t0 = clock_thread_cpu_s();
 		struct timespec now;
 
 		ksm_scan_pass(k);
-		k->cpu_seconds += thread_cpu() - t0;
+		k->cpu_seconds += clock_thread_cpu_s() - t0;
 		/* Publishing reads every page's state; held-back passes come every 20 ms
 		 * and change little: publish those at most every interval. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (!k->hold || (double) (now.tv_sec - published.tv_sec) +
-					(double) (now.tv_nsec - published.tv_nsec) / 1e9 >=
-				    k->tun.interval_ms / 1000.0) {
-			ksm_publish(k);
+		if (!k->hold || clock_diff_s(&published, &now) >= k->tun.interval_ms / 1000.0) {
+			ksm_stats_publish(k);
 			published = now;
 		}
 		/* A quiet fleet is looked at less often: up to 8 intervals apart. */
@@ -258,10 +200,8 @@ static void *engine_thread(void *arg)
 		if ((k->hold || (k->activity && k->pass_dt * 1000 > 4.0 * ms)) &&
 		    ms > KSM_HOLD_INTERVAL_MS)
 			ms = KSM_HOLD_INTERVAL_MS;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (long) ms * 1000000 << idle;
-		until.tv_sec += until.tv_nsec / 1000000000;
-		until.tv_nsec %= 1000000000;
+		/* The condition variable waits on CLOCK_REALTIME (its default). */
+		clock_deadline(&until, CLOCK_REALTIME, (uint64_t) ms * 1000 << idle);
 		if (!k->stopping)
 			pthread_cond_timedwait(&k->wake, &k->lock, &until);
 	}
@@ -292,174 +232,6 @@ void ksm_stop(struct ksm *k)
 	pthread_mutex_unlock(&k->lock);
 	pthread_join(k->thread, NULL);
 	k->running = false;
-}
-
-static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm_stats *s)
-{
-	double saved = 0, cost = 0;
-
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", vm->name);
-	s->group = vm->group;
-	s->pages_total = vm->npages;
-	s->merges = vm->merges;
-	s->cow_breaks = vm->cow_breaks;
-	s->pages_volatile = vm->volatile_pages;
-	for (uint64_t i = 0; i < vm->npages; i++) {
-		const struct ksm_page *p = &vm->pages[i];
-
-		if (p->kind == KSM_PAGE_MERGED) {
-			uint32_t refs = k->pool.canon[p->canon].refs;
-
-			s->pages_merged++;
-			saved += refs ? (double) (refs - 1) / refs : 0;
-			cost += refs ? 1.0 / refs : 1;
-		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_EMPTY)) {
-			s->pages_empty++;
-		} else if (p->kind == KSM_PAGE_ZERO) {
-			s->pages_zero++;
-			saved += 1;
-		} else {
-			s->pages_private++;
-			cost += 1;
-			if (p->flags & KSM_PF_VOLATILE)
-				continue;
-			if (p->flags & KSM_PF_HASHED)
-				s->pages_unique++;
-			else
-				s->pages_unscanned++;
-		}
-	}
-	s->bytes_saved = (uint64_t) (saved * KSM_PAGE + 0.5);
-	s->cost_bytes = (uint64_t) (cost * KSM_PAGE + 0.5);
-}
-
-static void engine_stats(struct ksm *k, struct ksm_stats *out)
-{
-	*out = (struct ksm_stats){
-	    .passes = k->passes,
-	    .passes_held = k->passes_held,
-	    .pages_scanned = k->pages_scanned,
-	    .pages_hashed = k->pages_hashed,
-	    .merges = k->merges,
-	    .zero_released = k->zero_released,
-	    .compare_fail = k->compare_fail,
-	    .cow_breaks = k->cow_breaks,
-	    .pool_pages = k->pool.used,
-	    .pool_freed = k->pool.freed,
-	    .mappings_used = k->vmas.used,
-	    .mappings_limit = k->vmas.limit,
-	    .budget_skips = k->budget_skips,
-	    .budget_isolated_paused = !ksm_vmas_allow(&k->vmas, 1),
-	    .budget_full = !ksm_vmas_allow(&k->vmas, 2),
-	    .cpu_seconds = k->cpu_seconds,
-	    .stall_p50_us = ksm_stall_percentile(&k->stall, 50),
-	    .stall_p99_us = ksm_stall_percentile(&k->stall, 99),
-	    .stall_max_us = k->stall.max_us,
-	    .stalls = k->stall.count,
-	    .pause_p99_us = ksm_stall_percentile(&k->pause_wait, 99),
-	    .pause_max_us = k->pause_wait.max_us,
-	    .tun = k->tun,
-	};
-}
-
-/* Make room for @n VM entries in the snapshot. Caller holds stats_lock. */
-static bool snap_reserve(struct ksm *k, size_t n)
-{
-	struct ksm_vm_stats *v;
-
-	if (n <= k->snap_cap)
-		return true;
-	v = realloc(k->snap_vms, n * sizeof(*v));
-	if (!v)
-		return false;
-	k->snap_vms = v;
-	k->snap_cap = n;
-	return true;
-}
-
-void ksm_publish(struct ksm *k)
-{
-	size_t n = 0;
-
-	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next)
-		n++;
-	pthread_mutex_lock(&k->stats_lock);
-	if (snap_reserve(k, n)) {
-		size_t i = n;
-
-		engine_stats(k, &k->snap);
-		/* The list is newest first; the snapshot is in registration order. */
-		for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
-			vm_stats(k, vm, &k->snap_vms[--i]);
-			k->snap.bytes_saved += k->snap_vms[i].bytes_saved;
-		}
-		k->snap_n = n;
-	}
-	pthread_mutex_unlock(&k->stats_lock);
-}
-
-size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max)
-{
-	size_t n;
-
-	pthread_mutex_lock(&k->stats_lock);
-	*out = k->snap;
-	n = k->snap_n < max ? k->snap_n : max;
-	if (n)
-		memcpy(vms, k->snap_vms, n * sizeof(*vms));
-	pthread_mutex_unlock(&k->stats_lock);
-	return n;
-}
-
-/* One bit per pool page for each VM: which pool pages it maps. */
-static uint64_t *mapped_bits(const struct ksm_vm *vm, uint64_t words)
-{
-	uint64_t *bits = calloc(words, 8);
-
-	for (uint64_t i = 0; bits && i < vm->npages; i++) {
-		const struct ksm_page *p = &vm->pages[i];
-
-		if (p->kind == KSM_PAGE_MERGED)
-			bits[p->canon / 64] |= 1ull << (p->canon % 64);
-	}
-	return bits;
-}
-
-static uint64_t common(const uint64_t *a, const uint64_t *b, uint64_t words)
-{
-	uint64_t n = 0;
-
-	for (uint64_t w = 0; w < words; w++)
-		n += (uint64_t) __builtin_popcountll(a[w] & b[w]);
-	return n;
-}
-
-int ksm_matrix(struct ksm *k, uint64_t *out, size_t n)
-{
-	uint64_t words = (k->pool.cap + 63) / 64, **bits;
-	size_t nvm = 0, i = 0;
-	int ret = 0;
-
-	pthread_mutex_lock(&k->lock);
-	for (const struct ksm_vm *vm = k->vms; vm; vm = vm->next)
-		nvm++;
-	n = n < nvm ? n : nvm;
-	bits = calloc(nvm ? nvm : 1, sizeof(*bits));
-	/* The list is newest first: VM number nvm-1-i in registration order. */
-	for (const struct ksm_vm *vm = k->vms; bits && vm; vm = vm->next, i++)
-		if (nvm - 1 - i < n && !(bits[nvm - 1 - i] = mapped_bits(vm, words)))
-			ret = -ENOMEM;
-	pthread_mutex_unlock(&k->lock);
-	if (!bits)
-		return -ENOMEM;
-	for (size_t a = 0; !ret && a < n; a++)
-		for (size_t b = a; b < n; b++)
-			out[a * n + b] = out[b * n + a] = common(bits[a], bits[b], words);
-	for (i = 0; i < nvm; i++)
-		free(bits[i]);
-	free(bits);
-	return ret ? ret : (int) n;
 }
 
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value)

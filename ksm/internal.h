@@ -1,17 +1,17 @@
-/* internal.h - the engine's data structures, shared by the files of ksm/. */
+/* internal.h - the engine's data structures, shared by the files of ksm/ (no functions:
+ * each module declares its own in its .h). */
 #ifndef KSM_INTERNAL_H
 #define KSM_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 #include "ksm/index.h"
 #include "ksm/ksm.h"
 #include "ksm/pool.h"
 #include "ksm/stall.h"
 #include "ksm/vmas.h"
+#include "lib/page.h"
 
-#define KSM_PAGE 4096ull
 /* First-touched pages per second above which the fleet counts as filling memory. */
 #define KSM_FILL_STORM_RATE 2560
 /* Calm passes in a row that end a storm. */
@@ -126,54 +126,10 @@ struct ksm {
 	uint64_t passes_held;	/* passes that only hashed, over the engine's life */
 	bool hold;		/* this pass only hashes: the guests are filling memory */
 	double cpu_seconds;
+	/* Failures already reported, one flag per kind (each is logged once per engine). */
+	bool warned_dontneed; /* madvise(MADV_DONTNEED) of zero pages (merge.c) */
+	bool warned_remap;    /* mmap(MAP_FIXED) of a merged run (merge.c) */
+	bool warned_pagemap;  /* reading /proc/self/pagemap for the COW check (cow.c) */
 };
-
-/* scan.c: run one pass over every VM. Caller holds k->lock. */
-void ksm_scan_pass(struct ksm *k);
-
-/* merge.c: execute @vm's queued actions in paused batches. Caller holds k->lock. */
-void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm);
-
-/* merge.c: which of @vm's dirty merged pages were really copied on write. */
-void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n);
-
-/* Host address of page @i of @vm. */
-uint8_t *ksm_vm_page(const struct ksm_vm *vm, uint64_t i);
-
-/* Index of the region holding page @i. */
-unsigned ksm_vm_region(const struct ksm_vm *vm, uint64_t i);
-
-/* /proc/self/pagemap entry bits. */
-#define KSM_PM_PRESENT (1ull << 63)
-#define KSM_PM_SWAPPED (1ull << 62)
-#define KSM_PM_FILE (1ull << 61)
-#define KSM_PM_EXCLUSIVE (1ull << 56)
-
-/* Does pagemap entry @e show a page of the guest's own (not absent, not the shared zero
- * page, not a pool page)? */
-static inline bool ksm_pm_backed(uint64_t e)
-{
-	return (e & KSM_PM_SWAPPED) ||
-	       ((e & KSM_PM_PRESENT) && (e & KSM_PM_EXCLUSIVE) && !(e & KSM_PM_FILE));
-}
-
-/* Read the pagemap entries of @n pages from @hva. Returns false if unavailable. */
-bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out);
-
-/* The unstable index's check of a candidate: is guest page @id (fleet-wide id) in the
- * index with this key? @ctx is the struct ksm. */
-bool ksm_unstable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group);
-
-/* Take page @i out of the unstable index if it is there. */
-void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);
-
-/* Queue an action for @vm. Returns 0 or -ENOMEM. */
-int ksm_vm_queue(struct ksm_vm *vm, uint64_t page, uint32_t canon);
-
-/* Publish the figures for ksm_get_stats. Caller holds k->lock. */
-void ksm_publish(struct ksm *k);
-
-/* Drop one reference of pool page @id; unindex it if that frees it. */
-void ksm_canon_put(struct ksm *k, uint32_t id);
 
 #endif

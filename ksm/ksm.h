@@ -1,8 +1,48 @@
 /* ksm.h - the in-VMM merge engine: find identical guest pages across the fleet, share them.
  *
- * The engine sees guest memory only through struct ksm_vm_ops (pause/resume the VM's
- * writers, fetch its dirty log) and the host mappings of its RAM, so it runs against
- * fake guests in unit tests. See ksm/engine.c for the algorithm.
+ * Overview (read this first; the .c files only add per-function contracts).
+ *
+ * Guest RAM is anonymous private host memory behind KVM memslots. Each guest page is in
+ * one state (struct ksm_page, internal.h): plain, the guest's own page; merged, mapped
+ * uncopied from a canonical page of the pool (one memfd, pages shared within a sharing
+ * group); zero, released so that reads see the host's zero page, or empty when it was
+ * never backed at all. Flags qualify a state: volatile (written during the last pass,
+ * left alone), unstable (hashed, no match yet, waiting in the unstable index), cooling
+ * (copied on write after a merge, skipped for 10, 40 then 160 passes), planned.
+ *
+ * A pass, VM by VM: the dirty log marks written pages volatile (clean pages keep their
+ * hash and are not read again); hash the clean pages whose hash is stale; look the hash
+ * up in the stable index (content -> pool page), then in the unstable index (content ->
+ * first guest page seen with it: a hit copies that page into a new pool page); queue the
+ * merge or zero release; pause the VM, compare, remap, resume. Hashes only nominate.
+ *
+ * Why a merge cannot corrupt a guest, in order:
+ *  (a) Nothing writes the page: ksm_vm_ops.request_pause/wait_paused gets every vCPU out
+ *      of KVM_RUN and parked, and holds the VMM's own writers of guest RAM (devices) off
+ *      with a rwlock, before the engine looks at it.
+ *  (b) Under that pause the page is compared byte for byte with the pool page.
+ *  (c) Still paused, mmap(MAP_PRIVATE|MAP_FIXED) of the pool memfd replaces it (a zero
+ *      page is released with MADV_DONTNEED instead).
+ *  (d) The running guest sees the new page at once: changing the host mapping fires
+ *      KVM's MMU notifier, which drops the stale EPT/shadow entry, so the guest's next
+ *      access faults and KVM maps the new host page.
+ *  (e) A guest write to a merged page is a fault the host kernel resolves by copying it
+ *      (private mapping) with no exit to the VMM; the pool page stays intact.
+ *  (f) A pool page loses a mapper, and is freed when none is left, only once
+ *      /proc/self/pagemap shows that guest page no longer maps it uncopied.
+ *
+ * Who does what: engine.c the thread, VM registry and tunables; scan.c the pass (dirty
+ * log, hashing, planning); merge.c the paused compare and remap, (a)-(c); cow.c the
+ * pagemap checks, (f); vm.c a VM's page bookkeeping; stats.c the published figures;
+ * pool.c, index.c, vmas.c and stall.c the data structures they share.
+ *
+ * Why replace the memory under an unchanged memslot instead of moving merged ranges to
+ * read-only memory: a guest write to a read-only mapping is no fault the host resolves.
+ * It exits (KVM_EXIT_MMIO at CPL0, EFAULT from KVM_RUN at CPL3) and a locked instruction
+ * there ends in KVM_EXIT_INTERNAL_ERROR, which stops the guest (measured on our host).
+ *
+ * The engine sees guest memory only through struct ksm_vm_ops and the host mappings of
+ * its RAM, so it runs against fake guests in unit tests.
  */
 #ifndef KSM_KSM_H
 #define KSM_KSM_H

@@ -1,29 +1,17 @@
-/* merge.c - carry out planned merges and zero releases with the VM paused; detect COW.
- *
- * Safety rule: a guest page is replaced only while its VM is paused (nothing can write
- * it), and only after a byte-for-byte compare with what replaces it, made during that
- * same pause. A merged page is mapped MAP_PRIVATE from the pool memfd, so a later guest
- * write is copied by the host kernel inside the fault, with no exit.
- */
+/* merge.c - carry out planned merges and zero releases with the VM paused (overview and
+ * safety argument: ksm/ksm.h). */
 #define pr_fmt(fmt) "ksm: " fmt
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ksm/cow.h"
 #include "ksm/internal.h"
+#include "ksm/merge.h"
+#include "ksm/vm.h"
+#include "lib/clock.h"
 #include "lib/log.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static int cmp_action(const void *a, const void *b)
 {
@@ -34,9 +22,9 @@ static int cmp_action(const void *a, const void *b)
 
 static bool page_is_zero(const uint8_t *p)
 {
-	static const uint8_t zero[KSM_PAGE];
+	static const uint8_t zero[PAGE_SIZE];
 
-	return memcmp(p, zero, KSM_PAGE) == 0;
+	return memcmp(p, zero, PAGE_SIZE) == 0;
 }
 
 /* Does the page still hold exactly what action @a would give it? (VM paused.) */
@@ -46,7 +34,7 @@ static bool still_same(struct ksm *k, struct ksm_vm *vm, const struct ksm_action
 
 	if (a->canon == KSM_POOL_NONE)
 		return page_is_zero(page);
-	return memcmp(page, ksm_pool_page(&k->pool, a->canon), KSM_PAGE) == 0;
+	return memcmp(page, ksm_pool_page(&k->pool, a->canon), PAGE_SIZE) == 0;
 }
 
 /* Can action @b extend the run that ends with action @a into one mapping call? */
@@ -89,12 +77,11 @@ static void zeroed(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a,
 		k->zero_released += n;
 }
 
-static void warn_once(int err, const char *what)
+/* Report failure @what (errno @err) the first time *@warned sees it. */
+static void warn_once(bool *warned, int err, const char *what)
 {
-	static bool warned;
-
-	if (!warned) {
-		warned = true;
+	if (!*warned) {
+		*warned = true;
 		pr_warn("%s failed: %s; those pages stay unmerged", what, strerror(err));
 	}
 }
@@ -110,25 +97,25 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 	for (uint64_t i = 0; i < n;) {
 		uint64_t run = n - i < 512 ? n - i : 512, j = 0;
 
-		if (!ksm_read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
+		if (!ksm_cow_read_pagemap(k, ksm_vm_page(vm, a[i].page), run, e))
 			memset(e, 0xff, sizeof(e)); /* unknown: treat all as backed */
 		while (j < run) {
-			bool b = ksm_pm_backed(e[j]);
+			bool b = ksm_cow_backed(e[j]);
 			uint64_t s = j;
 
-			for (; j < run && ksm_pm_backed(e[j]) == b; j++) {
+			for (; j < run && ksm_cow_backed(e[j]) == b; j++) {
 				if (b && !page_is_zero(ksm_vm_page(vm, a[i + j].page)))
 					break;
 			}
 			if (j > s && b &&
-			    madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * KSM_PAGE,
+			    madvise(ksm_vm_page(vm, a[i + s].page), (j - s) * PAGE_SIZE,
 				    MADV_DONTNEED)) {
-				warn_once(errno, "madvise(MADV_DONTNEED)");
+				warn_once(&k->warned_dontneed, errno, "madvise(MADV_DONTNEED)");
 				return;
 			}
 			if (j > s)
 				zeroed(k, vm, &a[i + s], j - s, !b);
-			if (j < run && b == ksm_pm_backed(e[j])) {
+			if (j < run && b == ksm_cow_backed(e[j])) {
 				k->compare_fail++; /* no longer zero: leave it */
 				j++;
 			}
@@ -151,13 +138,13 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 		return;
 	}
 	if (a->canon == KSM_POOL_NONE)
-		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE,
+		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	else
-		r = mmap(hva, n * KSM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
 			 k->pool.fd, (off_t) ksm_pool_offset(a->canon));
 	if (r == MAP_FAILED)
-		return warn_once(errno, "mmap(MAP_FIXED) of a merged run");
+		return warn_once(&k->warned_remap, errno, "mmap(MAP_FIXED) of a merged run");
 	ksm_vmas_add(&k->vmas);
 	if (a->canon == KSM_POOL_NONE)
 		zeroed(k, vm, a, n, false);
@@ -195,13 +182,13 @@ static void pause_vm(struct ksm_vm *vm)
 	vm->ops->request_pause(vm->opaque);
 	vm->ops->wait_paused(vm->opaque);
 	/* From here on no vCPU of @vm runs: its stall starts. */
-	vm->paused_at = now_us();
+	vm->paused_at = clock_now_us();
 }
 
 static void resume_vm(struct ksm *k, struct ksm_vm *vm)
 {
 	vm->ops->resume(vm->opaque);
-	ksm_stall_record(&k->stall, now_us() - vm->paused_at);
+	ksm_stall_record(&k->stall, clock_now_us() - vm->paused_at);
 }
 
 /* One paused batch starting at action @i; returns the first action not done. */
@@ -210,13 +197,13 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 	uint64_t t0, done = 0;
 
 	ksm_vmas_maybe_resync(&k->vmas);
-	t0 = now_us();
+	t0 = clock_now_us();
 	pause_vm(vm);
 	ksm_stall_record(&k->pause_wait, vm->paused_at - t0);
 	t0 = vm->paused_at;
 	/* At least one run per pause, so a slow pause cannot stall the engine. */
 	while (i < vm->nr_actions && done < k->tun.batch_pages &&
-	       (done == 0 || now_us() - t0 < k->tun.max_stall_us)) {
+	       (done == 0 || clock_now_us() - t0 < k->tun.max_stall_us)) {
 		uint64_t end = i + 1;
 
 		while (end < vm->nr_actions && end - i < k->tun.batch_pages &&
@@ -248,79 +235,5 @@ void ksm_merge_actions(struct ksm *k, struct ksm_vm *vm)
 		vm->actions = NULL;
 		vm->cap_actions = 0;
 		k->trim = true;
-	}
-}
-
-/* Was the page behind @entry copied on write (or otherwise made private)? A merged page
- * is either not yet faulted in (not present) or maps the pool's file page. */
-static bool copied(uint64_t entry)
-{
-	if (entry & KSM_PM_SWAPPED)
-		return true;
-	return (entry & KSM_PM_PRESENT) && !(entry & KSM_PM_FILE);
-}
-
-bool ksm_read_pagemap(struct ksm *k, const uint8_t *hva, uint64_t n, uint64_t *out)
-{
-	off_t off = (off_t) ((uintptr_t) hva / KSM_PAGE * 8);
-	ssize_t want = (ssize_t) (n * 8);
-
-	return k->pagemap_fd >= 0 && pread(k->pagemap_fd, out, (size_t) want, off) == want;
-}
-
-/* The guest wrote page @page since it was merged or released: it is its own again. */
-static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
-{
-	struct ksm_page *p = &vm->pages[page];
-
-	if (p->kind == KSM_PAGE_MERGED) {
-		ksm_canon_put(k, p->canon);
-		vm->cow_breaks++;
-		k->cow_breaks++;
-	}
-	if (p->kind == KSM_PAGE_MERGED || !(p->flags & KSM_PF_EMPTY)) {
-		unsigned strikes = (p->cool >> 14) < 3 ? (p->cool >> 14) + 1u : 3u;
-		uint64_t until = k->passes + ((uint64_t) KSM_COOL_PASSES << (2 * (strikes - 1)));
-
-		p->cool = (uint16_t) (strikes << 14 | (until & 0x3fff));
-		p->flags |= KSM_PF_COOLING;
-	}
-	if (p->flags & KSM_PF_EMPTY)
-		k->first_touches++;
-	p->kind = KSM_PAGE_PLAIN;
-	p->canon = KSM_POOL_NONE;
-	p->flags = (uint8_t) ((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));
-	vm->volatile_pages++;
-}
-
-/* Has the guest written page @page (merged or released) since? */
-static bool rewritten(const struct ksm_page *p, uint64_t entry)
-{
-	if (p->kind == KSM_PAGE_MERGED)
-		return copied(entry);
-	return ksm_pm_backed(entry); /* a released page reads the zero page until written */
-}
-
-void ksm_merge_check_cow(struct ksm *k, struct ksm_vm *vm, const uint64_t *pages, uint64_t n)
-{
-	uint64_t entries[512];
-
-	for (uint64_t i = 0; i < n;) {
-		uint64_t run = 1;
-
-		while (i + run < n && run < 512 && pages[i + run] == pages[i] + run &&
-		       ksm_vm_region(vm, pages[i]) == ksm_vm_region(vm, pages[i + run]))
-			run++;
-		/* Without the ground truth a merged page stays counted as merged: its pool
-		 * page is then kept too long, never freed too early. */
-		if (!ksm_read_pagemap(k, ksm_vm_page(vm, pages[i]), run, entries)) {
-			warn_once(errno, "reading /proc/self/pagemap");
-			i += run;
-			continue;
-		}
-		for (uint64_t j = 0; j < run; j++)
-			if (rewritten(&vm->pages[pages[i + j]], entries[j]))
-				written(k, vm, pages[i + j]);
-		i += run;
 	}
 }

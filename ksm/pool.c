@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define PAGE 4096ull
+#include "lib/page.h"
 
 int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 {
@@ -16,10 +16,10 @@ int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 	p->fd = memfd_create("ksmvmm-pool", MFD_CLOEXEC);
 	if (p->fd < 0)
 		return -errno;
-	if (cap == 0 || ftruncate(p->fd, (off_t) (cap * PAGE)) < 0)
+	if (cap == 0 || ftruncate(p->fd, (off_t) (cap * PAGE_SIZE)) < 0)
 		goto err;
-	p->view =
-	    mmap(NULL, cap * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, p->fd, 0);
+	p->view = mmap(NULL, cap * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		       p->fd, 0);
 	if (p->view == MAP_FAILED)
 		goto err;
 	p->bits = calloc((cap + 63) / 64, sizeof(*p->bits));
@@ -40,7 +40,7 @@ err:
 void ksm_pool_destroy(struct ksm_pool *p)
 {
 	if (p->view)
-		munmap(p->view, p->cap * PAGE);
+		munmap(p->view, p->cap * PAGE_SIZE);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->bits);
@@ -89,7 +89,7 @@ static void populate(struct ksm_pool *p, uint32_t id)
 
 	if ((p->populated[c / 64] >> (c % 64)) & 1)
 		return;
-	madvise(p->view + first * PAGE, n * PAGE, MADV_POPULATE_WRITE);
+	madvise(p->view + first * PAGE_SIZE, n * PAGE_SIZE, MADV_POPULATE_WRITE);
 	p->populated[c / 64] |= 1ull << (c % 64);
 }
 
@@ -107,7 +107,7 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 	p->used++;
 	p->cursor = id + 1 < p->cap ? id + 1 : 0;
 	populate(p, id);
-	memcpy(ksm_pool_page(p, id), src, PAGE);
+	memcpy(ksm_pool_page(p, id), src, PAGE_SIZE);
 	p->canon[id] = (struct ksm_canon){.hash = hash, .group = group, .refs = 0};
 	return id;
 }
@@ -117,8 +117,8 @@ void ksm_pool_release(struct ksm_pool *p, uint32_t id)
 	/* A page with references is still read by guests: never punch it. */
 	if (!ksm_pool_allocated(p, id) || p->canon[id].refs)
 		return;
-	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) (id * PAGE),
-		  (off_t) PAGE);
+	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) (id * PAGE_SIZE),
+		  (off_t) PAGE_SIZE);
 	p->bits[id / 64] &= ~(1ull << (id % 64));
 	/* The hole makes its chunk partly unbacked: populate it again before reuse. */
 	p->populated[id / KSM_POOL_CHUNK / 64] &= ~(1ull << (id / KSM_POOL_CHUNK % 64));

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/page.h"
+
 #define KSM_POOL_NONE UINT32_MAX
 /* Pool pages are faulted in by this many at a time: one page fault each costs tens of
  * microseconds under nested virtualisation, one madvise for a chunk far less. */
@@ -49,13 +51,13 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 /* Host pointer to page @id in the engine's shared view. */
 static inline uint8_t *ksm_pool_page(const struct ksm_pool *p, uint32_t id)
 {
-	return p->view + (uint64_t) id * 4096;
+	return p->view + (uint64_t) id * PAGE_SIZE;
 }
 
 /* Byte offset of page @id in the memfd (for mmap). */
 static inline uint64_t ksm_pool_offset(uint32_t id)
 {
-	return (uint64_t) id * 4096;
+	return (uint64_t) id * PAGE_SIZE;
 }
 
 /* Drop one reference; frees the page (punches its hole) when none is left.

@@ -1,21 +1,4 @@
-/* scan.c - one pass of the scanner: dirty log, copy-on-write breaks, hashing, matching.
- *
- * A pass has three steps, VM by VM:
- *  1. Fetch the dirty log. A written page is volatile for this pass: its hash is stale
- *     and it waits. A written merged page may have been copied on write: that is
- *     checked against /proc/self/pagemap (merge.c) before its pool page loses it.
- *  2. Plan. Every clean, unmerged page is hashed if its hash is stale (clean pages keep
- *     their hash across passes: they are not re-read). A zero hash plans a release; a
- *     hash in the stable index plans a merge onto that pool page; a hash in the
- *     unstable index (hashed pages that matched nothing so far) creates a new pool page
- *     from this page and plans both merges; otherwise the page joins the unstable index,
- *     where it waits without further work until its content changes or a match comes.
- *  3. Execute the plans with the VM paused (merge.c), where each page is compared byte
- *     for byte with its pool page first. Hashes are only hints.
- * Pool pages created that no guest took are freed at the end of the pass that merged.
- * While guests fill fresh memory, passes plan but do not merge (decide_hold): the plans
- * wait, so that once the storm ends only the merges are left.
- */
+/* scan.c - one pass of the scanner: dirty log, hashing, planning (overview: ksm/ksm.h). */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,46 +8,13 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ksm/cow.h"
 #include "ksm/internal.h"
-
-void ksm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i)
-{
-	struct ksm_page *p = &vm->pages[i];
-
-	if (!(p->flags & KSM_PF_UNSTABLE))
-		return;
-	ksm_index_remove(&k->unstable, p->hash, vm->group, vm->base + (uint32_t) i);
-	p->flags &= (uint8_t) ~KSM_PF_UNSTABLE;
-}
-
-static void unstable_add(struct ksm *k, struct ksm_vm *vm, uint64_t i)
-{
-	struct ksm_page *p = &vm->pages[i];
-
-	if (!ksm_index_insert(&k->unstable, p->hash, vm->group, vm->base + (uint32_t) i))
-		p->flags |= KSM_PF_UNSTABLE;
-}
-
-/* The VM and page behind unstable id @id, or NULL. */
-static struct ksm_vm *page_of(const struct ksm *k, uint32_t id, uint64_t *page)
-{
-	for (struct ksm_vm *vm = k->vms; vm; vm = vm->next) {
-		if (id >= vm->base && id - vm->base < vm->npages) {
-			*page = id - vm->base;
-			return vm;
-		}
-	}
-	return NULL;
-}
-
-bool ksm_unstable_match(const void *ctx, uint32_t id, uint64_t hash, uint32_t group)
-{
-	uint64_t page;
-	struct ksm_vm *vm = page_of((struct ksm *) ctx, id, &page);
-
-	return vm && vm->group == group && (vm->pages[page].flags & KSM_PF_UNSTABLE) &&
-	       vm->pages[page].hash == hash;
-}
+#include "ksm/merge.h"
+#include "ksm/scan.h"
+#include "ksm/stats.h"
+#include "ksm/vm.h"
+#include "lib/clock.h"
 
 static bool test_bit(const uint64_t *bm, uint64_t i)
 {
@@ -76,7 +26,7 @@ static bool page_is_zero(const uint8_t *p)
 	const uint64_t *q = (const uint64_t *) p;
 	uint64_t acc = 0;
 
-	for (unsigned i = 0; i < KSM_PAGE / 8; i++)
+	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)
 		acc |= q[i];
 	return acc == 0;
 }
@@ -111,7 +61,7 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 			if (!test_bit(bm, l))
 				continue;
 			if (p->kind == KSM_PAGE_PLAIN) {
-				ksm_unstable_forget(k, vm, vm->first_page[r] + l);
+				ksm_vm_unstable_forget(k, vm, vm->first_page[r] + l);
 				p->flags =
 				    (uint8_t) ((p->flags | KSM_PF_VOLATILE) & ~KSM_PF_HASHED);
 				vm->volatile_pages++;
@@ -126,7 +76,7 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 	/* Merged and released pages: the dirty bit may predate the merge (a write just
 	 * before it); the page table says whether the guest really wrote it since. */
 	if (nr_check)
-		ksm_merge_check_cow(k, vm, check, nr_check);
+		ksm_cow_check(k, vm, check, nr_check);
 	free(check);
 	k->activity += vm->volatile_pages;
 }
@@ -142,7 +92,7 @@ static bool ensure_hash(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 		return false;
 	if (k->hash_credit)
 		k->hash_credit--;
-	p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+	p->hash = XXH3_64bits(ksm_vm_page(vm, i), PAGE_SIZE);
 	p->flags |= KSM_PF_HASHED;
 	k->pages_hashed++;
 	k->activity++;
@@ -155,7 +105,7 @@ static void plan(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t canon)
 
 	if (ksm_vm_queue(vm, i, canon))
 		return;
-	ksm_unstable_forget(k, vm, i);
+	ksm_vm_unstable_forget(k, vm, i);
 	k->activity++;
 	p->canon = canon;
 	p->flags |= KSM_PF_PLANNED;
@@ -166,7 +116,7 @@ static uint32_t pair(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t hint
 {
 	struct ksm_page *p = &vm->pages[i];
 	uint64_t qpage;
-	struct ksm_vm *qvm = page_of(k, sid, &qpage);
+	struct ksm_vm *qvm = ksm_vm_of(k, sid, &qpage);
 	struct ksm_page *q = qvm ? &qvm->pages[qpage] : NULL;
 	uint32_t c;
 
@@ -226,7 +176,7 @@ static uint32_t plan_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint32_t
 			return c;
 	}
 	/* Nothing to merge with yet: later pages with this content will find it. */
-	unstable_add(k, vm, i);
+	ksm_vm_unstable_add(k, vm, i);
 	return KSM_POOL_NONE;
 }
 
@@ -253,12 +203,12 @@ static void skip_empty(struct ksm *k, struct ksm_vm *vm)
 			;
 		if (j == n)
 			continue;
-		if (!ksm_read_pagemap(k, ksm_vm_page(vm, i), n, e))
+		if (!ksm_cow_read_pagemap(k, ksm_vm_page(vm, i), n, e))
 			return;
 		for (j = 0; j < n; j++) {
 			struct ksm_page *p = &vm->pages[i + j];
 
-			if (unhashed(p) && !ksm_pm_backed(e[j])) {
+			if (unhashed(p) && !ksm_cow_backed(e[j])) {
 				p->kind = KSM_PAGE_ZERO;
 				p->flags |= KSM_PF_EMPTY;
 			}
@@ -299,7 +249,7 @@ static uint64_t hash_part(struct ksm *k, unsigned part)
 
 			if (!wants_hash(p))
 				continue;
-			p->hash = XXH3_64bits(ksm_vm_page(vm, i), KSM_PAGE);
+			p->hash = XXH3_64bits(ksm_vm_page(vm, i), PAGE_SIZE);
 			p->flags |= KSM_PF_HASHED;
 			n++;
 		}
@@ -316,12 +266,10 @@ struct hash_helper {
 static void *hash_helper_thread(void *arg)
 {
 	struct hash_helper *h = arg;
-	struct timespec ts;
 
 	setpriority(PRIO_PROCESS, (id_t) gettid(), -10); /* as the engine thread */
 	h->hashed = hash_part(h->k, 1);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	h->cpu_seconds = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+	h->cpu_seconds = clock_thread_cpu_s();
 	return NULL;
 }
 
@@ -377,8 +325,7 @@ static void refill_credit(struct ksm *k)
 	double dt;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	dt = (double) (now.tv_sec - k->last_pass.tv_sec) +
-	     (double) (now.tv_nsec - k->last_pass.tv_nsec) / 1e9;
+	dt = clock_diff_s(&k->last_pass, &now);
 	k->last_pass = now;
 	if (dt > 1.0 || dt < 0)
 		dt = 1.0;
@@ -453,7 +400,7 @@ void ksm_scan_pass(struct ksm *k)
 
 			ksm_merge_actions(k, vm);
 			if (work)
-				ksm_publish(k);
+				ksm_stats_publish(k);
 		}
 		drop_orphans(k);
 	}
