@@ -47,7 +47,8 @@ static void written(struct ksm *k, struct ksm_vm *vm, uint64_t page)
 		k->first_touches++;
 	p->kind = KSM_PAGE_PLAIN;
 	p->canon = KSM_POOL_NONE;
-	p->flags = (uint8_t) ((p->flags | KSM_PF_VOLATILE) & ~(KSM_PF_HASHED | KSM_PF_EMPTY));
+	p->flags = (uint8_t) ((p->flags | KSM_PF_VOLATILE) &
+			      ~(KSM_PF_HASHED | KSM_PF_EMPTY | KSM_PF_REPORTED));
 	vm->volatile_pages++;
 }
 

@@ -71,7 +71,8 @@ static int vm_alloc(struct ksm_vm *vm)
 		return -ENOMEM;
 	for (unsigned r = 0; r < vm->nr_regions; r++) {
 		vm->dirty[r] = calloc((vm->regions[r].npages + 63) / 64, 8);
-		if (!vm->dirty[r])
+		vm->reported[r] = calloc((vm->regions[r].npages + 63) / 64, 8);
+		if (!vm->dirty[r] || !vm->reported[r])
 			return -ENOMEM;
 	}
 	for (uint64_t i = 0; i < vm->npages; i++)
@@ -81,8 +82,10 @@ static int vm_alloc(struct ksm_vm *vm)
 
 static void vm_release(struct ksm_vm *vm)
 {
-	for (unsigned r = 0; r < vm->nr_regions; r++)
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
 		free(vm->dirty[r]);
+		free(vm->reported[r]);
+	}
 	free(vm->actions);
 	free(vm->pages);
 	free(vm);

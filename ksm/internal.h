@@ -43,6 +43,7 @@ enum ksm_page_kind {
 #define KSM_PF_EMPTY 0x10    /* ZERO only: was never backed by memory, nothing was released */
 #define KSM_PF_UNSTABLE 0x20 /* PLAIN and hashed: in the unstable index under its hash */
 #define KSM_PF_COOLING 0x40  /* copied on write after a merge: not planned until ->cool says */
+#define KSM_PF_REPORTED 0x80 /* ZERO and EMPTY: the guest gave it back (reported free) */
 
 struct ksm_page {
 	uint64_t hash;	/* xxh3-64, valid with KSM_PF_HASHED */
@@ -75,7 +76,8 @@ struct ksm_vm {
 	uint64_t npages;
 	uint32_t base; /* unstable index id of page 0: ids are fleet-wide */
 	struct ksm_page *pages;
-	uint64_t *dirty[KSM_MAX_REGIONS]; /* scratch: each region's dirty bitmap of this pass */
+	uint64_t *dirty[KSM_MAX_REGIONS];    /* scratch: each region's dirty bitmap of this pass */
+	uint64_t *reported[KSM_MAX_REGIONS]; /* scratch: pages given back during this pass */
 	struct ksm_action *actions;
 	uint64_t nr_actions, cap_actions;
 	const struct ksm_vm_ops *ops;
@@ -83,6 +85,7 @@ struct ksm_vm {
 	/* Counters (engine thread writes, stats reads under k->lock). */
 	uint64_t merges;	 /* pages merged over its life */
 	uint64_t cow_breaks;	 /* merged pages copied on write */
+	uint64_t reports;	 /* pages taken in as reported */
 	uint64_t volatile_pages; /* dirty in the last pass */
 	uint64_t paused_at;	 /* when its last pause took hold (us), for stall accounting */
 };

@@ -70,6 +70,12 @@ struct ksm_vm_ops {
 	/* OR into @bitmap (one bit per page of region @r) the pages written since the last
 	 * call, and forget them. Returns 0 or -errno (then every page counts as written). */
 	int (*fetch_dirty)(void *opaque, unsigned r, uint64_t *bitmap);
+	/* Optional. OR into @bitmap the pages of region @r the VMM gave back to the host
+	 * since the last call (the guest reported them free, or put them in its balloon),
+	 * and forget them. Their content is gone (they read zeros); a page also marked in
+	 * the dirty log was written afterwards and counts as written. Returns 0 or -errno
+	 * (then none counts as reported). */
+	int (*fetch_reported)(void *opaque, unsigned r, uint64_t *bitmap);
 };
 
 struct ksm_region {
@@ -93,6 +99,9 @@ struct ksm_vm_stats {
 	uint64_t pages_merged;	  /* mapping a pool page uncopied */
 	uint64_t pages_zero;	  /* released zero pages */
 	uint64_t pages_empty;	  /* never written: no memory behind them to release */
+	uint64_t pages_reported;  /* given back by the guest (free page reporting, balloon):
+				   * no memory behind them, neither hashed nor merged */
+	uint64_t reports;	  /* pages taken in as reported, over its life */
 	uint64_t pages_unique;	  /* stable content, no match */
 	uint64_t pages_volatile;  /* written during the last pass */
 	uint64_t pages_unscanned; /* not hashed yet */

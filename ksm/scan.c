@@ -41,6 +41,30 @@ static void fetch_dirty(struct ksm_vm *vm)
 		memset(bm, 0, bytes);
 		if (vm->ops->fetch_dirty(vm->opaque, r, bm))
 			memset(bm, 0xff, bytes);
+		/* Reported after the dirty log: a page given back and then written shows in
+		 * both and counts as written (absorb_reported skips it). */
+		memset(vm->reported[r], 0, bytes);
+		if (vm->ops->fetch_reported &&
+		    vm->ops->fetch_reported(vm->opaque, r, vm->reported[r]))
+			memset(vm->reported[r], 0, bytes);
+	}
+}
+
+/* Pages the VMM gave back to the host (already discarded: they read zeros): out of the
+ * pool and the indexes, empty from now on, and counted as reported, never as merged. */
+static void absorb_reported(struct ksm *k, struct ksm_vm *vm)
+{
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
+		const uint64_t *rep = vm->reported[r], *dirty = vm->dirty[r];
+
+		for (uint64_t w = 0; w < (vm->regions[r].npages + 63) / 64; w++) {
+			uint64_t bits = rep[w] & ~dirty[w];
+
+			for (; bits; bits &= bits - 1)
+				ksm_vm_page_reported(k, vm,
+						     vm->first_page[r] + w * 64 +
+							 (uint64_t) __builtin_ctzll(bits));
+		}
 	}
 }
 
@@ -50,6 +74,7 @@ static void absorb_dirty(struct ksm *k, struct ksm_vm *vm)
 	uint64_t *check = NULL, nr_check = 0;
 
 	fetch_dirty(vm);
+	absorb_reported(k, vm);
 	vm->volatile_pages = 0;
 	for (unsigned r = 0; r < vm->nr_regions; r++) {
 		const uint64_t *bm = vm->dirty[r];

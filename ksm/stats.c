@@ -18,6 +18,7 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 	s->pages_total = vm->npages;
 	s->merges = vm->merges;
 	s->cow_breaks = vm->cow_breaks;
+	s->reports = vm->reports;
 	s->pages_volatile = vm->volatile_pages;
 	for (uint64_t i = 0; i < vm->npages; i++) {
 		const struct ksm_page *p = &vm->pages[i];
@@ -28,6 +29,8 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 			s->pages_merged++;
 			saved += refs ? (double) (refs - 1) / refs : 0;
 			cost += refs ? 1.0 / refs : 1;
+		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_REPORTED)) {
+			s->pages_reported++;
 		} else if (p->kind == KSM_PAGE_ZERO && (p->flags & KSM_PF_EMPTY)) {
 			s->pages_empty++;
 		} else if (p->kind == KSM_PAGE_ZERO) {

@@ -82,3 +82,18 @@ void ksm_vm_canon_put(struct ksm *k, uint32_t id)
 		ksm_index_remove(&k->stable, c->hash, c->group, id);
 	ksm_pool_put(&k->pool, id);
 }
+
+void ksm_vm_page_reported(struct ksm *k, struct ksm_vm *vm, uint64_t i)
+{
+	struct ksm_page *p = &vm->pages[i];
+
+	if (p->kind == KSM_PAGE_MERGED)
+		ksm_vm_canon_put(k, p->canon);
+	ksm_vm_unstable_forget(k, vm, i);
+	p->kind = KSM_PAGE_ZERO;
+	p->canon = KSM_POOL_NONE;
+	/* The discard mapped anonymous memory over it: no longer in a pool mapping. */
+	p->flags = (uint8_t) ((p->flags & (KSM_PF_PLANNED | KSM_PF_COOLING)) | KSM_PF_EMPTY |
+			      KSM_PF_REPORTED);
+	vm->reports++;
+}

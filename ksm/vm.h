@@ -38,4 +38,10 @@ void ksm_vm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);
 /* Drop one reference of pool page @id; unindex it if that frees it. */
 void ksm_vm_canon_put(struct ksm *k, uint32_t id);
 
+/* Page @i was given back to the host by the VMM (discarded: it reads zeros): it leaves
+ * the pool and the unstable index and is empty and reported from now on. An action
+ * queued for it stays queued and is refused by the compare under the next pause (or
+ * finds nothing to release). Caller holds k->lock. */
+void ksm_vm_page_reported(struct ksm *k, struct ksm_vm *vm, uint64_t i);
+
 #endif

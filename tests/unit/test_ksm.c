@@ -187,6 +187,7 @@ struct fake {
 	uint8_t *ram;
 	uint64_t npages;
 	uint64_t *dirty;
+	uint64_t *reported; /* pages the "VMM" gave back, as ram_discard marks them */
 	int paused;
 	unsigned pauses;
 	void (*on_pause)(struct fake *f);
@@ -220,12 +221,35 @@ static int fake_dirty(void *o, unsigned r, uint64_t *bm)
 	return 0;
 }
 
+static int fake_reported(void *o, unsigned r, uint64_t *bm)
+{
+	struct fake *f = o;
+	uint64_t words = (f->npages + 63) / 64;
+
+	(void) r;
+	for (uint64_t i = 0; i < words; i++)
+		bm[i] |= f->reported[i];
+	memset(f->reported, 0, words * 8);
+	return 0;
+}
+
 static void fake_wait(void *o)
 {
 	(void) o;
 }
 
-static const struct ksm_vm_ops fake_ops = {fake_pause, fake_wait, fake_resume, fake_dirty};
+static const struct ksm_vm_ops fake_ops = {fake_pause, fake_wait, fake_resume, fake_dirty,
+					   fake_reported};
+
+/* Give pages [first, first+n) back as the VMM does for free page reporting: fresh
+ * anonymous memory over them, then the mark for the engine. */
+static void fake_report(struct fake *f, uint64_t first, uint64_t n)
+{
+	mmap(f->ram + first * PAGE, n * PAGE, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	for (uint64_t i = first; i < first + n; i++)
+		f->reported[i / 64] |= 1ull << (i % 64);
+}
 
 static void fake_write(struct fake *f, uint64_t page, uint8_t byte)
 {
@@ -248,6 +272,7 @@ static struct fake *fake_new(uint64_t npages)
 	f->ram = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	f->dirty = calloc((npages + 63) / 64, 8);
+	f->reported = calloc((npages + 63) / 64, 8);
 	return f;
 }
 
@@ -255,6 +280,7 @@ static void fake_free(struct fake *f)
 {
 	munmap(f->ram, f->npages * PAGE);
 	free(f->dirty);
+	free(f->reported);
 	free(f);
 }
 
@@ -366,6 +392,65 @@ static void test_merge_and_cow(void)
 	ksm_vm_free(k, vb);
 	ksm_get_stats(k, &s, vs, 2);
 	CHECK_EQ(s.pool_pages, 0); /* every reference dropped */
+	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
+}
+
+/* Pages the guest gives back (free page reporting) leave the pool and count as reported,
+ * never as merged; a page given back and then written counts as written. */
+static void test_reported(void)
+{
+	struct ksm *k = engine();
+	struct fake *a = fake_new(32), *b = fake_new(32);
+	struct ksm_vm *va, *vb;
+	struct ksm_stats s;
+	struct ksm_vm_stats vs[2];
+
+	for (uint64_t i = 0; i < 10; i++) {
+		fake_fill(a, i, (uint8_t) (i + 1));
+		fake_fill(b, i, (uint8_t) (i + 1));
+	}
+	va = fake_add(k, a, "a", 0);
+	vb = fake_add(k, b, "b", 0);
+	two_passes(k);
+	ksm_get_stats(k, &s, vs, 2);
+	CHECK_EQ(vs[0].pages_merged, 10);
+	CHECK_EQ(s.pool_pages, 10);
+
+	fake_report(a, 2, 4);
+	fake_report(a, 6, 1);
+	fake_write(a, 6, 0x66); /* reused after it was given back: the guest's own */
+	ksm_pass(k);
+	ksm_get_stats(k, &s, vs, 2);
+	CHECK_EQ(vs[0].pages_reported, 4);
+	CHECK_EQ(vs[0].reports, 4);
+	CHECK_EQ(vs[0].pages_merged, 5); /* 0, 1, 7, 8, 9 */
+	CHECK_EQ(vs[0].cow_breaks, 1);	 /* page 6 */
+	CHECK_EQ(vs[1].pages_merged, 10);
+	CHECK_EQ(s.pool_pages, 10); /* b still maps every one */
+	CHECK(check_content(a, 3, 0) && !is_pool_page(a, 3));
+	CHECK(check_content(a, 6, 0x66));
+	CHECK(check_content(b, 3, 4) && is_pool_page(b, 3));
+
+	fake_report(b, 2, 4); /* the last mappers go: those pool pages are freed */
+	ksm_pass(k);
+	ksm_get_stats(k, &s, vs, 2);
+	CHECK_EQ(vs[1].pages_reported, 4);
+	CHECK_EQ(s.pool_pages, 6);
+	CHECK_EQ(s.cow_breaks, 1);
+
+	fake_write(a, 3, 0x33); /* a reported page written again is the guest's own again */
+	ksm_pass(k);
+	ksm_get_stats(k, &s, vs, 2);
+	CHECK_EQ(vs[0].pages_reported, 3);
+	CHECK(check_content(a, 3, 0x33));
+	ksm_vm_detach(k, va);
+	ksm_vm_detach(k, vb);
+	ksm_vm_free(k, va);
+	ksm_vm_free(k, vb);
+	ksm_get_stats(k, &s, vs, 2);
+	CHECK_EQ(s.pool_pages, 0);
 	ksm_destroy(k);
 	fake_free(a);
 	fake_free(b);
@@ -505,6 +590,7 @@ int main(void)
 	test_pool();
 	test_stall();
 	test_merge_and_cow();
+	test_reported();
 	test_groups();
 	test_matrix();
 	test_compare_under_pause();
