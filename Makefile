@@ -27,10 +27,10 @@ else
 Q := @
 endif
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
+VMM_SRCS := $(wildcard vmm/*.c vmm/*/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
-CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/protocol.o $(B)/lib/log.o
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/control/protocol.o $(B)/lib/log.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/control.h"
+#include "vmm/control/control.h"
 #include "vmm/fleet.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"

@@ -9,8 +9,8 @@
 
 #include "ksm/ksm.h"
 #include "tests/unit/check.h"
-#include "vmm/control_report.h"
-#include "vmm/history.h"
+#include "vmm/control/report.h"
+#include "vmm/control/history.h"
 
 /* Add sample @i: guest g saved i*(g+1) bytes and broke (g+1)*i pages, one per second. */
 static void add(struct history *h, unsigned i, size_t nguests)

@@ -12,7 +12,7 @@
 
 #include <glib.h>
 
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 int client_connect(const char *path)
 {

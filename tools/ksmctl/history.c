@@ -5,7 +5,7 @@
 #include <glib.h>
 
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define HISTORY_TIMEOUT_MS 30000
 #define HISTORY_ROWS 20 /* rows of the table view, spread over the samples */

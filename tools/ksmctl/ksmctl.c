@@ -13,7 +13,7 @@
 #include "tools/ksmctl/client.h"
 #include "tools/ksmctl/stats.h"
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
 #define KSMCTL_VERIFY_TIMEOUT_MS 600000 /* every guest checks all its pages */

@@ -7,7 +7,7 @@
 #include <glib.h>
 
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define REPORT_TIMEOUT_MS 30000
 #define MATRIX_MAX_PRINTED 16 /* wider matrices are left to --json and the picture */

@@ -12,7 +12,7 @@
 #include <json-glib/json-glib.h>
 
 #include "tools/ksmctl/client.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define RD_TIMEOUT_MS 30000
 #define RD_MAX_ROWS 4096 /* most guests, groups or samples accepted */
@@ -340,7 +340,7 @@ void rd_report_free(struct rd_report *r)
 
 /* ---- History ---- */
 
-/* One sample: an array in the order of "columns" (vmm/history.c). */
+/* One sample: an array in the order of "columns" (vmm/control/history.c). */
 static int rd_sample(JsonNode *n, struct rd_sample *s)
 {
 	JsonArray *a = JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;

@@ -1,4 +1,4 @@
-/* control_report.c - the "report" reply: fair per-guest cost, sharing matrix, host check.
+/* report.c - the "report" reply: fair per-guest cost, sharing matrix, host check.
  *
  * A report is built on a worker thread from three sources: the engine's published
  * per-guest figures (a snapshot copy), the sharing matrix (ksm_matrix, under the engine
@@ -7,7 +7,7 @@
  * mapped until the process exits, so the host comparison counts their cost too.
  * The schema is docs/report-schema.json; the figures are explained in docs/reports.md.
  */
-#include "vmm/control_report.h"
+#include "vmm/control/report.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,11 +18,11 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
-#include "vmm/control_stats.h"
+#include "vmm/control/stats.h"
 #include "vmm/fleet.h"
-#include "vmm/protocol_json.h"
-#include "vmm/history.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol_json.h"
+#include "vmm/control/history.h"
+#include "vmm/control/protocol.h"
 
 #define PAGE 4096ull
 #define MIB (1ull << 20)

@@ -1,5 +1,5 @@
-/* control_stats.c - the "stats" reply: merge figures per guest and for the engine (docs/stats.md). */
-#include "vmm/control_stats.h"
+/* stats.c - the "stats" reply: merge figures per guest and for the engine (docs/stats.md). */
+#include "vmm/control/stats.h"
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
@@ -9,8 +9,8 @@
 #include "ksm/ksm.h"
 #include "vmm/fleet.h"
 #include "vmm/options.h"
-#include "vmm/protocol.h"
-#include "vmm/protocol_json.h"
+#include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
 
 #define STATS_VERSION 1
 

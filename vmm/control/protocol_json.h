@@ -1,6 +1,6 @@
 /* protocol_json.h - building reply lines with json-glib, for repliers beyond protocol.c. */
-#ifndef VMM_PROTOCOL_JSON_H
-#define VMM_PROTOCOL_JSON_H
+#ifndef VMM_CONTROL_PROTOCOL_JSON_H
+#define VMM_CONTROL_PROTOCOL_JSON_H
 
 #include <json-glib/json-glib.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* control_report.h - the "report" and "history" replies: who costs what, who shares with
+/* report.h - the "report" and "history" replies: who costs what, who shares with
  * whom, and how the fleet's totals compare with the host's accounting (docs/reports.md). */
 #ifndef VMM_CONTROL_REPORT_H
 #define VMM_CONTROL_REPORT_H

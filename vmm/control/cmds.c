@@ -1,4 +1,4 @@
-/* control_cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
+/* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -9,9 +9,9 @@
  */
 #define pr_fmt(fmt) "control: " fmt
 
-#include "vmm/control_cmds.h"
-#include "vmm/control_report.h"
-#include "vmm/control_stats.h"
+#include "vmm/control/cmds.h"
+#include "vmm/control/report.h"
+#include "vmm/control/stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,9 +23,9 @@
 #include <glib-unix.h>
 
 #include "vmm/fleet.h"
-#include "vmm/history.h"
+#include "vmm/control/history.h"
 #include "lib/log.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
 #define CONTROL_JOB_THREADS 8	 /* guests one verify request checks in parallel */

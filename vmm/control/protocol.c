@@ -6,8 +6,8 @@
  * members are errors, so a typo is reported rather than ignored. Replies are parsed
  * leniently (unknown members are skipped) so an older ksmctl talks to a newer VMM.
  */
-#include "vmm/protocol.h"
-#include "vmm/protocol_json.h"
+#include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* control_stats.h - replies of the "stats" and "set" control commands. */
+/* stats.h - replies of the "stats" and "set" control commands. */
 #ifndef VMM_CONTROL_STATS_H
 #define VMM_CONTROL_STATS_H
 

@@ -5,11 +5,11 @@
  * exactly one reply, in order (an over-long line gets one error and is skipped); a
  * client that stops reading stops being read, so its queued replies stay bounded.
  * Sends use MSG_NOSIGNAL: a client that disconnects mid-reply costs nothing but its
- * connection. What the requests do is in control_cmds.c.
+ * connection. What the requests do is in cmds.c.
  */
 #define pr_fmt(fmt) "control: " fmt
 
-#include "vmm/control.h"
+#include "vmm/control/control.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,9 +23,9 @@
 #include <glib.h>
 #include <glib-unix.h>
 
-#include "vmm/control_cmds.h"
+#include "vmm/control/cmds.h"
 #include "lib/log.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define CONTROL_BACKLOG 16
 #define CONTROL_MAX_CONNS 64		     /* clients connected at once */
