@@ -110,17 +110,17 @@ static void test_reply(void)
 
 static void test_host(void)
 {
-	struct report_host host;
+	struct control_report_host host;
 
-	CHECK_EQ(report_read_host(&host), 0);
+	CHECK_EQ(control_report_read_host(&host), 0);
 	CHECK(host.pss > 0 && host.rss >= host.pss / 2);
 	CHECK(host.pss_anon + host.pss_file + host.pss_shmem <= host.pss + 4096 * 8);
-	CHECK_EQ(report_tolerance(0), 16u << 20);
-	CHECK_EQ(report_tolerance(1ull << 30), (16u << 20) + (32u << 20));
-	CHECK(report_agrees(100, 90, 10));
-	CHECK(report_agrees(90, 100, 10));
-	CHECK(!report_agrees(111, 100, 10));
-	CHECK(!report_agrees(89, 100, 10));
+	CHECK_EQ(control_report_tolerance(0), 16u << 20);
+	CHECK_EQ(control_report_tolerance(1ull << 30), (16u << 20) + (32u << 20));
+	CHECK(control_report_agrees(100, 90, 10));
+	CHECK(control_report_agrees(90, 100, 10));
+	CHECK(!control_report_agrees(111, 100, 10));
+	CHECK(!control_report_agrees(89, 100, 10));
 }
 
 int main(void)

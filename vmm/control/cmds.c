@@ -360,12 +360,12 @@ static char *control_stats(struct control_cmds *c, const struct proto_request *r
 
 static char *control_set(struct control_cmds *c, const struct proto_request *req)
 {
-	return control_set_reply(c->fleet, req->key, req->value);
+	return control_stats_set_reply(c->fleet, req->key, req->value);
 }
 
 static char *control_history(struct control_cmds *c, const struct proto_request *req)
 {
-	return control_history_reply(c->fleet, c->history, req->name);
+	return control_report_history_reply(c->fleet, c->history, req->name);
 }
 
 /* Worker thread: the report (ksm_matrix waits for the engine lock). */
@@ -379,7 +379,7 @@ static char *control_report_compute(struct control_cmds *c, const struct proto_r
 static char *control_probe_compute(struct control_cmds *c, const struct proto_request *req)
 {
 	(void) req;
-	return control_probe_reply(c->fleet);
+	return control_stats_probe_reply(c->fleet);
 }
 
 /* Worker thread: one workload guest watches for stalls for req->ms. */
@@ -390,8 +390,8 @@ static char *control_watch_compute(struct control_cmds *c, const struct proto_re
 	int err = 0;
 
 	if (!reply)
-		reply =
-		    control_watch_reply(c->fleet, idx, req->name, req->ms, req->threshold_us, &err);
+		reply = control_stats_watch_reply(c->fleet, idx, req->name, req->ms,
+						  req->threshold_us, &err);
 	return reply ? reply : control_error(req->name, err);
 }
 

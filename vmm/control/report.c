@@ -37,13 +37,13 @@ struct report {
 	double *cow_rate; /* n: breaks per second */
 	double fleet_cow_rate;
 	bool *live; /* n: running or starting, with figures */
-	struct report_host host;
+	struct control_report_host host;
 	int host_err; /* 0, or why host is unknown */
 };
 
 /* ---- Host accounting ---- */
 
-int report_read_host(struct report_host *out)
+int control_report_read_host(struct control_report_host *out)
 {
 	static const char *const keys[] = {"Rss:", "Pss:", "Pss_Anon:", "Pss_Shmem:", "Pss_File:"};
 	uint64_t *dst[] = {&out->rss, &out->pss, &out->pss_anon, &out->pss_shmem, &out->pss_file};
@@ -69,12 +69,12 @@ int report_read_host(struct report_host *out)
 	return found == (1u << G_N_ELEMENTS(keys)) - 1 ? 0 : -ENODATA;
 }
 
-uint64_t report_tolerance(uint64_t guest_ram)
+uint64_t control_report_tolerance(uint64_t guest_ram)
 {
 	return 16 * MIB + guest_ram / 32;
 }
 
-bool report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)
+bool control_report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)
 {
 	return (pss > accounted ? pss - accounted : accounted - pss) <= tolerance;
 }
@@ -123,7 +123,7 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 	}
 	if (!h || history_cow_rate(h, SIZE_MAX, REPORT_COW_WINDOW_S, &r->fleet_cow_rate))
 		r->fleet_cow_rate = 0;
-	r->host_err = report_read_host(&r->host);
+	r->host_err = control_report_read_host(&r->host);
 	return 0;
 }
 
@@ -367,7 +367,7 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 
 	for (size_t i = 0; i < r->n; i++)
 		ram += r->info[i].mem_bytes;
-	tol = report_tolerance(ram);
+	tol = control_report_tolerance(ram);
 	json_builder_set_member_name(b, "host");
 	if (r->host_err) {
 		json_builder_add_null_value(b);
@@ -385,7 +385,7 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 	proto_add_int(b, "pool_difference_bytes",
 		      (int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
 	proto_add_uint(b, "tolerance_bytes", tol);
-	proto_add_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
+	proto_add_bool(b, "agrees", control_report_agrees(r->host.pss, accounted, tol));
 	json_builder_end_object(b);
 }
 
@@ -393,7 +393,7 @@ static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	control_add_engine_counters(b, s);
+	control_stats_add_engine(b, s);
 	proto_add_uint(b, "stall_p99_us", s->stall_p99_us);
 	proto_add_uint(b, "stall_max_us", s->stall_max_us);
 	json_builder_end_object(b);
@@ -453,7 +453,7 @@ char *control_report_reply(struct fleet *f, struct history *h)
 	return line;
 }
 
-char *control_history_reply(struct fleet *f, struct history *h, const char *name)
+char *control_report_history_reply(struct fleet *f, struct history *h, const char *name)
 {
 	int i = name[0] ? fleet_find(f, name) : -1;
 
