@@ -458,13 +458,14 @@ static int ksmctl_run(struct ksmctl_args *a)
 int main(int argc, char **argv)
 {
 	struct ksmctl_args a = {0};
-	int ret = ksmctl_parse_args(argc, argv, &a);
+	int ret = ksmctl_parse_args(argc, argv, &a), e;
 
 	if (ret)
 		return ret < 0 ? KSMCTL_OK : ret;
 	ret = ksmctl_run(&a);
-	if (fflush(stdout) != 0 && ret == KSMCTL_OK) {
-		fprintf(stderr, "ksmctl: cannot write the output: %s\n", g_strerror(errno));
+	e = fflush(stdout) ? errno : 0;
+	if (e && ret == KSMCTL_OK) {
+		fprintf(stderr, "ksmctl: cannot write the output: %s\n", g_strerror(e));
 		ret = KSMCTL_FAILED;
 	}
 	return ret;

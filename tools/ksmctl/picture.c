@@ -15,6 +15,7 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 
+#include "lib/errbuf.h"
 #include "tools/ksmctl/views.h"
 
 #define FONT "DejaVu Sans"
@@ -396,6 +397,6 @@ int picture_render(const struct rd_report *r, const struct rd_history *h, const 
 	cairo_surface_destroy(s);
 	if (st == CAIRO_STATUS_SUCCESS)
 		return 0;
-	snprintf(err, errlen, "cannot write %s: %s", path, cairo_status_to_string(st));
-	return -EIO;
+	return errbuf_set(err, errlen, -EIO, "cannot write %s: %s", path,
+			  cairo_status_to_string(st));
 }

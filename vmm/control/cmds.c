@@ -22,10 +22,11 @@
 #include <glib.h>
 #include <glib-unix.h>
 
-#include "vmm/fleet.h"
-#include "vmm/control/history.h"
+#include "lib/errbuf.h"
 #include "lib/log.h"
+#include "vmm/control/history.h"
 #include "vmm/control/protocol.h"
+#include "vmm/fleet.h"
 
 #define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
 #define CONTROL_JOB_THREADS 8	 /* guests one verify request checks in parallel */
@@ -201,10 +202,13 @@ static void control_verify_one(struct control_job *job, size_t k)
 static void control_job_done(struct control_job *job)
 {
 	uint64_t one = 1;
+	int e;
 
 	/* An eventfd write fails only if its counter would overflow: never here. */
-	if (write(job->cmds->wake_fd, &one, sizeof(one)) < 0)
-		pr_warn("cannot wake the main loop: %s", g_strerror(errno));
+	if (write(job->cmds->wake_fd, &one, sizeof(one)) < 0) {
+		e = errno;
+		pr_warn("cannot wake the main loop: %s", g_strerror(e));
+	}
 }
 
 static gpointer control_job_thread(gpointer data)
@@ -338,10 +342,14 @@ static gboolean control_on_wake(gint fd, GIOCondition cond, gpointer data)
 	struct control_cmds *c = data;
 	uint64_t count;
 	GList *l, *next;
+	int e;
 
 	(void) cond;
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		pr_warn("cannot read the wake eventfd: %s", g_strerror(errno));
+	if (read(fd, &count, sizeof(count)) < 0) {
+		e = errno;
+		if (e != EAGAIN)
+			pr_warn("cannot read the wake eventfd: %s", g_strerror(e));
+	}
 	for (l = c->jobs; l; l = next) {
 		struct control_job *job = l->data;
 
@@ -455,11 +463,13 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 struct control_cmds *control_cmds_create(struct fleet *f, char *err, size_t errlen)
 {
 	struct control_cmds *c = g_new0(struct control_cmds, 1);
+	int e;
 
 	c->fleet = f;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
-		snprintf(err, errlen, "cannot create an eventfd: %s", g_strerror(errno));
+		e = errno;
+		errbuf_set(err, errlen, -e, "cannot create an eventfd: %s", g_strerror(e));
 		g_free(c);
 		return NULL;
 	}
