@@ -124,6 +124,52 @@ int profile_parse(const char *s, struct profile *p, char *err, size_t errlen)
 	return ret;
 }
 
+/* Every option of long_opts below has a line here that starts with it, and a row in
+ * README.md's option table: tests/docs/options-help.sh keeps the three in step. */
+const char options_usage[] =
+    "usage: ksmvmm run --count N --mem SIZE [--cpus C] [--name PREFIX]\n"
+    "                  (--guest workload [--profile PROFILE] [--seed N=GUESTS]\n"
+    "                   [--ram-image FILE] [--workload-image FILE] |\n"
+    "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
+    "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
+    "                  [--control SOCKET] [--console DIR] [--verbose]\n"
+    "\n"
+    "Runs N identical guests in one process.\n"
+    "  --count N        guests to start (1..256, default 1)\n"
+    "  --mem SIZE       RAM per guest, e.g. 256M or 1G (required)\n"
+    "  --cpus C         vCPUs per guest (1..8, default 1)\n"
+    "  --name PREFIX    guests are named PREFIX0..PREFIX<N-1> (default g)\n"
+    "  --guest workload our memory-profile workload guest (build/guest/workload.bin)\n"
+    "  --profile P      shared=50,zero=10[,dup=5][,placement=same|shuffled][,extent=16]\n"
+    "                   [,mutate=PCT@PAGES_PER_S][,seed=N]  (percent of pages; rest unique)\n"
+    "  --seed N=GUESTS  those guests (g2,g3) use seed N: their shared pages differ\n"
+    "  --ram-image FILE the workload's profile pages come from FILE (a memory dump), in\n"
+    "                   page order; %d in FILE is the guest index (a file per guest)\n"
+    "  --workload-image FILE\n"
+    "                   run this workload guest binary instead of the one built\n"
+    "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
+    "  --initrd FILE    the initramfs of --kernel\n"
+    "  --cmdline STR    the kernel command line of --kernel\n"
+    "  --merge MODE     vmm: our engine (default); host: the host kernel's KSM\n"
+    "                   (MADV_MERGEABLE); off: no merging\n"
+    "  --share-group NAME|NAME=GUEST[,GUEST...]\n"
+    "                   non-zero pages merge only inside a group (default: one group\n"
+    "                   for the fleet; the group none opts out)\n"
+    "  --ksm-interval-ms MS\n"
+    "                   engine: pause between passes (1..60000)\n"
+    "  --ksm-batch PAGES\n"
+    "                   engine: most pages merged per pause of a guest (1..65536)\n"
+    "  --ksm-max-stall-us US\n"
+    "                   engine: a batch ends once a guest was paused this long\n"
+    "                   (10..1000000)\n"
+    "  --ksm-scan-rate PAGES\n"
+    "                   engine: most pages hashed per second (0: no limit)\n"
+    "                   (engine tunables change at run time too: ksmctl set)\n"
+    "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
+    "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
+    "                   (with one guest the console also goes to stdout)\n"
+    "  --verbose        log debug messages too\n";
+
 enum {
 	OPT_COUNT = 256,
 	OPT_MEM,

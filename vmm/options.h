@@ -88,6 +88,9 @@ uint64_t options_seed_of(const struct options *o, const char *name);
  * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */
 int profile_parse(const char *s, struct profile *p, char *err, size_t errlen);
 
+/* The text of `ksmvmm --help`: a line for every option options_parse accepts. */
+extern const char options_usage[];
+
 /* Parse the arguments after `run`. Returns 0, or -EINVAL with a one-line reason in @err. */
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
 
