@@ -2,6 +2,9 @@
 # guest; `make test` and `make demo` first install what is missing (tools/setup.sh).
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# Keep intermediates (the unit tests' objects, made by a pattern rule): without this make
+# deletes them after linking, and the next `make unit` compiles every test again.
+.SECONDARY:
 
 CC := gcc
 B := build
