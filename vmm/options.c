@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/errbuf.h"
+#include "lib/page.h"
 #include "vmm/guest_abi.h"
 #include "vmm/mem.h"
 
@@ -243,8 +244,7 @@ static int set_cpus(struct options *o, const char *v, char *err, size_t errlen)
 
 static int set_mem(struct options *o, const char *v, char *err, size_t errlen)
 {
-	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % MEM_PAGE_SIZE ||
-	    o->mem > MEM_MAX_RAM)
+	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % PAGE_SIZE || o->mem > MEM_MAX_RAM)
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--mem '%s': want a size like 256M or 1G, a multiple of 4 KiB, "
 				  "above 0 and at most 1T",

@@ -8,9 +8,10 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
+#include "lib/page.h"
 #include "tests/unit/check.h"
-#include "vmm/control/report.h"
 #include "vmm/control/history.h"
+#include "vmm/control/report.h"
 
 /* Add sample @i: guest g saved i*(g+1) bytes and broke (g+1)*i pages, one per second. */
 static void add(struct history *h, unsigned i, size_t nguests)
@@ -114,7 +115,7 @@ static void test_host(void)
 
 	CHECK_EQ(control_report_read_host(&host), 0);
 	CHECK(host.pss > 0 && host.rss >= host.pss / 2);
-	CHECK(host.pss_anon + host.pss_file + host.pss_shmem <= host.pss + 4096 * 8);
+	CHECK(host.pss_anon + host.pss_file + host.pss_shmem <= host.pss + 8 * PAGE_SIZE);
 	CHECK_EQ(control_report_tolerance(0), 16u << 20);
 	CHECK_EQ(control_report_tolerance(1ull << 30), (16u << 20) + (32u << 20));
 	CHECK(control_report_agrees(100, 90, 10));

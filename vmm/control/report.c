@@ -18,13 +18,13 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
-#include "vmm/control/stats.h"
-#include "vmm/fleet.h"
-#include "vmm/control/protocol_json.h"
+#include "lib/page.h"
 #include "vmm/control/history.h"
 #include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
+#include "vmm/control/stats.h"
+#include "vmm/fleet.h"
 
-#define PAGE 4096ull
 #define MIB (1ull << 20)
 
 /* Everything one report is made of. */
@@ -140,10 +140,10 @@ struct report_sum {
 
 static void report_sum_add(struct report_sum *t, const struct ksm_vm_stats *s, double cow)
 {
-	uint64_t priv = s->pages_private * PAGE;
+	uint64_t priv = s->pages_private * PAGE_SIZE;
 
 	t->guests++;
-	t->mem_bytes += s->pages_total * PAGE;
+	t->mem_bytes += s->pages_total * PAGE_SIZE;
 	t->cost_bytes += s->cost_bytes;
 	t->private_pages += s->pages_private;
 	t->shared_pages += s->pages_merged;
@@ -176,7 +176,7 @@ static void put_sum(JsonBuilder *b, const struct report_sum *t, uint64_t pool_by
 
 static uint64_t report_pool_bytes(const struct report *r)
 {
-	return r->engine.pool_pages * PAGE;
+	return r->engine.pool_pages * PAGE_SIZE;
 }
 
 static void put_guests(JsonBuilder *b, const struct report *r)
@@ -280,7 +280,7 @@ static void put_group(JsonBuilder *b, const struct report *r, const char *name)
 	proto_add_uint(b, "guests", t.guests);
 	put_sum(b, &t, report_pool_bytes(r));
 	/* Pool pages belong to one group, so the group's shares add up to its pages. */
-	proto_add_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE / 2) / PAGE);
+	proto_add_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE_SIZE / 2) / PAGE_SIZE);
 	json_builder_end_object(b);
 }
 
@@ -415,7 +415,7 @@ static char *report_build(const struct report *r)
 	proto_add_uint(b, "version", REPORT_VERSION);
 	proto_add_double(b, "time", (double) g_get_real_time() / 1e6);
 	proto_add_string(b, "merge", "vmm");
-	proto_add_uint(b, "page_size", PAGE);
+	proto_add_uint(b, "page_size", PAGE_SIZE);
 	proto_add_uint(b, "cow_window_s", REPORT_COW_WINDOW_S);
 	put_guests(b, r);
 	put_ended(b, r);

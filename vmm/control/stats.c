@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "ksm/ksm.h"
-#include "vmm/fleet.h"
-#include "vmm/options.h"
+#include "lib/page.h"
 #include "vmm/control/protocol.h"
 #include "vmm/control/protocol_json.h"
+#include "vmm/fleet.h"
+#include "vmm/options.h"
 
 #define STATS_VERSION 1
 
@@ -54,7 +55,7 @@ static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,
 	if (s)
 		add_guest_figures(b, s);
 	else
-		proto_add_uint(b, "pages_total", info->mem_bytes / 4096);
+		proto_add_uint(b, "pages_total", info->mem_bytes / PAGE_SIZE);
 	add_ram(b, info);
 	json_builder_end_object(b);
 }
