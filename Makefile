@@ -36,7 +36,8 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
 # ksmctl shares the protocol module with the VMM, and the base layer lib/.
-CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/control/protocol.o $(LIB_OBJS)
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) \
+	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_json.o $(LIB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 

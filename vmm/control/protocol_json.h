@@ -1,4 +1,5 @@
-/* protocol_json.h - building reply lines with json-glib, for repliers beyond protocol.c. */
+/* protocol_json.h - writing JSON lines with json-glib (protocol_json.c): for protocol.c and
+ * the repliers of the control commands. */
 #ifndef VMM_CONTROL_PROTOCOL_JSON_H
 #define VMM_CONTROL_PROTOCOL_JSON_H
 
