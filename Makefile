@@ -2,6 +2,9 @@
 # guest; `make test` and `make demo` first install what is missing (tools/setup.sh).
 .DELETE_ON_ERROR:
 .SUFFIXES:
+# Keep intermediates (the unit tests' objects, made by a pattern rule): without this make
+# deletes them after linking, and the next `make unit` compiles every test again.
+.SECONDARY:
 
 CC := gcc
 B := build
@@ -27,10 +30,14 @@ else
 Q := @
 endif
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
+# vmm/*/*.c: vmm/control/ (socket, commands, protocol) and vmm/devices/.
+VMM_SRCS := $(wildcard vmm/*.c vmm/*/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
-CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/protocol.o $(B)/lib/log.o
+# ksmctl shares the protocol module with the VMM, and the base layer lib/.
+CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) \
+	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_json.o $(LIB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 

@@ -1,5 +1,6 @@
 #!/bin/bash
-# run.sh - run every test: unit tests (no KVM), then tests on real KVM guests.
+# run.sh - run every test: unit tests, style and documentation checks (no KVM), then tests
+# on real KVM guests.
 # Prints one result line per test and ends with "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -43,6 +44,13 @@ format_check() {
 	clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null)
 }
 [[ -z $filter || style/format == *$filter* ]] && run_one style/format format_check
+
+# Documentation checks: what the docs say against what the binaries do (no KVM).
+for t in tests/docs/*.sh; do
+	n=docs/$(basename "$t" .sh)
+	[[ -n $filter && $n != *$filter* ]] && continue
+	run_one "$n" bash "$t"
+done
 
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "##################################################################"

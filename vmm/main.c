@@ -6,32 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "vmm/control.h"
+#include "vmm/control/control.h"
 #include "vmm/fleet.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
 #include "vmm/options.h"
 #include "vmm/vcpu.h"
-
-static const char usage[] =
-    "usage: ksmvmm run --count N --mem SIZE [--cpus C] [--name PREFIX]\n"
-    "                  (--guest workload [--profile PROFILE] |\n"
-    "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
-    "                  [--control SOCKET] [--console DIR] [--verbose]\n"
-    "\n"
-    "Runs N identical guests in one process.\n"
-    "  --count N        guests to start (1..256, default 1)\n"
-    "  --mem SIZE       RAM per guest, e.g. 256M or 1G (required)\n"
-    "  --cpus C         vCPUs per guest (1..8, default 1)\n"
-    "  --name PREFIX    guests are named PREFIX0..PREFIX<N-1> (default g)\n"
-    "  --guest workload our memory-profile workload guest (build/guest/workload.bin)\n"
-    "  --profile P      shared=50,zero=10[,dup=5][,placement=same|shuffled]\n"
-    "                   [,mutate=PCT@PAGES_PER_S][,seed=N]  (percent of pages; rest unique)\n"
-    "  --seed N=GUESTS  those guests (g2,g3) use seed N: their shared pages differ\n"
-    "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
-    "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
-    "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
-    "                   (with one guest the console also goes to stdout)\n";
 
 struct run_ctx {
 	GMainLoop *loop;
@@ -123,7 +103,7 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
+		fputs(options_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "run")) {

@@ -3,28 +3,15 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
+#include "lib/page.h"
 #include "vmm/guest_abi.h"
 #include "vmm/mem.h"
 
 #define MIN_WORKLOAD_MEM (8ull << 20)
-
-static int fail(char *err, unsigned errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, unsigned errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Parse a decimal in [0, max] filling all of @s. */
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -40,45 +27,47 @@ static int parse_uint(const char *s, unsigned long long max, unsigned long long 
 	return 0;
 }
 
-static int profile_pct(const char *key, const char *val, unsigned *dst, char *err, unsigned errlen)
+static int profile_pct(const char *key, const char *val, unsigned *dst, char *err, size_t errlen)
 {
 	unsigned long long v;
 
 	if (parse_uint(val, 100, &v))
-		return fail(err, errlen, "profile: %s=%s is not a percentage 0..100", key, val);
+		return errbuf_set(err, errlen, -EINVAL, "profile: %s=%s is not a percentage 0..100",
+				  key, val);
 	*dst = (unsigned) v;
 	return 0;
 }
 
-static int profile_mutate(const char *val, struct profile *p, char *err, unsigned errlen)
+static int profile_mutate(const char *val, struct profile *p, char *err, size_t errlen)
 {
 	char buf[64];
 	char *at;
 	unsigned long long rate;
 
 	if (strlen(val) >= sizeof(buf))
-		return fail(err, errlen, "profile: mutate=%s is too long", val);
+		return errbuf_set(err, errlen, -EINVAL, "profile: mutate=%s is too long", val);
 	strcpy(buf, val);
 	at = strchr(buf, '@');
 	if (!at)
-		return fail(err, errlen, "profile: mutate wants PCT@PAGES_PER_S, got '%s'", val);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "profile: mutate wants PCT@PAGES_PER_S, got '%s'", val);
 	*at = '\0';
 	if (profile_pct("mutate", buf, &p->mutate_pct, err, errlen))
 		return -EINVAL;
 	if (parse_uint(at + 1, 10000000, &rate))
-		return fail(err, errlen, "profile: mutate rate '%s' is not 0..10000000 pages/s",
-			    at + 1);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "profile: mutate rate '%s' is not 0..10000000 pages/s", at + 1);
 	p->mutate_rate = (unsigned) rate;
 	return 0;
 }
 
-static int profile_item(char *item, struct profile *p, char *err, unsigned errlen)
+static int profile_item(char *item, struct profile *p, char *err, size_t errlen)
 {
 	char *val = strchr(item, '=');
 	unsigned long long seed;
 
 	if (!val)
-		return fail(err, errlen, "profile: '%s' is not KEY=VALUE", item);
+		return errbuf_set(err, errlen, -EINVAL, "profile: '%s' is not KEY=VALUE", item);
 	*val++ = '\0';
 	if (!strcmp(item, "shared"))
 		return profile_pct(item, val, &p->shared, err, errlen);
@@ -88,7 +77,8 @@ static int profile_item(char *item, struct profile *p, char *err, unsigned errle
 		return profile_pct(item, val, &p->dup, err, errlen);
 	if (!strcmp(item, "extent")) {
 		if (parse_uint(val, 65536, &seed) || seed == 0)
-			return fail(err, errlen, "profile: extent '%s' is not 1..65536 pages", val);
+			return errbuf_set(err, errlen, -EINVAL,
+					  "profile: extent '%s' is not 1..65536 pages", val);
 		p->extent = (unsigned) seed;
 		return 0;
 	}
@@ -96,7 +86,8 @@ static int profile_item(char *item, struct profile *p, char *err, unsigned errle
 		return profile_mutate(val, p, err, errlen);
 	if (!strcmp(item, "seed")) {
 		if (parse_uint(val, ~0ull, &seed))
-			return fail(err, errlen, "profile: seed '%s' is not a number", val);
+			return errbuf_set(err, errlen, -EINVAL,
+					  "profile: seed '%s' is not a number", val);
 		p->seed = seed;
 		return 0;
 	}
@@ -106,31 +97,79 @@ static int profile_item(char *item, struct profile *p, char *err, unsigned errle
 		else if (!strcmp(val, "shuffled"))
 			p->placement = WL_PLACE_SHUFFLED;
 		else
-			return fail(err, errlen, "profile: placement must be same or shuffled");
+			return errbuf_set(err, errlen, -EINVAL,
+					  "profile: placement must be same or shuffled");
 		return 0;
 	}
-	return fail(err, errlen, "profile: unknown key '%s'", item);
+	return errbuf_set(err, errlen, -EINVAL, "profile: unknown key '%s'", item);
 }
 
-int profile_parse(const char *s, struct profile *p, char *err, unsigned errlen)
+int profile_parse(const char *s, struct profile *p, char *err, size_t errlen)
 {
 	char *copy, *item, *save = NULL;
 	int ret = 0;
 
 	*p = (struct profile){.seed = 1, .extent = PROFILE_DEFAULT_EXTENT};
 	if (!s || !*s)
-		return fail(err, errlen, "profile: empty");
+		return errbuf_set(err, errlen, -EINVAL, "profile: empty");
 	copy = strdup(s);
 	if (!copy)
-		return fail(err, errlen, "profile: out of memory");
+		return errbuf_set(err, errlen, -EINVAL, "profile: out of memory");
 	for (item = strtok_r(copy, ",", &save); item && !ret; item = strtok_r(NULL, ",", &save))
 		ret = profile_item(item, p, err, errlen);
 	free(copy);
 	if (!ret && p->zero + p->shared + p->dup > 100)
-		ret = fail(err, errlen, "profile: zero+shared+dup is %u%%, more than 100%%",
-			   p->zero + p->shared + p->dup);
+		ret = errbuf_set(err, errlen, -EINVAL,
+				 "profile: zero+shared+dup is %u%%, more than 100%%",
+				 p->zero + p->shared + p->dup);
 	return ret;
 }
+
+/* Every option of long_opts below has a line here that starts with it, and a row in
+ * README.md's option table: tests/docs/options-help.sh keeps the three in step. */
+const char options_usage[] =
+    "usage: ksmvmm run --count N --mem SIZE [--cpus C] [--name PREFIX]\n"
+    "                  (--guest workload [--profile PROFILE] [--seed N=GUESTS]\n"
+    "                   [--ram-image FILE] [--workload-image FILE] |\n"
+    "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
+    "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
+    "                  [--control SOCKET] [--console DIR] [--verbose]\n"
+    "\n"
+    "Runs N identical guests in one process.\n"
+    "  --count N        guests to start (1..256, default 1)\n"
+    "  --mem SIZE       RAM per guest, e.g. 256M or 1G (required)\n"
+    "  --cpus C         vCPUs per guest (1..8, default 1)\n"
+    "  --name PREFIX    guests are named PREFIX0..PREFIX<N-1> (default g)\n"
+    "  --guest workload our memory-profile workload guest (build/guest/workload.bin)\n"
+    "  --profile P      shared=50,zero=10[,dup=5][,placement=same|shuffled][,extent=16]\n"
+    "                   [,mutate=PCT@PAGES_PER_S][,seed=N]  (percent of pages; rest unique)\n"
+    "  --seed N=GUESTS  those guests (g2,g3) use seed N: their shared pages differ\n"
+    "  --ram-image FILE the workload's profile pages come from FILE (a memory dump), in\n"
+    "                   page order; %d in FILE is the guest index (a file per guest)\n"
+    "  --workload-image FILE\n"
+    "                   run this workload guest binary instead of the one built\n"
+    "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
+    "  --initrd FILE    the initramfs of --kernel\n"
+    "  --cmdline STR    the kernel command line of --kernel\n"
+    "  --merge MODE     vmm: our engine (default); host: the host kernel's KSM\n"
+    "                   (MADV_MERGEABLE); off: no merging\n"
+    "  --share-group NAME|NAME=GUEST[,GUEST...]\n"
+    "                   non-zero pages merge only inside a group (default: one group\n"
+    "                   for the fleet; the group none opts out)\n"
+    "  --ksm-interval-ms MS\n"
+    "                   engine: pause between passes (1..60000)\n"
+    "  --ksm-batch PAGES\n"
+    "                   engine: most pages merged per pause of a guest (1..65536)\n"
+    "  --ksm-max-stall-us US\n"
+    "                   engine: a batch ends once a guest was paused this long\n"
+    "                   (10..1000000)\n"
+    "  --ksm-scan-rate PAGES\n"
+    "                   engine: most pages hashed per second (0: no limit)\n"
+    "                   (engine tunables change at run time too: ksmctl set)\n"
+    "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
+    "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
+    "                   (with one guest the console also goes to stdout)\n"
+    "  --verbose        log debug messages too\n";
 
 enum {
 	OPT_COUNT = 256,
@@ -181,41 +220,43 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int set_count(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_count(struct options *o, const char *v, char *err, size_t errlen)
 {
 	unsigned long long n;
 
 	if (parse_uint(v, ~0u, &n) || n == 0 || n > OPT_MAX_GUESTS)
-		return fail(err, errlen, "--count '%s': want 1..%d guests", v, OPT_MAX_GUESTS);
+		return errbuf_set(err, errlen, -EINVAL, "--count '%s': want 1..%d guests", v,
+				  OPT_MAX_GUESTS);
 	o->count = (unsigned) n;
 	return 0;
 }
 
-static int set_cpus(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_cpus(struct options *o, const char *v, char *err, size_t errlen)
 {
 	unsigned long long n;
 
 	if (parse_uint(v, ~0u, &n) || n == 0 || n > OPT_MAX_CPUS)
-		return fail(err, errlen, "--cpus '%s': want 1..%d vCPUs", v, OPT_MAX_CPUS);
+		return errbuf_set(err, errlen, -EINVAL, "--cpus '%s': want 1..%d vCPUs", v,
+				  OPT_MAX_CPUS);
 	o->cpus = (unsigned) n;
 	return 0;
 }
 
-static int set_mem(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_mem(struct options *o, const char *v, char *err, size_t errlen)
 {
-	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % MEM_PAGE_SIZE ||
-	    o->mem > MEM_MAX_RAM)
-		return fail(err, errlen,
-			    "--mem '%s': want a size like 256M or 1G, a multiple of 4 KiB, "
-			    "above 0 and at most 1T",
-			    v);
+	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % PAGE_SIZE || o->mem > MEM_MAX_RAM)
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--mem '%s': want a size like 256M or 1G, a multiple of 4 KiB, "
+				  "above 0 and at most 1T",
+				  v);
 	return 0;
 }
 
-static int set_guest(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_guest(struct options *o, const char *v, char *err, size_t errlen)
 {
 	if (strcmp(v, "workload"))
-		return fail(err, errlen, "--guest '%s': the only built-in guest is 'workload'", v);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--guest '%s': the only built-in guest is 'workload'", v);
 	o->kind = GUEST_KIND_WORKLOAD;
 	return 0;
 }
@@ -229,29 +270,30 @@ static bool valid_name(const char *s, size_t max)
 		   len;
 }
 
-static int set_name(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_name(struct options *o, const char *v, char *err, size_t errlen)
 {
 	if (!valid_name(v, 40))
-		return fail(err, errlen, "--name '%s': want 1..40 of [A-Za-z0-9._-]", v);
+		return errbuf_set(err, errlen, -EINVAL, "--name '%s': want 1..40 of [A-Za-z0-9._-]",
+				  v);
 	o->name = v;
 	return 0;
 }
 
 /* A file name, with at most one "%d" (replaced by the guest index) and no other '%'. */
-static int set_ram_image(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_ram_image(struct options *o, const char *v, char *err, size_t errlen)
 {
 	const char *pct = strchr(v, '%');
 
 	if (!*v || (pct && (pct[1] != 'd' || strchr(pct + 1, '%'))))
-		return fail(err, errlen,
-			    "--ram-image '%s': want a file name, with %%d for the "
-			    "guest index if each guest has its own",
-			    v);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--ram-image '%s': want a file name, with %%d for the "
+				  "guest index if each guest has its own",
+				  v);
 	o->ram_image = v;
 	return 0;
 }
 
-static int set_merge(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_merge(struct options *o, const char *v, char *err, size_t errlen)
 {
 	if (!strcmp(v, "vmm"))
 		o->merge = MERGE_VMM;
@@ -260,33 +302,34 @@ static int set_merge(struct options *o, const char *v, char *err, unsigned errle
 	else if (!strcmp(v, "host"))
 		o->merge = MERGE_HOST;
 	else
-		return fail(err, errlen, "--merge '%s': want vmm, off or host", v);
+		return errbuf_set(err, errlen, -EINVAL, "--merge '%s': want vmm, off or host", v);
 	return 0;
 }
 
-static int set_group(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_group(struct options *o, const char *v, char *err, size_t errlen)
 {
 	struct group_rule *r = &o->group_rules[o->nr_group_rules];
 	const char *eq = strchr(v, '=');
 	size_t len = eq ? (size_t) (eq - v) : strlen(v);
 
 	if (o->nr_group_rules == OPT_MAX_GROUP_RULES)
-		return fail(err, errlen, "--share-group: at most %d rules", OPT_MAX_GROUP_RULES);
+		return errbuf_set(err, errlen, -EINVAL, "--share-group: at most %d rules",
+				  OPT_MAX_GROUP_RULES);
 	if (len == 0 || len >= OPT_GROUP_NAME_MAX)
-		return fail(err, errlen, "--share-group '%s': want NAME or NAME=GUEST[,GUEST...]",
-			    v);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--share-group '%s': want NAME or NAME=GUEST[,GUEST...]", v);
 	memcpy(r->group, v, len);
 	r->group[len] = '\0';
 	if (!valid_name(r->group, OPT_GROUP_NAME_MAX - 1) || (eq && !eq[1]))
-		return fail(err, errlen, "--share-group '%s': want NAME or NAME=GUEST[,GUEST...]",
-			    v);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--share-group '%s': want NAME or NAME=GUEST[,GUEST...]", v);
 	r->guests = eq ? eq + 1 : NULL;
 	o->nr_group_rules++;
 	return 0;
 }
 
 /* --seed N=GUEST[,GUEST...] */
-static int set_seed(struct options *o, const char *v, char *err, unsigned errlen)
+static int set_seed(struct options *o, const char *v, char *err, size_t errlen)
 {
 	struct seed_rule *r = &o->seed_rules[o->nr_seed_rules];
 	const char *eq = strchr(v, '=');
@@ -294,13 +337,15 @@ static int set_seed(struct options *o, const char *v, char *err, unsigned errlen
 	char num[24];
 
 	if (o->nr_seed_rules == OPT_MAX_SEED_RULES)
-		return fail(err, errlen, "--seed: at most %d rules", OPT_MAX_SEED_RULES);
+		return errbuf_set(err, errlen, -EINVAL, "--seed: at most %d rules",
+				  OPT_MAX_SEED_RULES);
 	if (!eq || !eq[1] || (size_t) (eq - v) >= sizeof(num))
-		return fail(err, errlen, "--seed '%s': want N=GUEST[,GUEST...]", v);
+		return errbuf_set(err, errlen, -EINVAL, "--seed '%s': want N=GUEST[,GUEST...]", v);
 	memcpy(num, v, (size_t) (eq - v));
 	num[eq - v] = '\0';
 	if (parse_uint(num, ~0ull, &seed))
-		return fail(err, errlen, "--seed '%s': '%s' is not a number", v, num);
+		return errbuf_set(err, errlen, -EINVAL, "--seed '%s': '%s' is not a number", v,
+				  num);
 	r->seed = seed;
 	r->guests = eq + 1;
 	o->nr_seed_rules++;
@@ -308,13 +353,13 @@ static int set_seed(struct options *o, const char *v, char *err, unsigned errlen
 }
 
 static int set_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *dst,
-		   char *err, unsigned errlen)
+		   char *err, size_t errlen)
 {
 	unsigned long long n;
 
 	if (parse_uint(v, max, &n) || n < min)
-		return fail(err, errlen, "%s '%s': want %llu..%llu", opt, v,
-			    (unsigned long long) min, (unsigned long long) max);
+		return errbuf_set(err, errlen, -EINVAL, "%s '%s': want %llu..%llu", opt, v,
+				  (unsigned long long) min, (unsigned long long) max);
 	*dst = n;
 	return 0;
 }
@@ -359,7 +404,7 @@ const char *options_group_of(const struct options *o, const char *name)
 }
 
 static int apply_option(struct options *o, int c, const char *v, bool *have_guest,
-			bool *have_profile, char *err, unsigned errlen)
+			bool *have_profile, char *err, size_t errlen)
 {
 	switch (c) {
 	case OPT_COUNT: return set_count(o, v, err, errlen);
@@ -388,34 +433,38 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 			       errlen);
 	case OPT_KSM_RATE:
 		return set_u64("--ksm-scan-rate", v, 0, 1ull << 40, &o->ksm_scan_rate, err, errlen);
-	default: return fail(err, errlen, "unknown option (see ksmvmm --help)");
+	default: return errbuf_set(err, errlen, -EINVAL, "unknown option (see ksmvmm --help)");
 	}
 }
 
 static int check_combination(struct options *o, bool have_guest, bool have_profile, char *err,
-			     unsigned errlen)
+			     size_t errlen)
 {
 	if (have_guest == (o->kernel != NULL))
-		return fail(err, errlen,
-			    "give exactly one of --guest workload or --kernel BZIMAGE");
+		return errbuf_set(err, errlen, -EINVAL,
+				  "give exactly one of --guest workload or --kernel BZIMAGE");
 	if (o->kernel)
 		o->kind = GUEST_KIND_LINUX;
 	if (o->kind == GUEST_KIND_LINUX && have_profile)
-		return fail(err, errlen, "--profile applies to --guest workload only");
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--profile applies to --guest workload only");
 	if (o->kind == GUEST_KIND_WORKLOAD && (o->initrd || o->cmdline))
-		return fail(err, errlen, "--initrd and --cmdline apply to --kernel only");
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--initrd and --cmdline apply to --kernel only");
 	if (o->ram_image && (o->kind != GUEST_KIND_WORKLOAD || o->profile.mutate_rate))
-		return fail(err, errlen, "--ram-image applies to --guest workload without mutate");
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--ram-image applies to --guest workload without mutate");
 	if (o->kind == GUEST_KIND_WORKLOAD && o->mem < MIN_WORKLOAD_MEM)
-		return fail(err, errlen, "--mem: a workload guest needs at least %llu MiB",
-			    MIN_WORKLOAD_MEM >> 20);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--mem: a workload guest needs at least %llu MiB",
+				  MIN_WORKLOAD_MEM >> 20);
 	if (o->kind == GUEST_KIND_WORKLOAD && o->mem > (uint64_t) (WL_MAX_PD - 1) << 30)
-		return fail(err, errlen, "--mem: a workload guest supports at most %d GiB",
-			    WL_MAX_PD - 1);
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--mem: a workload guest supports at most %d GiB", WL_MAX_PD - 1);
 	return 0;
 }
 
-int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen)
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
 	bool have_guest = false, have_profile = false, have_mem = false;
 	int c;
@@ -428,15 +477,15 @@ int options_parse(int argc, char **argv, struct options *o, char *err, unsigned 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
-			return fail(err, errlen, "bad option '%s' (see ksmvmm --help)",
-				    argv[optind - 1]);
+			return errbuf_set(err, errlen, -EINVAL,
+					  "bad option '%s' (see ksmvmm --help)", argv[optind - 1]);
 		have_mem |= c == OPT_MEM;
 		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
 			return -EINVAL;
 	}
 	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
 	if (!have_mem)
-		return fail(err, errlen, "--mem SIZE is required");
+		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
 	return check_combination(o, have_guest, have_profile, err, errlen);
 }

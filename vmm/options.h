@@ -3,6 +3,7 @@
 #define VMM_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define OPT_MAX_GUESTS 256
@@ -85,9 +86,12 @@ uint64_t options_seed_of(const struct options *o, const char *name);
 
 /* Parse "shared=50,zero=10[,dup=5][,placement=shuffled][,mutate=PCT@RATE][,seed=N]".
  * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */
-int profile_parse(const char *s, struct profile *p, char *err, unsigned errlen);
+int profile_parse(const char *s, struct profile *p, char *err, size_t errlen);
+
+/* The text of `ksmvmm --help`: a line for every option options_parse accepts. */
+extern const char options_usage[];
 
 /* Parse the arguments after `run`. Returns 0, or -EINVAL with a one-line reason in @err. */
-int options_parse(int argc, char **argv, struct options *o, char *err, unsigned errlen);
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
 
 #endif

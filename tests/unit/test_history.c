@@ -8,9 +8,10 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
+#include "lib/page.h"
 #include "tests/unit/check.h"
-#include "vmm/control_report.h"
-#include "vmm/history.h"
+#include "vmm/control/history.h"
+#include "vmm/control/report.h"
 
 /* Add sample @i: guest g saved i*(g+1) bytes and broke (g+1)*i pages, one per second. */
 static void add(struct history *h, unsigned i, size_t nguests)
@@ -110,17 +111,17 @@ static void test_reply(void)
 
 static void test_host(void)
 {
-	struct report_host host;
+	struct control_report_host host;
 
-	CHECK_EQ(report_read_host(&host), 0);
+	CHECK_EQ(control_report_read_host(&host), 0);
 	CHECK(host.pss > 0 && host.rss >= host.pss / 2);
-	CHECK(host.pss_anon + host.pss_file + host.pss_shmem <= host.pss + 4096 * 8);
-	CHECK_EQ(report_tolerance(0), 16u << 20);
-	CHECK_EQ(report_tolerance(1ull << 30), (16u << 20) + (32u << 20));
-	CHECK(report_agrees(100, 90, 10));
-	CHECK(report_agrees(90, 100, 10));
-	CHECK(!report_agrees(111, 100, 10));
-	CHECK(!report_agrees(89, 100, 10));
+	CHECK(host.pss_anon + host.pss_file + host.pss_shmem <= host.pss + 8 * PAGE_SIZE);
+	CHECK_EQ(control_report_tolerance(0), 16u << 20);
+	CHECK_EQ(control_report_tolerance(1ull << 30), (16u << 20) + (32u << 20));
+	CHECK(control_report_agrees(100, 90, 10));
+	CHECK(control_report_agrees(90, 100, 10));
+	CHECK(!control_report_agrees(111, 100, 10));
+	CHECK(!control_report_agrees(89, 100, 10));
 }
 
 int main(void)

@@ -1,5 +1,8 @@
 /* test_options.c - `ksmvmm run` option and memory profile parsing, good and bad. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/unit/check.h"
@@ -114,10 +117,47 @@ static void test_seed_rules(void)
 	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--seed", "5="), -EINVAL);
 }
 
+/* Whether options_parse knows option @name (given one argument, so that options with a
+ * value get one): any error but "bad option" / "unknown option" means it does. */
+static bool parser_knows(char *name)
+{
+	struct options o;
+
+	err[0] = '\0';
+	PARSE(&o, name, "1");
+	return !strstr(err, "bad option") && !strstr(err, "unknown option");
+}
+
+/* Every option `ksmvmm --help` describes (a line starting "  --NAME") is one the parser
+ * accepts. tests/docs/options-help.sh checks the converse and README.md's table. */
+static void test_usage_options(void)
+{
+	char *text = strdup(options_usage), *save, *line;
+	unsigned n = 0;
+	bool known;
+
+	CHECK(!parser_knows("--no-such-option"));
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "  --", 4))
+			continue;
+		line += 2;
+		line[strspn(line, "-abcdefghijklmnopqrstuvwxyz0123456789")] = '\0';
+		known = parser_knows(line);
+		if (!known)
+			fprintf(stderr, "--help lists %s, which the parser refuses: %s\n", line,
+				err);
+		CHECK(known);
+		n++;
+	}
+	CHECK(n >= 20); /* the usage text describes its options at all */
+	free(text);
+}
+
 int main(void)
 {
 	test_profile();
 	test_run_options();
 	test_seed_rules();
+	test_usage_options();
 	return check_done("test_options");
 }

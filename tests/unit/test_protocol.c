@@ -1,5 +1,5 @@
 /* test_protocol.c - the control protocol: good requests, hostile lines, reply round trips. */
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,7 +11,8 @@
 
 #include <glib.h>
 
-#include "vmm/protocol.h"
+#include "lib/errbuf.h"
+#include "vmm/control/protocol.h"
 
 int client_connect(const char *path)
 {
@@ -31,20 +31,6 @@ int client_connect(const char *path)
 		return ret;
 	}
 	return fd;
-}
-
-static char *client_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write a reason into @err and return NULL. */
-static char *client_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return NULL;
 }
 
 /* Wait until @fd is ready for @events or @deadline (monotonic µs) passes. Returns 0,
@@ -110,16 +96,39 @@ static int client_recv_line(int fd, GString *buf, gint64 deadline)
 	return 0;
 }
 
+/* Why sending failed (@ret from client_send), into @err. */
+static void client_send_error(int ret, char *err, size_t errlen)
+{
+	if (ret == -ETIMEDOUT)
+		errbuf_set(err, errlen, ret, "timed out sending the request");
+	else
+		errbuf_set(err, errlen, ret, "cannot send the request: %s", g_strerror(-ret));
+}
+
+/* Why no reply came (@ret from client_recv_line), into @err. */
+static void client_recv_error(int ret, int timeout_ms, char *err, size_t errlen)
+{
+	if (ret == -ETIMEDOUT)
+		errbuf_set(err, errlen, ret, "timed out after %d s waiting for a reply",
+			   timeout_ms / 1000);
+	else if (ret == -EPIPE)
+		errbuf_set(err, errlen, ret, "ksmvmm closed the connection without a reply");
+	else if (ret == -EMSGSIZE)
+		errbuf_set(err, errlen, ret, "reply longer than %u bytes", PROTO_MAX_REPLY);
+	else
+		errbuf_set(err, errlen, ret, "cannot read the reply: %s", g_strerror(-ret));
+}
+
 char *client_call(int fd, const char *line, int timeout_ms, char *err, size_t errlen)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
 	GString *buf;
 	int ret = client_send(fd, line, deadline);
 
-	if (ret == -ETIMEDOUT)
-		return client_fail(err, errlen, "timed out sending the request");
-	if (ret)
-		return client_fail(err, errlen, "cannot send the request: %s", g_strerror(-ret));
+	if (ret) {
+		client_send_error(ret, err, errlen);
+		return NULL;
+	}
 	buf = g_string_new(NULL);
 	ret = client_recv_line(fd, buf, deadline);
 	if (!ret) {
@@ -129,12 +138,6 @@ char *client_call(int fd, const char *line, int timeout_ms, char *err, size_t er
 		return g_string_free(buf, FALSE);
 	}
 	g_string_free(buf, TRUE);
-	if (ret == -ETIMEDOUT)
-		return client_fail(err, errlen, "timed out after %d s waiting for a reply",
-				   timeout_ms / 1000);
-	if (ret == -EPIPE)
-		return client_fail(err, errlen, "ksmvmm closed the connection without a reply");
-	if (ret == -EMSGSIZE)
-		return client_fail(err, errlen, "reply longer than %u bytes", PROTO_MAX_REPLY);
-	return client_fail(err, errlen, "cannot read the reply: %s", g_strerror(-ret));
+	client_recv_error(ret, timeout_ms, err, errlen);
+	return NULL;
 }

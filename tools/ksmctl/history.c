@@ -4,8 +4,9 @@
 
 #include <glib.h>
 
+#include "lib/page.h"
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define HISTORY_TIMEOUT_MS 30000
 #define HISTORY_ROWS 20 /* rows of the table view, spread over the samples */
@@ -36,7 +37,8 @@ static void print_table_row(const struct rd_history *h, size_t i)
 
 	printf("%8.0f %9.1f %9.1f %9llu %9llu %9.1f %8.2f", s->uptime, rd_mib(s->bytes_saved),
 	       rd_mib(s->cost_bytes), (unsigned long long) s->merges,
-	       (unsigned long long) s->cow_breaks, rd_mib(s->pool_pages * 4096), s->cpu_seconds);
+	       (unsigned long long) s->cow_breaks, rd_mib(s->pool_pages * PAGE_SIZE),
+	       s->cpu_seconds);
 	if (h->guest[0])
 		printf(" %9.1f %9llu", rd_mib(h->guest_saved[i]),
 		       (unsigned long long) h->guest_cow[i]);

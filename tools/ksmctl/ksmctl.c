@@ -13,7 +13,7 @@
 #include "tools/ksmctl/client.h"
 #include "tools/ksmctl/stats.h"
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
 #define KSMCTL_VERIFY_TIMEOUT_MS 600000 /* every guest checks all its pages */
@@ -458,13 +458,14 @@ static int ksmctl_run(struct ksmctl_args *a)
 int main(int argc, char **argv)
 {
 	struct ksmctl_args a = {0};
-	int ret = ksmctl_parse_args(argc, argv, &a);
+	int ret = ksmctl_parse_args(argc, argv, &a), e;
 
 	if (ret)
 		return ret < 0 ? KSMCTL_OK : ret;
 	ret = ksmctl_run(&a);
-	if (fflush(stdout) != 0 && ret == KSMCTL_OK) {
-		fprintf(stderr, "ksmctl: cannot write the output: %s\n", g_strerror(errno));
+	e = fflush(stdout) ? errno : 0;
+	if (e && ret == KSMCTL_OK) {
+		fprintf(stderr, "ksmctl: cannot write the output: %s\n", g_strerror(e));
 		ret = KSMCTL_FAILED;
 	}
 	return ret;

@@ -15,6 +15,8 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 
+#include "lib/errbuf.h"
+#include "lib/page.h"
 #include "tools/ksmctl/views.h"
 
 #define FONT "DejaVu Sans"
@@ -152,7 +154,7 @@ static void no_data(cairo_t *cr, const struct box *b, const char *why)
 /* MiB of series @k (0 saved, 1 cost, 2 pool) in sample @s. */
 static double series(const struct rd_sample *s, int k)
 {
-	uint64_t v = k == 0 ? s->bytes_saved : k == 1 ? s->cost_bytes : s->pool_pages * 4096;
+	uint64_t v = k == 0 ? s->bytes_saved : k == 1 ? s->cost_bytes : s->pool_pages * PAGE_SIZE;
 
 	return rd_mib(v);
 }
@@ -225,7 +227,8 @@ static void guest_bar(cairo_t *cr, const struct box *b, const struct rd_figures 
 {
 	double y = b->y0 + row * (double) i, h = fmax(row * 0.7, 1), x = b->x0;
 
-	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->private_pages * 4096), scale, C_PRIVATE);
+	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->private_pages * PAGE_SIZE), scale,
+		    C_PRIVATE);
 	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->shared_cost_bytes), scale, C_POOL);
 	segment(cr, x, y + (row - h) / 2, h, rd_mib(g->saved_bytes), scale, C_SAVED);
 	if (i % label_every == 0) {
@@ -358,7 +361,7 @@ static void title(cairo_t *cr, const struct rd_report *r)
 	text(cr, 20, 34, 20, true, LEFT, buf);
 	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", localtime(&when));
 	snprintf(buf, sizeof(buf), "%s - pool %.1f MiB - host Pss %.1f MiB (%s)", date,
-		 rd_mib(t->pool_pages * 4096), rd_mib(r->host.pss),
+		 rd_mib(t->pool_pages * PAGE_SIZE), rd_mib(r->host.pss),
 		 !r->host.known	  ? "unknown"
 		 : r->host.agrees ? "agrees with the fleet's cost"
 				  : "does not agree");
@@ -396,6 +399,6 @@ int picture_render(const struct rd_report *r, const struct rd_history *h, const 
 	cairo_surface_destroy(s);
 	if (st == CAIRO_STATUS_SUCCESS)
 		return 0;
-	snprintf(err, errlen, "cannot write %s: %s", path, cairo_status_to_string(st));
-	return -EIO;
+	return errbuf_set(err, errlen, -EIO, "cannot write %s: %s", path,
+			  cairo_status_to_string(st));
 }

@@ -6,8 +6,9 @@
 
 #include <glib.h>
 
+#include "lib/page.h"
 #include "tools/ksmctl/views.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define REPORT_TIMEOUT_MS 30000
 #define MATRIX_MAX_PRINTED 16 /* wider matrices are left to --json and the picture */
@@ -19,7 +20,7 @@ static void print_row(const struct rd_figures *f, const char *name, const char *
 
 	printf("%-10s %-8s %-8s %8.1f %8.1f %8.1f %9llu %8.1f %5.1f%% %8llu %8.1f %5.1f%% %7.1f\n",
 	       name, group, state, rd_mib(f->mem_bytes), rd_mib(f->cost_bytes),
-	       rd_mib(f->private_pages * 4096), (unsigned long long) f->shared_pages,
+	       rd_mib(f->private_pages * PAGE_SIZE), (unsigned long long) f->shared_pages,
 	       rd_mib(f->shared_cost_bytes), 100.0 * f->pool_share,
 	       (unsigned long long) f->zero_pages, rd_mib(f->saved_bytes),
 	       rd_pct((double) f->saved_bytes, unmerged), f->cow_per_s);
@@ -51,7 +52,7 @@ static void print_groups(const struct rd_report *r)
 
 		printf("%-10s %6llu %7.1fM %7.1fM %7.1fM %7.1f%%\n", g->name,
 		       (unsigned long long) g->guests, rd_mib(g->cost_bytes),
-		       rd_mib(g->pool_pages * 4096), rd_mib(g->saved_bytes),
+		       rd_mib(g->pool_pages * PAGE_SIZE), rd_mib(g->saved_bytes),
 		       rd_pct((double) g->saved_bytes, (double) rd_unmerged(g)));
 	}
 }
@@ -117,7 +118,7 @@ static void print_report(const struct rd_report *r)
 	printf("\nsaved %.1f MiB of %.1f MiB (%.1f%%); pool %.1f MiB in %llu pages\n",
 	       rd_mib(r->totals.saved_bytes), rd_mib(rd_unmerged(&r->totals)),
 	       rd_pct((double) r->totals.saved_bytes, (double) rd_unmerged(&r->totals)),
-	       rd_mib(r->totals.pool_pages * 4096), (unsigned long long) r->totals.pool_pages);
+	       rd_mib(r->totals.pool_pages * PAGE_SIZE), (unsigned long long) r->totals.pool_pages);
 	print_groups(r);
 	if (r->matrix.n && r->matrix.n <= MATRIX_MAX_PRINTED)
 		print_matrix(&r->matrix, "pool pages shared by each pair of guests (diagonal: "

@@ -2,7 +2,6 @@
 #include "tools/ksmctl/reportdata.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,25 +10,12 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "lib/errbuf.h"
 #include "tools/ksmctl/client.h"
-#include "vmm/protocol.h"
+#include "vmm/control/protocol.h"
 
 #define RD_TIMEOUT_MS 30000
 #define RD_MAX_ROWS 4096 /* most guests, groups or samples accepted */
-
-static int rd_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Write a reason into @err and return @ret. */
-static int rd_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 char *rd_call(const char *path, int cmd, const char *name, int timeout_ms, int *status)
 {
@@ -300,7 +286,7 @@ static JsonParser *rd_load(const char *line, JsonObject **o, char *err, size_t e
 	if (json_parser_load_from_data(p, line, -1, NULL))
 		root = json_parser_get_root(p);
 	if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-		*ret = rd_fail(err, errlen, -EINVAL, "the reply is not a JSON object");
+		*ret = errbuf_set(err, errlen, -EINVAL, "the reply is not a JSON object");
 		return p;
 	}
 	*o = json_node_get_object(root);
@@ -320,7 +306,7 @@ int rd_report_parse(const char *line, struct rd_report *r, char *err, size_t err
 	memset(r, 0, sizeof(*r));
 	if (!ret && rd_report_object(o, r)) {
 		rd_report_free(r);
-		ret = rd_fail(err, errlen, -EINVAL, "the report is not in schema version 1");
+		ret = errbuf_set(err, errlen, -EINVAL, "the report is not in schema version 1");
 	}
 	g_object_unref(p);
 	return ret;
@@ -340,7 +326,7 @@ void rd_report_free(struct rd_report *r)
 
 /* ---- History ---- */
 
-/* One sample: an array in the order of "columns" (vmm/history.c). */
+/* One sample: an array in the order of "columns" (vmm/control/history.c). */
 static int rd_sample(JsonNode *n, struct rd_sample *s)
 {
 	JsonArray *a = JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
@@ -367,18 +353,18 @@ static int rd_guest_samples(JsonObject *o, struct rd_history *h, char *err, size
 	if (!rd_member(o, "guest"))
 		return 0;
 	if (!a || json_array_get_length(a) != h->n)
-		return rd_fail(err, errlen, -EINVAL, "malformed guest samples");
+		return errbuf_set(err, errlen, -EINVAL, "malformed guest samples");
 	rd_str(o, "guest", h->guest, sizeof(h->guest));
 	h->guest_saved = calloc(h->n + 1, sizeof(*h->guest_saved));
 	h->guest_cow = calloc(h->n + 1, sizeof(*h->guest_cow));
 	if (!h->guest_saved || !h->guest_cow)
-		return rd_fail(err, errlen, -ENOMEM, "out of memory");
+		return errbuf_set(err, errlen, -ENOMEM, "out of memory");
 	for (guint i = 0; i < h->n; i++) {
 		JsonNode *n = json_array_get_element(a, i);
 		JsonArray *pair = JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
 
 		if (!pair || json_array_get_length(pair) != 2)
-			return rd_fail(err, errlen, -EINVAL, "malformed guest samples");
+			return errbuf_set(err, errlen, -EINVAL, "malformed guest samples");
 		h->guest_saved[i] = (uint64_t) json_array_get_int_element(pair, 0);
 		h->guest_cow[i] = (uint64_t) json_array_get_int_element(pair, 1);
 	}
@@ -395,14 +381,14 @@ int rd_history_parse(const char *line, struct rd_history *h, char *err, size_t e
 	memset(h, 0, sizeof(*h));
 	a = ret ? NULL : rd_array(o, "samples");
 	if (!ret && (!a || rd_uint(o, "version") != 1))
-		ret = rd_fail(err, errlen, -EINVAL, "the history is not in version 1");
+		ret = errbuf_set(err, errlen, -EINVAL, "the history is not in version 1");
 	if (!ret) {
 		h->period_s = (unsigned) rd_uint(o, "period_s");
 		h->s = calloc(json_array_get_length(a) + 1, sizeof(*h->s));
 		for (guint i = 0; h->s && i < json_array_get_length(a) && !ret; i++)
 			ret = rd_sample(json_array_get_element(a, i), &h->s[h->n++]);
 		if (!h->s || ret)
-			ret = rd_fail(err, errlen, -EINVAL, "malformed history samples");
+			ret = errbuf_set(err, errlen, -EINVAL, "malformed history samples");
 	}
 	if (!ret)
 		ret = rd_guest_samples(o, h, err, errlen);

@@ -76,7 +76,7 @@ struct rd_report {
 	struct rd_engine engine;
 };
 
-/* One history sample (see vmm/history.h). */
+/* One history sample (see vmm/control/history.h). */
 struct rd_sample {
 	double time, uptime, cpu_seconds;
 	uint64_t bytes_saved, cost_bytes, merges, cow_breaks, zero_pages, pool_pages;

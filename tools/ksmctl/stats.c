@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/page.h"
+
 #define MIB (1024.0 * 1024.0)
 
 static gint64 num(JsonObject *o, const char *key)
@@ -36,11 +38,11 @@ static void print_guest(JsonObject *g, bool engine)
 
 	if (!engine) {
 		printf("%-12s %-8s %-8s %8.1f\n", str(g, "name"), str(g, "group"), str(g, "state"),
-		       (double) total * 4096 / MIB);
+		       (double) total * PAGE_SIZE / MIB);
 		return;
 	}
 	printf("%-12s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
-	       str(g, "name"), str(g, "group"), str(g, "state"), (double) total * 4096 / MIB,
+	       str(g, "name"), str(g, "group"), str(g, "state"), (double) total * PAGE_SIZE / MIB,
 	       pct(num(g, "pages_merged"), total), pct(num(g, "pages_zero"), total),
 	       pct(num(g, "pages_unique"), total), pct(num(g, "pages_volatile"), total),
 	       (long long) num(g, "cow_breaks"), (double) num(g, "bytes_saved") / MIB);
@@ -58,7 +60,7 @@ static void print_engine(JsonObject *e)
 	       (long long) num(e, "merges"), (long long) num(e, "zero_released"),
 	       (long long) num(e, "cow_breaks"));
 	printf("pool: %lld pages (%.1f MiB), %lld freed; saved %.1f MiB in all\n",
-	       (long long) num(e, "pool_pages"), (double) num(e, "pool_pages") * 4096 / MIB,
+	       (long long) num(e, "pool_pages"), (double) num(e, "pool_pages") * PAGE_SIZE / MIB,
 	       (long long) num(e, "pool_freed"), (double) num(e, "bytes_saved") / MIB);
 	printf("mappings: %lld of %lld (budget %s, %lld merges held back)\n",
 	       (long long) num(e, "mappings_used"), (long long) num(e, "mappings_limit"),

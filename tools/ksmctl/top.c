@@ -15,6 +15,7 @@
 
 #include <glib.h>
 
+#include "lib/page.h"
 #include "tools/ksmctl/views.h"
 
 static volatile sig_atomic_t top_quit; /* set by SIGINT / SIGTERM */
@@ -131,7 +132,7 @@ static void top_header(const struct view_args *a, const struct rd_report *r, dou
 	       r->nguests, (unsigned long long) r->ended_guests, rd_mib(t->mem_bytes),
 	       rd_mib(t->cost_bytes), rd_mib(t->saved_bytes),
 	       rd_pct((double) t->saved_bytes, (double) rd_unmerged(t)),
-	       rd_mib(t->pool_pages * 4096), t->cow_per_s);
+	       rd_mib(t->pool_pages * PAGE_SIZE), t->cow_per_s);
 	if (r->host.known)
 		printf("host:  Pss %.1f MiB, Rss %.1f MiB | VMM's own memory %+.1f MiB (%s)\n",
 		       rd_mib(r->host.pss), rd_mib(r->host.rss),

@@ -1,4 +1,4 @@
-/* control_report.c - the "report" reply: fair per-guest cost, sharing matrix, host check.
+/* report.c - the "report" reply: fair per-guest cost, sharing matrix, host check.
  *
  * A report is built on a worker thread from three sources: the engine's published
  * per-guest figures (a snapshot copy), the sharing matrix (ksm_matrix, under the engine
@@ -7,7 +7,7 @@
  * mapped until the process exits, so the host comparison counts their cost too.
  * The schema is docs/report-schema.json; the figures are explained in docs/reports.md.
  */
-#include "vmm/control_report.h"
+#include "vmm/control/report.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,13 +18,13 @@
 #include <json-glib/json-glib.h>
 
 #include "ksm/ksm.h"
-#include "vmm/control_stats.h"
+#include "lib/page.h"
+#include "vmm/control/history.h"
+#include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
+#include "vmm/control/stats.h"
 #include "vmm/fleet.h"
-#include "vmm/protocol_json.h"
-#include "vmm/history.h"
-#include "vmm/protocol.h"
 
-#define PAGE 4096ull
 #define MIB (1ull << 20)
 
 /* Everything one report is made of. */
@@ -37,13 +37,13 @@ struct report {
 	double *cow_rate; /* n: breaks per second */
 	double fleet_cow_rate;
 	bool *live; /* n: running or starting, with figures */
-	struct report_host host;
+	struct control_report_host host;
 	int host_err; /* 0, or why host is unknown */
 };
 
 /* ---- Host accounting ---- */
 
-int report_read_host(struct report_host *out)
+int control_report_read_host(struct control_report_host *out)
 {
 	static const char *const keys[] = {"Rss:", "Pss:", "Pss_Anon:", "Pss_Shmem:", "Pss_File:"};
 	uint64_t *dst[] = {&out->rss, &out->pss, &out->pss_anon, &out->pss_shmem, &out->pss_file};
@@ -69,12 +69,12 @@ int report_read_host(struct report_host *out)
 	return found == (1u << G_N_ELEMENTS(keys)) - 1 ? 0 : -ENODATA;
 }
 
-uint64_t report_tolerance(uint64_t guest_ram)
+uint64_t control_report_tolerance(uint64_t guest_ram)
 {
 	return 16 * MIB + guest_ram / 32;
 }
 
-bool report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)
+bool control_report_agrees(uint64_t pss, uint64_t accounted, uint64_t tolerance)
 {
 	return (pss > accounted ? pss - accounted : accounted - pss) <= tolerance;
 }
@@ -123,7 +123,7 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 	}
 	if (!h || history_cow_rate(h, SIZE_MAX, REPORT_COW_WINDOW_S, &r->fleet_cow_rate))
 		r->fleet_cow_rate = 0;
-	r->host_err = report_read_host(&r->host);
+	r->host_err = control_report_read_host(&r->host);
 	return 0;
 }
 
@@ -140,10 +140,10 @@ struct report_sum {
 
 static void report_sum_add(struct report_sum *t, const struct ksm_vm_stats *s, double cow)
 {
-	uint64_t priv = s->pages_private * PAGE;
+	uint64_t priv = s->pages_private * PAGE_SIZE;
 
 	t->guests++;
-	t->mem_bytes += s->pages_total * PAGE;
+	t->mem_bytes += s->pages_total * PAGE_SIZE;
 	t->cost_bytes += s->cost_bytes;
 	t->private_pages += s->pages_private;
 	t->shared_pages += s->pages_merged;
@@ -176,7 +176,7 @@ static void put_sum(JsonBuilder *b, const struct report_sum *t, uint64_t pool_by
 
 static uint64_t report_pool_bytes(const struct report *r)
 {
-	return r->engine.pool_pages * PAGE;
+	return r->engine.pool_pages * PAGE_SIZE;
 }
 
 static void put_guests(JsonBuilder *b, const struct report *r)
@@ -280,7 +280,7 @@ static void put_group(JsonBuilder *b, const struct report *r, const char *name)
 	proto_add_uint(b, "guests", t.guests);
 	put_sum(b, &t, report_pool_bytes(r));
 	/* Pool pages belong to one group, so the group's shares add up to its pages. */
-	proto_add_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE / 2) / PAGE);
+	proto_add_uint(b, "pool_pages", (t.shared_cost_bytes + PAGE_SIZE / 2) / PAGE_SIZE);
 	json_builder_end_object(b);
 }
 
@@ -367,7 +367,7 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 
 	for (size_t i = 0; i < r->n; i++)
 		ram += r->info[i].mem_bytes;
-	tol = report_tolerance(ram);
+	tol = control_report_tolerance(ram);
 	json_builder_set_member_name(b, "host");
 	if (r->host_err) {
 		json_builder_add_null_value(b);
@@ -385,7 +385,7 @@ static void put_host(JsonBuilder *b, const struct report *r, uint64_t accounted)
 	proto_add_int(b, "pool_difference_bytes",
 		      (int64_t) r->host.pss_shmem - (int64_t) report_pool_bytes(r));
 	proto_add_uint(b, "tolerance_bytes", tol);
-	proto_add_bool(b, "agrees", report_agrees(r->host.pss, accounted, tol));
+	proto_add_bool(b, "agrees", control_report_agrees(r->host.pss, accounted, tol));
 	json_builder_end_object(b);
 }
 
@@ -393,7 +393,7 @@ static void put_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	control_add_engine_counters(b, s);
+	control_stats_add_engine(b, s);
 	proto_add_uint(b, "stall_p99_us", s->stall_p99_us);
 	proto_add_uint(b, "stall_max_us", s->stall_max_us);
 	json_builder_end_object(b);
@@ -415,7 +415,7 @@ static char *report_build(const struct report *r)
 	proto_add_uint(b, "version", REPORT_VERSION);
 	proto_add_double(b, "time", (double) g_get_real_time() / 1e6);
 	proto_add_string(b, "merge", "vmm");
-	proto_add_uint(b, "page_size", PAGE);
+	proto_add_uint(b, "page_size", PAGE_SIZE);
 	proto_add_uint(b, "cow_window_s", REPORT_COW_WINDOW_S);
 	put_guests(b, r);
 	put_ended(b, r);
@@ -453,7 +453,7 @@ char *control_report_reply(struct fleet *f, struct history *h)
 	return line;
 }
 
-char *control_history_reply(struct fleet *f, struct history *h, const char *name)
+char *control_report_history_reply(struct fleet *f, struct history *h, const char *name)
 {
 	int i = name[0] ? fleet_find(f, name) : -1;
 

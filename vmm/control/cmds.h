@@ -1,4 +1,4 @@
-/* control_cmds.h - what the control socket does: one handler per protocol command. */
+/* cmds.h - what the control socket does: one handler per protocol command. */
 #ifndef VMM_CONTROL_CMDS_H
 #define VMM_CONTROL_CMDS_H
 

@@ -5,8 +5,8 @@
  * bytes saved and copy-on-write breaks. Readers (the "history" and "report" commands,
  * possibly on worker threads) copy samples out under the ring's lock.
  */
-#ifndef VMM_HISTORY_H
-#define VMM_HISTORY_H
+#ifndef VMM_CONTROL_HISTORY_H
+#define VMM_CONTROL_HISTORY_H
 
 #include <stddef.h>
 #include <stdint.h>

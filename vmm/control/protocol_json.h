@@ -1,6 +1,7 @@
-/* protocol_json.h - building reply lines with json-glib, for repliers beyond protocol.c. */
-#ifndef VMM_PROTOCOL_JSON_H
-#define VMM_PROTOCOL_JSON_H
+/* protocol_json.h - writing JSON lines with json-glib (protocol_json.c): for protocol.c and
+ * the repliers of the control commands. */
+#ifndef VMM_CONTROL_PROTOCOL_JSON_H
+#define VMM_CONTROL_PROTOCOL_JSON_H
 
 #include <json-glib/json-glib.h>
 #include <stdbool.h>

@@ -3,13 +3,13 @@
  * A client sends one request line, e.g. {"cmd":"verify","name":"g0"}, and gets exactly
  * one reply line: {"ok":true,...} or {"ok":false,"error":"..."}. This module only
  * parses and builds lines; it never touches sockets or the fleet, so both the VMM
- * (vmm/control.c) and ksmctl use it, and it is unit-tested without KVM.
+ * (vmm/control/control.c) and ksmctl use it, and it is unit-tested without KVM.
  *
  * Every string returned by a proto_build_* or proto_reply_* function is one line
  * ending in '\n', allocated with g_malloc: release it with g_free().
  */
-#ifndef VMM_PROTOCOL_H
-#define VMM_PROTOCOL_H
+#ifndef VMM_CONTROL_PROTOCOL_H
+#define VMM_CONTROL_PROTOCOL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* control_cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
+/* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -9,9 +9,9 @@
  */
 #define pr_fmt(fmt) "control: " fmt
 
-#include "vmm/control_cmds.h"
-#include "vmm/control_report.h"
-#include "vmm/control_stats.h"
+#include "vmm/control/cmds.h"
+#include "vmm/control/report.h"
+#include "vmm/control/stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,10 +22,11 @@
 #include <glib.h>
 #include <glib-unix.h>
 
-#include "vmm/fleet.h"
-#include "vmm/history.h"
+#include "lib/errbuf.h"
 #include "lib/log.h"
-#include "vmm/protocol.h"
+#include "vmm/control/history.h"
+#include "vmm/control/protocol.h"
+#include "vmm/fleet.h"
 
 #define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
 #define CONTROL_JOB_THREADS 8	 /* guests one verify request checks in parallel */
@@ -201,10 +202,13 @@ static void control_verify_one(struct control_job *job, size_t k)
 static void control_job_done(struct control_job *job)
 {
 	uint64_t one = 1;
+	int e;
 
 	/* An eventfd write fails only if its counter would overflow: never here. */
-	if (write(job->cmds->wake_fd, &one, sizeof(one)) < 0)
-		pr_warn("cannot wake the main loop: %s", g_strerror(errno));
+	if (write(job->cmds->wake_fd, &one, sizeof(one)) < 0) {
+		e = errno;
+		pr_warn("cannot wake the main loop: %s", g_strerror(e));
+	}
 }
 
 static gpointer control_job_thread(gpointer data)
@@ -338,10 +342,14 @@ static gboolean control_on_wake(gint fd, GIOCondition cond, gpointer data)
 	struct control_cmds *c = data;
 	uint64_t count;
 	GList *l, *next;
+	int e;
 
 	(void) cond;
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		pr_warn("cannot read the wake eventfd: %s", g_strerror(errno));
+	if (read(fd, &count, sizeof(count)) < 0) {
+		e = errno;
+		if (e != EAGAIN)
+			pr_warn("cannot read the wake eventfd: %s", g_strerror(e));
+	}
 	for (l = c->jobs; l; l = next) {
 		struct control_job *job = l->data;
 
@@ -360,12 +368,12 @@ static char *control_stats(struct control_cmds *c, const struct proto_request *r
 
 static char *control_set(struct control_cmds *c, const struct proto_request *req)
 {
-	return control_set_reply(c->fleet, req->key, req->value);
+	return control_stats_set_reply(c->fleet, req->key, req->value);
 }
 
 static char *control_history(struct control_cmds *c, const struct proto_request *req)
 {
-	return control_history_reply(c->fleet, c->history, req->name);
+	return control_report_history_reply(c->fleet, c->history, req->name);
 }
 
 /* Worker thread: the report (ksm_matrix waits for the engine lock). */
@@ -379,7 +387,7 @@ static char *control_report_compute(struct control_cmds *c, const struct proto_r
 static char *control_probe_compute(struct control_cmds *c, const struct proto_request *req)
 {
 	(void) req;
-	return control_probe_reply(c->fleet);
+	return control_stats_probe_reply(c->fleet);
 }
 
 /* Worker thread: one workload guest watches for stalls for req->ms. */
@@ -390,8 +398,8 @@ static char *control_watch_compute(struct control_cmds *c, const struct proto_re
 	int err = 0;
 
 	if (!reply)
-		reply =
-		    control_watch_reply(c->fleet, idx, req->name, req->ms, req->threshold_us, &err);
+		reply = control_stats_watch_reply(c->fleet, idx, req->name, req->ms,
+						  req->threshold_us, &err);
 	return reply ? reply : control_error(req->name, err);
 }
 
@@ -455,11 +463,13 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 struct control_cmds *control_cmds_create(struct fleet *f, char *err, size_t errlen)
 {
 	struct control_cmds *c = g_new0(struct control_cmds, 1);
+	int e;
 
 	c->fleet = f;
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->wake_fd < 0) {
-		snprintf(err, errlen, "cannot create an eventfd: %s", g_strerror(errno));
+		e = errno;
+		errbuf_set(err, errlen, -e, "cannot create an eventfd: %s", g_strerror(e));
 		g_free(c);
 		return NULL;
 	}

@@ -1,6 +1,6 @@
 /* control.h - the control socket: ksmctl and tests talk to the running VMM here. */
-#ifndef VMM_CONTROL_H
-#define VMM_CONTROL_H
+#ifndef VMM_CONTROL_CONTROL_H
+#define VMM_CONTROL_CONTROL_H
 
 #include <stddef.h>
 

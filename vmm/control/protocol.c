@@ -6,8 +6,8 @@
  * members are errors, so a typo is reported rather than ignored. Replies are parsed
  * leniently (unknown members are skipped) so an older ksmctl talks to a newer VMM.
  */
-#include "vmm/protocol.h"
-#include "vmm/protocol_json.h"
+#include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,6 +16,8 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+
+#include "lib/errbuf.h"
 
 #define PROTO_MAX_ENTRIES 4096 /* longest array a client accepts in a reply */
 
@@ -90,22 +92,6 @@ bool proto_cmd_needs_name(enum proto_cmd cmd)
 
 /* ---- Checks before parsing ---- */
 
-static int proto_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write a reason into @err and return -EINVAL. */
-static int proto_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /* Length of @line without one trailing "\n" or "\r\n". */
 static size_t proto_trim(const char *line, size_t len)
 {
@@ -120,8 +106,9 @@ static size_t proto_trim(const char *line, size_t len)
 static int proto_fail_byte(char c, char *err, size_t errlen)
 {
 	if (g_ascii_isprint(c))
-		return proto_fail(err, errlen, "not valid JSON: unexpected '%c'", c);
-	return proto_fail(err, errlen, "not valid JSON: unexpected byte 0x%02x", (unsigned char) c);
+		return errbuf_set(err, errlen, -EINVAL, "not valid JSON: unexpected '%c'", c);
+	return errbuf_set(err, errlen, -EINVAL, "not valid JSON: unexpected byte 0x%02x",
+			  (unsigned char) c);
 }
 
 /* Length of the escape sequence at @s (just after a backslash, @left bytes left), or 0
@@ -148,14 +135,15 @@ static int proto_check_string(const char *s, size_t len, size_t *i, char *err, s
 
 	for ((*i)++; *i < len && s[*i] != '"'; (*i)++) {
 		if ((unsigned char) s[*i] < 0x20)
-			return proto_fail(err, errlen, "control character in a string");
+			return errbuf_set(err, errlen, -EINVAL, "control character in a string");
 		if (s[*i] != '\\')
 			continue;
 		esc = proto_escape_len(s + *i + 1, len - *i - 1);
 		if (!esc)
-			return proto_fail(err, errlen, "not valid JSON: bad escape in a string");
+			return errbuf_set(err, errlen, -EINVAL,
+					  "not valid JSON: bad escape in a string");
 		if (esc == 5 && memcmp(s + *i + 1, "u0000", 5) == 0)
-			return proto_fail(err, errlen, "NUL characters are not allowed");
+			return errbuf_set(err, errlen, -EINVAL, "NUL characters are not allowed");
 		*i += esc;
 	}
 	return 0;
@@ -173,11 +161,12 @@ static int proto_check_lexis(const char *s, size_t len, char *err, size_t errlen
 		if (s[i] == '"')
 			ret = proto_check_string(s, len, &i, err, errlen);
 		else if (s[i] == '\n')
-			ret = proto_fail(err, errlen, "line contains a newline");
+			ret = errbuf_set(err, errlen, -EINVAL, "line contains a newline");
 		else if (!strchr("{}[]:, \t\r-+.0123456789eEtrufalsn", s[i]))
 			ret = proto_fail_byte(s[i], err, errlen);
 		else if ((s[i] == '[' || s[i] == '{') && ++depth > PROTO_MAX_DEPTH)
-			ret = proto_fail(err, errlen, "nesting deeper than %d", PROTO_MAX_DEPTH);
+			ret = errbuf_set(err, errlen, -EINVAL, "nesting deeper than %d",
+					 PROTO_MAX_DEPTH);
 		else if ((s[i] == ']' || s[i] == '}') && depth)
 			depth--;
 	}
@@ -188,11 +177,11 @@ static int proto_check_lexis(const char *s, size_t len, char *err, size_t errlen
 static int proto_check_text(const char *s, size_t len, size_t max, char *err, size_t errlen)
 {
 	if (len > max)
-		return proto_fail(err, errlen, "line longer than %zu bytes", max);
+		return errbuf_set(err, errlen, -EINVAL, "line longer than %zu bytes", max);
 	if (memchr(s, '\0', len))
-		return proto_fail(err, errlen, "line contains a NUL byte");
+		return errbuf_set(err, errlen, -EINVAL, "line contains a NUL byte");
 	if (!g_utf8_validate(s, (gssize) len, NULL))
-		return proto_fail(err, errlen, "line is not valid UTF-8");
+		return errbuf_set(err, errlen, -EINVAL, "line is not valid UTF-8");
 	return proto_check_lexis(s, len, err, errlen);
 }
 
@@ -204,12 +193,13 @@ static JsonNode *proto_load_object(const char *s, size_t len, char *err, size_t 
 	JsonNode *root = NULL;
 
 	if (!json_parser_load_from_data(parser, s, (gssize) len, &gerr)) {
-		proto_fail(err, errlen, "not valid JSON: %s", gerr->message);
+		errbuf_set(err, errlen, -EINVAL, "not valid JSON: %s", gerr->message);
 		g_error_free(gerr);
 	} else {
 		root = json_parser_steal_root(parser);
 		if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-			proto_fail(err, errlen, "%s", root ? "not a JSON object" : "empty line");
+			errbuf_set(err, errlen, -EINVAL, "%s",
+				   root ? "not a JSON object" : "empty line");
 			g_clear_pointer(&root, json_node_unref);
 		}
 	}
@@ -265,15 +255,16 @@ static int proto_get_uint(JsonNode *n, uint64_t max, uint64_t *out)
 static int proto_get_name(JsonNode *n, char *name, char *err, size_t errlen)
 {
 	if (!proto_holds(n, G_TYPE_STRING))
-		return proto_fail(err, errlen, "\"name\" must be a string");
+		return errbuf_set(err, errlen, -EINVAL, "\"name\" must be a string");
 	if (proto_copy(n, name, PROTO_NAME_MAX, false))
-		return proto_fail(err, errlen, "\"name\" is longer than %d bytes",
+		return errbuf_set(err, errlen, -EINVAL, "\"name\" is longer than %d bytes",
 				  PROTO_NAME_MAX - 1);
 	if (!name[0])
-		return proto_fail(err, errlen, "\"name\" is empty");
+		return errbuf_set(err, errlen, -EINVAL, "\"name\" is empty");
 	for (const char *p = name; *p; p++) {
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
-			return proto_fail(err, errlen, "\"name\" contains a control character");
+			return errbuf_set(err, errlen, -EINVAL,
+					  "\"name\" contains a control character");
 	}
 	return 0;
 }
@@ -283,7 +274,8 @@ static int proto_get_key(JsonNode *n, char *key, char *err, size_t errlen)
 {
 	if (!proto_holds(n, G_TYPE_STRING) || proto_copy(n, key, PROTO_KEY_MAX, false) || !key[0] ||
 	    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(key))
-		return proto_fail(err, errlen, "\"key\" must be a tunable name like batch_pages");
+		return errbuf_set(err, errlen, -EINVAL,
+				  "\"key\" must be a tunable name like batch_pages");
 	return 0;
 }
 
@@ -294,7 +286,8 @@ static int proto_get_bounded(JsonNode *n, const char *what, uint32_t max, uint32
 	uint64_t v;
 
 	if (proto_get_uint(n, max, &v) || v < 1)
-		return proto_fail(err, errlen, "\"%s\" must be an integer from 1 to %u", what, max);
+		return errbuf_set(err, errlen, -EINVAL, "\"%s\" must be an integer from 1 to %u",
+				  what, max);
 	*out = (uint32_t) v;
 	return 0;
 }
@@ -306,12 +299,12 @@ static int proto_get_cmd(JsonObject *o, enum proto_cmd *cmd, char *err, size_t e
 	const char *s;
 
 	if (!n)
-		return proto_fail(err, errlen, "missing \"cmd\"");
+		return errbuf_set(err, errlen, -EINVAL, "missing \"cmd\"");
 	if (!proto_holds(n, G_TYPE_STRING))
-		return proto_fail(err, errlen, "\"cmd\" must be a string");
+		return errbuf_set(err, errlen, -EINVAL, "\"cmd\" must be a string");
 	s = json_node_get_string(n);
 	if (proto_cmd_lookup(s, cmd))
-		return proto_fail(err, errlen, "unknown command \"%.64s\"", s);
+		return errbuf_set(err, errlen, -EINVAL, "unknown command \"%.64s\"", s);
 	return 0;
 }
 
@@ -333,7 +326,8 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 			ret = proto_get_key(json_object_get_member(o, key), req->key, err, errlen);
 		else if (strcmp(key, "value") == 0 && proto_cmd_takes_key_value(req->cmd))
 			ret = proto_get_uint(json_object_get_member(o, key), INT64_MAX, &req->value)
-				  ? proto_fail(err, errlen, "\"value\" must be an integer >= 0")
+				  ? errbuf_set(err, errlen, -EINVAL,
+					       "\"value\" must be an integer >= 0")
 				  : 0;
 		else if (strcmp(key, "ms") == 0 && proto_cmd_is_watch(req->cmd))
 			ret = proto_get_bounded(json_object_get_member(o, key), "ms",
@@ -343,19 +337,21 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 						PROTO_WATCH_MAX_THRESHOLD_US, &req->threshold_us,
 						err, errlen);
 		else
-			ret = proto_fail(err, errlen, "unknown member \"%.64s\" for \"%s\"", key,
-					 proto_cmd_name(req->cmd));
+			ret =
+			    errbuf_set(err, errlen, -EINVAL, "unknown member \"%.64s\" for \"%s\"",
+				       key, proto_cmd_name(req->cmd));
 	}
 	g_list_free(members);
 	if (!ret && proto_cmd_is_watch(req->cmd) && !req->ms)
-		ret = proto_fail(err, errlen, "\"watch\" needs \"ms\"");
+		ret = errbuf_set(err, errlen, -EINVAL, "\"watch\" needs \"ms\"");
 	if (!ret && proto_cmd_is_watch(req->cmd) && !req->threshold_us)
 		req->threshold_us = PROTO_WATCH_THRESHOLD_US;
 	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
-		ret = proto_fail(err, errlen, "\"%s\" needs a \"name\"", proto_cmd_name(req->cmd));
+		ret = errbuf_set(err, errlen, -EINVAL, "\"%s\" needs a \"name\"",
+				 proto_cmd_name(req->cmd));
 	if (!ret && proto_cmd_takes_key_value(req->cmd) &&
 	    (!req->key[0] || !json_object_has_member(o, "value")))
-		ret = proto_fail(err, errlen, "\"%s\" needs a \"key\" and a \"value\"",
+		ret = errbuf_set(err, errlen, -EINVAL, "\"%s\" needs a \"key\" and a \"value\"",
 				 proto_cmd_name(req->cmd));
 	return ret;
 }
@@ -384,73 +380,6 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *req,
 }
 
 /* ---- Building lines ---- */
-
-void proto_add_string(JsonBuilder *b, const char *key, const char *s)
-{
-	char *valid = g_utf8_make_valid(s, -1);
-
-	if (key)
-		json_builder_set_member_name(b, key);
-	json_builder_add_string_value(b, valid);
-	g_free(valid);
-}
-
-void proto_add_uint(JsonBuilder *b, const char *key, uint64_t v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, v > INT64_MAX ? INT64_MAX : (gint64) v);
-}
-
-void proto_add_int(JsonBuilder *b, const char *key, int64_t v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_int_value(b, v);
-}
-
-void proto_add_double(JsonBuilder *b, const char *key, double v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_double_value(b, v);
-}
-
-void proto_add_bool(JsonBuilder *b, const char *key, bool v)
-{
-	json_builder_set_member_name(b, key);
-	json_builder_add_boolean_value(b, v);
-}
-
-JsonBuilder *proto_begin(bool ok)
-{
-	JsonBuilder *b = json_builder_new();
-
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "ok");
-	json_builder_add_boolean_value(b, ok);
-	return b;
-}
-
-char *proto_finish(JsonBuilder *b)
-{
-	json_builder_end_object(b);
-	return proto_render(b);
-}
-
-char *proto_render(JsonBuilder *b)
-{
-	JsonGenerator *gen = json_generator_new();
-	JsonNode *root;
-	char *text, *line;
-
-	root = json_builder_get_root(b);
-	json_generator_set_root(gen, root);
-	text = json_generator_to_data(gen, NULL);
-	line = g_strconcat(text, "\n", NULL);
-	g_free(text);
-	json_node_unref(root);
-	g_object_unref(gen);
-	g_object_unref(b);
-	return line;
-}
 
 char *proto_build_request(const struct proto_request *req)
 {
@@ -652,23 +581,23 @@ static int proto_parse_reply_object(JsonObject *o, struct proto_reply *r, char *
 	int ret;
 
 	if (!proto_holds(json_object_get_member(o, "ok"), G_TYPE_BOOLEAN))
-		return proto_fail(err, errlen, "reply has no boolean \"ok\"");
+		return errbuf_set(err, errlen, -EINVAL, "reply has no boolean \"ok\"");
 	r->ok = json_object_get_boolean_member(o, "ok");
 	if (!r->ok &&
 	    proto_copy(json_object_get_member(o, "error"), r->error, sizeof(r->error), true))
-		return proto_fail(err, errlen, "error reply has no \"error\" string");
+		return errbuf_set(err, errlen, -EINVAL, "error reply has no \"error\" string");
 	r->guests = proto_parse_array(o, "guests", sizeof(*r->guests), &r->nguests,
 				      proto_parse_guest, &ret);
 	if (ret)
-		return proto_fail(err, errlen, "malformed \"guests\" in reply");
+		return errbuf_set(err, errlen, -EINVAL, "malformed \"guests\" in reply");
 	r->results = proto_parse_array(o, "results", sizeof(*r->results), &r->nresults,
 				       proto_parse_result, &ret);
 	if (ret)
-		return proto_fail(err, errlen, "malformed \"results\" in reply");
+		return errbuf_set(err, errlen, -EINVAL, "malformed \"results\" in reply");
 	r->stopped = proto_parse_array(o, "stopped", sizeof(*r->stopped), &r->nstopped,
 				       proto_parse_stopped, &ret);
 	if (ret)
-		return proto_fail(err, errlen, "malformed \"stopped\" in reply");
+		return errbuf_set(err, errlen, -EINVAL, "malformed \"stopped\" in reply");
 	return 0;
 }
 

@@ -5,14 +5,13 @@
  * exactly one reply, in order (an over-long line gets one error and is skipped); a
  * client that stops reading stops being read, so its queued replies stay bounded.
  * Sends use MSG_NOSIGNAL: a client that disconnects mid-reply costs nothing but its
- * connection. What the requests do is in control_cmds.c.
+ * connection. What the requests do is in cmds.c.
  */
 #define pr_fmt(fmt) "control: " fmt
 
-#include "vmm/control.h"
+#include "vmm/control/control.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,9 +22,10 @@
 #include <glib.h>
 #include <glib-unix.h>
 
-#include "vmm/control_cmds.h"
+#include "lib/errbuf.h"
 #include "lib/log.h"
-#include "vmm/protocol.h"
+#include "vmm/control/cmds.h"
+#include "vmm/control/protocol.h"
 
 #define CONTROL_BACKLOG 16
 #define CONTROL_MAX_CONNS 64		     /* clients connected at once */
@@ -315,9 +315,12 @@ static void control_pause_accept(struct control *ctl, int err)
 static void control_refuse(int fd)
 {
 	char *line = proto_reply_error("too many control connections");
+	int e;
 
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		pr_debug("refused client gone: %s", g_strerror(errno));
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		e = errno;
+		pr_debug("refused client gone: %s", g_strerror(e));
+	}
 	g_free(line);
 	close(fd);
 }
@@ -347,30 +350,17 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static int control_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Write a reason into @err and return -1. */
-static int control_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* The socket address of @path, or -1 if it does not fit. */
+/* The socket address of @path: 0, or -ENAMETOOLONG / -EINVAL with @err set. */
 static int control_address(const char *path, struct sockaddr_un *addr, char *err, size_t errlen)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
 	if (!path[0])
-		return control_fail(err, errlen, "the control socket path is empty");
+		return errbuf_set(err, errlen, -EINVAL, "the control socket path is empty");
 	if (strlen(path) >= sizeof(addr->sun_path))
-		return control_fail(err, errlen, "control socket path %s is longer than %zu bytes",
-				    path, sizeof(addr->sun_path) - 1);
+		return errbuf_set(err, errlen, -ENAMETOOLONG,
+				  "control socket path %s is longer than %zu bytes", path,
+				  sizeof(addr->sun_path) - 1);
 	strcpy(addr->sun_path, path);
 	return 0;
 }
@@ -392,58 +382,82 @@ static int control_probe(const struct sockaddr_un *addr)
 	return ret;
 }
 
-/* Make @path free for bind(): nothing there, or a stale socket removed. */
+/* Make @path free for bind(): nothing there, or a stale socket removed. Returns 0 or
+ * -errno with @err set. */
 static int control_clear_path(const struct sockaddr_un *addr, char *err, size_t errlen)
 {
 	const char *path = addr->sun_path;
 	struct stat st;
 	int ret;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0
-				       : control_fail(err, errlen, "cannot stat %s: %s", path,
-						      g_strerror(errno));
+	if (lstat(path, &st) < 0) {
+		ret = -errno;
+		return ret == -ENOENT ? 0
+				      : errbuf_set(err, errlen, ret, "cannot stat %s: %s", path,
+						   g_strerror(-ret));
+	}
 	if (!S_ISSOCK(st.st_mode))
-		return control_fail(err, errlen, "%s exists and is not a socket", path);
+		return errbuf_set(err, errlen, -ENOTSOCK, "%s exists and is not a socket", path);
 	ret = control_probe(addr);
 	if (ret > 0)
-		return control_fail(err, errlen, "control socket %s is in use", path);
+		return errbuf_set(err, errlen, -EADDRINUSE, "control socket %s is in use", path);
 	if (ret < 0)
-		return control_fail(err, errlen, "cannot probe control socket %s: %s", path,
-				    g_strerror(-ret));
-	if (unlink(path) < 0)
-		return control_fail(err, errlen, "cannot remove stale control socket %s: %s", path,
-				    g_strerror(errno));
+		return errbuf_set(err, errlen, ret, "cannot probe control socket %s: %s", path,
+				  g_strerror(-ret));
+	if (unlink(path) < 0) {
+		ret = -errno;
+		return errbuf_set(err, errlen, ret, "cannot remove stale control socket %s: %s",
+				  path, g_strerror(-ret));
+	}
 	pr_info("removed stale control socket %s", path);
 	return 0;
 }
 
-/* Bind and listen at @addr. The socket inode is made 0600 before bind(), which gives
- * the file its mode (Linux), so no other user can ever connect; checked afterwards.
- * Returns the fd, or -1 with @err set and nothing left behind. */
+/* Bind a new socket at @addr. The socket inode is made 0600 before bind(), which gives
+ * the file its mode (Linux), so no other user can ever connect. Returns the fd, or
+ * -errno with @err set and nothing left behind. */
+static int control_bind(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	const char *path = addr->sun_path;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int ret;
+
+	if (fd < 0) {
+		ret = -errno;
+		return errbuf_set(err, errlen, ret, "cannot create a socket: %s", g_strerror(-ret));
+	}
+	if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *) addr, sizeof(*addr)) < 0) {
+		ret = -errno;
+		if (ret == -EADDRINUSE)
+			errbuf_set(err, errlen, ret, "control socket %s is in use", path);
+		else
+			errbuf_set(err, errlen, ret, "cannot bind %s: %s", path, g_strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Bind and listen at @addr; the socket's mode is checked once it exists. Returns the
+ * fd, or -errno with @err set and nothing left behind. */
 static int control_listen(struct control *ctl, const struct sockaddr_un *addr, char *err,
 			  size_t errlen)
 {
 	const char *path = addr->sun_path;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = control_bind(addr, err, errlen);
 	struct stat st;
+	int ret;
 
 	if (fd < 0)
-		return control_fail(err, errlen, "cannot create a socket: %s", g_strerror(errno));
-	if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *) addr, sizeof(*addr)) < 0) {
-		if (errno == EADDRINUSE)
-			control_fail(err, errlen, "control socket %s is in use", path);
-		else
-			control_fail(err, errlen, "cannot bind %s: %s", path, g_strerror(errno));
-		goto err_close;
-	}
+		return fd;
 	if (lstat(path, &st) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
-		control_fail(err, errlen, "cannot listen on %s: %s", path, g_strerror(errno));
+		ret = -errno;
+		errbuf_set(err, errlen, ret, "cannot listen on %s: %s", path, g_strerror(-ret));
 		goto err_unlink;
 	}
 	if (st.st_mode & 077) {
-		control_fail(err, errlen, "%s has mode %o: other users could connect", path,
-			     st.st_mode & 0777);
+		ret = errbuf_set(err, errlen, -EPERM, "%s has mode %o: other users could connect",
+				 path, st.st_mode & 0777);
 		goto err_unlink;
 	}
 	ctl->dev = st.st_dev;
@@ -452,9 +466,8 @@ static int control_listen(struct control *ctl, const struct sockaddr_un *addr, c
 
 err_unlink:
 	unlink(path);
-err_close:
 	close(fd);
-	return -1;
+	return ret;
 }
 
 struct control *control_create(const char *path, struct fleet *f, char *err, size_t errlen)

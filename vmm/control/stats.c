@@ -1,5 +1,5 @@
-/* control_stats.c - the "stats" reply: merge figures per guest and for the engine (docs/stats.md). */
-#include "vmm/control_stats.h"
+/* stats.c - the "stats" reply: merge figures per guest and for the engine (docs/stats.md). */
+#include "vmm/control/stats.h"
 
 #include <errno.h>
 #include <json-glib/json-glib.h>
@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "ksm/ksm.h"
+#include "lib/page.h"
+#include "vmm/control/protocol.h"
+#include "vmm/control/protocol_json.h"
 #include "vmm/fleet.h"
 #include "vmm/options.h"
-#include "vmm/protocol.h"
-#include "vmm/protocol_json.h"
 
 #define STATS_VERSION 1
 
@@ -54,12 +55,12 @@ static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,
 	if (s)
 		add_guest_figures(b, s);
 	else
-		proto_add_uint(b, "pages_total", info->mem_bytes / 4096);
+		proto_add_uint(b, "pages_total", info->mem_bytes / PAGE_SIZE);
 	add_ram(b, info);
 	json_builder_end_object(b);
 }
 
-const char *control_budget_state(const struct ksm_stats *s)
+const char *control_stats_budget_state(const struct ksm_stats *s)
 {
 	if (s->budget_full)
 		return "full";
@@ -93,7 +94,7 @@ static void add_stall(JsonBuilder *b, const struct ksm_stats *s)
 	json_builder_end_object(b);
 }
 
-void control_add_engine_counters(JsonBuilder *b, const struct ksm_stats *s)
+void control_stats_add_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	proto_add_uint(b, "passes", s->passes);
 	proto_add_uint(b, "pages_scanned", s->pages_scanned);
@@ -105,7 +106,7 @@ void control_add_engine_counters(JsonBuilder *b, const struct ksm_stats *s)
 	proto_add_uint(b, "pool_freed", s->pool_freed);
 	proto_add_uint(b, "mappings_used", s->mappings_used);
 	proto_add_uint(b, "mappings_limit", s->mappings_limit);
-	proto_add_string(b, "budget_state", control_budget_state(s));
+	proto_add_string(b, "budget_state", control_stats_budget_state(s));
 	proto_add_double(b, "cpu_seconds", s->cpu_seconds);
 }
 
@@ -113,7 +114,7 @@ static void add_engine(JsonBuilder *b, const struct ksm_stats *s)
 {
 	json_builder_set_member_name(b, "engine");
 	json_builder_begin_object(b);
-	control_add_engine_counters(b, s);
+	control_stats_add_engine(b, s);
 	proto_add_uint(b, "passes_held", s->passes_held);
 	proto_add_uint(b, "compare_fail", s->compare_fail);
 	proto_add_uint(b, "budget_skips", s->budget_skips);
@@ -176,7 +177,7 @@ static void add_probe(JsonBuilder *b, const char *name, int err, const struct fl
 	json_builder_end_object(b);
 }
 
-char *control_probe_reply(struct fleet *f)
+char *control_stats_probe_reply(struct fleet *f)
 {
 	JsonBuilder *b = proto_begin(true);
 
@@ -196,8 +197,8 @@ char *control_probe_reply(struct fleet *f)
 	return proto_finish(b);
 }
 
-char *control_watch_reply(struct fleet *f, size_t i, const char *name, uint32_t ms,
-			  uint32_t threshold_us, int *err)
+char *control_stats_watch_reply(struct fleet *f, size_t i, const char *name, uint32_t ms,
+				uint32_t threshold_us, int *err)
 {
 	struct fleet_watch *w = g_new(struct fleet_watch, 1);
 	JsonBuilder *b;
@@ -226,7 +227,7 @@ char *control_watch_reply(struct fleet *f, size_t i, const char *name, uint32_t 
 	return proto_finish(b);
 }
 
-char *control_set_reply(struct fleet *f, const char *key, uint64_t value)
+char *control_stats_set_reply(struct fleet *f, const char *key, uint64_t value)
 {
 	int ret = fleet_set_tunable(f, key, value);
 

@@ -1,5 +1,5 @@
 /* history.c - the ring of merge samples taken once a second from the main loop. */
-#include "vmm/history.h"
+#include "vmm/control/history.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "ksm/ksm.h"
 #include "vmm/fleet.h"
-#include "vmm/protocol_json.h"
+#include "vmm/control/protocol_json.h"
 
 #define HISTORY_VERSION 1
 
