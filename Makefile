@@ -27,7 +27,7 @@ else
 Q := @
 endif
 
-VMM_SRCS := $(wildcard vmm/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
+VMM_SRCS := $(wildcard vmm/*.c) $(wildcard vmm/devices/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/protocol.o $(B)/lib/log.o

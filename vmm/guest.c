@@ -16,7 +16,7 @@
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
 #include "lib/log.h"
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 #include "vmm/vcpu.h"
 #include "vmm/workload.h"
 

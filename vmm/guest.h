@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "vmm/fleet.h"
-#include "vmm/io.h"
+#include "vmm/devices/bus.h"
 #include "vmm/mem.h"
 #include "vmm/options.h"
 #include "vmm/x86.h"

@@ -1,5 +1,5 @@
 /* test_uart.c - the 16550 UART: driver probes, line-buffered output, THRE interrupt. */
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 
 #include <fcntl.h>
 #include <stdbool.h>

@@ -9,7 +9,7 @@
  */
 #define pr_fmt(fmt) "uart: " fmt
 
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 
 #include <errno.h>
 #include <poll.h>

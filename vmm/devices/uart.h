@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/io.h"
+#include "vmm/devices/bus.h"
 
 #define UART_COM1_BASE 0x3f8
 #define UART_NR_PORTS 8

@@ -1,5 +1,5 @@
 /* io.c - port I/O dispatch table. */
-#include "vmm/io.h"
+#include "vmm/devices/bus.h"
 
 #include <errno.h>
 #include <string.h>
