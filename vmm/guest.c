@@ -157,7 +157,7 @@ static int create_devices(struct guest *g, const struct options *o, bool tee_std
 	if (ret)
 		return ret;
 	g->uart = uart_create(g->console_fd, tee_stdout ? STDOUT_FILENO : -1);
-	if (!g->uart || uart_attach(g->uart, &g->io, UART_COM1_BASE))
+	if (!g->uart || uart_attach(g->uart, &g->bus, UART_COM1_BASE))
 		return -ENOMEM;
 	/* Linux's tty layer waits for the transmit interrupt; the workload guest polls. */
 	if (g->kind == GUEST_KIND_LINUX)

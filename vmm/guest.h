@@ -24,7 +24,7 @@ struct guest {
 	enum guest_kind kind;
 	int vm_fd;
 	struct guest_mem mem;
-	struct io_bus io; /* filled before the vCPUs run, read-only after */
+	struct bus bus; /* filled before the vCPUs run, read-only after */
 	struct uart *uart;
 	int console_fd;	   /* owned; -1 when the console is discarded */
 	struct wl_dev *wl; /* workload device; NULL for Linux guests */

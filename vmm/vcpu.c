@@ -210,7 +210,7 @@ static void handle_io(struct vcpu *v)
 	bool write = r->io.direction == KVM_EXIT_IO_OUT;
 
 	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size) {
-		if (!io_dispatch(&v->g->io, r->io.port, write, data, r->io.size) &&
+		if (!bus_dispatch(&v->g->bus, BUS_PIO, r->io.port, write, data, r->io.size) &&
 		    v->io_warnings < 8 && v->g->kind == GUEST_KIND_WORKLOAD) {
 			v->io_warnings++;
 			pr_warn("%s: vCPU %u: %s of unclaimed port 0x%x ignored", v->g->name, v->id,
@@ -219,11 +219,16 @@ static void handle_io(struct vcpu *v)
 	}
 }
 
+/* KVM says len <= 8; the bound keeps a bad value from reaching a handler. */
 static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
+	unsigned len = r->mmio.len < sizeof(r->mmio.data) ? r->mmio.len : sizeof(r->mmio.data);
+	bool write = r->mmio.is_write;
 
-	if (!r->mmio.is_write)
+	if (bus_dispatch(&v->g->bus, BUS_MMIO, r->mmio.phys_addr, write, r->mmio.data, len))
+		return;
+	if (!write)
 		memset(r->mmio.data, 0xff, sizeof(r->mmio.data));
 	if (v->mmio_warnings < 8) {
 		v->mmio_warnings++;

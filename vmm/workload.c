@@ -291,7 +291,7 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 	}
 }
 
-static void wl_io(void *opaque, uint16_t port, bool write, uint8_t *data, unsigned size)
+static void wl_io(void *opaque, uint64_t port, bool write, uint8_t *data, unsigned size)
 {
 	struct wl_dev *d = opaque;
 	unsigned id = vcpu_self_id();
@@ -326,7 +326,8 @@ struct wl_dev *wl_dev_create(struct guest *g)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cond, &attr);
 	pthread_condattr_destroy(&attr);
-	if (io_register(&g->io, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io, d)) {
+	if (bus_register(&g->bus, BUS_PIO, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io,
+			 d)) {
 		wl_dev_destroy(d);
 		return NULL;
 	}

@@ -1,33 +1,47 @@
-/* io.h - one dispatch path for guest port I/O: devices register a port range and a handler. */
-#ifndef VMM_IO_H
-#define VMM_IO_H
+/* bus.h - the one device path: port I/O and MMIO ranges, one handler type, 64-bit addresses. */
+#ifndef VMM_DEVICES_BUS_H
+#define VMM_DEVICES_BUS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define IO_MAX_HANDLERS 16
+#define BUS_MAX_HANDLERS 16    /* per address space */
+#define BUS_PIO_END 0x10000ull /* x86 port space: ports 0..0xffff */
 
-/* Handle an access of @size bytes (1, 2 or 4) at @port (absolute). For a write, @data
- * holds the bytes; for a read the handler fills @data. Called on the vCPU thread. */
-typedef void (*io_fn)(void *opaque, uint16_t port, bool write, uint8_t *data, unsigned size);
+enum bus_space {
+	BUS_PIO,  /* x86 port I/O (KVM_EXIT_IO) */
+	BUS_MMIO, /* guest-physical addresses no memslot backs (KVM_EXIT_MMIO) */
+	BUS_NR_SPACES,
+};
 
-struct io_handler {
-	uint16_t base;
-	uint16_t len;
-	io_fn fn;
+/* Handle an access of @len bytes at @addr. @addr is absolute (the port or guest-physical
+ * address the guest used, not an offset): a device that needs the offset keeps its base.
+ * For a write @data holds the bytes; for a read the handler fills @data. Called on the
+ * vCPU thread that exited. */
+typedef void (*bus_fn)(void *opaque, uint64_t addr, bool write, uint8_t *data, unsigned len);
+
+struct bus_handler {
+	uint64_t base;
+	uint64_t len;
+	bus_fn fn;
 	void *opaque;
 };
 
-struct io_bus {
-	unsigned nr;
-	struct io_handler handlers[IO_MAX_HANDLERS];
+struct bus {
+	unsigned nr[BUS_NR_SPACES];
+	struct bus_handler handlers[BUS_NR_SPACES][BUS_MAX_HANDLERS];
 };
 
-/* Register [base, base+len). Returns 0, -EEXIST on overlap, -ENOSPC when full. Must be
- * called before the vCPUs run (the bus is read without locks). */
-int io_register(struct io_bus *bus, uint16_t base, uint16_t len, io_fn fn, void *opaque);
+/* Claim [base, base+len) of @space for @fn. Returns 0; -EINVAL if @len is 0, the range
+ * does not end below 2^64, lies beyond the port space (BUS_PIO) or @space is unknown; -EEXIST if
+ * it overlaps a claimed range of the same space; -ENOSPC when the space is full. Must be
+ * called before the vCPUs run: dispatch reads the bus without locks. */
+int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t len, bus_fn fn,
+		 void *opaque);
 
-/* Dispatch one access. Returns false if no device claims @port; then reads see 0xff. */
-bool io_dispatch(const struct io_bus *bus, uint16_t port, bool write, uint8_t *data, unsigned size);
+/* Hand one access to the device whose range holds @addr (its first byte decides).
+ * Returns false if none does; then a read sees 0xff in every byte of @data. */
+bool bus_dispatch(const struct bus *bus, enum bus_space space, uint64_t addr, bool write,
+		  uint8_t *data, unsigned len);
 
 #endif
