@@ -87,24 +87,25 @@ static int make_console_dir(const char *dir)
 	return 0;
 }
 
+/* The engine's view of a guest (ksm_vm_ops): its pause and its dirty pages. */
 static void op_request_pause(void *g)
 {
-	guest_request_pause(g);
+	pause_request(&((struct guest *) g)->pause);
 }
 
 static void op_wait_paused(void *g)
 {
-	guest_wait_paused(g);
+	pause_wait(&((struct guest *) g)->pause);
 }
 
 static void op_resume(void *g)
 {
-	guest_resume(g);
+	pause_resume(&((struct guest *) g)->pause);
 }
 
 static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
 {
-	return guest_fetch_dirty(g, r, bitmap);
+	return ram_fetch_dirty(&((struct guest *) g)->ram, r, bitmap);
 }
 
 static const struct ksm_vm_ops guest_ksm_ops = {

@@ -366,7 +366,7 @@ struct wl_round_args {
  * through the guard so the merge engine never replaces the page under it. */
 static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 {
-	struct wl_params *p = guest_write_begin(d->g, WL_PARAMS_GPA, sizeof(*p));
+	struct wl_params *p = ram_write_begin(&d->g->ram, WL_PARAMS_GPA, sizeof(*p));
 
 	if (!p)
 		return;
@@ -383,7 +383,7 @@ static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 	p->watch_stall_ticks = 0;
 	p->watch_ticks = 0;
 	p->watch_reads = 0;
-	guest_write_end(d->g, WL_PARAMS_GPA, sizeof(*p));
+	ram_write_end(&d->g->ram, WL_PARAMS_GPA, sizeof(*p));
 }
 
 /* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
