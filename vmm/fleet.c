@@ -15,6 +15,7 @@
 #include "vmm/guest_abi.h"
 #include "vmm/vcpu.h"
 #include "lib/log.h"
+#include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
 
 /* Refuse fleets promising more than this many times the host's RAM: a typo guard. */

@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "vmm/devices/uart.h"
 #include "vmm/vcpu.h"
+#include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
 
 #define TSS_GPA 0xfffbd000ull
