@@ -23,6 +23,8 @@
 
 #define TSS_GPA 0xfffbd000ull
 
+static void guest_die(struct guest *g, const char *why);
+
 static const char *const state_names[] = {
     [GUEST_STARTING] = "starting", [GUEST_RUNNING] = "running", [GUEST_STOPPING] = "stopping",
     [GUEST_STOPPED] = "stopped",   [GUEST_DEAD] = "dead",
@@ -130,6 +132,47 @@ static void uart_irq(void *opaque, bool level)
 	ioctl(g->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
+/* wl_dev_host callbacks. */
+static unsigned long wl_tsc_khz(void *opaque, unsigned id)
+{
+	struct guest *g = opaque;
+
+	return id < g->nr_vcpus ? vcpu_tsc_khz(g->vcpus[id]) : 0;
+}
+
+static bool wl_mark_ready(void *opaque)
+{
+	struct guest *g = opaque;
+	bool was;
+
+	pthread_mutex_lock(&g->lock);
+	was = g->ready;
+	g->ready = true;
+	pthread_mutex_unlock(&g->lock);
+	return !was;
+}
+
+static void wl_die(void *opaque, const char *why)
+{
+	guest_die(opaque, why);
+}
+
+static int create_wl_dev(struct guest *g, const struct options *o)
+{
+	const struct wl_dev_host host = {
+	    .name = g->name,
+	    .ram = &g->ram,
+	    .nr_vcpus = o->cpus,
+	    .tsc_khz = wl_tsc_khz,
+	    .mark_ready = wl_mark_ready,
+	    .die = wl_die,
+	    .opaque = g,
+	};
+
+	g->wl = wl_dev_create(&host, &g->bus);
+	return g->wl ? 0 : -ENOMEM;
+}
+
 static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
 {
 	int ret = open_console(g, o->console_dir);
@@ -142,12 +185,7 @@ static int create_devices(struct guest *g, const struct options *o, bool tee_std
 	/* Linux's tty layer waits for the transmit interrupt; the workload guest polls. */
 	if (g->kind == GUEST_KIND_LINUX)
 		uart_set_irq(g->uart, uart_irq, g);
-	if (g->kind == GUEST_KIND_WORKLOAD) {
-		g->wl = wl_dev_create(g);
-		if (!g->wl)
-			return -ENOMEM;
-	}
-	return 0;
+	return g->kind == GUEST_KIND_WORKLOAD ? create_wl_dev(g, o) : 0;
 }
 
 static int load_guest(struct guest *g, const struct options *o)
@@ -157,8 +195,10 @@ static int load_guest(struct guest *g, const struct options *o)
 
 	if (g->kind == GUEST_KIND_WORKLOAD) {
 		const char *img = o->workload_image ? o->workload_image : workload_default_image();
+		const struct workload_guest wg = {
+		    .mem = &g->mem, .name = g->name, .index = g->index};
 
-		return workload_load(g, o, img, &g->boot);
+		return workload_load(&wg, o, img, &g->boot);
 	}
 	ret = create_irqchip(g);
 	if (ret)
@@ -275,6 +315,19 @@ static void stop_locked(struct guest *g)
 		wl_dev_shutdown(g->wl);
 }
 
+/* Mark the guest dead for @why (first reason wins) and make its vCPUs exit. Non-blocking. */
+static void guest_die(struct guest *g, const char *why)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->state != GUEST_DEAD && g->state != GUEST_STOPPED && g->state != GUEST_STOPPING) {
+		g->state = GUEST_DEAD;
+		snprintf(g->reason, sizeof(g->reason), "%s", why);
+		pr_err("%s died: %s; the other guests keep running", g->name, why);
+	}
+	stop_locked(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
 static bool ended(enum guest_state s)
 {
 	return s == GUEST_STOPPING || s == GUEST_STOPPED || s == GUEST_DEAD;
@@ -294,29 +347,6 @@ int guest_request_stop(struct guest *g)
 	}
 	pthread_mutex_unlock(&g->lock);
 	return ret;
-}
-
-void guest_die(struct guest *g, const char *why)
-{
-	pthread_mutex_lock(&g->lock);
-	if (g->state != GUEST_DEAD && g->state != GUEST_STOPPED && g->state != GUEST_STOPPING) {
-		g->state = GUEST_DEAD;
-		snprintf(g->reason, sizeof(g->reason), "%s", why);
-		pr_err("%s died: %s; the other guests keep running", g->name, why);
-	}
-	stop_locked(g);
-	pthread_mutex_unlock(&g->lock);
-}
-
-bool guest_mark_ready(struct guest *g)
-{
-	bool was;
-
-	pthread_mutex_lock(&g->lock);
-	was = g->ready;
-	g->ready = true;
-	pthread_mutex_unlock(&g->lock);
-	return !was;
 }
 
 enum guest_state guest_get_state(struct guest *g)

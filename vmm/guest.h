@@ -57,12 +57,6 @@ int guest_start(struct guest *g);
  * Returns -EALREADY if it already ended or is stopping. */
 int guest_request_stop(struct guest *g);
 
-/* Mark the guest dead for @why (first reason wins) and make its vCPUs exit. Non-blocking;
- * called from a vCPU or device thread on a fatal event. */
-void guest_die(struct guest *g, const char *why);
-
-/* Record that a workload guest filled its memory. Returns false if it was already ready. */
-bool guest_mark_ready(struct guest *g);
 enum guest_state guest_get_state(struct guest *g);
 
 /* The merge engine pauses @g through g->pause (pause_request/wait/resume) and reads its

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/guest.h"
 #include "vmm/guest_abi.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
@@ -65,9 +64,9 @@ int workload_regions(const struct guest_mem *m, struct wl_region *out, unsigned 
 	return 0;
 }
 
-static int read_image(const char *path, struct guest *g)
+static int read_image(const char *path, const struct workload_guest *g)
 {
-	void *dst = mem_gpa(&g->mem, WL_LOAD_GPA, WL_IMAGE_MAX);
+	void *dst = mem_gpa(g->mem, WL_LOAD_GPA, WL_IMAGE_MAX);
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -91,7 +90,8 @@ static int read_image(const char *path, struct guest *g)
 	return 0;
 }
 
-static void fill_params(struct wl_params *p, const struct guest *g, const struct options *o)
+static void fill_params(struct wl_params *p, const struct workload_guest *g,
+			const struct options *o)
 {
 	memset(p, 0, sizeof(*p));
 	p->magic = WL_MAGIC;
@@ -110,9 +110,9 @@ static void fill_params(struct wl_params *p, const struct guest *g, const struct
 }
 
 /* Read up to @len bytes of @fd into guest RAM at @gpa. Returns bytes read or -errno. */
-static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
+static int64_t read_into(const struct workload_guest *g, int fd, uint64_t gpa, uint64_t len)
 {
-	uint8_t *dst = mem_gpa(&g->mem, gpa, len);
+	uint8_t *dst = mem_gpa(g->mem, gpa, len);
 	uint64_t done = 0;
 
 	while (dst && done < len) {
@@ -130,7 +130,8 @@ static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
 }
 
 /* --ram-image: the profile pages come from a file (a memory dump), in page order. */
-static int load_ram_image(struct guest *g, const char *pattern, const struct wl_params *p)
+static int load_ram_image(const struct workload_guest *g, const char *pattern,
+			  const struct wl_params *p)
 {
 	char path[4096];
 	int64_t got = 0, n = 0;
@@ -158,19 +159,19 @@ static int load_ram_image(struct guest *g, const char *pattern, const struct wl_
 	return 0;
 }
 
-int workload_load(struct guest *g, const struct options *o, const char *image,
+int workload_load(const struct workload_guest *g, const struct options *o, const char *image,
 		  struct x86_boot *boot)
 {
-	const struct mem_region *last = &g->mem.regions[g->mem.nr_regions - 1];
-	struct wl_params *p = mem_gpa(&g->mem, WL_PARAMS_GPA, sizeof(*p));
+	const struct mem_region *last = &g->mem->regions[g->mem->nr_regions - 1];
+	struct wl_params *p = mem_gpa(g->mem, WL_PARAMS_GPA, sizeof(*p));
 	int ret;
 
 	if (!p || read_image(image, g))
 		return -EINVAL;
 	fill_params(p, g, o);
-	if (workload_regions(&g->mem, p->regions, &p->nr_regions, &p->total_pages)) {
+	if (workload_regions(g->mem, p->regions, &p->nr_regions, &p->total_pages)) {
 		pr_err("%s: %llu MiB is too small for the workload guest", g->name,
-		       (unsigned long long) (g->mem.ram_size / MIB));
+		       (unsigned long long) (g->mem->ram_size / MIB));
 		return -EINVAL;
 	}
 	if (o->ram_image) {
@@ -178,9 +179,9 @@ int workload_load(struct guest *g, const struct options *o, const char *image,
 		if (load_ram_image(g, o->ram_image, p))
 			return -EINVAL;
 	}
-	ret = x86_build_gdt(&g->mem, WL_GDT_GPA);
+	ret = x86_build_gdt(g->mem, WL_GDT_GPA);
 	if (!ret)
-		ret = x86_build_identity_map(&g->mem, WL_PT_GPA, last->gpa + last->size, true);
+		ret = x86_build_identity_map(g->mem, WL_PT_GPA, last->gpa + last->size, true);
 	if (ret) {
 		pr_err("%s: cannot build page tables: %s", g->name, strerror(-ret));
 		return ret;

@@ -9,19 +9,24 @@
 #include "vmm/options.h"
 #include "vmm/x86.h"
 
-struct guest;
+/* The guest being loaded: its mapped RAM, name and position in the fleet. */
+struct workload_guest {
+	struct guest_mem *mem;
+	const char *name;
+	unsigned index;
+};
 
 /* Default place of the guest image, next to the ksmvmm binary: build/guest/workload.bin. */
 const char *workload_default_image(void);
 
-/* Where the profile pages of a guest with @g's RAM live. Pure. Returns 0 or -EINVAL if the
+/* Where the profile pages of a guest with RAM @m live. Pure. Returns 0 or -EINVAL if the
  * RAM is too small for the fixed layout. */
 int workload_regions(const struct guest_mem *m, struct wl_region *out, unsigned *nr,
 		     uint64_t *total_pages);
 
-/* Load @image into @g's RAM, write page tables, GDT and parameters, fill @boot.
- * Returns 0 or -errno after printing one clear error. */
-int workload_load(struct guest *g, const struct options *o, const char *image,
+/* Load @image into @g's RAM, write page tables, GDT and parameters, fill @boot. Before
+ * the vCPUs run (writes RAM directly). Returns 0 or -errno after one clear error. */
+int workload_load(const struct workload_guest *g, const struct options *o, const char *image,
 		  struct x86_boot *boot);
 
 #endif

@@ -13,13 +13,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmm/guest.h"
 #include "vmm/guest_abi.h"
 #include "lib/log.h"
 #include "vmm/vcpu.h"
 
 struct wl_dev {
-	struct guest *g;
+	struct wl_dev_host host;
 	struct wl_params *params;	  /* host view of the guest's parameter block */
 	pthread_mutex_t lock;		  /* protects everything below */
 	pthread_cond_t cond;		  /* signalled on every change below */
@@ -73,7 +72,7 @@ static void on_round_done(struct wl_dev *d, uint32_t req)
 
 	if (d->round != req) {
 		if (d->warnings++ < 8)
-			pr_warn("%s: unsolicited report %u ignored", d->g->name, req);
+			pr_warn("%s: unsolicited report %u ignored", d->host.name, req);
 		return;
 	}
 	d->verify_ok = ok;
@@ -86,8 +85,8 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 {
 	switch (cmd) {
 	case WL_CMD_READY:
-		if (guest_mark_ready(d->g)) {
-			pr_info("%s: ready (%llu pages filled)", d->g->name,
+		if (d->host.mark_ready(d->host.opaque)) {
+			pr_info("%s: ready (%llu pages filled)", d->host.name,
 				(unsigned long long) d->params->pages_filled);
 		}
 		break;
@@ -96,12 +95,12 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 	case WL_CMD_WATCH_DONE: on_round_done(d, WL_REQ_WATCH); break;
 	case WL_CMD_PANIC:
 		pthread_mutex_unlock(&d->lock);
-		guest_die(d->g, "workload guest panicked (see its console)");
+		d->host.die(d->host.opaque, "workload guest panicked (see its console)");
 		pthread_mutex_lock(&d->lock);
 		break;
 	default:
 		if (d->warnings++ < 8)
-			pr_warn("%s: unknown workload command %u ignored%s", d->g->name, cmd,
+			pr_warn("%s: unknown workload command %u ignored%s", d->host.name, cmd,
 				d->warnings == 8 ? " (further reports suppressed)" : "");
 	}
 }
@@ -120,29 +119,28 @@ static void wl_io(void *opaque, uint64_t port, bool write, uint8_t *data, unsign
 		d->timeout_us[id] = val;
 	else if (port == WL_PORT_WAIT)
 		val = wait_request(d, id);
-	else if (port == WL_PORT_TSC_KHZ && !write && id < d->g->nr_vcpus)
-		val = (uint32_t) vcpu_tsc_khz(d->g->vcpus[id]);
+	else if (port == WL_PORT_TSC_KHZ && !write && id < d->host.nr_vcpus)
+		val = (uint32_t) d->host.tsc_khz(d->host.opaque, id);
 	pthread_mutex_unlock(&d->lock);
 	if (!write)
 		memcpy(data, &val, size < 4 ? size : 4);
 }
 
-struct wl_dev *wl_dev_create(struct guest *g)
+struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus)
 {
 	struct wl_dev *d = calloc(1, sizeof(*d));
 	pthread_condattr_t attr;
 
 	if (!d)
 		return NULL;
-	d->g = g;
-	d->params = mem_gpa(&g->mem, WL_PARAMS_GPA, sizeof(*d->params));
+	d->host = *host;
+	d->params = mem_gpa(host->ram->mem, WL_PARAMS_GPA, sizeof(*d->params));
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cond, &attr);
 	pthread_condattr_destroy(&attr);
-	if (bus_register(&g->bus, BUS_PIO, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io,
-			 d)) {
+	if (bus_register(bus, BUS_PIO, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io, d)) {
 		wl_dev_destroy(d);
 		return NULL;
 	}
@@ -181,7 +179,7 @@ struct wl_round_args {
  * through the guard so the merge engine never replaces the page under it. */
 static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 {
-	struct wl_params *p = ram_write_begin(&d->g->ram, WL_PARAMS_GPA, sizeof(*p));
+	struct wl_params *p = ram_write_begin(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
 
 	if (!p)
 		return;
@@ -198,7 +196,7 @@ static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 	p->watch_stall_ticks = 0;
 	p->watch_ticks = 0;
 	p->watch_reads = 0;
-	ram_write_end(&d->g->ram, WL_PARAMS_GPA, sizeof(*p));
+	ram_write_end(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
 }
 
 /* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
@@ -211,7 +209,7 @@ static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args 
 	d->round = req;
 	d->round_done = false;
 	reset_counters(d, a);
-	for (unsigned i = 0; i < d->g->nr_vcpus; i++)
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
 		d->pending[i] = req;
 	pthread_cond_broadcast(&d->cond);
 	ret = wait_round(d, timeout_ms);
@@ -234,7 +232,7 @@ int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
 int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
 		 size_t *n)
 {
-	const uint32_t *samples = mem_gpa(&d->g->mem, WL_PROBE_GPA, WL_PROBE_MAX * 4);
+	const uint32_t *samples = mem_gpa(d->host.ram->mem, WL_PROBE_GPA, WL_PROBE_MAX * 4);
 	int ret;
 
 	*n = 0;
@@ -254,7 +252,7 @@ int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *tic
 int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t *ticks, size_t max,
 		 struct wl_watch *out)
 {
-	const uint32_t *samples = mem_gpa(&d->g->mem, WL_WATCH_GPA, WL_WATCH_MAX * 4);
+	const uint32_t *samples = mem_gpa(d->host.ram->mem, WL_WATCH_GPA, WL_WATCH_MAX * 4);
 	struct wl_round_args a = {.watch_ms = ms, .watch_threshold_us = threshold_us};
 	int ret;
 

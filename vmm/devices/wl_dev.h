@@ -5,13 +5,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/devices/bus.h"
 #include "vmm/guest_abi.h"
+#include "vmm/ram.h"
 
-struct guest;
 struct wl_dev;
 
-/* Create the command device of @g and register its ports. Returns NULL on error. */
-struct wl_dev *wl_dev_create(struct guest *g);
+/* What the device needs of its guest; all of it outlives the device. The callbacks run on
+ * vCPU threads, without the device's lock held. */
+struct wl_dev_host {
+	const char *name;      /* the guest's, for logs */
+	struct guest_ram *ram; /* the parameter block and the sample pages live here */
+	unsigned nr_vcpus;     /* vCPUs 0..nr-1 take requests (at most WL_MAX_CPUS) */
+	/* The guest TSC rate vCPU @id runs at, in kHz, or 0 if unknown. */
+	unsigned long (*tsc_khz)(void *opaque, unsigned id);
+	/* The guest said READY; returns false if it already had. */
+	bool (*mark_ready)(void *opaque);
+	/* The guest panicked: end it. */
+	void (*die)(void *opaque, const char *why);
+	void *opaque;
+};
+
+/* Create the command device of @host's guest and register its ports on @bus (before the
+ * vCPUs run). @host is copied. Returns NULL on error. */
+struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus);
 
 /* Wake every vCPU blocked in a wait and fail pending requests: the guest is stopping. */
 void wl_dev_shutdown(struct wl_dev *d);
