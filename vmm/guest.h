@@ -6,12 +6,23 @@
 #include <stdbool.h>
 
 #include "vmm/devices/bus.h"
-#include "vmm/fleet.h"
 #include "vmm/mem.h"
 #include "vmm/options.h"
 #include "vmm/pause.h"
 #include "vmm/ram.h"
 #include "vmm/x86.h"
+
+/* The life of a guest (fleet reports show guest_state_name). */
+enum guest_state {
+	GUEST_STARTING, /* created, vCPUs not yet running */
+	GUEST_RUNNING,	/* vCPUs running */
+	GUEST_STOPPING, /* stop requested, vCPUs leaving */
+	GUEST_STOPPED,	/* stopped on request */
+	GUEST_DEAD,	/* died: triple fault, internal error, bad exit */
+};
+
+/* Printable name of @s ("running", "dead", ...). */
+const char *guest_state_name(enum guest_state s);
 
 struct vcpu;
 struct uart;
