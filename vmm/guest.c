@@ -60,9 +60,11 @@ static int mark_mergeable(struct guest *g)
 		const struct mem_region *r = &g->mem.regions[i];
 
 		if (madvise(r->hva, r->size, MADV_MERGEABLE)) {
+			int err = errno;
+
 			pr_err("%s: madvise(MADV_MERGEABLE): %s (host KSM not built in?)", g->name,
-			       strerror(errno));
-			return -errno;
+			       strerror(err));
+			return -err;
 		}
 	}
 	return 0;
@@ -74,8 +76,10 @@ static int create_vm(struct guest *g, uint64_t mem_size, enum merge_mode merge)
 
 	g->vm_fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
 	if (g->vm_fd < 0) {
-		pr_err("%s: KVM_CREATE_VM failed: %s", g->name, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: KVM_CREATE_VM failed: %s", g->name, strerror(err));
+		return -err;
 	}
 	ioctl(g->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) TSS_GPA);
 	ret = mem_layout(&g->mem, mem_size);
@@ -100,8 +104,10 @@ static int create_irqchip(struct guest *g)
 
 	if (ioctl(g->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
 	    ioctl(g->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		pr_err("%s: cannot create the in-kernel irqchip/PIT: %s", g->name, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: cannot create the in-kernel irqchip/PIT: %s", g->name, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -117,8 +123,10 @@ static int open_console(struct guest *g, const char *dir)
 	snprintf(path, sizeof(path), "%s/%s.log", dir, g->name);
 	g->console_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (g->console_fd < 0) {
-		pr_err("cannot create console file %s: %s", path, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("cannot create console file %s: %s", path, strerror(err));
+		return -err;
 	}
 	return 0;
 }

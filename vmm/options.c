@@ -203,8 +203,7 @@ static int set_cpus(struct options *o, const char *v, char *err, unsigned errlen
 
 static int set_mem(struct options *o, const char *v, char *err, unsigned errlen)
 {
-	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % MEM_PAGE_SIZE ||
-	    o->mem > MEM_MAX_RAM)
+	if (mem_parse_size(v, &o->mem) || o->mem == 0 || o->mem % PAGE_SIZE || o->mem > MEM_MAX_RAM)
 		return fail(err, errlen,
 			    "--mem '%s': want a size like 256M or 1G, a multiple of 4 KiB, "
 			    "above 0 and at most 1T",

@@ -372,6 +372,8 @@ unsigned long vcpu_tsc_khz(struct vcpu *v)
 
 void vcpu_kick(struct vcpu *v)
 {
+	/* Pairs with KVM's check of immediate_exit on entry to KVM_RUN; the signal covers a
+	 * vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (v->started)
 		pthread_kill(v->thread, SIG_KICK);

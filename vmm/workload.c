@@ -18,6 +18,7 @@
 #include "vmm/guest_abi.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
+#include "lib/page.h"
 
 #define MIB (1ull << 20)
 
@@ -46,18 +47,18 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 int workload_regions(const struct guest_mem *m, struct wl_region *out, unsigned *nr,
 		     uint64_t *total_pages)
 {
-	uint64_t ram_pages = m->ram_size / MEM_PAGE_SIZE;
+	uint64_t ram_pages = m->ram_size / PAGE_SIZE;
 	uint64_t start = WL_VERSIONS_GPA + align_up(ram_pages * 4, 2 * MIB);
 
 	*nr = 0;
 	*total_pages = 0;
-	if (m->nr_regions == 0 || m->regions[0].size <= start + 16 * MEM_PAGE_SIZE)
+	if (m->nr_regions == 0 || m->regions[0].size <= start + 16 * PAGE_SIZE)
 		return -EINVAL;
 	for (unsigned i = 0; i < m->nr_regions; i++) {
 		uint64_t from = i == 0 ? start : m->regions[i].gpa;
 		uint64_t end = m->regions[i].gpa + m->regions[i].size;
 
-		out[*nr] = (struct wl_region){.gpa = from, .npages = (end - from) / MEM_PAGE_SIZE};
+		out[*nr] = (struct wl_region){.gpa = from, .npages = (end - from) / PAGE_SIZE};
 		*total_pages += out[*nr].npages;
 		(*nr)++;
 	}
@@ -72,7 +73,9 @@ static int read_image(const char *path, const struct workload_guest *g)
 	ssize_t n;
 
 	if (fd < 0) {
-		pr_err("cannot open workload image %s: %s (run make?)", path, strerror(errno));
+		int err = errno;
+
+		pr_err("cannot open workload image %s: %s (run make?)", path, strerror(err));
 		return -ENOENT;
 	}
 	if (fstat(fd, &st) || st.st_size == 0 || st.st_size > (off_t) WL_IMAGE_MAX || !dst) {
@@ -140,13 +143,15 @@ static int load_ram_image(const struct workload_guest *g, const char *pattern,
 	snprintf(path, sizeof(path), pattern, g->index);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		pr_err("%s: cannot open RAM image %s: %s", g->name, path, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: cannot open RAM image %s: %s", g->name, path, strerror(err));
+		return -err;
 	}
 	for (unsigned r = 0; r < p->nr_regions && n >= 0; r++) {
-		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * MEM_PAGE_SIZE);
+		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * PAGE_SIZE);
 		got += n > 0 ? n : 0;
-		if (n >= 0 && (uint64_t) n < p->regions[r].npages * MEM_PAGE_SIZE)
+		if (n >= 0 && (uint64_t) n < p->regions[r].npages * PAGE_SIZE)
 			break;
 	}
 	close(fd);

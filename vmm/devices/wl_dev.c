@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "vmm/guest_abi.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "vmm/vcpu.h"
 
@@ -32,17 +33,6 @@ struct wl_dev {
 	uint64_t verify_bad;
 };
 
-static void deadline_after(struct timespec *ts, uint32_t us)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += us / 1000000;
-	ts->tv_nsec += (long) (us % 1000000) * 1000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* The vCPU blocks here until a request, the armed timeout, or shutdown. */
 static uint32_t wait_request(struct wl_dev *d, unsigned id)
 {
@@ -50,7 +40,7 @@ static uint32_t wait_request(struct wl_dev *d, unsigned id)
 	uint32_t timeout = d->timeout_us[id], req;
 	int rc = 0;
 
-	deadline_after(&deadline, timeout);
+	clock_deadline(&deadline, CLOCK_MONOTONIC, timeout);
 	while (!d->pending[id] && !d->shutdown && rc != ETIMEDOUT) {
 		if (timeout)
 			rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
@@ -66,7 +56,9 @@ static uint32_t wait_request(struct wl_dev *d, unsigned id)
 /* The guest finished round @req. */
 static void on_round_done(struct wl_dev *d, uint32_t req)
 {
-	/* Guest-written values: copy once, then use the copies. */
+	/* Guest-written values: copy once, then use the copies. The acquire loads pair with
+	 * the guest's locked adds (wl_atomic_add, wl_xadd in tests/guest/workload/), made
+	 * before it writes the DONE command that brought us here. */
 	uint64_t ok = __atomic_load_n(&d->params->verify_ok, __ATOMIC_ACQUIRE);
 	uint64_t bad = __atomic_load_n(&d->params->verify_bad, __ATOMIC_ACQUIRE);
 
@@ -160,7 +152,7 @@ static int wait_round(struct wl_dev *d, int timeout_ms)
 	struct timespec deadline;
 	int rc = 0;
 
-	deadline_after(&deadline, (uint32_t) timeout_ms * 1000u);
+	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint32_t) timeout_ms * 1000u);
 	while (!d->round_done && !d->shutdown && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
 	if (d->round_done)
@@ -239,6 +231,7 @@ int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *tic
 	pthread_mutex_lock(&d->lock);
 	ret = run_round(d, WL_REQ_PROBE, &(struct wl_round_args){.probe_pages = pages}, timeout_ms);
 	if (!ret && samples) {
+		/* Acquire: as in on_round_done. */
 		uint64_t count = __atomic_load_n(&d->params->probe_count, __ATOMIC_ACQUIRE);
 
 		*n = count < WL_PROBE_MAX ? count : WL_PROBE_MAX;
@@ -261,7 +254,8 @@ int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t 
 	/* The guest spins for @ms: allow that plus the usual slack for a busy host. */
 	ret = run_round(d, WL_REQ_WATCH, &a, (int) ms + 30000);
 	if (!ret && samples) {
-		/* Guest-written values: copied once, bounded before use. */
+		/* Guest-written values: copied once, bounded before use (acquire: as in
+		 * on_round_done). */
 		uint64_t count = __atomic_load_n(&d->params->watch_count, __ATOMIC_ACQUIRE);
 
 		out->stalls = count;
