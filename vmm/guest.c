@@ -23,6 +23,8 @@
 
 #define TSS_GPA 0xfffbd000ull
 
+_Static_assert(OPT_MAX_CPUS <= PAUSE_MAX_VCPUS, "every vCPU takes part in pauses");
+
 static void guest_die(struct guest *g, const char *why);
 
 static const char *const state_names[] = {

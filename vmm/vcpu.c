@@ -182,8 +182,10 @@ struct vcpu *vcpu_create(const struct vcpu_host *host, unsigned id, const struct
 	struct vcpu *v;
 	int ret;
 
-	if (id >= PAUSE_MAX_VCPUS)
+	if (id >= PAUSE_MAX_VCPUS) {
+		pr_err("%s: vCPU %u: at most %u vCPUs", host->name, id, PAUSE_MAX_VCPUS);
 		return NULL;
+	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return NULL;
