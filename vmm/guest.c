@@ -162,7 +162,8 @@ static bool wl_mark_ready(void *opaque)
 	return !was;
 }
 
-static void wl_die(void *opaque, const char *why)
+/* A vCPU's fatal exit or the workload guest's panic: the guest dies. */
+static void on_fatal(void *opaque, const char *why)
 {
 	guest_die(opaque, why);
 }
@@ -175,7 +176,7 @@ static int create_wl_dev(struct guest *g, const struct options *o)
 	    .nr_vcpus = o->cpus,
 	    .tsc_khz = wl_tsc_khz,
 	    .mark_ready = wl_mark_ready,
-	    .die = wl_die,
+	    .die = on_fatal,
 	    .opaque = g,
 	};
 
@@ -219,12 +220,7 @@ static int load_guest(struct guest *g, const struct options *o)
 	return ret;
 }
 
-/* vCPU callbacks: a fatal exit ends the guest; the last thread out settles its state. */
-static void on_vcpu_fatal(void *opaque, const char *why)
-{
-	guest_die(opaque, why);
-}
-
+/* The last vCPU thread out settles the guest's state. */
 static void on_vcpu_exited(void *opaque)
 {
 	struct guest *g = opaque;
@@ -259,7 +255,7 @@ static int create_vcpus(struct guest *g, unsigned n)
 	    .mem = &g->mem,
 	    .pause = &g->pause,
 	    .linux_guest = g->kind == GUEST_KIND_LINUX,
-	    .die = on_vcpu_fatal,
+	    .die = on_fatal,
 	    .exited = on_vcpu_exited,
 	    .opaque = g,
 	};

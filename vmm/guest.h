@@ -44,8 +44,10 @@ struct guest {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[OPT_MAX_CPUS];
 
-	struct pause pause;    /* stops the vCPUs and VMM writers for the merge engine */
-	struct guest_ram ram;  /* the VMM's writes into guest RAM, dirty pages for the engine */
+	/* The merge engine pauses the guest through @pause (pause_request/wait/resume) and
+	 * reads its dirty pages through @ram (ram_fetch_dirty); devices write RAM via @ram. */
+	struct pause pause;
+	struct guest_ram ram;
 	struct ksm_vm *ksm_vm; /* its registration with the merge engine, or NULL */
 
 	pthread_mutex_t lock; /* protects the fields below */
@@ -69,9 +71,6 @@ int guest_start(struct guest *g);
 int guest_request_stop(struct guest *g);
 
 enum guest_state guest_get_state(struct guest *g);
-
-/* The merge engine pauses @g through g->pause (pause_request/wait/resume) and reads its
- * dirty pages through g->ram (ram_fetch_dirty). */
 
 /* Join every vCPU thread and free everything. The guest must be stopping or ended. */
 void guest_destroy(struct guest *g);
