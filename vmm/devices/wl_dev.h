@@ -12,7 +12,8 @@
 struct wl_dev;
 
 /* What the device needs of its guest; all of it outlives the device. The callbacks run on
- * vCPU threads, without the device's lock held. */
+ * vCPU threads: tsc_khz and mark_ready with the device's lock held (they must not call
+ * into the device), die without it (it shuts the device down). */
 struct wl_dev_host {
 	const char *name;      /* the guest's, for logs */
 	struct guest_ram *ram; /* the parameter block and the sample pages live here */
