@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include "lib/page.h"
 
 #define RFLAGS_AC (1ull << 18)
 #define VEC_BP 3
@@ -175,7 +176,7 @@ static int read_u32(int vcpu_fd, const struct guest_mem *m, uint64_t la, uint32_
 	struct kvm_translation t = {.linear_address = la};
 	const void *p;
 
-	if ((la & (MEM_PAGE_SIZE - 1)) > MEM_PAGE_SIZE - 4)
+	if ((la & (PAGE_SIZE - 1)) > PAGE_SIZE - 4)
 		return -ENOTSUP; /* split across pages: never seen, not worth the code */
 	if (ioctl(vcpu_fd, KVM_TRANSLATE, &t) < 0)
 		return -errno;

@@ -15,6 +15,8 @@
 #include "vmm/guest_abi.h"
 #include "vmm/vcpu.h"
 #include "lib/log.h"
+#include "lib/page.h"
+#include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
 
 /* Refuse fleets promising more than this many times the host's RAM: a typo guard. */
@@ -73,38 +75,43 @@ static int make_console_dir(const char *dir)
 	if (!dir)
 		return 0;
 	if (mkdir(dir, 0755) && errno != EEXIST) {
-		pr_err("cannot create console directory %s: %s", dir, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("cannot create console directory %s: %s", dir, strerror(err));
+		return -err;
 	}
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
 		pr_err("console path %s is not a directory", dir);
 		return -ENOTDIR;
 	}
 	if (access(dir, W_OK | X_OK)) {
-		pr_err("console directory %s is not writable: %s", dir, strerror(errno));
+		int err = errno;
+
+		pr_err("console directory %s is not writable: %s", dir, strerror(err));
 		return -EACCES;
 	}
 	return 0;
 }
 
+/* The engine's view of a guest (ksm_vm_ops): its pause and its dirty pages. */
 static void op_request_pause(void *g)
 {
-	guest_request_pause(g);
+	pause_request(&((struct guest *) g)->pause);
 }
 
 static void op_wait_paused(void *g)
 {
-	guest_wait_paused(g);
+	pause_wait(&((struct guest *) g)->pause);
 }
 
 static void op_resume(void *g)
 {
-	guest_resume(g);
+	pause_resume(&((struct guest *) g)->pause);
 }
 
 static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
 {
-	return guest_fetch_dirty(g, r, bitmap);
+	return ram_fetch_dirty(&((struct guest *) g)->ram, r, bitmap);
 }
 
 static const struct ksm_vm_ops guest_ksm_ops = {
@@ -148,7 +155,7 @@ static int register_guest(struct fleet *f, struct guest *g)
 	for (unsigned i = 0; i < g->mem.nr_regions; i++)
 		r[i] = (struct ksm_region){.hva = g->mem.regions[i].hva,
 					   .gpa = g->mem.regions[i].gpa,
-					   .npages = g->mem.regions[i].size / MEM_PAGE_SIZE};
+					   .npages = g->mem.regions[i].size / PAGE_SIZE};
 	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, g->group), r, g->mem.nr_regions,
 			       &guest_ksm_ops, g);
 	return g->ksm_vm ? 0 : -ENOMEM;
@@ -164,9 +171,11 @@ static int setup_merging(struct fleet *f, const struct options *o)
 	if (o->merge != MERGE_VMM)
 		return 0;
 	engine_tunables(o, &t);
-	f->ksm = ksm_create((uint64_t) o->count * (o->mem / MEM_PAGE_SIZE), &t);
+	f->ksm = ksm_create((uint64_t) o->count * (o->mem / PAGE_SIZE), &t);
 	if (!f->ksm) {
-		pr_err("cannot create the merge engine: %s", strerror(errno));
+		int err = errno;
+
+		pr_err("cannot create the merge engine: %s", strerror(err));
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < f->nr; i++) {

@@ -11,21 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmm/guest.h" /* enum guest_state */
 #include "vmm/guest_abi.h"
 #include "vmm/options.h"
 
 struct fleet;
-
-enum guest_state {
-	GUEST_STARTING, /* created, vCPUs not yet running */
-	GUEST_RUNNING,	/* vCPUs running */
-	GUEST_STOPPING, /* stop requested, vCPUs leaving */
-	GUEST_STOPPED,	/* stopped on request */
-	GUEST_DEAD,	/* died: triple fault, internal error, bad exit */
-};
-
-/* Printable name of @s ("running", "dead", ...). */
-const char *guest_state_name(enum guest_state s);
 
 /* A snapshot of one guest for reports. */
 struct fleet_guest_info {

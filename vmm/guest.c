@@ -16,11 +16,16 @@
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
 #include "lib/log.h"
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 #include "vmm/vcpu.h"
+#include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
 
 #define TSS_GPA 0xfffbd000ull
+
+_Static_assert(OPT_MAX_CPUS <= PAUSE_MAX_VCPUS, "every vCPU takes part in pauses");
+
+static void guest_die(struct guest *g, const char *why);
 
 static const char *const state_names[] = {
     [GUEST_STARTING] = "starting", [GUEST_RUNNING] = "running", [GUEST_STOPPING] = "stopping",
@@ -38,7 +43,7 @@ static int set_memslots(struct guest *g)
 		const struct mem_region *r = &g->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
 		    .slot = i,
-		    .flags = g->dirty_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		    .flags = g->ram.dirty_logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		    .guest_phys_addr = r->gpa,
 		    .memory_size = r->size,
 		    .userspace_addr = (uintptr_t) r->hva,
@@ -50,26 +55,6 @@ static int set_memslots(struct guest *g)
 	return 0;
 }
 
-static void init_monotonic_cond(pthread_cond_t *c)
-{
-	pthread_condattr_t attr;
-
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(c, &attr);
-	pthread_condattr_destroy(&attr);
-}
-
-static int alloc_soft_dirty(struct guest *g)
-{
-	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
-		g->soft_dirty[i] = calloc((g->mem.regions[i].size / MEM_PAGE_SIZE + 63) / 64, 8);
-		if (!g->soft_dirty[i])
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 /* --merge=host: hand the RAM to the host kernel's KSM. */
 static int mark_mergeable(struct guest *g)
 {
@@ -77,9 +62,11 @@ static int mark_mergeable(struct guest *g)
 		const struct mem_region *r = &g->mem.regions[i];
 
 		if (madvise(r->hva, r->size, MADV_MERGEABLE)) {
+			int err = errno;
+
 			pr_err("%s: madvise(MADV_MERGEABLE): %s (host KSM not built in?)", g->name,
-			       strerror(errno));
-			return -errno;
+			       strerror(err));
+			return -err;
 		}
 	}
 	return 0;
@@ -91,16 +78,17 @@ static int create_vm(struct guest *g, uint64_t mem_size, enum merge_mode merge)
 
 	g->vm_fd = ioctl(kvm_fd(), KVM_CREATE_VM, 0);
 	if (g->vm_fd < 0) {
-		pr_err("%s: KVM_CREATE_VM failed: %s", g->name, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: KVM_CREATE_VM failed: %s", g->name, strerror(err));
+		return -err;
 	}
 	ioctl(g->vm_fd, KVM_SET_TSS_ADDR, (unsigned long) TSS_GPA);
-	g->dirty_logging = merge == MERGE_VMM;
 	ret = mem_layout(&g->mem, mem_size);
 	if (!ret)
 		ret = mem_map(&g->mem);
 	if (!ret)
-		ret = alloc_soft_dirty(g);
+		ret = ram_init(&g->ram, &g->mem, &g->pause, g->vm_fd, merge == MERGE_VMM);
 	if (!ret && merge == MERGE_HOST)
 		ret = mark_mergeable(g);
 	if (!ret)
@@ -118,8 +106,10 @@ static int create_irqchip(struct guest *g)
 
 	if (ioctl(g->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0 ||
 	    ioctl(g->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		pr_err("%s: cannot create the in-kernel irqchip/PIT: %s", g->name, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: cannot create the in-kernel irqchip/PIT: %s", g->name, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -135,8 +125,10 @@ static int open_console(struct guest *g, const char *dir)
 	snprintf(path, sizeof(path), "%s/%s.log", dir, g->name);
 	g->console_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (g->console_fd < 0) {
-		pr_err("cannot create console file %s: %s", path, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("cannot create console file %s: %s", path, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -150,6 +142,48 @@ static void uart_irq(void *opaque, bool level)
 	ioctl(g->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
+/* wl_dev_host callbacks. */
+static unsigned long wl_tsc_khz(void *opaque, unsigned id)
+{
+	struct guest *g = opaque;
+
+	return id < g->nr_vcpus ? vcpu_tsc_khz(g->vcpus[id]) : 0;
+}
+
+static bool wl_mark_ready(void *opaque)
+{
+	struct guest *g = opaque;
+	bool was;
+
+	pthread_mutex_lock(&g->lock);
+	was = g->ready;
+	g->ready = true;
+	pthread_mutex_unlock(&g->lock);
+	return !was;
+}
+
+/* A vCPU's fatal exit or the workload guest's panic: the guest dies. */
+static void on_fatal(void *opaque, const char *why)
+{
+	guest_die(opaque, why);
+}
+
+static int create_wl_dev(struct guest *g, const struct options *o)
+{
+	const struct wl_dev_host host = {
+	    .name = g->name,
+	    .ram = &g->ram,
+	    .nr_vcpus = o->cpus,
+	    .tsc_khz = wl_tsc_khz,
+	    .mark_ready = wl_mark_ready,
+	    .die = on_fatal,
+	    .opaque = g,
+	};
+
+	g->wl = wl_dev_create(&host, &g->bus);
+	return g->wl ? 0 : -ENOMEM;
+}
+
 static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
 {
 	int ret = open_console(g, o->console_dir);
@@ -157,17 +191,12 @@ static int create_devices(struct guest *g, const struct options *o, bool tee_std
 	if (ret)
 		return ret;
 	g->uart = uart_create(g->console_fd, tee_stdout ? STDOUT_FILENO : -1);
-	if (!g->uart || uart_attach(g->uart, &g->io, UART_COM1_BASE))
+	if (!g->uart || uart_attach(g->uart, &g->bus, UART_COM1_BASE))
 		return -ENOMEM;
 	/* Linux's tty layer waits for the transmit interrupt; the workload guest polls. */
 	if (g->kind == GUEST_KIND_LINUX)
 		uart_set_irq(g->uart, uart_irq, g);
-	if (g->kind == GUEST_KIND_WORKLOAD) {
-		g->wl = wl_dev_create(g);
-		if (!g->wl)
-			return -ENOMEM;
-	}
-	return 0;
+	return g->kind == GUEST_KIND_WORKLOAD ? create_wl_dev(g, o) : 0;
 }
 
 static int load_guest(struct guest *g, const struct options *o)
@@ -177,8 +206,10 @@ static int load_guest(struct guest *g, const struct options *o)
 
 	if (g->kind == GUEST_KIND_WORKLOAD) {
 		const char *img = o->workload_image ? o->workload_image : workload_default_image();
+		const struct workload_guest wg = {
+		    .mem = &g->mem, .name = g->name, .index = g->index};
 
-		return workload_load(g, o, img, &g->boot);
+		return workload_load(&wg, o, img, &g->boot);
 	}
 	ret = create_irqchip(g);
 	if (ret)
@@ -189,13 +220,52 @@ static int load_guest(struct guest *g, const struct options *o)
 	return ret;
 }
 
+/* The last vCPU thread out settles the guest's state. */
+static void on_vcpu_exited(void *opaque)
+{
+	struct guest *g = opaque;
+	bool last;
+
+	pthread_mutex_lock(&g->lock);
+	last = --g->vcpus_running == 0;
+	if (last && g->state != GUEST_DEAD) {
+		g->state = GUEST_STOPPED;
+		if (!g->reason[0])
+			snprintf(g->reason, sizeof(g->reason), "stopped");
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (last && g->on_end)
+		g->on_end(g->on_end_opaque, g);
+}
+
+/* pause_kick_fn: pause_request and pause_wait kick the vCPUs still in the guest. */
+static void kick_vcpu(void *opaque, unsigned id)
+{
+	struct guest *g = opaque;
+
+	vcpu_kick(g->vcpus[id]);
+}
+
 static int create_vcpus(struct guest *g, unsigned n)
 {
+	const struct vcpu_host host = {
+	    .name = g->name,
+	    .vm_fd = g->vm_fd,
+	    .bus = &g->bus,
+	    .mem = &g->mem,
+	    .pause = &g->pause,
+	    .linux_guest = g->kind == GUEST_KIND_LINUX,
+	    .die = on_fatal,
+	    .exited = on_vcpu_exited,
+	    .opaque = g,
+	};
+
 	for (unsigned i = 0; i < n; i++) {
-		g->vcpus[i] = vcpu_create(g, i, &g->boot);
+		g->vcpus[i] = vcpu_create(&host, i, &g->boot);
 		if (!g->vcpus[i])
 			return -EINVAL;
 		g->nr_vcpus++;
+		pause_set_vcpus(&g->pause, g->nr_vcpus);
 	}
 	return 0;
 }
@@ -214,11 +284,7 @@ struct guest *guest_create(const struct options *o, unsigned index, bool tee_std
 	g->console_fd = -1;
 	g->state = GUEST_STARTING;
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_mutex_init(&g->pause_lock, NULL);
-	pthread_cond_init(&g->pause_cond, NULL);
-	init_monotonic_cond(&g->out_cond);
-	pthread_rwlock_init(&g->mem_guard, NULL);
-	pthread_mutex_init(&g->dirty_lock, NULL);
+	pause_init(&g->pause, kick_vcpu, g);
 	if (create_vm(g, o->mem, o->merge) || create_devices(g, o, tee_stdout) ||
 	    load_guest(g, o) || create_vcpus(g, o->cpus)) {
 		guest_destroy(g);
@@ -255,6 +321,19 @@ static void stop_locked(struct guest *g)
 		wl_dev_shutdown(g->wl);
 }
 
+/* Mark the guest dead for @why (first reason wins) and make its vCPUs exit. Non-blocking. */
+static void guest_die(struct guest *g, const char *why)
+{
+	pthread_mutex_lock(&g->lock);
+	if (g->state != GUEST_DEAD && g->state != GUEST_STOPPED && g->state != GUEST_STOPPING) {
+		g->state = GUEST_DEAD;
+		snprintf(g->reason, sizeof(g->reason), "%s", why);
+		pr_err("%s died: %s; the other guests keep running", g->name, why);
+	}
+	stop_locked(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
 static bool ended(enum guest_state s)
 {
 	return s == GUEST_STOPPING || s == GUEST_STOPPED || s == GUEST_DEAD;
@@ -276,29 +355,6 @@ int guest_request_stop(struct guest *g)
 	return ret;
 }
 
-void guest_die(struct guest *g, const char *why)
-{
-	pthread_mutex_lock(&g->lock);
-	if (g->state != GUEST_DEAD && g->state != GUEST_STOPPED && g->state != GUEST_STOPPING) {
-		g->state = GUEST_DEAD;
-		snprintf(g->reason, sizeof(g->reason), "%s", why);
-		pr_err("%s died: %s; the other guests keep running", g->name, why);
-	}
-	stop_locked(g);
-	pthread_mutex_unlock(&g->lock);
-}
-
-bool guest_mark_ready(struct guest *g)
-{
-	bool was;
-
-	pthread_mutex_lock(&g->lock);
-	was = g->ready;
-	g->ready = true;
-	pthread_mutex_unlock(&g->lock);
-	return !was;
-}
-
 enum guest_state guest_get_state(struct guest *g)
 {
 	enum guest_state s;
@@ -307,22 +363,6 @@ enum guest_state guest_get_state(struct guest *g)
 	s = g->state;
 	pthread_mutex_unlock(&g->lock);
 	return s;
-}
-
-void guest_vcpu_exited(struct guest *g)
-{
-	bool last;
-
-	pthread_mutex_lock(&g->lock);
-	last = --g->vcpus_running == 0;
-	if (last && g->state != GUEST_DEAD) {
-		g->state = GUEST_STOPPED;
-		if (!g->reason[0])
-			snprintf(g->reason, sizeof(g->reason), "stopped");
-	}
-	pthread_mutex_unlock(&g->lock);
-	if (last && g->on_end)
-		g->on_end(g->on_end_opaque, g);
 }
 
 void guest_destroy(struct guest *g)
@@ -340,125 +380,9 @@ void guest_destroy(struct guest *g)
 		close(g->console_fd);
 	if (g->vm_fd > 0)
 		close(g->vm_fd);
+	ram_destroy(&g->ram);
 	mem_unmap(&g->mem);
-	for (unsigned i = 0; i < MEM_MAX_REGIONS; i++)
-		free(g->soft_dirty[i]);
 	pthread_mutex_destroy(&g->lock);
-	pthread_mutex_destroy(&g->pause_lock);
-	pthread_cond_destroy(&g->pause_cond);
-	pthread_cond_destroy(&g->out_cond);
-	pthread_rwlock_destroy(&g->mem_guard);
-	pthread_mutex_destroy(&g->dirty_lock);
+	pause_destroy(&g->pause);
 	free(g);
-}
-
-bool guest_pause_requested(struct guest *g)
-{
-	return atomic_load(&g->pause_req);
-}
-
-void guest_notify_out(struct guest *g)
-{
-	pthread_mutex_lock(&g->pause_lock);
-	pthread_cond_broadcast(&g->out_cond);
-	pthread_mutex_unlock(&g->pause_lock);
-}
-
-void guest_wait_unpaused(struct guest *g)
-{
-	pthread_mutex_lock(&g->pause_lock);
-	pthread_cond_broadcast(&g->out_cond);
-	while (atomic_load(&g->pause_req))
-		pthread_cond_wait(&g->pause_cond, &g->pause_lock);
-	pthread_mutex_unlock(&g->pause_lock);
-}
-
-static bool any_in_guest(struct guest *g)
-{
-	for (unsigned i = 0; i < g->nr_vcpus; i++)
-		if (vcpu_in_guest(g->vcpus[i]))
-			return true;
-	return false;
-}
-
-void guest_request_pause(struct guest *g)
-{
-	pthread_rwlock_wrlock(&g->mem_guard);
-	/* Pairs with enter_guest() in vcpu.c: store pause_req, then look at in_guest. */
-	atomic_store(&g->pause_req, true);
-	for (unsigned i = 0; i < g->nr_vcpus; i++)
-		if (vcpu_in_guest(g->vcpus[i]))
-			vcpu_kick(g->vcpus[i]);
-}
-
-void guest_wait_paused(struct guest *g)
-{
-	pthread_mutex_lock(&g->pause_lock);
-	while (any_in_guest(g)) {
-		struct timespec ts;
-
-		/* Each vCPU leaving KVM_RUN signals out_cond. A kick that landed just before
-		 * KVM_RUN is caught by immediate_exit; repeat it each millisecond anyway. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_cond_timedwait(&g->out_cond, &g->pause_lock, &ts) == ETIMEDOUT)
-			for (unsigned i = 0; i < g->nr_vcpus; i++)
-				if (vcpu_in_guest(g->vcpus[i]))
-					vcpu_kick(g->vcpus[i]);
-	}
-	pthread_mutex_unlock(&g->pause_lock);
-}
-
-void guest_resume(struct guest *g)
-{
-	pthread_mutex_lock(&g->pause_lock);
-	atomic_store(&g->pause_req, false);
-	pthread_cond_broadcast(&g->pause_cond);
-	pthread_mutex_unlock(&g->pause_lock);
-	pthread_rwlock_unlock(&g->mem_guard);
-}
-
-int guest_fetch_dirty(struct guest *g, unsigned r, uint64_t *bitmap)
-{
-	struct kvm_dirty_log log = {.slot = r, .dirty_bitmap = bitmap};
-	uint64_t words = (g->mem.regions[r].size / MEM_PAGE_SIZE + 63) / 64;
-
-	if (r >= g->mem.nr_regions || !g->dirty_logging)
-		return -EINVAL;
-	if (ioctl(g->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-		return -errno;
-	pthread_mutex_lock(&g->dirty_lock);
-	for (uint64_t i = 0; i < words; i++) {
-		bitmap[i] |= g->soft_dirty[r][i];
-		g->soft_dirty[r][i] = 0;
-	}
-	pthread_mutex_unlock(&g->dirty_lock);
-	return 0;
-}
-
-void *guest_write_begin(struct guest *g, uint64_t gpa, uint64_t len)
-{
-	void *p = mem_gpa(&g->mem, gpa, len);
-
-	if (p)
-		pthread_rwlock_rdlock(&g->mem_guard);
-	return p;
-}
-
-void guest_write_end(struct guest *g, uint64_t gpa, uint64_t len)
-{
-	const struct mem_region *r = mem_find(&g->mem, gpa);
-	unsigned idx = (unsigned) (r - g->mem.regions);
-	uint64_t first = (gpa - r->gpa) / MEM_PAGE_SIZE;
-	uint64_t last = (gpa - r->gpa + (len ? len : 1) - 1) / MEM_PAGE_SIZE;
-
-	pthread_mutex_lock(&g->dirty_lock);
-	for (uint64_t p = first; p <= last; p++)
-		g->soft_dirty[idx][p / 64] |= 1ull << (p % 64);
-	pthread_mutex_unlock(&g->dirty_lock);
-	pthread_rwlock_unlock(&g->mem_guard);
 }

@@ -25,6 +25,8 @@
 
 #include <stdint.h>
 
+#include "lib/page.h"
+
 #define WL_GDT_GPA 0x1000ull
 #define WL_PARAMS_GPA 0x2000ull
 #define WL_PT_GPA 0x10000ull
@@ -48,7 +50,7 @@
 
 #define WL_MAX_CPUS 8
 #define WL_MAX_REGIONS 4
-#define WL_PAGE_SIZE 4096ull
+#define WL_PAGE_SIZE PAGE_SIZE /* the one page size, shared with the guest */
 
 #define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
 #define WL_ABI_VERSION 3

@@ -50,7 +50,9 @@ static int check_kvm(void)
 	}
 	sz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (sz <= 0) {
-		pr_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		int err = errno;
+
+		pr_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(err));
 		return -ENOTSUP;
 	}
 	run_size = (size_t) sz;

@@ -406,7 +406,7 @@ static int initrd_place(struct loader *ld, uint64_t *gpa)
 
 	if (ld->size == 0)
 		return fail(ld, -EINVAL, "initrd %s is empty", ld->path);
-	addr = ld->size <= top ? (top - ld->size) & ~(MEM_PAGE_SIZE - 1) : 0;
+	addr = ld->size <= top ? (top - ld->size) & ~(PAGE_SIZE - 1) : 0;
 	if (ld->size > top || addr < ld->kernel_end || !mem_gpa(ld->m, addr, ld->size))
 		return fail(ld, -ENOMEM,
 			    "initrd %s (%llu KiB) does not fit in guest RAM between the kernel "

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "lib/page.h"
 
 int mem_layout(struct guest_mem *m, uint64_t ram_size)
 {
 	uint64_t low;
 
 	memset(m, 0, sizeof(*m));
-	if (ram_size == 0 || ram_size % MEM_PAGE_SIZE || ram_size > MEM_MAX_RAM)
+	if (ram_size == 0 || ram_size % PAGE_SIZE || ram_size > MEM_MAX_RAM)
 		return -EINVAL;
 	low = ram_size < MEM_HOLE_START ? ram_size : MEM_HOLE_START;
 	m->ram_size = ram_size;

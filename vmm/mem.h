@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_PAGE_SIZE 4096ull
+#include "lib/page.h" /* RAM comes in pages of PAGE_SIZE */
+
 #define MEM_MAX_REGIONS 2
 /* RAM below 4 GiB stops here; the rest of the 32-bit space is for MMIO. */
 #define MEM_HOLE_START 0xc0000000ull

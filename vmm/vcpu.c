@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "vmm/fixup.h"
-#include "vmm/guest.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
 
@@ -36,14 +35,13 @@
 #define RFLAGS_IOPL3 (3ull << 12)
 
 struct vcpu {
-	struct guest *g;
+	struct vcpu_host host;
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;	/* set by vcpu_request_stop, read before each KVM_RUN */
-	atomic_bool in_guest;	/* in KVM_RUN or about to enter it (see guest_pause) */
 	unsigned mmio_warnings; /* rate limit for wild MMIO reports */
 	unsigned io_warnings;	/* rate limit for unclaimed port reports */
 	unsigned fixups;	/* instructions performed for the guest (vmm/fixup.c) */
@@ -179,24 +177,31 @@ static int vcpu_setup(struct vcpu *v, const struct x86_boot *boot)
 	return ret;
 }
 
-struct vcpu *vcpu_create(struct guest *g, unsigned id, const struct x86_boot *boot)
+struct vcpu *vcpu_create(const struct vcpu_host *host, unsigned id, const struct x86_boot *boot)
 {
-	struct vcpu *v = calloc(1, sizeof(*v));
+	struct vcpu *v;
 	int ret;
 
+	if (id >= PAUSE_MAX_VCPUS) {
+		pr_err("%s: vCPU %u: at most %u vCPUs", host->name, id, PAUSE_MAX_VCPUS);
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
 	if (!v)
 		return NULL;
-	v->g = g;
+	v->host = *host;
 	v->id = id;
-	v->fd = ioctl(g->vm_fd, KVM_CREATE_VCPU, (unsigned long) id);
+	v->fd = ioctl(host->vm_fd, KVM_CREATE_VCPU, (unsigned long) id);
 	if (v->fd < 0) {
-		pr_err("%s: cannot create vCPU %u: %s", g->name, id, strerror(errno));
+		int err = errno;
+
+		pr_err("%s: cannot create vCPU %u: %s", host->name, id, strerror(err));
 		free(v);
 		return NULL;
 	}
 	ret = vcpu_setup(v, boot);
 	if (ret) {
-		pr_err("%s: cannot set up vCPU %u: %s", g->name, id, strerror(-ret));
+		pr_err("%s: cannot set up vCPU %u: %s", host->name, id, strerror(-ret));
 		vcpu_destroy(v);
 		return NULL;
 	}
@@ -210,25 +215,30 @@ static void handle_io(struct vcpu *v)
 	bool write = r->io.direction == KVM_EXIT_IO_OUT;
 
 	for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size) {
-		if (!io_dispatch(&v->g->io, r->io.port, write, data, r->io.size) &&
-		    v->io_warnings < 8 && v->g->kind == GUEST_KIND_WORKLOAD) {
+		if (!bus_dispatch(v->host.bus, BUS_PIO, r->io.port, write, data, r->io.size) &&
+		    v->io_warnings < 8 && !v->host.linux_guest) {
 			v->io_warnings++;
-			pr_warn("%s: vCPU %u: %s of unclaimed port 0x%x ignored", v->g->name, v->id,
-				write ? "write" : "read", r->io.port);
+			pr_warn("%s: vCPU %u: %s of unclaimed port 0x%x ignored", v->host.name,
+				v->id, write ? "write" : "read", r->io.port);
 		}
 	}
 }
 
+/* KVM says len <= 8; the bound keeps a bad value from reaching a handler. */
 static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *r = v->run;
+	unsigned len = r->mmio.len < sizeof(r->mmio.data) ? r->mmio.len : sizeof(r->mmio.data);
+	bool write = r->mmio.is_write;
 
-	if (!r->mmio.is_write)
+	if (bus_dispatch(v->host.bus, BUS_MMIO, r->mmio.phys_addr, write, r->mmio.data, len))
+		return;
+	if (!write)
 		memset(r->mmio.data, 0xff, sizeof(r->mmio.data));
 	if (v->mmio_warnings < 8) {
 		v->mmio_warnings++;
 		pr_warn("%s: vCPU %u: %s of %u bytes at unbacked address 0x%llx ignored%s",
-			v->g->name, v->id, r->mmio.is_write ? "write" : "read", r->mmio.len,
+			v->host.name, v->id, r->mmio.is_write ? "write" : "read", r->mmio.len,
 			(unsigned long long) r->mmio.phys_addr,
 			v->mmio_warnings == 8 ? " (further reports suppressed)" : "");
 	}
@@ -265,12 +275,18 @@ static bool fixup_vcpu(struct vcpu *v)
 {
 	const char *name = NULL;
 
-	if (fixup_emulation_failure(v->fd, v->run, &v->g->mem, &name))
+	if (fixup_emulation_failure(v->fd, v->run, v->host.mem, &name))
 		return false;
 	if (v->fixups++ == 0)
 		pr_debug("%s: vCPU %u: performed %s for the guest (PVM cannot emulate it)",
-			 v->g->name, v->id, name);
+			 v->host.name, v->id, name);
 	return true;
+}
+
+/* A fatal exit: the host ends the guest (and with it this vCPU). */
+static void die(struct vcpu *v, const char *why)
+{
+	v->host.die(v->host.opaque, why);
 }
 
 /* Handle one exit. Returns false when the vCPU must stop. */
@@ -281,59 +297,43 @@ static bool handle_exit(struct vcpu *v)
 	switch (v->run->exit_reason) {
 	case KVM_EXIT_IO: handle_io(v); return true;
 	case KVM_EXIT_MMIO: handle_mmio(v); return true;
-	case KVM_EXIT_HLT: guest_die(v->g, "halted (hlt with no interrupt source)"); return false;
+	case KVM_EXIT_HLT: die(v, "halted (hlt with no interrupt source)"); return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		snprintf(why, sizeof(why), "system event %u (shutdown or reset) on vCPU %u",
 			 v->run->system_event.type, v->id);
-		guest_die(v->g, why);
+		die(v, why);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		if (v->g->kind == GUEST_KIND_LINUX && fixup_vcpu(v))
+		if (v->host.linux_guest && fixup_vcpu(v))
 			return true;
 		/* fall through */
 	default:
 		describe_fatal(v, why, sizeof(why));
-		guest_die(v->g, why);
+		die(v, why);
 		return false;
 	}
 }
 
-/* Announce entry, then honour a pause: the seq_cst store/load pair with guest_pause's
- * store of pause_req and load of in_guest, so one of the two sides always sees the other. */
-static bool enter_guest(struct vcpu *v)
-{
-	atomic_store(&v->in_guest, true);
-	while (guest_pause_requested(v->g)) {
-		atomic_store(&v->in_guest, false);
-		guest_wait_unpaused(v->g);
-		if (atomic_load(&v->stop))
-			return false;
-		atomic_store(&v->in_guest, true);
-	}
-	return !atomic_load(&v->stop);
-}
-
+/* One KVM_RUN, bracketed by the pause protocol (vmm/pause.c): pause_enter announces the
+ * entry and parks while a pause is requested; pause_leave tells a pausing engine. */
 static bool run_once(struct vcpu *v)
 {
 	char why[160];
-	int rc;
+	int rc, err;
 
-	if (!enter_guest(v)) {
-		atomic_store(&v->in_guest, false);
+	if (!pause_enter(v->host.pause, v->id, &v->stop))
 		return false;
-	}
 	rc = ioctl(v->fd, KVM_RUN, 0);
-	atomic_store(&v->in_guest, false);
-	if (guest_pause_requested(v->g))
-		guest_notify_out(v->g);
+	err = errno;
+	pause_leave(v->host.pause, v->id);
 	if (rc == 0)
 		return handle_exit(v);
-	if (errno == EINTR || errno == EAGAIN) {
+	if (err == EINTR || err == EAGAIN) {
 		v->run->immediate_exit = 0;
 		return true;
 	}
-	snprintf(why, sizeof(why), "KVM_RUN failed on vCPU %u: %s", v->id, strerror(errno));
-	guest_die(v->g, why);
+	snprintf(why, sizeof(why), "KVM_RUN failed on vCPU %u: %s", v->id, strerror(err));
+	die(v, why);
 	return false;
 }
 
@@ -348,7 +348,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	while (run_once(v))
 		;
-	guest_vcpu_exited(v->g);
+	v->host.exited(v->host.opaque);
 	return NULL;
 }
 
@@ -359,7 +359,7 @@ int vcpu_start(struct vcpu *v)
 
 	if (ret)
 		return -ret;
-	snprintf(name, sizeof(name), "vcpu%u-%.9s", v->id, v->g->name);
+	snprintf(name, sizeof(name), "vcpu%u-%.9s", v->id, v->host.name);
 	pthread_setname_np(v->thread, name);
 	v->started = true;
 	return 0;
@@ -372,13 +372,10 @@ unsigned long vcpu_tsc_khz(struct vcpu *v)
 	return khz > 0 ? (unsigned long) khz : 0;
 }
 
-bool vcpu_in_guest(struct vcpu *v)
-{
-	return atomic_load(&v->in_guest);
-}
-
 void vcpu_kick(struct vcpu *v)
 {
+	/* Pairs with KVM's check of immediate_exit on entry to KVM_RUN; the signal covers a
+	 * vCPU already inside. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (v->started)
 		pthread_kill(v->thread, SIG_KICK);
@@ -387,8 +384,9 @@ void vcpu_kick(struct vcpu *v)
 void vcpu_request_stop(struct vcpu *v)
 {
 	atomic_store(&v->stop, true);
-	/* Pairs with the check in run_once: either the thread sees stop before KVM_RUN, or
-	 * KVM_RUN sees immediate_exit, or the signal interrupts it. */
+	/* Pairs with the load of stop in pause_enter (vmm/pause.c) before each KVM_RUN:
+	 * either the thread sees stop, or KVM_RUN sees immediate_exit, or the signal
+	 * interrupts it. */
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (v->started)
 		pthread_kill(v->thread, SIG_KICK);

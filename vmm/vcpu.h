@@ -4,25 +4,42 @@
 
 #include <stdbool.h>
 
+#include "vmm/devices/bus.h"
+#include "vmm/mem.h"
+#include "vmm/pause.h"
 #include "vmm/x86.h"
 
-struct guest;
 struct vcpu;
 
-/* Create vCPU @id of @g and load its registers from @boot. Returns NULL after an error. */
-struct vcpu *vcpu_create(struct guest *g, unsigned id, const struct x86_boot *boot);
+/* What a vCPU needs of the machine it runs in: all of it outlives the vCPU. The callbacks
+ * run on the vCPU's thread. */
+struct vcpu_host {
+	const char *name;	     /* the guest's, for logs and the thread name */
+	int vm_fd;		     /* KVM VM the vCPU is created in */
+	const struct bus *bus;	     /* port I/O and MMIO exits go here */
+	const struct guest_mem *mem; /* RAM, for the instruction fixups of Linux guests */
+	struct pause *pause;	     /* the vCPU takes part as number @id */
+	bool linux_guest;	     /* fixups on; unclaimed ports are not reported */
+	/* A fatal exit (@why says which): the host must make every vCPU stop. */
+	void (*die)(void *opaque, const char *why);
+	/* The run loop ended; the thread's last call. */
+	void (*exited)(void *opaque);
+	void *opaque;
+};
+
+/* Create vCPU @id (< PAUSE_MAX_VCPUS) of @host's VM and load its registers from @boot.
+ * @host is copied. Returns NULL after an error. */
+struct vcpu *vcpu_create(const struct vcpu_host *host, unsigned id, const struct x86_boot *boot);
 
 /* Start the run-loop thread. Returns 0 or -errno. */
 int vcpu_start(struct vcpu *v);
 
-/* Make the vCPU leave KVM_RUN and its thread exit soon. Safe from any thread. */
+/* Make the vCPU leave KVM_RUN and its thread exit soon. Safe from any thread. A vCPU
+ * parked by a pause exits once the pause is over. */
 void vcpu_request_stop(struct vcpu *v);
 
-/* True while the vCPU thread is in KVM_RUN or about to enter it. Pairs with the pause
- * check in the run loop: after guest_pause() set pause_req, a vCPU seen outside stays out. */
-bool vcpu_in_guest(struct vcpu *v);
-
-/* Make the vCPU leave KVM_RUN now; it re-enters unless paused or stopped. */
+/* Make the vCPU leave KVM_RUN now; it re-enters unless paused or stopped (the kick of
+ * pause_request). */
 void vcpu_kick(struct vcpu *v);
 
 /* The guest TSC frequency in kHz, or 0 if KVM cannot say. */

@@ -1,9 +1,8 @@
-/* workload.c - load the workload guest and serve its command and wait ports.
+/* workload.c - load the workload guest: image, parameters, page tables, boot registers.
  *
  * The guest runs entirely at CPL3: the VMM writes its GDT, identity page tables and a
- * parameter block, and enters every vCPU at the image's first byte. The guest reports
- * through WL_PORT_CMD and sleeps in WL_PORT_WAIT, where this device blocks the vCPU
- * thread until a request (verify, fault) arrives or the guest's own timeout passes.
+ * parameter block, and enters every vCPU at the image's first byte. Its command device
+ * is vmm/devices/wl_dev.c.
  */
 #define pr_fmt(fmt) "workload: " fmt
 #include "vmm/workload.h"
@@ -11,35 +10,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "vmm/guest.h"
 #include "vmm/guest_abi.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
-#include "vmm/vcpu.h"
+#include "lib/page.h"
 
 #define MIB (1ull << 20)
-
-struct wl_dev {
-	struct guest *g;
-	struct wl_params *params;	  /* host view of the guest's parameter block */
-	pthread_mutex_t lock;		  /* protects everything below */
-	pthread_cond_t cond;		  /* signalled on every change below */
-	uint32_t timeout_us[WL_MAX_CPUS]; /* armed by each vCPU for its next wait */
-	uint32_t pending[WL_MAX_CPUS];	  /* request waiting for each vCPU */
-	bool shutdown;			  /* guest is stopping: waits return at once */
-	uint32_t round;			  /* request of the round in flight, or 0 */
-	bool round_done;		  /* the guest reported the round */
-	unsigned warnings;		  /* rate limit for reports of guest mistakes */
-	uint64_t verify_ok;		  /* totals copied from the guest at VERIFY_DONE */
-	uint64_t verify_bad;
-};
 
 const char *workload_default_image(void)
 {
@@ -66,33 +47,35 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 int workload_regions(const struct guest_mem *m, struct wl_region *out, unsigned *nr,
 		     uint64_t *total_pages)
 {
-	uint64_t ram_pages = m->ram_size / MEM_PAGE_SIZE;
+	uint64_t ram_pages = m->ram_size / PAGE_SIZE;
 	uint64_t start = WL_VERSIONS_GPA + align_up(ram_pages * 4, 2 * MIB);
 
 	*nr = 0;
 	*total_pages = 0;
-	if (m->nr_regions == 0 || m->regions[0].size <= start + 16 * MEM_PAGE_SIZE)
+	if (m->nr_regions == 0 || m->regions[0].size <= start + 16 * PAGE_SIZE)
 		return -EINVAL;
 	for (unsigned i = 0; i < m->nr_regions; i++) {
 		uint64_t from = i == 0 ? start : m->regions[i].gpa;
 		uint64_t end = m->regions[i].gpa + m->regions[i].size;
 
-		out[*nr] = (struct wl_region){.gpa = from, .npages = (end - from) / MEM_PAGE_SIZE};
+		out[*nr] = (struct wl_region){.gpa = from, .npages = (end - from) / PAGE_SIZE};
 		*total_pages += out[*nr].npages;
 		(*nr)++;
 	}
 	return 0;
 }
 
-static int read_image(const char *path, struct guest *g)
+static int read_image(const char *path, const struct workload_guest *g)
 {
-	void *dst = mem_gpa(&g->mem, WL_LOAD_GPA, WL_IMAGE_MAX);
+	void *dst = mem_gpa(g->mem, WL_LOAD_GPA, WL_IMAGE_MAX);
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0) {
-		pr_err("cannot open workload image %s: %s (run make?)", path, strerror(errno));
+		int err = errno;
+
+		pr_err("cannot open workload image %s: %s (run make?)", path, strerror(err));
 		return -ENOENT;
 	}
 	if (fstat(fd, &st) || st.st_size == 0 || st.st_size > (off_t) WL_IMAGE_MAX || !dst) {
@@ -110,7 +93,8 @@ static int read_image(const char *path, struct guest *g)
 	return 0;
 }
 
-static void fill_params(struct wl_params *p, const struct guest *g, const struct options *o)
+static void fill_params(struct wl_params *p, const struct workload_guest *g,
+			const struct options *o)
 {
 	memset(p, 0, sizeof(*p));
 	p->magic = WL_MAGIC;
@@ -129,9 +113,9 @@ static void fill_params(struct wl_params *p, const struct guest *g, const struct
 }
 
 /* Read up to @len bytes of @fd into guest RAM at @gpa. Returns bytes read or -errno. */
-static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
+static int64_t read_into(const struct workload_guest *g, int fd, uint64_t gpa, uint64_t len)
 {
-	uint8_t *dst = mem_gpa(&g->mem, gpa, len);
+	uint8_t *dst = mem_gpa(g->mem, gpa, len);
 	uint64_t done = 0;
 
 	while (dst && done < len) {
@@ -149,7 +133,8 @@ static int64_t read_into(struct guest *g, int fd, uint64_t gpa, uint64_t len)
 }
 
 /* --ram-image: the profile pages come from a file (a memory dump), in page order. */
-static int load_ram_image(struct guest *g, const char *pattern, const struct wl_params *p)
+static int load_ram_image(const struct workload_guest *g, const char *pattern,
+			  const struct wl_params *p)
 {
 	char path[4096];
 	int64_t got = 0, n = 0;
@@ -158,13 +143,15 @@ static int load_ram_image(struct guest *g, const char *pattern, const struct wl_
 	snprintf(path, sizeof(path), pattern, g->index);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		pr_err("%s: cannot open RAM image %s: %s", g->name, path, strerror(errno));
-		return -errno;
+		int err = errno;
+
+		pr_err("%s: cannot open RAM image %s: %s", g->name, path, strerror(err));
+		return -err;
 	}
 	for (unsigned r = 0; r < p->nr_regions && n >= 0; r++) {
-		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * MEM_PAGE_SIZE);
+		n = read_into(g, fd, p->regions[r].gpa, p->regions[r].npages * PAGE_SIZE);
 		got += n > 0 ? n : 0;
-		if (n >= 0 && (uint64_t) n < p->regions[r].npages * MEM_PAGE_SIZE)
+		if (n >= 0 && (uint64_t) n < p->regions[r].npages * PAGE_SIZE)
 			break;
 	}
 	close(fd);
@@ -177,19 +164,19 @@ static int load_ram_image(struct guest *g, const char *pattern, const struct wl_
 	return 0;
 }
 
-int workload_load(struct guest *g, const struct options *o, const char *image,
+int workload_load(const struct workload_guest *g, const struct options *o, const char *image,
 		  struct x86_boot *boot)
 {
-	const struct mem_region *last = &g->mem.regions[g->mem.nr_regions - 1];
-	struct wl_params *p = mem_gpa(&g->mem, WL_PARAMS_GPA, sizeof(*p));
+	const struct mem_region *last = &g->mem->regions[g->mem->nr_regions - 1];
+	struct wl_params *p = mem_gpa(g->mem, WL_PARAMS_GPA, sizeof(*p));
 	int ret;
 
 	if (!p || read_image(image, g))
 		return -EINVAL;
 	fill_params(p, g, o);
-	if (workload_regions(&g->mem, p->regions, &p->nr_regions, &p->total_pages)) {
+	if (workload_regions(g->mem, p->regions, &p->nr_regions, &p->total_pages)) {
 		pr_err("%s: %llu MiB is too small for the workload guest", g->name,
-		       (unsigned long long) (g->mem.ram_size / MIB));
+		       (unsigned long long) (g->mem->ram_size / MIB));
 		return -EINVAL;
 	}
 	if (o->ram_image) {
@@ -197,9 +184,9 @@ int workload_load(struct guest *g, const struct options *o, const char *image,
 		if (load_ram_image(g, o->ram_image, p))
 			return -EINVAL;
 	}
-	ret = x86_build_gdt(&g->mem, WL_GDT_GPA);
+	ret = x86_build_gdt(g->mem, WL_GDT_GPA);
 	if (!ret)
-		ret = x86_build_identity_map(&g->mem, WL_PT_GPA, last->gpa + last->size, true);
+		ret = x86_build_identity_map(g->mem, WL_PT_GPA, last->gpa + last->size, true);
 	if (ret) {
 		pr_err("%s: cannot build page tables: %s", g->name, strerror(-ret));
 		return ret;
@@ -216,271 +203,4 @@ int workload_load(struct guest *g, const struct options *o, const char *image,
 	    .stack_stride = WL_STACK_SIZE,
 	};
 	return 0;
-}
-
-static void deadline_after(struct timespec *ts, uint32_t us)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += us / 1000000;
-	ts->tv_nsec += (long) (us % 1000000) * 1000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
-/* The vCPU blocks here until a request, the armed timeout, or shutdown. */
-static uint32_t wait_request(struct wl_dev *d, unsigned id)
-{
-	struct timespec deadline;
-	uint32_t timeout = d->timeout_us[id], req;
-	int rc = 0;
-
-	deadline_after(&deadline, timeout);
-	while (!d->pending[id] && !d->shutdown && rc != ETIMEDOUT) {
-		if (timeout)
-			rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
-		else
-			pthread_cond_wait(&d->cond, &d->lock);
-	}
-	req = d->pending[id];
-	d->pending[id] = WL_REQ_NONE;
-	d->timeout_us[id] = 0;
-	return req;
-}
-
-/* The guest finished round @req. */
-static void on_round_done(struct wl_dev *d, uint32_t req)
-{
-	/* Guest-written values: copy once, then use the copies. */
-	uint64_t ok = __atomic_load_n(&d->params->verify_ok, __ATOMIC_ACQUIRE);
-	uint64_t bad = __atomic_load_n(&d->params->verify_bad, __ATOMIC_ACQUIRE);
-
-	if (d->round != req) {
-		if (d->warnings++ < 8)
-			pr_warn("%s: unsolicited report %u ignored", d->g->name, req);
-		return;
-	}
-	d->verify_ok = ok;
-	d->verify_bad = bad;
-	d->round_done = true;
-	pthread_cond_broadcast(&d->cond);
-}
-
-static void on_command(struct wl_dev *d, uint32_t cmd)
-{
-	switch (cmd) {
-	case WL_CMD_READY:
-		if (guest_mark_ready(d->g)) {
-			pr_info("%s: ready (%llu pages filled)", d->g->name,
-				(unsigned long long) d->params->pages_filled);
-		}
-		break;
-	case WL_CMD_VERIFY_DONE: on_round_done(d, WL_REQ_VERIFY); break;
-	case WL_CMD_PROBE_DONE: on_round_done(d, WL_REQ_PROBE); break;
-	case WL_CMD_WATCH_DONE: on_round_done(d, WL_REQ_WATCH); break;
-	case WL_CMD_PANIC:
-		pthread_mutex_unlock(&d->lock);
-		guest_die(d->g, "workload guest panicked (see its console)");
-		pthread_mutex_lock(&d->lock);
-		break;
-	default:
-		if (d->warnings++ < 8)
-			pr_warn("%s: unknown workload command %u ignored%s", d->g->name, cmd,
-				d->warnings == 8 ? " (further reports suppressed)" : "");
-	}
-}
-
-static void wl_io(void *opaque, uint16_t port, bool write, uint8_t *data, unsigned size)
-{
-	struct wl_dev *d = opaque;
-	unsigned id = vcpu_self_id();
-	uint32_t val = 0;
-
-	memcpy(&val, data, size < 4 ? size : 4);
-	pthread_mutex_lock(&d->lock);
-	if (port == WL_PORT_CMD && write)
-		on_command(d, val);
-	else if (port == WL_PORT_WAIT && write)
-		d->timeout_us[id] = val;
-	else if (port == WL_PORT_WAIT)
-		val = wait_request(d, id);
-	else if (port == WL_PORT_TSC_KHZ && !write && id < d->g->nr_vcpus)
-		val = (uint32_t) vcpu_tsc_khz(d->g->vcpus[id]);
-	pthread_mutex_unlock(&d->lock);
-	if (!write)
-		memcpy(data, &val, size < 4 ? size : 4);
-}
-
-struct wl_dev *wl_dev_create(struct guest *g)
-{
-	struct wl_dev *d = calloc(1, sizeof(*d));
-	pthread_condattr_t attr;
-
-	if (!d)
-		return NULL;
-	d->g = g;
-	d->params = mem_gpa(&g->mem, WL_PARAMS_GPA, sizeof(*d->params));
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	if (io_register(&g->io, WL_PORT_CMD, WL_PORT_TSC_KHZ + 4 - WL_PORT_CMD, wl_io, d)) {
-		wl_dev_destroy(d);
-		return NULL;
-	}
-	return d;
-}
-
-void wl_dev_shutdown(struct wl_dev *d)
-{
-	pthread_mutex_lock(&d->lock);
-	d->shutdown = true;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
-static int wait_round(struct wl_dev *d, int timeout_ms)
-{
-	struct timespec deadline;
-	int rc = 0;
-
-	deadline_after(&deadline, (uint32_t) timeout_ms * 1000u);
-	while (!d->round_done && !d->shutdown && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
-	if (d->round_done)
-		return 0;
-	return d->shutdown ? -ESRCH : -ETIMEDOUT;
-}
-
-/* What a round asks of the guest besides its request. */
-struct wl_round_args {
-	uint32_t probe_pages;
-	uint32_t watch_ms;
-	uint32_t watch_threshold_us;
-};
-
-/* The guest only adds to these after it sees the request posted next; the write goes
- * through the guard so the merge engine never replaces the page under it. */
-static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
-{
-	struct wl_params *p = guest_write_begin(d->g, WL_PARAMS_GPA, sizeof(*p));
-
-	if (!p)
-		return;
-	p->verify_cpus = 0;
-	p->verify_ok = 0;
-	p->verify_bad = 0;
-	p->probe_pages = a->probe_pages;
-	p->probe_cpus = 0;
-	p->probe_count = 0;
-	p->watch_ms = a->watch_ms;
-	p->watch_threshold_us = a->watch_threshold_us;
-	p->watch_cpus = 0;
-	p->watch_count = 0;
-	p->watch_stall_ticks = 0;
-	p->watch_ticks = 0;
-	p->watch_reads = 0;
-	guest_write_end(d->g, WL_PARAMS_GPA, sizeof(*p));
-}
-
-/* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
-static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args *a, int timeout_ms)
-{
-	int ret;
-
-	if (d->shutdown || d->round)
-		return d->shutdown ? -ESRCH : -EBUSY;
-	d->round = req;
-	d->round_done = false;
-	reset_counters(d, a);
-	for (unsigned i = 0; i < d->g->nr_vcpus; i++)
-		d->pending[i] = req;
-	pthread_cond_broadcast(&d->cond);
-	ret = wait_round(d, timeout_ms);
-	d->round = 0;
-	return ret;
-}
-
-int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad)
-{
-	int ret;
-
-	pthread_mutex_lock(&d->lock);
-	ret = run_round(d, WL_REQ_VERIFY, &(struct wl_round_args){0}, timeout_ms);
-	*ok = d->verify_ok;
-	*bad = d->verify_bad;
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
-		 size_t *n)
-{
-	const uint32_t *samples = mem_gpa(&d->g->mem, WL_PROBE_GPA, WL_PROBE_MAX * 4);
-	int ret;
-
-	*n = 0;
-	pthread_mutex_lock(&d->lock);
-	ret = run_round(d, WL_REQ_PROBE, &(struct wl_round_args){.probe_pages = pages}, timeout_ms);
-	if (!ret && samples) {
-		uint64_t count = __atomic_load_n(&d->params->probe_count, __ATOMIC_ACQUIRE);
-
-		*n = count < WL_PROBE_MAX ? count : WL_PROBE_MAX;
-		*n = *n < max ? *n : max;
-		memcpy(ticks, samples, *n * sizeof(*ticks));
-	}
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t *ticks, size_t max,
-		 struct wl_watch *out)
-{
-	const uint32_t *samples = mem_gpa(&d->g->mem, WL_WATCH_GPA, WL_WATCH_MAX * 4);
-	struct wl_round_args a = {.watch_ms = ms, .watch_threshold_us = threshold_us};
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&d->lock);
-	/* The guest spins for @ms: allow that plus the usual slack for a busy host. */
-	ret = run_round(d, WL_REQ_WATCH, &a, (int) ms + 30000);
-	if (!ret && samples) {
-		/* Guest-written values: copied once, bounded before use. */
-		uint64_t count = __atomic_load_n(&d->params->watch_count, __ATOMIC_ACQUIRE);
-
-		out->stalls = count;
-		out->stall_ticks = __atomic_load_n(&d->params->watch_stall_ticks, __ATOMIC_ACQUIRE);
-		out->ticks = __atomic_load_n(&d->params->watch_ticks, __ATOMIC_ACQUIRE);
-		out->reads = __atomic_load_n(&d->params->watch_reads, __ATOMIC_ACQUIRE);
-		out->nsamples = count < WL_WATCH_MAX ? count : WL_WATCH_MAX;
-		out->nsamples = out->nsamples < max ? out->nsamples : max;
-		memcpy(ticks, samples, out->nsamples * sizeof(*ticks));
-	}
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-int wl_dev_fault(struct wl_dev *d)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&d->lock);
-	if (d->shutdown)
-		ret = -ESRCH;
-	else
-		d->pending[0] = WL_REQ_FAULT;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-void wl_dev_destroy(struct wl_dev *d)
-{
-	if (!d)
-		return;
-	pthread_cond_destroy(&d->cond);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
 }

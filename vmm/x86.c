@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include "lib/page.h"
 
 #define GIB (1ull << 30)
 #define PTE_P 0x1ull
@@ -32,7 +33,7 @@ uint64_t x86_identity_map_size(uint64_t limit)
 {
 	uint64_t npd = (limit + GIB - 1) / GIB;
 
-	return (2 + npd) * MEM_PAGE_SIZE;
+	return (2 + npd) * PAGE_SIZE;
 }
 
 int x86_build_identity_map(struct guest_mem *m, uint64_t pt_gpa, uint64_t limit, bool user)
@@ -48,9 +49,9 @@ int x86_build_identity_map(struct guest_mem *m, uint64_t pt_gpa, uint64_t limit,
 		return -EFAULT;
 	memset(pml4, 0, x86_identity_map_size(limit));
 	pdpt = pml4 + 512;
-	pml4[0] = (pt_gpa + MEM_PAGE_SIZE) | flags;
+	pml4[0] = (pt_gpa + PAGE_SIZE) | flags;
 	for (uint64_t i = 0; i < npd; i++) {
-		uint64_t pd_gpa = pt_gpa + (2 + i) * MEM_PAGE_SIZE;
+		uint64_t pd_gpa = pt_gpa + (2 + i) * PAGE_SIZE;
 		uint64_t *pd = pml4 + 512 * (2 + i);
 
 		pdpt[i] = pd_gpa | flags;

@@ -1,5 +1,5 @@
 /* test_uart.c - the 16550 UART: driver probes, line-buffered output, THRE interrupt. */
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -10,19 +10,19 @@
 
 #define BASE UART_COM1_BASE
 
-static struct io_bus bus;
+static struct bus bus;
 static int irq_level = -1, irq_changes;
 
 static void out(uint16_t reg, uint8_t v)
 {
-	io_dispatch(&bus, BASE + reg, true, &v, 1);
+	bus_dispatch(&bus, BUS_PIO, BASE + reg, true, &v, 1);
 }
 
 static uint8_t in(uint16_t reg)
 {
 	uint8_t v = 0;
 
-	io_dispatch(&bus, BASE + reg, false, &v, 1);
+	bus_dispatch(&bus, BUS_PIO, BASE + reg, false, &v, 1);
 	return v;
 }
 

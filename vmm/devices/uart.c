@@ -9,7 +9,7 @@
  */
 #define pr_fmt(fmt) "uart: " fmt
 
-#include "vmm/uart.h"
+#include "vmm/devices/uart.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -199,8 +199,8 @@ static uint8_t uart_read_reg(struct uart *u, unsigned reg)
 	}
 }
 
-/* io_fn: a wider access touches consecutive registers, one byte each. */
-static void uart_io(void *opaque, uint16_t port, bool write, uint8_t *data, unsigned size)
+/* bus_fn: a wider access touches consecutive registers, one byte each. */
+static void uart_io(void *opaque, uint64_t port, bool write, uint8_t *data, unsigned size)
 {
 	struct uart *u = opaque;
 
@@ -219,10 +219,10 @@ static void uart_io(void *opaque, uint16_t port, bool write, uint8_t *data, unsi
 	pthread_mutex_unlock(&u->lock);
 }
 
-int uart_attach(struct uart *u, struct io_bus *bus, uint16_t base)
+int uart_attach(struct uart *u, struct bus *bus, uint16_t base)
 {
 	u->base = base;
-	return io_register(bus, base, UART_NR_PORTS, uart_io, u);
+	return bus_register(bus, BUS_PIO, base, UART_NR_PORTS, uart_io, u);
 }
 
 void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque)

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/io.h"
+#include "vmm/devices/bus.h"
 
 #define UART_COM1_BASE 0x3f8
 #define UART_NR_PORTS 8
@@ -17,7 +17,7 @@ struct uart;
 struct uart *uart_create(int out_fd, int tee_fd);
 
 /* Register the UART's 8 ports at @base on @bus. Returns 0 or -errno. */
-int uart_attach(struct uart *u, struct io_bus *bus, uint16_t base);
+int uart_attach(struct uart *u, struct bus *bus, uint16_t base);
 
 /* Called with the UART's lock held whenever its interrupt output changes level
  * (THRE interrupt pending, enabled in IER and gated by MCR.OUT2); @level true = raise. */

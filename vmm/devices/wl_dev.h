@@ -1,0 +1,67 @@
+/* wl_dev.h - the command device of our workload guest (ports of vmm/guest_abi.h). */
+#ifndef VMM_DEVICES_WL_DEV_H
+#define VMM_DEVICES_WL_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/devices/bus.h"
+#include "vmm/guest_abi.h"
+#include "vmm/ram.h"
+
+struct wl_dev;
+
+/* What the device needs of its guest; all of it outlives the device. The callbacks run on
+ * vCPU threads: tsc_khz and mark_ready with the device's lock held (they must not call
+ * into the device), die without it (it shuts the device down). */
+struct wl_dev_host {
+	const char *name;      /* the guest's, for logs */
+	struct guest_ram *ram; /* the parameter block and the sample pages live here */
+	unsigned nr_vcpus;     /* vCPUs 0..nr-1 take requests (at most WL_MAX_CPUS) */
+	/* The guest TSC rate vCPU @id runs at, in kHz, or 0 if unknown. */
+	unsigned long (*tsc_khz)(void *opaque, unsigned id);
+	/* The guest said READY; returns false if it already had. */
+	bool (*mark_ready)(void *opaque);
+	/* The guest panicked: end it. */
+	void (*die)(void *opaque, const char *why);
+	void *opaque;
+};
+
+/* Create the command device of @host's guest and register its ports on @bus (before the
+ * vCPUs run). @host is copied. Returns NULL on error. */
+struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus);
+
+/* Wake every vCPU blocked in a wait and fail pending requests: the guest is stopping. */
+void wl_dev_shutdown(struct wl_dev *d);
+
+/* Ask every vCPU to verify; block until the guest reports or @timeout_ms passes.
+ * Returns 0, -EBUSY, -ESRCH (guest stopping) or -ETIMEDOUT. */
+int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad);
+
+/* Make every vCPU time the first store to up to @pages of its shared pages (see
+ * WL_REQ_PROBE); copy up to @max samples (TSC ticks) to @ticks and their number to *@n.
+ * Returns 0, -EBUSY, -ESRCH or -ETIMEDOUT. */
+int wl_dev_probe(struct wl_dev *d, uint32_t pages, int timeout_ms, uint32_t *ticks, size_t max,
+		 size_t *n);
+
+/* What a stall watch saw (guest-written figures, summed over its vCPUs). */
+struct wl_watch {
+	uint64_t stalls;      /* gaps above the threshold */
+	uint64_t stall_ticks; /* their total length */
+	uint64_t ticks;	      /* time watched */
+	uint64_t reads;	      /* timed reads */
+	size_t nsamples;      /* stall lengths copied out (at most WL_WATCH_MAX) */
+};
+
+/* Make every vCPU watch for stalls for @ms (see WL_REQ_WATCH): gaps above @threshold_us
+ * between two timed reads. Copies up to @max stall lengths (TSC ticks) to @ticks.
+ * Returns 0, -EBUSY, -ESRCH or -ETIMEDOUT. */
+int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t *ticks, size_t max,
+		 struct wl_watch *out);
+
+/* Ask vCPU 0 to triple-fault. Returns 0 or -ESRCH. */
+int wl_dev_fault(struct wl_dev *d);
+
+void wl_dev_destroy(struct wl_dev *d);
+
+#endif
