@@ -114,11 +114,17 @@ static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
 	return ram_fetch_dirty(&((struct guest *) g)->ram, r, bitmap);
 }
 
+static int op_fetch_reported(void *g, unsigned r, uint64_t *bitmap)
+{
+	return ram_fetch_reported(&((struct guest *) g)->ram, r, bitmap);
+}
+
 static const struct ksm_vm_ops guest_ksm_ops = {
     .request_pause = op_request_pause,
     .wait_paused = op_wait_paused,
     .resume = op_resume,
     .fetch_dirty = op_fetch_dirty,
+    .fetch_reported = op_fetch_reported,
 };
 
 /* Id of sharing group @name ("none" opts out). */

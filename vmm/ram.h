@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/discard.h"
 #include "vmm/mem.h"
 #include "vmm/pause.h"
 
@@ -20,8 +21,11 @@ struct guest_ram {
 	struct pause *pause;		       /* whose write guard the writers hold */
 	int vm_fd;			       /* for KVM_GET_DIRTY_LOG */
 	bool dirty_logging;		       /* memslots have KVM_MEM_LOG_DIRTY_PAGES */
+	enum discard_kind discard;	       /* how its memory is given back (ram_discard) */
 	pthread_mutex_t dirty_lock;	       /* protects soft_dirty */
 	uint64_t *soft_dirty[MEM_MAX_REGIONS]; /* pages the VMM itself wrote since the last fetch */
+	uint64_t *reported[MEM_MAX_REGIONS];   /* pages given back since the last fetch */
+	uint64_t pages_discarded;	       /* over its life (dirty_lock) */
 };
 
 /* Set up @r over the mapped @m, writers guarded by @p. @dirty_logging: KVM logs the guest's
@@ -40,6 +44,18 @@ void ram_write_end(struct guest_ram *r, uint64_t gpa, uint64_t len);
 /* Fill @bitmap with the pages of region @region written since the last call (KVM's dirty
  * log plus VMM writes), and reset. Returns 0 or -errno (-EINVAL without dirty logging). */
 int ram_fetch_dirty(struct guest_ram *r, unsigned region, uint64_t *bitmap);
+
+/* Give [gpa, gpa+len) back to the host (a balloon inflation, free page reporting): the
+ * range must be page aligned and inside one region. With pauses held off, the memory is
+ * discarded the way its mapping needs (with --merge=vmm merged ranges may be pool
+ * mappings: DISCARD_MAYBE_PRIVATE) and the pages are marked reported for the engine,
+ * which then drops them from its pool and counts them as reported. Afterwards the guest
+ * reads zeros there. Returns 0, -EINVAL (unaligned, outside RAM) or -errno. */
+int ram_discard(struct guest_ram *r, uint64_t gpa, uint64_t len);
+
+/* OR into @bitmap the pages of region @region discarded since the last call, and reset.
+ * Returns 0 or -EINVAL. (ksm_vm_ops.fetch_reported) */
+int ram_fetch_reported(struct guest_ram *r, unsigned region, uint64_t *bitmap);
 
 /* Free the dirty bitmaps; safe on a zeroed, never initialised @r. */
 void ram_destroy(struct guest_ram *r);
