@@ -95,6 +95,12 @@ int virtio_dev_eventfds(struct virtio_dev *dev, int *notify, unsigned max, int *
 int virtio_dev_start(struct virtio_dev *dev);
 void virtio_dev_stop(struct virtio_dev *dev);
 
+/* Run one round of the worker's loop on the calling thread: wait up to @timeout_ms (0:
+ * do not wait, -1: forever) for notifications and watched fds, handle them. Returns the
+ * number of events handled, or -errno. Only while the worker is not started: this is how
+ * unit tests and fuzz targets drive a device without threads. */
+int virtio_dev_poll(struct virtio_dev *dev, int timeout_ms);
+
 /* Have the worker poll @fd (readable) and call @fn with the device lock held. @fn returns
  * 0, or -errno: a guest error puts the device in NEEDS_RESET; a host error (EOF) is the
  * device's to handle, typically by virtio_dev_unwatch. Call before start or from the

@@ -69,7 +69,7 @@ int virtq_enable(struct virtq *vq, const struct virtio_mem_ops *mem, uint16_t ma
 /* Pop the next available chain into @c. Returns 1 (a chain), 0 (ring empty, or queue not
  * ready), or a guest error: -EINVAL for a bad avail index (more than size ahead), a bad
  * head or next index, a loop or a chain longer than the queue size / VIRTQ_CHAIN_MAX, a
- * readable buffer after a writable one, an INDIRECT or a zero-length descriptor list;
+ * readable buffer after a writable one, or an INDIRECT descriptor;
  * -EFAULT for a buffer outside guest memory. After an error the queue is unusable until
  * reset (the caller fails the device). */
 int virtq_pop(struct virtq *vq, struct virtq_chain *c);
