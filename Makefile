@@ -28,6 +28,8 @@ Q := @
 endif
 
 VMM_SRCS := $(wildcard vmm/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
+# virtio/: transport and devices, linked into ksmvmm and the unit tests.
+VMM_SRCS += $(wildcard virtio/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) $(B)/vmm/protocol.o $(B)/lib/log.o

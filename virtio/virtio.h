@@ -101,10 +101,11 @@ void virtio_dev_stop(struct virtio_dev *dev);
  * unit tests and fuzz targets drive a device without threads. */
 int virtio_dev_poll(struct virtio_dev *dev, int timeout_ms);
 
-/* Have the worker poll @fd (readable) and call @fn with the device lock held. @fn returns
- * 0, or -errno: a guest error puts the device in NEEDS_RESET; a host error (EOF) is the
- * device's to handle, typically by virtio_dev_unwatch. Call before start or from the
- * worker. 0, -ENOSPC (VIRTIO_MAX_WATCHES), or -errno from epoll. */
+/* Have the worker poll @fd (readable, level-triggered) and call @fn with the device lock
+ * held. @fn returns 0, or -errno for a guest error (the device goes to NEEDS_RESET); host
+ * trouble (EOF, a full buffer) is the device's to handle, typically by unwatching the fd
+ * until it can make progress. Call before start or from the worker (e.g. inside a
+ * callback). Returns 0, -ENOSPC (VIRTIO_MAX_WATCHES in use), or -errno from epoll. */
 int virtio_dev_watch(struct virtio_dev *dev, int fd, int (*fn)(struct virtio_dev *dev, int fd));
 void virtio_dev_unwatch(struct virtio_dev *dev, int fd);
 
@@ -114,7 +115,10 @@ const struct virtio_mem_ops *virtio_dev_mem(struct virtio_dev *dev);
 struct virtq *virtio_dev_queue(struct virtio_dev *dev, unsigned q); /* NULL if q bad */
 uint64_t virtio_dev_features(struct virtio_dev *dev);		    /* accepted by the driver */
 uint8_t virtio_dev_status(struct virtio_dev *dev);		    /* device status register */
-const char *virtio_dev_name(struct virtio_dev *dev);
+const char *virtio_dev_name(struct virtio_dev *dev);		    /* label, or type->name */
+
+/* Name the device in log lines, e.g. "g3/rng" (copied, truncated to 31 bytes). */
+void virtio_dev_set_label(struct virtio_dev *dev, const char *label);
 
 /* Worker: after pushing used buffers on queue @q, raise the used-buffer interrupt
  * (InterruptStatus bit 0, then the irqfd) unless the driver suppressed it. */
