@@ -33,6 +33,8 @@ endif
 # vmm/*/*.c: vmm/control/ (socket, commands, protocol) and vmm/devices/.
 VMM_SRCS := $(wildcard vmm/*.c vmm/*/*.c) $(wildcard ksm/*.c) $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
+# virtio/: transport and devices, linked into ksmvmm and the unit tests.
+VMM_SRCS += $(wildcard virtio/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
 # ksmctl shares the protocol module with the VMM, and the base layer lib/.
