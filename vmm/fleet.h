@@ -99,6 +99,36 @@ int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold
 /* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_fault_guest(struct fleet *f, size_t i);
 
+#define FLEET_DEV_MAX 16      /* devices of one guest a report lists */
+#define FLEET_DEV_COUNTERS 16 /* counters of one device */
+
+/* One device of a guest, as its device table made it (in table order). */
+struct fleet_device {
+	char kind[16];	/* "uart", "workload", "console", "rng", "balloon", "blk" */
+	char bus[8];	/* "pio" or "mmio" */
+	uint64_t base;	/* port or guest-physical address of its registers */
+	uint64_t size;	/* bytes (ports) of its register window */
+	int irq;	/* interrupt line, -1 for none */
+	char state[16]; /* virtio: "reset", "acknowledged", "driver", "features-ok",
+			 * "driver-ok", "needs-reset", "failed"; legacy devices: "active" */
+	char detail[96]; /* e.g. a disk's path and mode, "" otherwise */
+	unsigned nr_counters;
+	struct {
+		char key[24]; /* e.g. "reads", "bytes_written", "actual_pages" */
+		uint64_t value;
+	} counters[FLEET_DEV_COUNTERS];
+};
+
+/* Fill up to @max entries of @out with guest @i's devices. Returns how many (0.. the
+ * guest's device count), or -ENOENT. Safe while the guest runs (counters are read
+ * without stopping anything, so they may be a moment apart). */
+int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t max);
+
+/* Set guest @i's balloon target to @bytes (rounded down to 4 KiB pages): the guest's
+ * driver inflates or deflates towards it. Returns 0, -ENOENT, -ENODEV (no balloon),
+ * -ERANGE (more than the guest's RAM), -ESRCH (not running). */
+int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes);
+
 struct ksm_stats;
 struct ksm_vm_stats;
 
