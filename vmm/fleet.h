@@ -104,12 +104,12 @@ int fleet_fault_guest(struct fleet *f, size_t i);
 
 /* One device of a guest, as its device table made it (in table order). */
 struct fleet_device {
-	char kind[16];	/* "uart", "workload", "console", "rng", "balloon", "blk" */
-	char bus[8];	/* "pio" or "mmio" */
-	uint64_t base;	/* port or guest-physical address of its registers */
-	uint64_t size;	/* bytes (ports) of its register window */
-	int irq;	/* interrupt line, -1 for none */
-	char state[16]; /* virtio: "reset", "acknowledged", "driver", "features-ok",
+	char kind[16];	 /* "uart", "workload", "console", "rng", "balloon", "blk" */
+	char bus[8];	 /* "pio" or "mmio" */
+	uint64_t base;	 /* port or guest-physical address of its registers */
+	uint64_t size;	 /* bytes (ports) of its register window */
+	int irq;	 /* interrupt line, -1 for none */
+	char state[16];	 /* virtio: "reset", "acknowledged", "driver", "features-ok",
 			 * "driver-ok", "needs-reset", "failed"; legacy devices: "active" */
 	char detail[96]; /* e.g. a disk's path and mode, "" otherwise */
 	unsigned nr_counters;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,8 @@ static int profile_item(char *item, struct profile *p, char *err, size_t errlen)
 	}
 	if (!strcmp(item, "mutate"))
 		return profile_mutate(val, p, err, errlen);
+	if (!strcmp(item, "free"))
+		return profile_pct(item, val, &p->free, err, errlen);
 	if (!strcmp(item, "seed")) {
 		if (parse_uint(val, ~0ull, &seed))
 			return errbuf_set(err, errlen, -EINVAL,
@@ -143,11 +146,17 @@ const char options_usage[] =
     "  --guest workload our memory-profile workload guest (build/guest/workload.bin)\n"
     "  --profile P      shared=50,zero=10[,dup=5][,placement=same|shuffled][,extent=16]\n"
     "                   [,mutate=PCT@PAGES_PER_S][,seed=N]  (percent of pages; rest unique)\n"
+    "                   [,free=PCT]: report PCT%% of its spare shared pages free (balloon)\n"
     "  --seed N=GUESTS  those guests (g2,g3) use seed N: their shared pages differ\n"
     "  --ram-image FILE the workload's profile pages come from FILE (a memory dump), in\n"
     "                   page order; %d in FILE is the guest index (a file per guest)\n"
     "  --workload-image FILE\n"
     "                   run this workload guest binary instead of the one built\n"
+    "  --disk PATH[,readonly|,snapshot][,serial=S]\n"
+    "                   a raw image as a virtio disk (up to 5); snapshot: the image is\n"
+    "                   never written, each guest keeps its writes in a private overlay\n"
+    "  --virtio LIST    virtio devices besides disks: console,rng,balloon (default all\n"
+    "                   three; none for none)\n"
     "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
     "  --initrd FILE    the initramfs of --kernel\n"
     "  --cmdline STR    the kernel command line of --kernel\n"
@@ -193,6 +202,8 @@ enum {
 	OPT_KSM_STALL,
 	OPT_KSM_RATE,
 	OPT_RAM_IMAGE,
+	OPT_DISK,
+	OPT_VIRTIO,
 };
 
 static const struct option long_opts[] = {
@@ -217,6 +228,8 @@ static const struct option long_opts[] = {
     {"ksm-max-stall-us", required_argument, NULL, OPT_KSM_STALL},
     {"ksm-scan-rate", required_argument, NULL, OPT_KSM_RATE},
     {"ram-image", required_argument, NULL, OPT_RAM_IMAGE},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"virtio", required_argument, NULL, OPT_VIRTIO},
     {NULL, 0, NULL, 0},
 };
 
@@ -403,6 +416,74 @@ const char *options_group_of(const struct options *o, const char *name)
 	return dflt;
 }
 
+/* One ",readonly", ",snapshot" or ",serial=S" of --disk. */
+static int disk_flag(struct opt_disk *d, const char *f, char *err, size_t errlen)
+{
+	if (!strcmp(f, "readonly") || !strcmp(f, "snapshot")) {
+		if (d->mode != OPT_DISK_RW)
+			return errbuf_set(err, errlen, -EINVAL,
+					  "--disk: give at most one of readonly and snapshot");
+		d->mode = f[0] == 'r' ? OPT_DISK_READONLY : OPT_DISK_SNAPSHOT;
+		return 0;
+	}
+	if (!strncmp(f, "serial=", 7) && strlen(f + 7) >= 1 && strlen(f + 7) < sizeof(d->serial) &&
+	    valid_name(f + 7, sizeof(d->serial) - 1)) {
+		snprintf(d->serial, sizeof(d->serial), "%s", f + 7);
+		return 0;
+	}
+	return errbuf_set(
+	    err, errlen, -EINVAL,
+	    "--disk: '%s' is not readonly, snapshot or serial=S (1..20 of A-Za-z0-9_-)", f);
+}
+
+/* --disk PATH[,FLAG]... (so a path cannot hold a comma). */
+static int set_disk(struct options *o, const char *v, char *err, size_t errlen)
+{
+	struct opt_disk *d = &o->disks[o->nr_disks];
+	size_t n = strcspn(v, ",");
+	char flags[256], *f, *save = NULL;
+
+	if (o->nr_disks == OPT_MAX_DISKS)
+		return errbuf_set(err, errlen, -EINVAL, "--disk: at most %d disks", OPT_MAX_DISKS);
+	if (n == 0 || n >= sizeof(d->path) || strlen(v + n) >= sizeof(flags))
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--disk: the image path is empty or too long");
+	*d = (struct opt_disk){.mode = OPT_DISK_RW};
+	memcpy(d->path, v, n);
+	snprintf(flags, sizeof(flags), "%s", v + n);
+	for (f = strtok_r(flags, ",", &save); f; f = strtok_r(NULL, ",", &save))
+		if (disk_flag(d, f, err, errlen))
+			return -EINVAL;
+	o->nr_disks++;
+	return 0;
+}
+
+static int set_virtio(struct options *o, const char *v, char *err, size_t errlen)
+{
+	static const char *const names[] = {"console", "rng", "balloon"};
+	const char *p = v;
+
+	o->virtio = 0;
+	if (!strcmp(v, "none"))
+		return 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		unsigned i;
+
+		for (i = 0; i < 3 && (strlen(names[i]) != n || strncmp(p, names[i], n)); i++)
+			;
+		if (i == 3 || n == 0)
+			return errbuf_set(err, errlen, -EINVAL,
+					  "--virtio '%s': want a list of console, rng, balloon, "
+					  "or none",
+					  v);
+		o->virtio |= 1u << i;
+		p += n + (p[n] == ',');
+	}
+	return o->virtio ? 0
+			 : errbuf_set(err, errlen, -EINVAL, "--virtio: an empty list (say none)");
+}
+
 static int apply_option(struct options *o, int c, const char *v, bool *have_guest,
 			bool *have_profile, char *err, size_t errlen)
 {
@@ -422,6 +503,8 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_VERBOSE: o->verbose++; return 0;
 	case OPT_MERGE: return set_merge(o, v, err, errlen);
 	case OPT_RAM_IMAGE: return set_ram_image(o, v, err, errlen);
+	case OPT_DISK: return set_disk(o, v, err, errlen);
+	case OPT_VIRTIO: return set_virtio(o, v, err, errlen);
 	case OPT_SHARE_GROUP: return set_group(o, v, err, errlen);
 	case OPT_SEED: return set_seed(o, v, err, errlen);
 	case OPT_KSM_INTERVAL:
@@ -451,6 +534,9 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 	if (o->kind == GUEST_KIND_WORKLOAD && (o->initrd || o->cmdline))
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--initrd and --cmdline apply to --kernel only");
+	if (o->profile.free && (o->ram_image || !(o->virtio & OPT_VIRTIO_BALLOON)))
+		return errbuf_set(err, errlen, -EINVAL,
+				  "profile free=: needs the balloon and no --ram-image");
 	if (o->ram_image && (o->kind != GUEST_KIND_WORKLOAD || o->profile.mutate_rate))
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--ram-image applies to --guest workload without mutate");
@@ -472,6 +558,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	*o = (struct options){.count = 1,
 			      .cpus = 1,
 			      .name = "g",
+			      .virtio = OPT_VIRTIO_DEFAULT,
 			      .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
 	optind = 1;
 	opterr = 0;

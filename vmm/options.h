@@ -21,7 +21,27 @@ struct profile {
 	unsigned extent;    /* shuffled placement moves runs of this many pages */
 	unsigned mutate_pct;
 	unsigned mutate_rate; /* pages per second, 0 = no mutation */
+	unsigned free;	      /* percent of its spare shared pages the guest reports free */
 	uint64_t seed;
+};
+
+/* Virtio devices every guest gets unless --virtio says otherwise. */
+enum opt_virtio {
+	OPT_VIRTIO_CONSOLE = 1u << 0,
+	OPT_VIRTIO_RNG = 1u << 1,
+	OPT_VIRTIO_BALLOON = 1u << 2,
+	OPT_VIRTIO_DEFAULT = OPT_VIRTIO_CONSOLE | OPT_VIRTIO_RNG | OPT_VIRTIO_BALLOON,
+};
+
+#define OPT_MAX_DISKS 5 /* with console, rng and balloon: 8 virtio devices */
+
+enum opt_disk_mode { OPT_DISK_RW, OPT_DISK_READONLY, OPT_DISK_SNAPSHOT };
+
+/* --disk PATH[,readonly|,snapshot][,serial=S]: a raw image as a virtio block device. */
+struct opt_disk {
+	char path[1024];
+	enum opt_disk_mode mode;
+	char serial[21]; /* "" : the VMM makes one from the guest and disk index */
 };
 
 enum guest_kind { GUEST_KIND_WORKLOAD, GUEST_KIND_LINUX };
@@ -76,6 +96,9 @@ struct options {
 	uint64_t ksm_batch_pages;
 	uint64_t ksm_max_stall_us;
 	uint64_t ksm_scan_rate;
+	unsigned virtio; /* enum opt_virtio bits */
+	unsigned nr_disks;
+	struct opt_disk disks[OPT_MAX_DISKS];
 };
 
 /* The sharing group name of guest @name under @o's rules ("fleet" by default). */

@@ -97,6 +97,57 @@ static void test_run_options(void)
 	CHECK_EQ(PARSE(&o, "--mem", "5000", "--guest", "workload"), -EINVAL); /* not 4K aligned */
 }
 
+/* --disk, --virtio and the profile's free=. */
+static void test_devices(void)
+{
+	struct options o;
+
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload"), 0);
+	CHECK_EQ(o.virtio, OPT_VIRTIO_DEFAULT);
+	CHECK_EQ(o.nr_disks, 0);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", "/a.img", "--disk",
+		       "b.img,snapshot", "--disk", "c,readonly,serial=disk-7", "--virtio", "rng"),
+		 0);
+	CHECK_EQ(o.nr_disks, 3);
+	CHECK(!strcmp(o.disks[0].path, "/a.img") && o.disks[0].mode == OPT_DISK_RW);
+	CHECK(!strcmp(o.disks[1].path, "b.img") && o.disks[1].mode == OPT_DISK_SNAPSHOT);
+	CHECK(!strcmp(o.disks[2].path, "c") && o.disks[2].mode == OPT_DISK_READONLY);
+	CHECK(!strcmp(o.disks[2].serial, "disk-7") && !o.disks[0].serial[0]);
+	CHECK_EQ(o.virtio, OPT_VIRTIO_RNG);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--virtio", "none"), 0);
+	CHECK_EQ(o.virtio, 0);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--virtio", "balloon,console"),
+		 0);
+	CHECK_EQ(o.virtio, OPT_VIRTIO_BALLOON | OPT_VIRTIO_CONSOLE);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--profile", "shared=50,free=20"),
+		 0);
+	CHECK_EQ(o.profile.free, 20);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--profile", "free=20",
+		       "--virtio", "rng"),
+		 -EINVAL); /* reports go through the balloon */
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--profile", "free=101"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--virtio", "net"), -EINVAL);
+	CHECK(strstr(err, "--virtio 'net'"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--virtio", ""), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--virtio", ",rng"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", ""), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", ",snapshot"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", "a,bogus"), -EINVAL);
+	CHECK(strstr(err, "'bogus'"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", "a,readonly,snapshot"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk",
+		       "a,serial=123456789012345678901"),
+		 -EINVAL); /* 21 bytes: GET_ID has 20 */
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", "a,serial=a b"),
+		 -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--disk", "1", "--disk", "2",
+		       "--disk", "3", "--disk", "4", "--disk", "5", "--disk", "6"),
+		 -EINVAL);
+	CHECK(strstr(err, "at most 5"));
+}
+
 /* --seed N=GUESTS overrides the profile's seed for those guests only. */
 static void test_seed_rules(void)
 {
@@ -155,6 +206,7 @@ static void test_usage_options(void)
 
 int main(void)
 {
+	test_devices();
 	test_profile();
 	test_run_options();
 	test_seed_rules();
