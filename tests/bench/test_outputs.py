@@ -127,6 +127,15 @@ class Outputs(unittest.TestCase):
         self.assert_tracked_untouched()
         self.assertIn("does not exist yet", self.read("build/bench/quick.md"))
 
+    def test_quick_survives_a_bad_published_file(self):
+        self.write("docs/bench/results.json", "{not json")
+        self.commit("torn raw results")
+        self.tracked["docs/bench/results.json"] = "{not json"
+        self.assertEqual(self.run_main(["--quick"]), 0)
+        self.assert_tracked_untouched()
+        self.assertIn("cannot read `docs/bench/results.json`",
+                      self.read("build/bench/quick.md"))
+
     def test_runs_refuse_paths_in_the_source_tree(self):
         for argv in (["--quick", "--out", os.path.join(self.root, "docs/x.json")],
                      ["--quick", "--doc", os.path.join(self.root, "docs/performance.md")],

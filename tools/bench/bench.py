@@ -305,8 +305,11 @@ def renderer(published=None, why_not=None):
 def quick_renderer(root):
     """bench-quick's report: its own figures beside the published run's, if any."""
     pub, why_not = outputs.load_published(root)
-    if pub:
-        recompute(pub)
+    try:
+        if pub:
+            recompute(pub)
+    except Exception as e:  # noqa: BLE001 (an old or odd file must not cost the run)
+        pub, why_not = None, f"cannot use `{outputs.PUBLISHED_RESULTS}`: {e!r}"
     return renderer(pub, why_not)
 
 

@@ -91,20 +91,21 @@ def checkpoint(p, res):
 
 def finish(p, res, ok, render):
     """Write the run's results and report; publish them if @p says so and @ok.
-    @render(res, results_path) returns the report's text. Returns the files written."""
-    if p["published"] and ok:
-        out, doc = p["published"]
-        data = results_text(res)
-        text = render(res, os.path.relpath(out, p["root"]))
-        with shield.shielded():  # both or, if the disk fails between them, the first
-            write_atomic(out, data)
-            write_atomic(doc, text)
-        if os.path.exists(p["out"]):  # the checkpoint: the same run, now published
-            os.unlink(p["out"])
-        return out, doc
-    write_atomic(p["out"], results_text(res))
-    write_atomic(p["doc"], render(res, os.path.relpath(p["out"], p["root"])))
-    return p["out"], p["doc"]
+    @render(res, results_path) returns the report's text. Returns the files written.
+    The results reach the run's own file first, so a report that fails to render
+    costs no measurement."""
+    data = results_text(res)
+    write_atomic(p["out"], data)
+    if not (p["published"] and ok):
+        write_atomic(p["doc"], render(res, os.path.relpath(p["out"], p["root"])))
+        return p["out"], p["doc"]
+    out, doc = p["published"]
+    text = render(res, os.path.relpath(out, p["root"]))
+    with shield.shielded():  # both or, if the disk fails between them, the first
+        write_atomic(out, data)
+        write_atomic(doc, text)
+    os.unlink(p["out"])  # the same run, now published: not kept twice
+    return out, doc
 
 
 def load_published(root):
