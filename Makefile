@@ -126,16 +126,19 @@ demo:
 .PHONY: demo
 
 # Benchmark against host KSM (needs root: it tunes /sys/kernel/mm/ksm, and restores it).
-# Writes build/bench/results.json and regenerates docs/performance.md. make bench also runs
-# scenario 5: Linux guests under QEMU/TCG (tools/bench installs qemu-system-x86 if missing).
+# bench-quick writes build/bench/quick.json and quick.md only, never a tracked file. bench
+# (all five scenarios; scenario 5: Linux guests under QEMU/TCG, tools/bench installs
+# qemu-system-x86 if missing) replaces docs/bench/results.json and docs/performance.md once
+# it finished without an error; a failed or interrupted run leaves them as they were and
+# its results in build/bench/full.json and full.md (tools/bench/outputs.py).
 bench-quick:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)python3 tools/bench/bench.py --quick --add --label "make bench-quick"
+	$(Q)python3 tools/bench/bench.py --quick --label "make bench-quick"
 bench:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all $(B)/linux/.done
-	$(Q)python3 tools/bench/bench.py --label "make bench"
+	$(Q)python3 tools/bench/bench.py --publish --label "make bench"
 .PHONY: bench-quick bench
 
 format:

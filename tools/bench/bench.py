@@ -3,17 +3,20 @@
 
 Each scenario runs one fleet of workload guests with --merge=off (baseline), --merge=vmm
 (ours) and --merge=host (host KSM at 5000/10 and at its defaults 100/20); see
-docs/performance.md for what is measured and how. Writes build/bench/results.json (every
-raw number and the machine) and regenerates docs/performance.md from it.
+docs/performance.md for what is measured and how. The results (every raw number and the
+machine) and the report rendered from them go where tools/bench/outputs.py says: a full
+run with --publish (make bench) replaces docs/bench/results.json and docs/performance.md
+once it finished without an error; every other run writes under build/bench/ only.
 
 Needs root (it tunes /sys/kernel/mm/ksm). Host KSM's run, pages_to_scan and
 sleep_millisecs are saved first and restored on every exit path, signals included;
 every ksmvmm started is stopped.
 
-    tools/bench/bench.py --quick          # scenario 1 (make bench-quick)
-    tools/bench/bench.py                  # scenarios 1-5 (make bench)
-    tools/bench/bench.py --scenarios 5    # real Linux memory only (QEMU guests, dumps)
-    tools/bench/bench.py --render build/bench/results.json   # only rewrite the doc
+    tools/bench/bench.py --quick          # scenario 1 -> build/bench/quick.{json,md}
+    tools/bench/bench.py --publish        # scenarios 1-5 -> docs/ (make bench)
+    tools/bench/bench.py --scenarios 5    # real Linux memory only -> build/bench/
+    tools/bench/bench.py --render docs/bench/results.json --doc docs/performance.md
+                                          # only render a report from a results file
 """
 import argparse
 import datetime
@@ -31,14 +34,13 @@ import fleet as fleetmod
 import hostksm
 import linuxmem
 import measure
+import outputs
 import qemu
 import report
 import shield
 
 ROOT = fleetmod.ROOT
-DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "results.json")
 HOST_KSM_STATE = os.path.join(ROOT, "build", "bench", "host-ksm.saved.json")
-DEFAULT_DOC = os.path.join(ROOT, "docs", "performance.md")
 BASE_PROFILE = "shared=50,zero=10"
 
 SCENARIOS = (
@@ -289,18 +291,26 @@ def run_scenario(scn, ctx):
 
 # --- results -------------------------------------------------------------------------
 
-def write_results(res, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(res, f, indent=1)
-    os.replace(tmp, path)
+def renderer(published=None, why_not=None):
+    """The report's text from results and the path of their file; with the published
+    run's results (or why there are none) for a report that compares with them."""
+    def render(res, raw_path):
+        res["notes"] = report.not_measured_notes(res)
+        compare = report.md_comparison(res, published, why_not) if published or why_not \
+            else []
+        return report.markdown(res, raw_path, compare)
+    return render
 
 
-def render(res, doc_path):
-    res["notes"] = report.not_measured_notes(res)
-    with open(doc_path, "w") as f:
-        f.write(report.markdown(res))
+def quick_renderer(root):
+    """bench-quick's report: its own figures beside the published run's, if any."""
+    pub, why_not = outputs.load_published(root)
+    try:
+        if pub:
+            recompute(pub)
+    except Exception as e:  # noqa: BLE001 (an old or odd file must not cost the run)
+        pub, why_not = None, f"cannot use `{outputs.PUBLISHED_RESULTS}`: {e!r}"
+    return renderer(pub, why_not)
 
 
 def now_iso():
@@ -326,10 +336,10 @@ def run_all(args, res):
         for scn in SCENARIOS:
             if scn["id"] in args.scenarios:
                 res["scenarios"].append(run_scenario(scn, ctx))
-                write_results(res, args.out)
+                outputs.checkpoint(args.plan, res)
         if 5 in args.scenarios:
             res["scenarios"].append(scenario5_linux_qemu(ctx))
-            write_results(res, args.out)
+            outputs.checkpoint(args.plan, res)
     finally:
         with shield.shielded():
             host.restore()
@@ -348,7 +358,11 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="ksmvmm vs host KSM benchmark")
     p.add_argument("--quick", action="store_true",
                    help="scenario 1 only, no cold start of host KSM at its defaults "
-                   "(make bench-quick)")
+                   "(make bench-quick); writes build/bench/quick.json and quick.md")
+    p.add_argument("--publish", action="store_true",
+                   help="the full run of make bench: every scenario and mode; once it "
+                   "finished without an error it replaces docs/bench/results.json and "
+                   "docs/performance.md (until then build/bench/full.json and full.md)")
     p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5)")
     p.add_argument("--modes", help="subset of vmm,host-tuned,host-default and the same with "
                    "-cold, and (scenario 5) qemu-live, host KSM on the live QEMU guests "
@@ -360,23 +374,28 @@ def parse_args(argv):
     p.add_argument("--redump", action="store_true",
                    help="scenario 5: dump the guests' RAM again even if build/bench/"
                    "linux-ram holds fresh images")
-    p.add_argument("--out", default=DEFAULT_OUT, help="results JSON (%(default)s)")
-    p.add_argument("--doc", default=DEFAULT_DOC, help="markdown report (%(default)s)")
+    p.add_argument("--out", help="results JSON, under build/ or outside the repository "
+                   "(default build/bench/quick.json with --quick, else results.json)")
+    p.add_argument("--doc", help="markdown report, same rule (default build/bench/quick.md "
+                   "with --quick, else report.md); with --render: any path")
     p.add_argument("--rundir", default=os.path.join(ROOT, "build", "bench", "runs"),
                    help="consoles and ksmvmm logs of each run (%(default)s)")
-    p.add_argument("--add", action="store_true",
-                   help="keep the scenarios of the existing --out file that this run does "
-                   "not measure (the report says which run produced each)")
     p.add_argument("--no-verify", action="store_true", help="skip `ksmctl verify` after runs")
     p.add_argument("--no-watch", action="store_true",
                    help="skip the runs where a guest watches for stalls (vmm-watch, "
                    "host-tuned-watch)")
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
-    p.add_argument("--render", metavar="JSON", help="only regenerate --doc from JSON")
+    p.add_argument("--render", metavar="JSON", help="only render --doc (default "
+                   "build/bench/report.md) from the results file JSON")
     p.add_argument("--with", dest="with_results", metavar="JSON",
                    help="with --render: also show the scenarios of this results file "
                    "that the first one lacks (e.g. a scenario 5 run kept aside)")
     a = p.parse_args(argv)
+    if a.publish and (a.quick or a.scenarios or a.modes or a.no_watch or a.no_verify or
+                      a.out or a.doc or a.render):
+        p.error("--publish is the whole benchmark to its fixed files: it takes none of "
+                "--quick, --scenarios, --modes, --no-watch, --no-verify, --out, --doc, "
+                "--render")
     ids = QUICK_SCENARIOS if a.quick else ALL_SCENARIOS
     a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
     a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
@@ -396,12 +415,10 @@ def preflight():
 
 def scenarios_from(path, skip_ids, option):
     """The scenarios of results file @path whose ids are not in @skip_ids, each marked
-    with the run that produced it (for --add and --with)."""
+    with the run that produced it (for --with)."""
     try:
         with open(path) as f:
             old = json.load(f)
-    except FileNotFoundError:
-        return []
     except (OSError, ValueError) as e:
         sys.exit(f"bench: {option}: cannot read {path}: {e}")
     produced = {k: old.get(k) for k in ("command", "label", "started", "finished")}
@@ -412,28 +429,67 @@ def scenarios_from(path, skip_ids, option):
     return kept
 
 
-def kept_scenarios(args):
-    """--add: the scenarios of the existing --out file that this run does not measure."""
-    return scenarios_from(args.out, args.scenarios, "--add")
+def run_kind(args):
+    return "full" if args.publish else "quick" if args.quick else "other"
 
 
-def main(argv):
-    args = parse_args(argv)
-    if args.render:
+def failures(res):
+    """Why a run's results must not replace the published ones (empty: they may)."""
+    out = [f"aborted: {res['aborted']}"] if res.get("aborted") else []
+    if not res.get("host_ksm_restored", False):
+        out.append("host KSM settings not restored")
+    ids = [scn["id"] for scn in res["scenarios"]]
+    out += [f"scenario {i} missing" for i in ALL_SCENARIOS if i not in ids]
+    out += [f"scenario {scn['id']} {mode} failed: {err.splitlines()[0] if err else err}"
+            for scn in res["scenarios"] for mode, err in scn.get("errors", {}).items()]
+    return out
+
+
+def render_only(args, root):
+    """--render: a report from a results file, to --doc or build/bench/report.md."""
+    try:
         with open(args.render) as f:
             res = json.load(f)
-        if args.with_results:
-            have = [scn["id"] for scn in res["scenarios"]]
-            res["scenarios"] += scenarios_from(args.with_results, have, "--with")
-            res["scenarios"].sort(key=lambda scn: scn["id"])
-        recompute(res)
-        render(res, args.doc)
-        return 0
+    except (OSError, ValueError) as e:
+        sys.exit(f"bench: --render: cannot read {args.render}: {e}")
+    if args.with_results:
+        have = [scn["id"] for scn in res["scenarios"]]
+        res["scenarios"] += scenarios_from(args.with_results, have, "--with")
+        res["scenarios"].sort(key=lambda scn: scn["id"])
+    recompute(res)
+    doc = args.doc or os.path.join(root, outputs.BUILD, "report.md")
+    outputs.write_atomic(doc, renderer()(res, os.path.relpath(args.render, root)))
+    print(f"report: {doc}")
+    return 0
+
+
+def finish(args, res, root):
+    """Write (and for --publish, publish) the run's results and report. 0 if the run
+    succeeded."""
+    why = failures(res)
+    render = quick_renderer(root) if args.quick else renderer()
+    out, doc = outputs.finish(args.plan, res, not why, render)
+    print(f"\nresults: {os.path.relpath(out, root)}, report: {os.path.relpath(doc, root)}")
+    if why and args.publish:
+        print("bench: NOT published, docs/bench/results.json and docs/performance.md are "
+              "as they were: " + "; ".join(why), file=sys.stderr)
+    return 1 if res.get("aborted") or not res.get("host_ksm_restored") or \
+        (args.publish and why) else 0
+
+
+def main(argv, root=ROOT):
+    args = parse_args(argv)
+    if args.render:
+        return render_only(args, root)
+    try:
+        args.plan = outputs.plan(root, run_kind(args), args.out, args.doc)
+    except outputs.OutputError as e:
+        sys.exit(f"bench: {e}")
     preflight()
     script = os.path.relpath(sys.argv[0], ROOT)
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
-           "machine": machine(), "scenarios": kept_scenarios(args) if args.add else []}
+           "machine": machine(), "scenarios": []}
     shield.install()
     try:
         run_all(args, res)
@@ -444,11 +500,13 @@ def main(argv):
     res["scenarios"].sort(key=lambda scn: scn["id"])
     self_cpu = resource.getrusage(resource.RUSAGE_SELF)
     res["bench_own_cpu_s"] = self_cpu.ru_utime + self_cpu.ru_stime
-    restored = check_host_restored(res)
-    write_results(res, args.out)
-    render(res, args.doc)
-    print(f"\nresults: {os.path.relpath(args.out, ROOT)}, report: {os.path.relpath(args.doc, ROOT)}")
-    return 0 if restored and "aborted" not in res else 1
+    res["host_ksm_restored"] = check_host_restored(res)
+    try:
+        with shield.shielded():  # a Ctrl-C now waits until the results are written
+            return finish(args, res, root)
+    except shield.Interrupted as e:
+        print(f"bench: {e} (after the results were written)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
