@@ -16,6 +16,7 @@
 #include "vmm/vcpu.h"
 #include "lib/log.h"
 #include "lib/page.h"
+#include "vmm/devices/table.h"
 #include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
 
@@ -326,6 +327,27 @@ void fleet_stop_all(struct fleet *f)
 {
 	for (size_t i = 0; i < f->nr; i++)
 		guest_request_stop(f->guests[i]);
+}
+
+int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t max)
+{
+	if (i >= f->nr)
+		return -ENOENT;
+	return (int) devices_info(f->guests[i]->devices, out, max);
+}
+
+int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes)
+{
+	struct guest *g;
+
+	if (i >= f->nr)
+		return -ENOENT;
+	g = f->guests[i];
+	if (bytes > g->mem.ram_size)
+		return -ERANGE;
+	if (guest_get_state(g) != GUEST_RUNNING)
+		return -ESRCH;
+	return devices_balloon_target(g->devices, (uint32_t) (bytes / PAGE_SIZE));
 }
 
 /* The workload device of a running guest @i, or NULL with *err set. */

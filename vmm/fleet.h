@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vmm/guest.h" /* enum guest_state */
+#include "vmm/devinfo.h"
 #include "vmm/guest_abi.h"
 #include "vmm/options.h"
 
@@ -98,26 +99,6 @@ int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold
 
 /* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_fault_guest(struct fleet *f, size_t i);
-
-#define FLEET_DEV_MAX 16      /* devices of one guest a report lists */
-#define FLEET_DEV_COUNTERS 16 /* counters of one device */
-
-/* One device of a guest, as its device table made it (in table order). */
-struct fleet_device {
-	char kind[16];	 /* "uart", "workload", "console", "rng", "balloon", "blk" */
-	char bus[8];	 /* "pio" or "mmio" */
-	uint64_t base;	 /* port or guest-physical address of its registers */
-	uint64_t size;	 /* bytes (ports) of its register window */
-	int irq;	 /* interrupt line, -1 for none */
-	char state[16];	 /* virtio: "reset", "acknowledged", "driver", "features-ok",
-			 * "driver-ok", "needs-reset", "failed"; legacy devices: "active" */
-	char detail[96]; /* e.g. a disk's path and mode, "" otherwise */
-	unsigned nr_counters;
-	struct {
-		char key[24]; /* e.g. "reads", "bytes_written", "actual_pages" */
-		uint64_t value;
-	} counters[FLEET_DEV_COUNTERS];
-};
 
 /* Fill up to @max entries of @out with guest @i's devices. Returns how many (0.. the
  * guest's device count), or -ENOENT. Safe while the guest runs (counters are read

@@ -16,7 +16,7 @@
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
 #include "lib/log.h"
-#include "vmm/devices/uart.h"
+#include "vmm/devices/table.h"
 #include "vmm/vcpu.h"
 #include "vmm/devices/wl_dev.h"
 #include "vmm/workload.h"
@@ -133,15 +133,6 @@ static int open_console(struct guest *g, const char *dir)
 	return 0;
 }
 
-/* COM1's interrupt line, IRQ 4, through the in-kernel irqchip. */
-static void uart_irq(void *opaque, bool level)
-{
-	struct guest *g = opaque;
-	struct kvm_irq_level irq = {.irq = 4, .level = level};
-
-	ioctl(g->vm_fd, KVM_IRQ_LINE, &irq);
-}
-
 /* wl_dev_host callbacks. */
 static unsigned long wl_tsc_khz(void *opaque, unsigned id)
 {
@@ -168,9 +159,23 @@ static void on_fatal(void *opaque, const char *why)
 	guest_die(opaque, why);
 }
 
-static int create_wl_dev(struct guest *g, const struct options *o)
+/* The virtio console's input: stdin, when one guest has the terminal and stdin is
+ * something to poll (a tty, pipe or socket; not a file this process opened on a closed
+ * fd 0, such as /dev/kvm). */
+static int console_input(bool one_guest)
 {
-	const struct wl_dev_host host = {
+	struct stat st;
+
+	if (!one_guest || fstat(STDIN_FILENO, &st) || STDIN_FILENO == kvm_fd())
+		return -1;
+	return S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? STDIN_FILENO
+										   : -1;
+}
+
+/* The device table makes every device; the workload device gets the guest's callbacks. */
+static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
+{
+	const struct wl_dev_host wl = {
 	    .name = g->name,
 	    .ram = &g->ram,
 	    .nr_vcpus = o->cpus,
@@ -179,42 +184,67 @@ static int create_wl_dev(struct guest *g, const struct options *o)
 	    .die = on_fatal,
 	    .opaque = g,
 	};
-
-	g->wl = wl_dev_create(&host, &g->bus);
-	return g->wl ? 0 : -ENOMEM;
-}
-
-static int create_devices(struct guest *g, const struct options *o, bool tee_stdout)
-{
+	struct dev_env env = {
+	    .name = g->name,
+	    .index = g->index,
+	    .vm_fd = g->vm_fd,
+	    .irqchip = g->kind == GUEST_KIND_LINUX,
+	    .bus = &g->bus,
+	    .ram = &g->ram,
+	    .console_fd = g->console_fd,
+	    .tee_fd = tee_stdout ? STDOUT_FILENO : -1,
+	    .input_fd = console_input(tee_stdout),
+	    .o = o,
+	    .wl = g->kind == GUEST_KIND_WORKLOAD ? &wl : NULL,
+	};
 	int ret = open_console(g, o->console_dir);
 
+	/* Linux wants interrupt controllers and a timer, and irqfds need the irqchip. */
+	if (!ret && g->kind == GUEST_KIND_LINUX)
+		ret = create_irqchip(g);
 	if (ret)
 		return ret;
-	g->uart = uart_create(g->console_fd, tee_stdout ? STDOUT_FILENO : -1);
-	if (!g->uart || uart_attach(g->uart, &g->bus, UART_COM1_BASE))
-		return -ENOMEM;
-	/* Linux's tty layer waits for the transmit interrupt; the workload guest polls. */
-	if (g->kind == GUEST_KIND_LINUX)
-		uart_set_irq(g->uart, uart_irq, g);
-	return g->kind == GUEST_KIND_WORKLOAD ? create_wl_dev(g, o) : 0;
+	env.console_fd = g->console_fd;
+	g->devices = devices_create(&env);
+	if (!g->devices)
+		return -EINVAL;
+	g->wl = devices_wl(g->devices);
+	return 0;
+}
+
+/* A Linux guest's command line: the user's, then one entry per virtio device. */
+static int linux_cmdline(struct guest *g, const char *user, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", user ? user : "");
+	if (strlen(buf) + 1 >= len || devices_cmdline(g->devices, buf, len)) {
+		pr_err("%s: the kernel command line is too long with the device entries", g->name);
+		return -E2BIG;
+	}
+	return 0;
 }
 
 static int load_guest(struct guest *g, const struct options *o)
 {
-	char err[256];
+	char err[256], cmdline[4096];
 	int ret;
 
 	if (g->kind == GUEST_KIND_WORKLOAD) {
 		const char *img = o->workload_image ? o->workload_image : workload_default_image();
+		struct wl_virtio_dev vio[WL_MAX_VIRTIO];
 		const struct workload_guest wg = {
-		    .mem = &g->mem, .name = g->name, .index = g->index};
+		    .mem = &g->mem,
+		    .name = g->name,
+		    .index = g->index,
+		    .nr_virtio = devices_virtio_list(g->devices, vio, WL_MAX_VIRTIO),
+		    .virtio = vio,
+		};
 
 		return workload_load(&wg, o, img, &g->boot);
 	}
-	ret = create_irqchip(g);
+	ret = linux_cmdline(g, o->cmdline, cmdline, sizeof(cmdline));
 	if (ret)
 		return ret;
-	ret = linux_load(&g->mem, o->kernel, o->initrd, o->cmdline, &g->boot, err, sizeof(err));
+	ret = linux_load(&g->mem, o->kernel, o->initrd, cmdline, &g->boot, err, sizeof(err));
 	if (ret)
 		pr_err("%s", err);
 	return ret;
@@ -295,8 +325,12 @@ struct guest *guest_create(const struct options *o, unsigned index, bool tee_std
 
 int guest_start(struct guest *g)
 {
-	int ret = 0;
+	int ret = devices_start(g->devices);
 
+	if (ret) {
+		guest_die(g, "its devices could not start");
+		return ret;
+	}
 	pthread_mutex_lock(&g->lock);
 	g->state = GUEST_RUNNING;
 	for (unsigned i = 0; i < g->nr_vcpus && !ret; i++) {
@@ -317,8 +351,7 @@ static void stop_locked(struct guest *g)
 {
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
 		vcpu_request_stop(g->vcpus[i]);
-	if (g->wl)
-		wl_dev_shutdown(g->wl);
+	devices_shutdown(g->devices);
 }
 
 /* Mark the guest dead for @why (first reason wins) and make its vCPUs exit. Non-blocking. */
@@ -374,8 +407,7 @@ void guest_destroy(struct guest *g)
 	pthread_mutex_unlock(&g->lock);
 	for (unsigned i = 0; i < g->nr_vcpus; i++)
 		vcpu_destroy(g->vcpus[i]);
-	wl_dev_destroy(g->wl);
-	uart_destroy(g->uart);
+	devices_destroy(g->devices);
 	if (g->console_fd >= 0)
 		close(g->console_fd);
 	if (g->vm_fd > 0)

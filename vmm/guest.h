@@ -25,7 +25,7 @@ enum guest_state {
 const char *guest_state_name(enum guest_state s);
 
 struct vcpu;
-struct uart;
+struct devices;
 struct wl_dev;
 struct ksm_vm;
 
@@ -36,10 +36,10 @@ struct guest {
 	enum guest_kind kind;
 	int vm_fd;
 	struct guest_mem mem;
-	struct bus bus; /* filled before the vCPUs run, read-only after */
-	struct uart *uart;
-	int console_fd;	   /* owned; -1 when the console is discarded */
-	struct wl_dev *wl; /* workload device; NULL for Linux guests */
+	struct bus bus;		 /* filled before the vCPUs run, read-only after */
+	struct devices *devices; /* its device table (vmm/devices/table.h) */
+	int console_fd;		 /* owned; -1 when the console is discarded */
+	struct wl_dev *wl;	 /* the workload device (one of devices); NULL for Linux */
 	struct x86_boot boot;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[OPT_MAX_CPUS];

@@ -110,6 +110,10 @@ static void fill_params(struct wl_params *p, const struct workload_guest *g,
 	p->mutate_pct = o->profile.mutate_pct;
 	p->mutate_rate = o->profile.mutate_rate;
 	p->shuffle_extent = o->profile.extent;
+	p->pct_free = o->profile.free;
+	p->nr_virtio = g->nr_virtio < WL_MAX_VIRTIO ? g->nr_virtio : WL_MAX_VIRTIO;
+	for (unsigned i = 0; i < p->nr_virtio; i++)
+		p->virtio[i] = g->virtio[i];
 }
 
 /* Read up to @len bytes of @fd into guest RAM at @gpa. Returns bytes read or -errno. */

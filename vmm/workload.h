@@ -14,6 +14,8 @@ struct workload_guest {
 	struct guest_mem *mem;
 	const char *name;
 	unsigned index;
+	unsigned nr_virtio; /* its virtio devices, in device-table order */
+	const struct wl_virtio_dev *virtio;
 };
 
 /* Default place of the guest image, next to the ksmvmm binary: build/guest/workload.bin. */
