@@ -47,6 +47,7 @@ format_check() {
 	clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null)
 }
 [[ -z $filter || style/format == *$filter* ]] && run_one style/format format_check
+[[ -z $filter || style/layers == *$filter* ]] && run_one style/layers bash tests/style/layers.sh
 [[ -z $filter || bench/outputs == *$filter* ]] && run_one bench/outputs python3 -B tests/bench/test_outputs.py
 
 # Documentation checks: what the docs say against what the binaries do (no KVM).
