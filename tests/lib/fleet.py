@@ -119,18 +119,24 @@ def cow(sock, minimum, timeout):
     raise SystemExit(f"FAIL: only {breaks} copy-on-write breaks in {timeout}s")
 
 
-def pagemap_pfns(pid, ranges):
-    """PFNs of the present file-backed (pool) pages in @ranges [(hva, size)]."""
-    pfns = set()
+def pagemap_entries(pid, ranges):
+    """The /proc/PID/pagemap entry of every page in @ranges [(hva, size)]."""
     with open(f"/proc/{pid}/pagemap", "rb") as f:
         for hva, size in ranges:
             f.seek(hva // PAGE * 8)
             data = f.read(size // PAGE * 8)
             for i in range(0, len(data), 8):
-                e = int.from_bytes(data[i:i + 8], "little")
-                if e >> 63 & 1 and e >> 61 & 1:
-                    pfns.add(e & ((1 << 55) - 1))
-    return pfns
+                yield int.from_bytes(data[i:i + 8], "little")
+
+
+def pool_mapped(e):
+    """Present and file-backed: the page maps a pool page."""
+    return e >> 63 & 1 and e >> 61 & 1
+
+
+def pagemap_pfns(pid, ranges):
+    """PFNs of the present file-backed (pool) pages in @ranges [(hva, size)]."""
+    return {e & ((1 << 55) - 1) for e in pagemap_entries(pid, ranges) if pool_mapped(e)}
 
 
 def groups(sock, pid):
@@ -157,15 +163,7 @@ def groups(sock, pid):
 
 def file_pages(pid, ranges):
     """Present file-backed (pool) pages in @ranges, counted per mapping, not per frame."""
-    n = 0
-    with open(f"/proc/{pid}/pagemap", "rb") as f:
-        for hva, size in ranges:
-            f.seek(hva // PAGE * 8)
-            data = f.read(size // PAGE * 8)
-            for i in range(0, len(data), 8):
-                e = int.from_bytes(data[i:i + 8], "little")
-                n += e >> 63 & 1 and e >> 61 & 1
-    return n
+    return sum(1 for e in pagemap_entries(pid, ranges) if pool_mapped(e))
 
 
 def audit(sock, pid):

@@ -169,29 +169,42 @@ static void virtio_access(void *opaque, uint64_t addr, bool write, uint8_t *data
 	virtio_mmio_access(s->vd, addr - s->base, write, data, len);
 }
 
+/* (De)register queue @q's notify eventfd on QueueNotify. Returns the ioctl's result. */
+static int ioeventfd(struct devices *d, struct dev_slot *s, unsigned q, uint32_t flags)
+{
+	struct kvm_ioeventfd io = {
+	    .datamatch = q,
+	    .addr = s->base + VIRTIO_NOTIFY_REG,
+	    .len = 4,
+	    .fd = s->notify[q],
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | flags,
+	};
+
+	return ioctl(d->env.vm_fd, KVM_IOEVENTFD, &io);
+}
+
+/* (De)register the irqfd on the device's line. */
+static int irqfd(struct devices *d, struct dev_slot *s, uint32_t flags)
+{
+	struct kvm_irqfd irq = {
+	    .fd = (uint32_t) s->irqfd, .gsi = (uint32_t) s->irq, .flags = flags};
+
+	return ioctl(d->env.vm_fd, KVM_IRQFD, &irq);
+}
+
 /* Notifications by ioeventfd, interrupts by irqfd. A notification KVM cannot take in
  * the kernel still works: the QueueNotify write then reaches virtio_access. */
 static void wire_eventfds(struct devices *d, struct dev_slot *s)
 {
 	s->nq = (unsigned) virtio_dev_eventfds(s->vd, s->notify, VIRTIO_MAX_QUEUES, &s->irqfd);
 	for (unsigned q = 0; q < s->nq; q++) {
-		struct kvm_ioeventfd io = {
-		    .datamatch = q,
-		    .addr = s->base + VIRTIO_NOTIFY_REG,
-		    .len = 4,
-		    .fd = s->notify[q],
-		    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-
-		s->notify_on[q] = ioctl(d->env.vm_fd, KVM_IOEVENTFD, &io) == 0;
+		s->notify_on[q] = ioeventfd(d, s, q, 0) == 0;
 		if (!s->notify_on[q] && q == 0)
 			pr_warn("%s: %s: KVM_IOEVENTFD: %s; queue notifications exit to the VMM",
 				d->env.name, s->type->kind, strerror(errno));
 	}
 	if (s->irq >= 0) {
-		struct kvm_irqfd irq = {.fd = (uint32_t) s->irqfd, .gsi = (uint32_t) s->irq};
-
-		s->irqfd_on = ioctl(d->env.vm_fd, KVM_IRQFD, &irq) == 0;
+		s->irqfd_on = irqfd(d, s, 0) == 0;
 		if (!s->irqfd_on)
 			pr_warn("%s: %s: KVM_IRQFD on line %d: %s; it raises no interrupt",
 				d->env.name, s->type->kind, s->irq, strerror(errno));
@@ -200,25 +213,11 @@ static void wire_eventfds(struct devices *d, struct dev_slot *s)
 
 static void unwire_eventfds(struct devices *d, struct dev_slot *s)
 {
-	for (unsigned q = 0; q < s->nq; q++) {
-		struct kvm_ioeventfd io = {
-		    .datamatch = q,
-		    .addr = s->base + VIRTIO_NOTIFY_REG,
-		    .len = 4,
-		    .fd = s->notify[q],
-		    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_DEASSIGN,
-		};
-
+	for (unsigned q = 0; q < s->nq; q++)
 		if (s->notify_on[q])
-			ioctl(d->env.vm_fd, KVM_IOEVENTFD, &io);
-	}
-	if (s->irqfd_on) {
-		struct kvm_irqfd irq = {.fd = (uint32_t) s->irqfd,
-					.gsi = (uint32_t) s->irq,
-					.flags = KVM_IRQFD_FLAG_DEASSIGN};
-
-		ioctl(d->env.vm_fd, KVM_IRQFD, &irq);
-	}
+			ioeventfd(d, s, q, KVM_IOEVENTFD_FLAG_DEASSIGN);
+	if (s->irqfd_on)
+		irqfd(d, s, KVM_IRQFD_FLAG_DEASSIGN);
 }
 
 /* Common part of every virtio device once its constructor made s->vd. */
