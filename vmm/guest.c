@@ -214,7 +214,8 @@ static int load_guest(struct guest *g, const struct options *o)
 	ret = create_irqchip(g);
 	if (ret)
 		return ret;
-	ret = linux_load(&g->mem, o->kernel, o->initrd, o->cmdline, &g->boot, err, sizeof(err));
+	ret = linux_load(&g->mem, o->kernel, o->initrd, o->cmdline, o->cpus, &g->boot, err,
+			 sizeof(err));
 	if (ret)
 		pr_err("%s", err);
 	return ret;
