@@ -167,4 +167,5 @@ clean:
 	rm -rf $(B)
 .PHONY: clean
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# The minimal kernel's source tree (under $(B)/linux-min/src) has .d files of its own.
+-include $(shell find $(B) -path $(B)/linux-min/src -prune -o -name '*.d' -type f -print 2>/dev/null)
