@@ -17,7 +17,7 @@
 #   KSMVMM_LINUX_SPIN          init's spin before its ud2, seconds [300: outlives the test]
 #   KSMVMM_LINUX_KERNEL, KSMVMM_LINUX_ROOTFS  the guest [build/linux-min/...]
 #   KSMVMM_DISK_ARGS           the disk options, @IMG@ = the image
-#                              ["--disk @IMG@,snapshot=on"]
+#                              ["--disk @IMG@,snapshot"]
 #   KSMVMM_BALLOON_KEY         where the counter is in `ksmctl devices NAME --json`
 #                              [balloon.pages_reported]
 set -u
@@ -31,7 +31,7 @@ ROOTFS=${KSMVMM_LINUX_ROOTFS:-$PWD/build/linux-min/rootfs.ext4}
 BOOT_LIMIT=${KSMVMM_LINUX_BOOT_TIMEOUT:-180}
 REPORT_LIMIT=${KSMVMM_LINUX_REPORT_TIMEOUT:-60}
 SPIN=${KSMVMM_LINUX_SPIN:-300}
-DISK_ARGS=${KSMVMM_DISK_ARGS:-"--disk @IMG@,snapshot=on"}
+DISK_ARGS=${KSMVMM_DISK_ARGS:-"--disk @IMG@,snapshot"}
 BALLOON_KEY=${KSMVMM_BALLOON_KEY:-balloon.pages_reported}
 CPUS=2
 NDEVICES=4 # console, rng, balloon, one disk
