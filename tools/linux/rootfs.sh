@@ -7,8 +7,9 @@
 # Image layout: /bin/busybox and its applet links, /sbin/init -> busybox init (with
 # /etc/inittab, /etc/init.d/rcS: a shell on the console, for hardware KVM where system
 # calls work), /sbin/ksmvmm-spin (SPIN_INIT: boot with init=/sbin/ksmvmm-spin on hosts
-# where they do not), empty /dev /proc /sys /tmp /root. Same inputs, same image bytes
-# (fixed UUID, hash seed and timestamps), so every guest's page cache matches.
+# where they do not), empty /dev /proc /sys /tmp /root. Fixed UUID, hash seed and file
+# times; the bytes still differ between builds (mke2fs 1.47.0 stamps inode ctimes with
+# the build time), which does not matter: a fleet's guests share one image file.
 # Installs busybox-static and e2fsprogs (apt-get) if missing.
 set -euo pipefail
 
@@ -61,7 +62,7 @@ mknod -m 600 "$R/dev/console" c 5 1 2>/dev/null || true
 find "$R" -exec touch -h -d "@$EPOCH" {} +
 
 rm -f "$OUT.tmp"
-E2FSPROGS_FAKE_TIME=$EPOCH mke2fs -q -F -t ext4 -b 4096 -L ksmvmm-root -U "$UUID" \
+mke2fs -q -F -t ext4 -b 4096 -L ksmvmm-root -U "$UUID" \
 	-E root_owner=0:0,hash_seed=$UUID -d "$R" "$OUT.tmp" "${SIZE_MIB}M" ||
 	die "mke2fs failed"
 mv "$OUT.tmp" "$OUT"
