@@ -134,6 +134,12 @@ $(LINUX_MIN)/rootfs.ext4: tools/linux/rootfs.sh tools/linux/inittab tools/linux/
 		$(LINUX_MIN)/ksmvmm-spin
 	$(Q)tools/linux/rootfs.sh $(LINUX_MIN)/ksmvmm-spin $@
 
+# The MP table as a file, for the QEMU check of it (tests/linux/qemu-mptable.sh).
+$(LINUX_MIN)/mptable-dump: $(B)/tools/linux/mptable-dump.o $(B)/vmm/mptable.o $(B)/vmm/mem.o \
+		$(B)/lib/log.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
 linux-min-kernel:
 	$(Q)tools/linux/build-kernel.sh $(LINUX_MIN)
 
@@ -148,8 +154,9 @@ test-linux-min:
 .PHONY: test-linux-min
 
 # The same guest under QEMU/TCG (no KVM needed): QEMU's devices, our kernel and root.
-test-linux-qemu: linux-min
+test-linux-qemu: linux-min $(LINUX_MIN)/mptable-dump
 	$(Q)tests/linux/qemu-microvm.sh
+	$(Q)tests/linux/qemu-mptable.sh
 .PHONY: test-linux-qemu
 
 setup:
