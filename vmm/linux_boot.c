@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "vmm/mptable.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -437,12 +438,15 @@ static int initrd_load(struct loader *ld, const char *path)
 	return 0;
 }
 
-/* The loader-owned fields of boot_params: who we are, e820 map. */
+/* The loader-owned fields of boot_params: who we are, e820 map (with the MP table's
+ * KiB reserved). */
 static void boot_params_fill(struct loader *ld)
 {
 	struct mem_e820 e820[E820_MAX_ENTRIES_ZEROPAGE];
 	struct boot_params *bp = ld->bp;
 	int n = mem_e820(ld->m, e820, E820_MAX_ENTRIES_ZEROPAGE);
+
+	n = mptable_e820_reserve(e820, n, E820_MAX_ENTRIES_ZEROPAGE);
 
 	bp->hdr.type_of_loader = 0xff; /* undefined loader */
 	bp->hdr.loadflags |= CAN_USE_HEAP;
@@ -485,8 +489,19 @@ static int low_area_check(struct loader *ld)
 	return 0;
 }
 
+/* The MP table tells the kernel its @ncpus CPUs (without it: "SMP disabled"). */
+static int mptable_load(struct loader *ld, unsigned ncpus)
+{
+	int ret = mptable_write(ld->m, ncpus);
+
+	if (ret)
+		return fail(ld, ret, "cannot write the MP table for %u CPUs: %s", ncpus,
+			    strerror(-ret));
+	return 0;
+}
+
 int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_path,
-	       const char *cmdline, struct x86_boot *boot, char *err, size_t errlen)
+	       const char *cmdline, unsigned ncpus, struct x86_boot *boot, char *err, size_t errlen)
 {
 	struct loader ld = {.m = m, .err = err, .errlen = errlen, .fd = -1};
 	int ret;
@@ -504,5 +519,6 @@ int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_
 	if (ret)
 		return ret;
 	boot_params_fill(&ld);
-	return entry_state(&ld, boot);
+	ret = mptable_load(&ld, ncpus);
+	return ret ?: entry_state(&ld, boot);
 }

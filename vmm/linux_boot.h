@@ -17,6 +17,7 @@
 #define LINUX_CMDLINE_GPA 0x20000ull  /* NUL-terminated command line, up to 64 KiB */
 #define LINUX_CMDLINE_ROOM 0x10000ull
 #define LINUX_KERNEL_MIN 0x100000ull /* nothing of the kernel may load below 1 MiB */
+/* The MP table: MPTABLE_GPA (0x9fc00), the last KiB below 640 KiB, reserved in e820. */
 
 /* Load @kernel_path into @m, which must be laid out and mapped (mem_map), and fill @boot
  * for a vCPU entering it in 64-bit mode at CPL 0.
@@ -27,14 +28,17 @@
  * entry at load address + 0x200). @initrd_path (NULL: none) goes page aligned at the top
  * of RAM below min(initrd_addr_max, end of low RAM). @cmdline (NULL: empty) is copied to
  * LINUX_CMDLINE_GPA. boot_params at LINUX_ZERO_PAGE_GPA holds the setup header, e820 map,
- * command line and initrd pointers; page tables and GDT follow the layout above.
+ * command line and initrd pointers; page tables and GDT follow the layout above. An MP
+ * table at MPTABLE_GPA lists @ncpus CPUs (APIC ids 0..ncpus-1) and the IOAPIC.
  *
  * @boot gets rip, rsp, rsi = boot_params, cr3, gdt_gpa, cpl 0 and linux_cpuid; its other
  * fields are zeroed. Returns 0, or -errno with a one-line reason in @err (size @errlen):
  * -ENOENT/-EACCES/... file cannot be opened or read, -ENOEXEC not a kernel or one we
  * cannot boot, -ENOMEM kernel or initrd do not fit in guest RAM, -E2BIG command line too
- * long, -EINVAL bad arguments. Guest memory may be partly written on failure. */
+ * long, -EINVAL bad arguments (also @ncpus 0 or above MPTABLE_MAX_CPUS). Guest memory
+ * may be partly written on failure. */
 int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_path,
-	       const char *cmdline, struct x86_boot *boot, char *err, size_t errlen);
+	       const char *cmdline, unsigned ncpus, struct x86_boot *boot, char *err,
+	       size_t errlen);
 
 #endif

@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "vmm/mptable.h"
 
 #define MIB (1ull << 20)
 #define RAM (64 * MIB)
 #define KBASE 0x1000000ull	    /* where the fake vmlinux loads: 16 MiB */
 #define KVIRT 0xffffffff81000000ull /* and its link address */
+#define GUEST_CPUS 2
 
 static char dir[] = "/tmp/test_linux_boot.XXXXXX";
 static char err[256];
@@ -57,7 +59,7 @@ static int load(struct guest_mem *m, const char *kernel, const char *initrd, con
 {
 	err[0] = 0;
 	return linux_load(m, kernel ? path(kernel) : NULL, initrd ? path(initrd) : NULL, cmdline,
-			  boot, err, sizeof(err));
+			  GUEST_CPUS, boot, err, sizeof(err));
 }
 
 /* Load @kernel into a fresh 64 MiB guest and expect @ret with @msg in the error. */
@@ -236,8 +238,9 @@ static void check_common(struct guest_mem *m, const struct x86_boot *boot)
 	struct boot_params *bp = zero_page(m);
 	const uint64_t *gdt = mem_gpa(m, LINUX_GDT_GPA, 8 * X86_GDT_ENTRIES);
 	const uint64_t *pml4 = mem_gpa(m, LINUX_PT_GPA, 4096);
+	const uint8_t *mpf = mem_gpa(m, MPTABLE_GPA, 16);
 	struct mem_e820 e820[8];
-	int n = mem_e820(m, e820, 8);
+	int n = mptable_e820_reserve(e820, mem_e820(m, e820, 8), 8);
 
 	CHECK_EQ(boot->rsi, LINUX_ZERO_PAGE_GPA);
 	CHECK_EQ(boot->rsp, LINUX_STACK_TOP);
@@ -260,6 +263,9 @@ static void check_common(struct guest_mem *m, const struct x86_boot *boot)
 		CHECK_EQ(bp->e820_table[i].size, e820[i].size);
 		CHECK_EQ(bp->e820_table[i].type, e820[i].type);
 	}
+	CHECK_EQ(e820[1].addr, MPTABLE_GPA); /* the MP table's KiB is not RAM */
+	CHECK_EQ(e820[1].type, E820_RESERVED);
+	CHECK(!memcmp(mpf, "_MP_", 4)); /* its contents: test_mptable */
 	CHECK_EQ(gdt[X86_SEL_KCODE / 8], 0x00af9a000000ffffull);
 	CHECK_EQ(gdt[X86_SEL_KDATA / 8], 0x00cf92000000ffffull);
 	CHECK_EQ(pml4[0] & ~0xfffull, LINUX_PT_GPA + 4096);
@@ -402,8 +408,8 @@ static void test_big_guest(void)
 	CHECK_EQ(load(&m, "vmlinux", "initrd", NULL, &boot), 0);
 	bp = zero_page(&m);
 	CHECK_EQ(bp->hdr.ramdisk_image, 0x7fffffffull + 1 - 4096);
-	CHECK_EQ(bp->e820_entries, 4);
-	CHECK_EQ(bp->e820_table[3].addr, MEM_HOLE_END);
+	CHECK_EQ(bp->e820_entries, 5);
+	CHECK_EQ(bp->e820_table[4].addr, MEM_HOLE_END);
 	mem_unmap(&m);
 }
 
@@ -431,9 +437,12 @@ static void test_file_errors(void)
 	expect_error("vmlinux", "empty", NULL, -EINVAL, "is empty");
 
 	new_guest(&m, RAM);
-	CHECK_EQ(linux_load(&m, NULL, NULL, NULL, &boot, err, sizeof(err)), -EINVAL);
-	CHECK_EQ(linux_load(&m, path("vmlinux"), NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
-	CHECK_EQ(linux_load(&m, path("missing"), NULL, NULL, &boot, NULL, 0), -ENOENT);
+	CHECK_EQ(linux_load(&m, NULL, NULL, NULL, 1, &boot, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(linux_load(&m, path("vmlinux"), NULL, NULL, 1, NULL, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(linux_load(&m, path("missing"), NULL, NULL, 1, &boot, NULL, 0), -ENOENT);
+	err[0] = 0;
+	CHECK_EQ(linux_load(&m, path("vmlinux"), NULL, NULL, 0, &boot, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "MP table") != NULL);
 	mem_unmap(&m);
 }
 

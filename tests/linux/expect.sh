@@ -1,0 +1,89 @@
+# expect.sh - what the minimal Linux guest's kernel must print, shared by the ksmvmm
+# test (virtio-boot.sh) and the QEMU reference run (qemu-microvm.sh). Source it.
+#
+# The guest's init makes no system call (tools/linux/init-spin.c), so the kernel log is
+# the whole proof. The kernel is built with DEBUG_DRIVER and booted with loglevel=8 so
+# that the driver core logs every binding ("driver: 'virtio_rng': driver_bound: bound to
+# device 'virtio1'"): virtio drivers print nothing of their own on probe.
+#
+# Each expectation: NAME|COUNT|EXTENDED REGEX (matched per line with grep -aE, COUNT the
+# number of matching lines needed). Every file the guest's console output went to is
+# searched (the log moves from the UART to hvc0 when the virtio console binds).
+
+# The guest's command line, without the device entries (the VMM or QEMU adds those).
+# init=: the no-syscall init; ksmvmm_spin: how long it spins before its ud2 (seconds).
+# earlyprintk: the boot up to the virtio console, on COM1; after "bootconsole
+# [earlyser0] disabled" only hvc0 carries the log. The PVM options (see
+# tests/linux/boot-banner.sh) are harmless elsewhere.
+linux_cmdline() { # SPIN_SECONDS
+	echo "console=hvc0 earlyprintk=serial,ttyS0,115200 loglevel=8" \
+		"root=/dev/vda rootfstype=ext4 ro init=/sbin/ksmvmm-spin ksmvmm_spin=$1" \
+		"noxsave clearcpuid=smap,popcnt,ssse3,sse4_1,sse4_2,pclmulqdq,aes,sha_ni" \
+		"mitigations=off nosoftlockup tsc=reliable no_timer_check panic=-1 reboot=t"
+}
+
+# linux_expectations NCPUS NDEVICES: print the expectation lines.
+linux_expectations() {
+	cat <<EOF
+banner|1|Linux version [0-9]
+mmio-devices|$2|virtio-mmio: Registering device virtio-mmio\.[0-9]+ at
+mmio-bound|$2|driver: 'virtio-mmio': driver_bound: bound to device 'virtio-mmio\.[0-9]+'
+cpus|1|smp: Brought up 1 node, $1 CPUs
+console-bound|1|driver: 'virtio_console': driver_bound: bound to device 'virtio[0-9]+'
+hvc0-console|1|printk: console \[hvc0\] enabled
+serial-handover|1|printk: bootconsole \[earlyser0\] disabled
+rng-bound|1|driver: 'virtio_rng': driver_bound: bound to device 'virtio[0-9]+'
+balloon-bound|1|driver: 'virtio_balloon': driver_bound: bound to device 'virtio[0-9]+'
+blk-bound|1|driver: 'virtio_blk': driver_bound: bound to device 'virtio[0-9]+'
+vda|1|virtio_blk virtio[0-9]+: \[vda\] [0-9]+ 512-byte logical blocks
+ext4-mounted|1|EXT4-fs \(vda\): mounted filesystem
+root-mounted|1|VFS: Mounted root \(ext4 filesystem\) readonly on device [0-9]+:[0-9]+
+init-run|1|Run /sbin/ksmvmm-spin as init process
+EOF
+}
+
+# The init's end: its ud2 trapped by the kernel, then the panic it causes. Not an
+# expectation (it comes ksmvmm_spin seconds after init-run), reported when seen.
+LINUX_TRAP_RE="ksmvmm-spin\[1\] trap invalid opcode"
+LINUX_PANIC_RE="Kernel panic - not syncing"
+
+# linux_log DIR...: every console file under the directories (or files) given.
+linux_log() {
+	local d
+	for d in "$@"; do
+		if [ -d "$d" ]; then
+			cat "$d"/* 2>/dev/null
+		else
+			cat "$d" 2>/dev/null
+		fi
+	done | tr -d '\r'
+}
+
+# linux_check LOGFILE EXPECTATIONS_FILE: 0 if all are met. Prints, per expectation,
+# "ok" or "MISSING" with the count and the first matching line.
+linux_check() {
+	local log=$1 name count re n first bad=0
+	while IFS='|' read -r name count re; do
+		[ -n "$name" ] || continue
+		n=$(grep -acE -- "$re" "$log")
+		first=$(grep -aE -m1 -- "$re" "$log" | cut -c1-110)
+		if [ "$n" -ge "$count" ]; then
+			printf '  ok       %-16s %s\n' "$name" "$first"
+		else
+			printf '  MISSING  %-16s %s of %s lines /%s/\n' "$name" "$n" "$count" "$re"
+			bad=1
+		fi
+	done <"$2"
+	return $bad
+}
+
+# linux_all_met LOGFILE EXPECTATIONS_FILE: quiet linux_check.
+linux_all_met() {
+	linux_check "$1" "$2" >/dev/null
+}
+
+# linux_kernel_time LOGFILE REGEX: the printk timestamp (seconds) of the first line
+# matching REGEX, or nothing.
+linux_kernel_time() {
+	grep -aE -m1 -- "$2" "$1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
