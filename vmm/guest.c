@@ -244,8 +244,8 @@ static int load_guest(struct guest *g, const struct options *o)
 	ret = linux_cmdline(g, o->cmdline, cmdline, sizeof(cmdline));
 	if (ret)
 		return ret;
-	ret = linux_load(&g->mem, o->kernel, o->initrd, cmdline, o->cpus, &g->boot, err,
-			 sizeof(err));
+	ret =
+	    linux_load(&g->mem, o->kernel, o->initrd, cmdline, o->cpus, &g->boot, err, sizeof(err));
 	if (ret)
 		pr_err("%s", err);
 	return ret;
