@@ -18,8 +18,8 @@
 #   KSMVMM_LINUX_KERNEL, KSMVMM_LINUX_ROOTFS  the guest [build/linux-min/...]
 #   KSMVMM_DISK_ARGS           the disk options, @IMG@ = the image
 #                              ["--disk @IMG@,snapshot"]
-#   KSMVMM_BALLOON_KEY         where the counter is in `ksmctl devices NAME --json`
-#                              [balloon.pages_reported]
+#   KSMVMM_BALLOON_KEY         KIND.COUNTER of `ksmctl devices NAME --json`
+#                              [balloon.reported_pages]
 set -u
 cd "$(dirname "$0")/../.."
 source tests/linux/expect.sh
@@ -32,7 +32,7 @@ BOOT_LIMIT=${KSMVMM_LINUX_BOOT_TIMEOUT:-180}
 REPORT_LIMIT=${KSMVMM_LINUX_REPORT_TIMEOUT:-60}
 SPIN=${KSMVMM_LINUX_SPIN:-300}
 DISK_ARGS=${KSMVMM_DISK_ARGS:-"--disk @IMG@,snapshot"}
-BALLOON_KEY=${KSMVMM_BALLOON_KEY:-balloon.pages_reported}
+BALLOON_KEY=${KSMVMM_BALLOON_KEY:-balloon.reported_pages}
 CPUS=2
 NDEVICES=4 # console, rng, balloon, one disk
 GUEST=g0   # --name g (the default) and --count 1
@@ -108,10 +108,9 @@ balloon_reported() { # prints the counter, or fails
 		return 1
 	python3 - "$T/devices.json" "$BALLOON_KEY" <<'EOF'
 import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[k]
-print(int(v))
+kind, counter = sys.argv[2].split(".")
+dev = [d for d in json.load(open(sys.argv[1]))["devices"] if d["kind"] == kind][0]
+print(int(dev["counters"][counter]))
 EOF
 }
 
