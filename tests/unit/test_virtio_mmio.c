@@ -505,6 +505,60 @@ static void test_console_worker(void)
 	}
 }
 
+static int nop_notify(struct virtio_dev *dev, unsigned q)
+{
+	(void) dev;
+	(void) q;
+	return 0;
+}
+
+static int nop_watch(struct virtio_dev *dev, int fd)
+{
+	(void) dev;
+	(void) fd;
+	return 0;
+}
+
+/* Device types the layer cannot serve are refused at creation, not at run time. */
+static void test_bad_types(void)
+{
+	struct virtio_device_type t = {.name = "t",
+				       .device_id = 99,
+				       .num_queues = 1,
+				       .queue_max = 64,
+				       .queue_notify = nop_notify};
+	struct virtio_dev *dev = virtio_dev_create(&t, &ram.ops, NULL);
+	int fds[VIRTIO_MAX_WATCHES + 1][2];
+
+	CHECK(dev != NULL);
+	for (int i = 0; i <= VIRTIO_MAX_WATCHES; i++) {
+		CHECK_EQ(pipe(fds[i]), 0);
+		CHECK_EQ(virtio_dev_watch(dev, fds[i][0], nop_watch),
+			 i < VIRTIO_MAX_WATCHES ? 0 : -ENOSPC);
+	}
+	virtio_dev_unwatch(dev, fds[0][0]);
+	CHECK_EQ(virtio_dev_watch(dev, fds[VIRTIO_MAX_WATCHES][0], nop_watch), 0);
+	virtio_dev_destroy(dev);
+	for (int i = 0; i <= VIRTIO_MAX_WATCHES; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	int level = log_level;
+	log_level = -1;	   /* the refusals below are expected */
+	t.queue_max = 100; /* not a power of two */
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.queue_max = 64;
+	t.num_queues = VIRTIO_MAX_QUEUES + 1;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.num_queues = 1;
+	t.features = 1ull << VIRTIO_RING_F_INDIRECT_DESC;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.features = 0;
+	t.config_size = VIRTIO_CONFIG_MAX + 1;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	log_level = level;
+}
+
 static void test_cmdline(void)
 {
 	char buf[80];
@@ -536,6 +590,7 @@ int main(void)
 	fake_ram_clear(&ram);
 	test_console_worker();
 	fake_ram_clear(&ram);
+	test_bad_types();
 	test_cmdline();
 	fake_ram_free(&ram);
 	return check_done("test_virtio_mmio");
