@@ -99,7 +99,7 @@ unit: $(UNIT_BINS)
 FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_SRCS := $(wildcard virtio/*.c) lib/log.c lib/clock.c
+FUZZ_SRCS := $(wildcard virtio/*.c) $(wildcard lib/*.c)
 
 $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
 		tests/unit/virtio_driver.h
