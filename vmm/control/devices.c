@@ -45,6 +45,7 @@ char *control_devices_reply(struct fleet *f, const char *name)
 		g_free(d);
 		return proto_reply_error("no guest named \"%s\"", name);
 	}
+	n = MIN(n, FLEET_DEV_MAX); /* filled at most @max, whatever it counts */
 	p = g_new0(struct proto_device, n ? n : 1);
 	for (int k = 0; k < n; k++)
 		devices_copy(&p[k], &d[k]);

@@ -126,7 +126,7 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 		if (fleet_info(f, i, &r->info[i]) == 0)
 			r->live[i] = report_is_live(&r->info[i], got, i);
 		r->ndev[i] = fleet_devices(f, i, &r->dev[i * FLEET_DEV_MAX], FLEET_DEV_MAX);
-		r->ndev[i] = MAX(r->ndev[i], 0);
+		r->ndev[i] = CLAMP(r->ndev[i], 0, FLEET_DEV_MAX);
 		if (h && history_cow_rate(h, i, REPORT_COW_WINDOW_S, &r->cow_rate[i]))
 			r->cow_rate[i] = 0;
 	}
