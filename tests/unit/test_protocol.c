@@ -542,6 +542,228 @@ static void test_lenient_replies(void)
 	g_string_free(s, TRUE);
 }
 
+static void test_balloon_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_BALLOON, .name = "g2", .bytes = 1ull << 40};
+	char err[128] = "";
+	char *line;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"balloon\"}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\"}",
+	    "{\"cmd\":\"balloon\",\"bytes\":4096}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":-1}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":1099511627777}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":9223372036854775807}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":99999999999999999999}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":1.5}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":\"16M\"}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":null}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":true}",
+	    "{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":0,\"value\":3}",
+	    "{\"cmd\":\"balloon\",\"name\":\"\",\"bytes\":0}",
+	    "{\"cmd\":\"devices\",\"name\":\"g0\",\"bytes\":0}",
+	    "{\"cmd\":\"verify\",\"bytes\":0}",
+	};
+
+	CHECK(parse("{\"cmd\":\"balloon\",\"name\":\"g1\",\"bytes\":16777216}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_BALLOON && !strcmp(r.name, "g1") && r.bytes == 16777216,
+	      "balloon g1 16M: %s", err);
+	CHECK(parse("{\"bytes\":0,\"name\":\"g1\",\"cmd\":\"balloon\"}", &r, err, sizeof(err)) ==
+		      0 &&
+		  r.cmd == PROTO_CMD_BALLOON && r.bytes == 0,
+	      "balloon 0 (deflate), members in any order: %s", err);
+	CHECK(parse("{\"cmd\":\"balloon\",\"name\":\"g1\",\"bytes\":1099511627776}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.bytes == PROTO_BALLOON_MAX_BYTES,
+	      "balloon at the 1 TiB limit: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0 && r.bytes == 0,
+		      "rejects %s (%s)", bad[i], err);
+	bad_str("{\"cmd\":\"balloon\",\"name\":\"g0\",\"bytes\":1099511627777}", "1 TiB");
+	bad_str("{\"cmd\":\"balloon\",\"name\":\"g0\"}", "needs \"bytes\"");
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.bytes == 1ull << 40 &&
+		  !strcmp(r.name, "g2"),
+	      "build and parse balloon at the limit: %s", line ? line : "(null)");
+	g_free(line);
+	in.bytes = 0;
+	line = proto_build_request(&in);
+	CHECK(line && strstr(line, "\"bytes\":0") && parse(line, &r, err, sizeof(err)) == 0,
+	      "build balloon 0: %s", line ? line : "(null)");
+	g_free(line);
+	in.bytes = (1ull << 40) + 1;
+	CHECK(!proto_build_request(&in), "no balloon above 1 TiB");
+	in.bytes = 0;
+	in.name[0] = '\0';
+	CHECK(!proto_build_request(&in), "no balloon without a name");
+}
+
+static void test_devices_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_DEVICES, .name = "g0"};
+	char err[128] = "";
+	char *line = proto_build_request(&in);
+
+	good("{\"cmd\":\"devices\",\"name\":\"g7\"}", PROTO_CMD_DEVICES, "g7");
+	bad_str("{\"cmd\":\"devices\"}", "needs a \"name\"");
+	bad_str("{\"cmd\":\"devices\",\"name\":3}", "must be a string");
+	bad_str("{\"cmd\":\"devices\",\"name\":\"g0\",\"ms\":5}", "unknown member");
+	CHECK(line && !strcmp(line, "{\"cmd\":\"devices\",\"name\":\"g0\"}\n") &&
+		  parse(line, &r, err, sizeof(err)) == 0 && r.cmd == PROTO_CMD_DEVICES,
+	      "build devices: %s", line ? line : "(null)");
+	g_free(line);
+	in.name[0] = '\0';
+	CHECK(!proto_build_request(&in), "no devices without a name");
+}
+
+/* Two devices as the VMM would list them. */
+static void fill_devices(struct proto_device *d)
+{
+	memset(d, 0, 2 * sizeof(*d));
+	d[0] = (struct proto_device){
+	    .kind = "uart", .bus = "pio", .base = 0x3f8, .size = 8, .irq = 4, .state = "active"};
+	d[1] = (struct proto_device){.kind = "blk",
+				     .bus = "mmio",
+				     .base = 0xd0000000ull,
+				     .size = 0x200,
+				     .irq = -1,
+				     .state = "driver-ok",
+				     .detail = "/tmp/rw.img rw",
+				     .ncounters = 3};
+	d[1].counters[0] = (struct proto_counter){"reads", 12};
+	d[1].counters[1] = (struct proto_counter){"writes", 1ull << 40};
+	d[1].counters[2] = (struct proto_counter){"errors", 0};
+}
+
+static void test_reply_devices(void)
+{
+	struct proto_device d[2];
+	struct proto_reply r;
+	char *line;
+
+	fill_devices(d);
+	line = proto_reply_devices("g0", d, 2);
+	CHECK(one_line(line) && reply_ok(line, &r) && r.ok && !strcmp(r.guest, "g0") &&
+		  r.ndevices == 2 && memcmp(&r.devices[0], &d[0], sizeof(d[0])) == 0 &&
+		  memcmp(&r.devices[1], &d[1], sizeof(d[1])) == 0,
+	      "devices round trip: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+	d[1].counters[1] = (struct proto_counter){"Bad-Key", 1};
+	d[1].counters[2] = (struct proto_counter){"", 1};
+	line = proto_reply_devices("g0", d, 2);
+	CHECK(reply_ok(line, &r) && r.ndevices == 2 && r.devices[1].ncounters == 1 &&
+		  !strcmp(r.devices[1].counters[0].key, "reads"),
+	      "counters with invalid names are left out: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+	line = proto_reply_devices("g1", NULL, 0);
+	CHECK(reply_ok(line, &r) && r.ndevices == 0 && r.devices && !strcmp(r.guest, "g1"),
+	      "a guest without devices: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+}
+
+/* A device entry with member @member replaced by @value, in a devices reply. */
+static char *device_line(const char *member, const char *value)
+{
+	static const char *const members[][2] = {
+	    {"kind", "\"blk\""},    {"bus", "\"mmio\""},
+	    {"base", "3489660928"}, {"size", "512"},
+	    {"irq", "5"},	    {"state", "\"driver-ok\""},
+	    {"detail", "\"\""},	    {"counters", "{\"reads\":1}"},
+	};
+	GString *s = g_string_new("{\"ok\":true,\"guest\":\"g0\",\"devices\":[{");
+
+	for (unsigned i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		bool mine = !strcmp(members[i][0], member);
+
+		if (mine && !value)
+			continue;
+		g_string_append_printf(s, "%s\"%s\":%s", s->str[s->len - 1] == '{' ? "" : ",",
+				       members[i][0], mine ? value : members[i][1]);
+	}
+	g_string_append(s, "}]}");
+	return g_string_free(s, FALSE);
+}
+
+static void bad_device(const char *member, const char *value)
+{
+	char *line = device_line(member, value);
+	struct proto_reply r;
+	char err[128] = "";
+	int ret = proto_parse_reply(line, strlen(line), &r, err, sizeof(err));
+
+	CHECK(ret == -EINVAL && !r.devices && !r.ndevices && !r.guest[0],
+	      "reject device %s=%s -> %s", member, value ? value : "(absent)", err);
+	g_free(line);
+}
+
+static void test_hostile_devices(void)
+{
+	static const char *const bad[][2] = {
+	    {"kind", NULL},
+	    {"kind", "\"\""},
+	    {"kind", "7"},
+	    {"bus", NULL},
+	    {"base", "-1"},
+	    {"base", "1.5"},
+	    {"size", "\"512\""},
+	    {"irq", "-2"},
+	    {"irq", "1024"},
+	    {"irq", "null"},
+	    {"state", NULL},
+	    {"detail", "[]"},
+	    {"counters", NULL},
+	    {"counters", "[1]"},
+	    {"counters", "{\"reads\":-1}"},
+	    {"counters", "{\"reads\":\"1\"}"},
+	    {"counters", "{\"Reads\":1}"},
+	    {"counters", "{\"a b\":1}"},
+	    {"counters", "{\"\":1}"},
+	    {"counters", "{\"aaaaaaaaaaaaaaaaaaaaaaaa\":1}"},
+	    {"counters", "{\"x\":{}}"},
+	};
+	GString *s = g_string_new("{");
+	struct proto_reply r;
+	char *line = device_line("irq", "-1");
+
+	CHECK(reply_ok(line, &r) && r.ndevices == 1 && r.devices[0].irq == -1 &&
+		  r.devices[0].ncounters == 1 && r.devices[0].counters[0].value == 1,
+	      "a well-formed device entry: %s", line);
+	proto_reply_clear(&r);
+	g_free(line);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		bad_device(bad[i][0], bad[i][1]);
+	for (int i = 0; i < PROTO_DEV_COUNTERS + 1; i++)
+		g_string_append_printf(s, "%s\"c%d\":%d", i ? "," : "", i, i);
+	g_string_append(s, "}");
+	bad_device("counters", s->str);
+	g_string_free(s, TRUE);
+	bad_reply("{\"ok\":true,\"devices\":[]}");
+	bad_reply("{\"ok\":true,\"guest\":\"\",\"devices\":[]}");
+	bad_reply("{\"ok\":true,\"guest\":\"g0\",\"devices\":{}}");
+	bad_reply("{\"ok\":true,\"guest\":\"g0\",\"devices\":[null]}");
+	s = g_string_new("{\"ok\":true,\"guest\":\"g0\",\"devices\":[");
+	for (int i = 0; i <= PROTO_DEV_MAX; i++)
+		g_string_append_printf(
+		    s,
+		    "%s{\"kind\":\"rng\",\"bus\":\"mmio\",\"base\":0,\"size\":0,"
+		    "\"irq\":-1,\"state\":\"reset\",\"detail\":\"\",\"counters\":{}}",
+		    i ? "," : "");
+	g_string_append(s, "]}");
+	bad_reply(s->str);
+	g_string_free(s, TRUE);
+	line =
+	    device_line("detail", "\"a very long detail that goes on and on and on and on and "
+				  "on and on and on and on and on and on and on and on and on\"");
+	CHECK(reply_ok(line, &r) && r.ndevices == 1 && strlen(r.devices[0].detail) == 95,
+	      "a long detail is cut, not refused");
+	proto_reply_clear(&r);
+	g_free(line);
+}
+
 int main(void)
 {
 	test_cmd_table();
@@ -561,6 +783,10 @@ int main(void)
 	test_reply_results();
 	test_hostile_replies();
 	test_lenient_replies();
+	test_balloon_requests();
+	test_devices_requests();
+	test_reply_devices();
+	test_hostile_devices();
 	printf("test_protocol: %u checks, %u failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

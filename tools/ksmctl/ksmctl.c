@@ -14,6 +14,7 @@
 #include "tools/ksmctl/stats.h"
 #include "tools/ksmctl/views.h"
 #include "vmm/control/protocol.h"
+#include "vmm/mem.h"
 
 #define KSMCTL_TIMEOUT_MS 30000		/* most commands answer at once */
 #define KSMCTL_VERIFY_TIMEOUT_MS 600000 /* every guest checks all its pages */
@@ -56,6 +57,11 @@ static void ksmctl_usage(FILE *out)
 		"                 (default 1000) and times every stall it notices longer\n"
 		"                 than THRESHOLD_US (default 20): paused by merging, faulting\n"
 		"                 on a remapped page, or preempted by the host\n"
+		"  devices NAME   guest NAME's devices, one a line: KIND BUS BASE SIZE IRQ\n"
+		"                 STATE DETAIL, then its counters as key=value\n"
+		"  balloon NAME SIZE\n"
+		"                 set guest NAME's balloon to SIZE (like --mem: 256M, 1G, 0):\n"
+		"                 its driver gives that much RAM back to the host\n"
 		"  set KEY VALUE  set an engine tunable: interval_ms, batch_pages,\n"
 		"                 max_stall_us, scan_rate\n"
 		"  report         per guest: cost, private and shared pages, share of the pool,\n"
@@ -146,6 +152,22 @@ static int ksmctl_parse_watch(int argc, char **argv, struct ksmctl_args *a)
 	return ret;
 }
 
+/* "balloon NAME SIZE": SIZE as for --mem, at most PROTO_BALLOON_MAX_BYTES. */
+static int ksmctl_parse_balloon(int argc, char **argv, struct ksmctl_args *a)
+{
+	if (argc != 3)
+		return ksmctl_usage_error("'balloon' wants NAME SIZE, e.g. balloon g0 256M");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	if (mem_parse_size(argv[2], &a->req.bytes))
+		return ksmctl_usage_error(
+		    "balloon size '%s': want bytes or a size like 256M, 1G, 0", argv[2]);
+	if (a->req.bytes > PROTO_BALLOON_MAX_BYTES)
+		return ksmctl_usage_error("balloon size '%s': more than 1 TiB", argv[2]);
+	strcpy(a->req.name, argv[1]);
+	return KSMCTL_OK;
+}
+
 /* "top" and "metrics": commands ksmctl builds from a report. */
 static int ksmctl_parse_local(int argc, char **argv, struct ksmctl_args *a)
 {
@@ -192,6 +214,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)
 		return ksmctl_parse_watch(argc, argv, a);
+	if (a->req.cmd == PROTO_CMD_BALLOON)
+		return ksmctl_parse_balloon(argc, argv, a);
 	max = proto_cmd_takes_name(a->req.cmd) ? 2 : 1;
 	if (argc > max)
 		return ksmctl_usage_error("too many arguments for '%s'", cmd);
@@ -316,12 +340,34 @@ static void ksmctl_print_verify(const struct proto_reply *r)
 	}
 }
 
+/* One line per device: KIND BUS BASE SIZE IRQ STATE DETAIL key=value... */
+static void ksmctl_print_devices(const struct proto_reply *r)
+{
+	printf("%-8s %-4s %-12s %6s %4s %-12s %s\n", "KIND", "BUS", "BASE", "SIZE", "IRQ", "STATE",
+	       "DETAIL COUNTERS");
+	for (size_t i = 0; i < r->ndevices; i++) {
+		const struct proto_device *d = &r->devices[i];
+		char irq[16] = "-";
+
+		if (d->irq >= 0)
+			snprintf(irq, sizeof(irq), "%d", d->irq);
+		printf("%-8s %-4s %#-12llx %6llu %4s %-12s %s", d->kind, d->bus,
+		       (unsigned long long) d->base, (unsigned long long) d->size, irq, d->state,
+		       d->detail[0] ? d->detail : "-");
+		for (unsigned k = 0; k < d->ncounters; k++)
+			printf(" %s=%llu", d->counters[k].key,
+			       (unsigned long long) d->counters[k].value);
+		printf("\n");
+	}
+}
+
 /* Print a successful reply to @cmd. */
 static void ksmctl_print(enum proto_cmd cmd, const struct proto_reply *r)
 {
 	switch (cmd) {
 	case PROTO_CMD_LIST: ksmctl_print_list(r); break;
 	case PROTO_CMD_VERIFY: ksmctl_print_verify(r); break;
+	case PROTO_CMD_DEVICES: ksmctl_print_devices(r); break;
 	case PROTO_CMD_STOP:
 		for (size_t i = 0; i < r->nstopped; i++)
 			printf("%s stopping\n", r->stopped[i]);
@@ -365,6 +411,13 @@ static void ksmctl_clean_reply(struct proto_reply *r)
 	}
 	for (size_t i = 0; i < r->nstopped; i++)
 		ksmctl_clean(r->stopped[i]);
+	ksmctl_clean(r->guest);
+	for (size_t i = 0; i < r->ndevices; i++) {
+		ksmctl_clean(r->devices[i].kind);
+		ksmctl_clean(r->devices[i].bus);
+		ksmctl_clean(r->devices[i].state);
+		ksmctl_clean(r->devices[i].detail);
+	}
 }
 
 /* Show reply @line; returns the exit status. */
@@ -392,6 +445,10 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 		ret = KSMCTL_FAILED;
 	} else if (a->req.cmd == PROTO_CMD_SET && !a->json) {
 		printf("%s = %llu\n", a->req.key, (unsigned long long) a->req.value);
+		ret = KSMCTL_OK;
+	} else if (a->req.cmd == PROTO_CMD_BALLOON && !a->json) {
+		printf("%s balloon target %llu bytes\n", a->req.name,
+		       (unsigned long long) a->req.bytes);
 		ret = KSMCTL_OK;
 	} else {
 		if (!a->json)

@@ -3,8 +3,11 @@
  * Every family gets a HELP and a TYPE line, then its samples; label values are escaped
  * (backslash, double quote, newline). Counters end in _total. docs/reports.md lists them.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <glib.h>
 
 #include "tools/ksmctl/views.h"
 
@@ -95,6 +98,18 @@ static double g_cowrate(const struct rd_figures *f)
 {
 	return f->cow_per_s;
 }
+static double g_reported(const struct rd_figures *f)
+{
+	return (double) f->reported_pages;
+}
+static double g_balloon(const struct rd_figures *f)
+{
+	return (double) f->balloon_bytes;
+}
+static double g_broken(const struct rd_figures *f)
+{
+	return (double) f->dev_broken;
+}
 
 static const struct guest_family guest_families[] = {
     {"ksmvmm_guest_memory_bytes", "gauge", "Guest RAM size.", g_mem},
@@ -112,6 +127,12 @@ static const struct guest_family guest_families[] = {
     {"ksmvmm_guest_cow_breaks_total", "counter", "Merged pages the guest wrote (copied).", g_cow},
     {"ksmvmm_guest_cow_breaks_per_second", "gauge",
      "Copy-on-write breaks per second over the report's window.", g_cowrate},
+    {"ksmvmm_guest_pages_reported", "gauge",
+     "Pages the guest gave back (free page reporting, balloon): no memory behind them.",
+     g_reported},
+    {"ksmvmm_guest_balloon_bytes", "gauge", "What the guest's balloon holds now.", g_balloon},
+    {"ksmvmm_guest_devices_broken", "gauge", "The guest's devices in needs-reset or failed.",
+     g_broken},
 };
 
 static void print_guest_families(const struct rd_report *r)
@@ -124,6 +145,62 @@ static void print_guest_families(const struct rd_report *r)
 			sample(gf->name, "guest", r->guests[i].name, "group", r->guests[i].group,
 			       gf->get(&r->guests[i]));
 	}
+}
+
+/* Every counter name some device of some guest has, once each, in order of appearance. */
+static GPtrArray *device_counter_names(const struct rd_report *r)
+{
+	GPtrArray *names = g_ptr_array_new();
+
+	for (size_t i = 0; i < r->nguests; i++) {
+		for (size_t d = 0; d < r->guests[i].ndevices; d++) {
+			const struct rd_device *dev = &r->guests[i].devices[d];
+
+			for (unsigned k = 0; k < dev->ncounters; k++) {
+				bool seen = false;
+
+				for (guint n = 0; n < names->len && !seen; n++)
+					seen = !strcmp(names->pdata[n], dev->counters[k].key);
+				if (!seen)
+					g_ptr_array_add(names, (gpointer) dev->counters[k].key);
+			}
+		}
+	}
+	return names;
+}
+
+/* The samples of ksmvmm_device_<@key>: one per device that has counter @key. */
+static void print_device_family(const struct rd_report *r, const char *key)
+{
+	char *name = g_strdup_printf("ksmvmm_device_%s", key);
+
+	family(name, "gauge", "A device counter, as the device counts it (ksmctl devices).");
+	for (size_t i = 0; i < r->nguests; i++) {
+		for (size_t d = 0; d < r->guests[i].ndevices; d++) {
+			const struct rd_device *dev = &r->guests[i].devices[d];
+
+			for (unsigned k = 0; k < dev->ncounters; k++) {
+				if (strcmp(dev->counters[k].key, key))
+					continue;
+				printf("%s{guest=", name);
+				label_value(r->guests[i].name);
+				printf(",kind=");
+				label_value(dev->kind);
+				printf(",index=\"%zu\"} %llu\n", d,
+				       (unsigned long long) dev->counters[k].value);
+			}
+		}
+	}
+	g_free(name);
+}
+
+static void print_devices(const struct rd_report *r)
+{
+	GPtrArray *names = device_counter_names(r);
+
+	for (guint n = 0; n < names->len; n++)
+		print_device_family(r, names->pdata[n]);
+	g_ptr_array_free(names, TRUE);
 }
 
 static void print_matrix(const struct rd_report *r)
@@ -226,6 +303,7 @@ int view_metrics(const struct view_args *a)
 		return ret;
 	single("ksmvmm_up", "gauge", "1: the VMM answered.", 1);
 	print_guest_families(&r);
+	print_devices(&r);
 	print_matrix(&r);
 	print_groups(&r);
 	print_fleet(&r);

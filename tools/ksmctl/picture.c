@@ -32,6 +32,7 @@ struct rgb {
 static const struct rgb C_PRIVATE = {0.30, 0.45, 0.69}; /* blue */
 static const struct rgb C_POOL = {0.87, 0.52, 0.32};	/* orange */
 static const struct rgb C_SAVED = {0.33, 0.66, 0.41};	/* green */
+static const struct rgb C_GIVEN = {0.70, 0.70, 0.70};	/* grey: pages the guest gave back */
 static const struct rgb C_AXIS = {0.2, 0.2, 0.2};
 static const struct rgb C_GRID = {0.88, 0.88, 0.88};
 
@@ -230,7 +231,8 @@ static void guest_bar(cairo_t *cr, const struct box *b, const struct rd_figures 
 	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->private_pages * PAGE_SIZE), scale,
 		    C_PRIVATE);
 	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->shared_cost_bytes), scale, C_POOL);
-	segment(cr, x, y + (row - h) / 2, h, rd_mib(g->saved_bytes), scale, C_SAVED);
+	x = segment(cr, x, y + (row - h) / 2, h, rd_mib(g->saved_bytes), scale, C_SAVED);
+	segment(cr, x, y + (row - h) / 2, h, rd_mib(g->reported_pages * PAGE_SIZE), scale, C_GIVEN);
 	if (i % label_every == 0) {
 		set_rgb(cr, C_AXIS);
 		text(cr, b->x0 - 6, y + row / 2 + 4, fmin(12, row), false, RIGHT, g->name);
@@ -250,7 +252,8 @@ static void panel_bars(cairo_t *cr, const struct rd_report *r)
 		return;
 	}
 	for (size_t i = 0; i < r->nguests; i++)
-		xmax = fmax(xmax, rd_mib(rd_unmerged(&r->guests[i])));
+		xmax = fmax(xmax, rd_mib(rd_unmerged(&r->guests[i]) +
+					 r->guests[i].reported_pages * PAGE_SIZE));
 	xmax = xmax > 0 ? xmax * 1.05 : 1;
 	row = (b.y1 - b.y0) / (double) r->nguests;
 	every = row >= 9 ? 1 : (size_t) ceil(9 / row);
@@ -259,7 +262,8 @@ static void panel_bars(cairo_t *cr, const struct rd_report *r)
 	x_axis(cr, &b, xmax, "MiB per guest");
 	x = legend(cr, 40, 885, C_PRIVATE, "private");
 	x = legend(cr, x, 885, C_POOL, "share of pool (1/k per page)");
-	legend(cr, x, 885, C_SAVED, "saved");
+	x = legend(cr, x, 885, C_SAVED, "saved");
+	legend(cr, x, 885, C_GIVEN, "given back");
 }
 
 /* ---- Panel C: the sharing matrix ---- */

@@ -43,6 +43,28 @@ void view_print_guests(const struct rd_report *r)
 		       r->ended[i].state, r->ended[i].reason[0] ? r->ended[i].reason : "-");
 }
 
+/* The kinds of a guest's devices in table order, e.g. "uart workload rng blk blk". */
+static void print_kinds(const struct rd_figures *g)
+{
+	for (size_t d = 0; d < g->ndevices; d++)
+		printf("%s%s", d ? " " : "", g->devices[d].kind);
+	printf("%s\n", g->ndevices ? "" : "-");
+}
+
+/* Per guest: its balloon, the pages it reported free, and its devices. */
+static void print_guest_devices(const struct rd_report *r)
+{
+	printf("\ngiven back and devices:\n%-10s %10s %10s %7s %6s %s\n", "GUEST", "BALLOON",
+	       "REPORTED", "DEVICES", "BROKEN", "KINDS");
+	for (size_t i = 0; i < r->nguests; i++) {
+		const struct rd_figures *g = &r->guests[i];
+
+		printf("%-10s %9.1fM %10llu %7u %6u ", g->name, rd_mib(g->balloon_bytes),
+		       (unsigned long long) g->reported_pages, g->dev_count, g->dev_broken);
+		print_kinds(g);
+	}
+}
+
 static void print_groups(const struct rd_report *r)
 {
 	printf("\nsharing groups:\n%-10s %6s %8s %8s %8s %8s\n", "GROUP", "GUESTS", "COST", "POOL",
@@ -119,6 +141,7 @@ static void print_report(const struct rd_report *r)
 	       rd_mib(r->totals.saved_bytes), rd_mib(rd_unmerged(&r->totals)),
 	       rd_pct((double) r->totals.saved_bytes, (double) rd_unmerged(&r->totals)),
 	       rd_mib(r->totals.pool_pages * PAGE_SIZE), (unsigned long long) r->totals.pool_pages);
+	print_guest_devices(r);
 	print_groups(r);
 	if (r->matrix.n && r->matrix.n <= MATRIX_MAX_PRINTED)
 		print_matrix(&r->matrix, "pool pages shared by each pair of guests (diagonal: "

@@ -178,9 +178,51 @@ static int rd_rows(JsonObject *o, const char *key, size_t size, void **out, size
 	return 0;
 }
 
+/* The counters of one device: valid names only, at most as many as fit. */
+static void rd_counters(JsonObject *o, struct rd_device *d)
+{
+	GList *members = o ? json_object_get_members(o) : NULL;
+
+	for (GList *m = members; m && d->ncounters < G_N_ELEMENTS(d->counters); m = m->next) {
+		if (!proto_counter_key_ok(m->data))
+			continue;
+		g_strlcpy(d->counters[d->ncounters].key, m->data, sizeof(d->counters[0].key));
+		d->counters[d->ncounters++].value = rd_uint(o, m->data);
+	}
+	g_list_free(members);
+}
+
+/* A guest's "reported_pages", "balloon_bytes" and "devices" (absent: zeros). */
+static void rd_guest_devices(JsonObject *o, struct rd_figures *f)
+{
+	JsonObject *dev = rd_object(o, "devices");
+	JsonArray *list = rd_array(dev, "list");
+	guint n = list ? MIN(json_array_get_length(list), PROTO_DEV_MAX) : 0;
+
+	f->reported_pages = rd_uint(o, "reported_pages");
+	f->balloon_bytes = rd_uint(o, "balloon_bytes");
+	f->dev_count = (unsigned) MIN(rd_uint(dev, "count"), UINT32_MAX);
+	f->dev_broken = (unsigned) MIN(rd_uint(dev, "broken"), UINT32_MAX);
+	f->devices = n ? calloc(n, sizeof(*f->devices)) : NULL;
+	for (guint i = 0; f->devices && i < n; i++) {
+		JsonObject *d = rd_element_object(list, i);
+
+		rd_str(d, "kind", f->devices[i].kind, sizeof(f->devices[i].kind));
+		rd_str(d, "state", f->devices[i].state, sizeof(f->devices[i].state));
+		rd_counters(rd_object(d, "counters"), &f->devices[i]);
+		f->ndevices++;
+	}
+}
+
 static void rd_figures_row(JsonObject *o, void *row)
 {
 	rd_figures(o, row);
+}
+
+static void rd_guest_row(JsonObject *o, void *row)
+{
+	rd_figures(o, row);
+	rd_guest_devices(o, row);
 }
 
 static void rd_ended_row(JsonObject *o, void *row)
@@ -261,7 +303,7 @@ static int rd_report_object(JsonObject *o, struct rd_report *r)
 	r->cow_window_s = (unsigned) rd_uint(o, "cow_window_s");
 	if (!tot ||
 	    rd_rows(o, "guests", sizeof(*r->guests), (void **) &r->guests, &r->nguests,
-		    rd_figures_row) ||
+		    rd_guest_row) ||
 	    rd_rows(o, "ended", sizeof(*r->ended), (void **) &r->ended, &r->nended, rd_ended_row) ||
 	    rd_rows(o, "groups", sizeof(*r->groups), (void **) &r->groups, &r->ngroups,
 		    rd_figures_row) ||
@@ -314,6 +356,8 @@ int rd_report_parse(const char *line, struct rd_report *r, char *err, size_t err
 
 void rd_report_free(struct rd_report *r)
 {
+	for (size_t i = 0; r->guests && i < r->nguests; i++)
+		free(r->guests[i].devices);
 	free(r->guests);
 	free(r->ended);
 	free(r->groups);

@@ -18,6 +18,17 @@ enum {
 	KSMCTL_USAGE = 2,  /* bad command line, or no usable answer from the VMM */
 };
 
+/* One device of a guest, as the report lists it (counter names are [a-z0-9_]). */
+struct rd_device {
+	char kind[16];
+	char state[16];
+	unsigned ncounters;
+	struct {
+		char key[24];
+		uint64_t value;
+	} counters[16];
+};
+
 /* Figures of one guest, one group, or the fleet (bytes unless said otherwise). */
 struct rd_figures {
 	char name[64];
@@ -28,6 +39,11 @@ struct rd_figures {
 	uint64_t zero_pages, empty_pages, saved_bytes, merges, cow_breaks;
 	uint64_t pool_pages; /* groups and totals */
 	double pool_share, cow_per_s;
+	/* guests only: */
+	uint64_t reported_pages, balloon_bytes; /* given back by the guest; its balloon now */
+	unsigned dev_count, dev_broken;		/* devices; those needing a reset or failed */
+	size_t ndevices;
+	struct rd_device *devices; /* calloc'd, freed by rd_report_free */
 };
 
 struct rd_ended {

@@ -41,11 +41,12 @@ static void print_guest(JsonObject *g, bool engine)
 		       (double) total * PAGE_SIZE / MIB);
 		return;
 	}
-	printf("%-12s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
+	printf("%-12s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
 	       str(g, "name"), str(g, "group"), str(g, "state"), (double) total * PAGE_SIZE / MIB,
 	       pct(num(g, "pages_merged"), total), pct(num(g, "pages_zero"), total),
-	       pct(num(g, "pages_unique"), total), pct(num(g, "pages_volatile"), total),
-	       (long long) num(g, "cow_breaks"), (double) num(g, "bytes_saved") / MIB);
+	       pct(num(g, "pages_reported"), total), pct(num(g, "pages_unique"), total),
+	       pct(num(g, "pages_volatile"), total), (long long) num(g, "cow_breaks"),
+	       (double) num(g, "bytes_saved") / MIB);
 }
 
 static void print_engine(JsonObject *e)
@@ -80,8 +81,9 @@ static void print_all(JsonObject *root)
 
 	printf("merging: %s\n", str(root, "merge"));
 	if (e)
-		printf("%-12s %-8s %-8s %8s %7s %7s %7s %7s %9s %8s\n", "NAME", "GROUP", "STATE",
-		       "MiB", "MERGED", "ZERO", "UNIQUE", "VOLAT.", "COW", "SAVEDMiB");
+		printf("%-12s %-8s %-8s %8s %7s %7s %7s %7s %7s %9s %8s\n", "NAME", "GROUP",
+		       "STATE", "MiB", "MERGED", "ZERO", "REPORT.", "UNIQUE", "VOLAT.", "COW",
+		       "SAVEDMiB");
 	else
 		printf("%-12s %-8s %-8s %8s\n", "NAME", "GROUP", "STATE", "MiB");
 	for (guint i = 0; guests && i < json_array_get_length(guests); i++) {

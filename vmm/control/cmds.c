@@ -1,4 +1,5 @@
-/* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report.
+/* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report, devices,
+ * balloon.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -10,6 +11,7 @@
 #define pr_fmt(fmt) "control: " fmt
 
 #include "vmm/control/cmds.h"
+#include "vmm/control/devices.h"
 #include "vmm/control/report.h"
 #include "vmm/control/stats.h"
 
@@ -371,6 +373,16 @@ static char *control_set(struct control_cmds *c, const struct proto_request *req
 	return control_stats_set_reply(c->fleet, req->key, req->value);
 }
 
+static char *control_devices(struct control_cmds *c, const struct proto_request *req)
+{
+	return control_devices_reply(c->fleet, req->name);
+}
+
+static char *control_balloon(struct control_cmds *c, const struct proto_request *req)
+{
+	return control_devices_balloon_reply(c->fleet, req->name, req->bytes);
+}
+
 static char *control_history(struct control_cmds *c, const struct proto_request *req)
 {
 	return control_report_history_reply(c->fleet, c->history, req->name);
@@ -436,7 +448,8 @@ static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
     [PROTO_CMD_PING] = control_ping,	   [PROTO_CMD_LIST] = control_list,
     [PROTO_CMD_STOP] = control_stop,	   [PROTO_CMD_FAULT] = control_fault,
     [PROTO_CMD_STATS] = control_stats,	   [PROTO_CMD_SET] = control_set,
-    [PROTO_CMD_HISTORY] = control_history,
+    [PROTO_CMD_HISTORY] = control_history, [PROTO_CMD_DEVICES] = control_devices,
+    [PROTO_CMD_BALLOON] = control_balloon,
 };
 
 char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,

@@ -7,6 +7,7 @@
  * leniently (unknown members are skipped) so an older ksmctl talks to a newer VMM.
  */
 #include "vmm/control/protocol.h"
+#include "vmm/control/protocol_dev.h"
 #include "vmm/control/protocol_json.h"
 
 #include <errno.h>
@@ -19,14 +20,13 @@
 
 #include "lib/errbuf.h"
 
-#define PROTO_MAX_ENTRIES 4096 /* longest array a client accepts in a reply */
-
 enum proto_arg {
 	PROTO_ARG_NONE,		 /* no member besides "cmd" */
 	PROTO_ARG_NAME_OPTIONAL, /* "name" may be given; absent = all guests */
 	PROTO_ARG_NAME_REQUIRED, /* "name" must be given */
 	PROTO_ARG_KEY_VALUE,	 /* "key" (string) and "value" (integer) must be given */
 	PROTO_ARG_WATCH,	 /* "name" and "ms" must be given, "threshold_us" may be */
+	PROTO_ARG_NAME_BYTES,	 /* "name" and "bytes" must be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -45,6 +45,8 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_REPORT] = {"report", PROTO_ARG_NONE},
     [PROTO_CMD_PROBE] = {"probe", PROTO_ARG_NONE},
     [PROTO_CMD_WATCH] = {"watch", PROTO_ARG_WATCH},
+    [PROTO_CMD_DEVICES] = {"devices", PROTO_ARG_NAME_REQUIRED},
+    [PROTO_CMD_BALLOON] = {"balloon", PROTO_ARG_NAME_BYTES},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -70,7 +72,8 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 	return (unsigned) cmd < PROTO_CMD_COUNT &&
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
-		proto_cmds[cmd].arg == PROTO_ARG_WATCH);
+		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES);
 }
 
 static bool proto_cmd_is_watch(enum proto_cmd cmd)
@@ -87,7 +90,13 @@ bool proto_cmd_needs_name(enum proto_cmd cmd)
 {
 	return (unsigned) cmd < PROTO_CMD_COUNT &&
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
-		proto_cmds[cmd].arg == PROTO_ARG_WATCH);
+		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES);
+}
+
+bool proto_cmd_takes_bytes(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES;
 }
 
 /* ---- Checks before parsing ---- */
@@ -207,48 +216,6 @@ static JsonNode *proto_load_object(const char *s, size_t len, char *err, size_t 
 	return root;
 }
 
-/* ---- Typed member access ---- */
-
-/* Whether @n is a scalar of GType @type (json-glib holds integers as gint64). */
-static bool proto_holds(JsonNode *n, GType type)
-{
-	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
-}
-
-/* Copy string node @n into @buf of @size bytes. A longer string is -EINVAL, or if @cut
- * is set, cut at a UTF-8 character boundary. -EINVAL if @n is not a string. */
-static int proto_copy(JsonNode *n, char *buf, size_t size, bool cut)
-{
-	const char *s;
-	size_t len;
-
-	if (!proto_holds(n, G_TYPE_STRING))
-		return -EINVAL;
-	s = json_node_get_string(n);
-	len = strlen(s);
-	if (len >= size && !cut)
-		return -EINVAL;
-	for (len = MIN(len, size - 1); len && (s[len] & 0xc0) == 0x80;)
-		len--;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return 0;
-}
-
-/* Read a non-negative integer node no larger than @max. */
-static int proto_get_uint(JsonNode *n, uint64_t max, uint64_t *out)
-{
-	gint64 v;
-
-	if (!proto_holds(n, G_TYPE_INT64))
-		return -EINVAL;
-	v = json_node_get_int(n);
-	if (v < 0 || (uint64_t) v > max)
-		return -EINVAL;
-	*out = (uint64_t) v;
-	return 0;
-}
-
 /* ---- Requests ---- */
 
 /* A guest name: 1..PROTO_NAME_MAX-1 bytes, no control characters. */
@@ -292,6 +259,16 @@ static int proto_get_bounded(JsonNode *n, const char *what, uint32_t max, uint32
 	return 0;
 }
 
+/* "bytes" of "balloon": an integer in 0..PROTO_BALLOON_MAX_BYTES. */
+static int proto_get_bytes(JsonNode *n, uint64_t *out, char *err, size_t errlen)
+{
+	if (proto_get_uint(n, PROTO_BALLOON_MAX_BYTES, out))
+		return errbuf_set(err, errlen, -EINVAL,
+				  "\"bytes\" must be an integer from 0 to %llu (1 TiB)",
+				  (unsigned long long) PROTO_BALLOON_MAX_BYTES);
+	return 0;
+}
+
 /* Find and look up "cmd". */
 static int proto_get_cmd(JsonObject *o, enum proto_cmd *cmd, char *err, size_t errlen)
 {
@@ -329,6 +306,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 				  ? errbuf_set(err, errlen, -EINVAL,
 					       "\"value\" must be an integer >= 0")
 				  : 0;
+		else if (strcmp(key, "bytes") == 0 && proto_cmd_takes_bytes(req->cmd))
+			ret = proto_get_bytes(json_object_get_member(o, key), &req->bytes, err,
+					      errlen);
 		else if (strcmp(key, "ms") == 0 && proto_cmd_is_watch(req->cmd))
 			ret = proto_get_bounded(json_object_get_member(o, key), "ms",
 						PROTO_WATCH_MAX_MS, &req->ms, err, errlen);
@@ -344,6 +324,8 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 	g_list_free(members);
 	if (!ret && proto_cmd_is_watch(req->cmd) && !req->ms)
 		ret = errbuf_set(err, errlen, -EINVAL, "\"watch\" needs \"ms\"");
+	if (!ret && proto_cmd_takes_bytes(req->cmd) && !json_object_has_member(o, "bytes"))
+		ret = errbuf_set(err, errlen, -EINVAL, "\"balloon\" needs \"bytes\"");
 	if (!ret && proto_cmd_is_watch(req->cmd) && !req->threshold_us)
 		req->threshold_us = PROTO_WATCH_THRESHOLD_US;
 	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
@@ -391,7 +373,8 @@ char *proto_build_request(const struct proto_request *req)
 	    !memchr(req->name, '\0', sizeof(req->name)) ||
 	    (proto_cmd_takes_key_value(req->cmd) && (!req->key[0] || req->value > INT64_MAX)) ||
 	    (proto_cmd_is_watch(req->cmd) && (req->ms < 1 || req->ms > PROTO_WATCH_MAX_MS ||
-					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)))
+					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)) ||
+	    (proto_cmd_takes_bytes(req->cmd) && req->bytes > PROTO_BALLOON_MAX_BYTES))
 		return NULL;
 	b = json_builder_new();
 	json_builder_begin_object(b);
@@ -408,6 +391,8 @@ char *proto_build_request(const struct proto_request *req)
 		if (req->threshold_us)
 			proto_add_uint(b, "threshold_us", req->threshold_us);
 	}
+	if (proto_cmd_takes_bytes(req->cmd))
+		proto_add_uint(b, "bytes", req->bytes);
 	return proto_finish(b);
 }
 
@@ -548,33 +533,6 @@ static int proto_parse_stopped(JsonNode *n, void *entry)
 	return proto_copy(n, entry, PROTO_NAME_MAX, false);
 }
 
-/* Parse the optional array member @key of @o into a new zeroed array of entries of
- * @size bytes, running @parse on each element. Returns the array (g_free it; also on
- * error) or NULL if the member is absent; sets *count, and *ret to 0 or -EINVAL. */
-static void *proto_parse_array(JsonObject *o, const char *key, size_t size, size_t *count,
-			       int (*parse)(JsonNode *n, void *entry), int *ret)
-{
-	JsonNode *n = json_object_get_member(o, key);
-	JsonArray *a;
-	guint len;
-	char *v;
-
-	*ret = n && !JSON_NODE_HOLDS_ARRAY(n) ? -EINVAL : 0;
-	if (!n || *ret)
-		return NULL;
-	a = json_node_get_array(n);
-	len = json_array_get_length(a);
-	if (len > PROTO_MAX_ENTRIES) {
-		*ret = -EINVAL;
-		return NULL;
-	}
-	v = g_malloc0_n(len ? len : 1, size);
-	*count = len;
-	for (guint i = 0; i < len && !*ret; i++)
-		*ret = parse(json_array_get_element(a, i), v + i * size);
-	return v;
-}
-
 /* Fill @r from the reply object @o. */
 static int proto_parse_reply_object(JsonObject *o, struct proto_reply *r, char *err, size_t errlen)
 {
@@ -586,19 +544,19 @@ static int proto_parse_reply_object(JsonObject *o, struct proto_reply *r, char *
 	if (!r->ok &&
 	    proto_copy(json_object_get_member(o, "error"), r->error, sizeof(r->error), true))
 		return errbuf_set(err, errlen, -EINVAL, "error reply has no \"error\" string");
-	r->guests = proto_parse_array(o, "guests", sizeof(*r->guests), &r->nguests,
-				      proto_parse_guest, &ret);
+	r->guests = proto_parse_array(o, "guests", sizeof(*r->guests), PROTO_MAX_ENTRIES,
+				      &r->nguests, proto_parse_guest, &ret);
 	if (ret)
 		return errbuf_set(err, errlen, -EINVAL, "malformed \"guests\" in reply");
-	r->results = proto_parse_array(o, "results", sizeof(*r->results), &r->nresults,
-				       proto_parse_result, &ret);
+	r->results = proto_parse_array(o, "results", sizeof(*r->results), PROTO_MAX_ENTRIES,
+				       &r->nresults, proto_parse_result, &ret);
 	if (ret)
 		return errbuf_set(err, errlen, -EINVAL, "malformed \"results\" in reply");
-	r->stopped = proto_parse_array(o, "stopped", sizeof(*r->stopped), &r->nstopped,
-				       proto_parse_stopped, &ret);
+	r->stopped = proto_parse_array(o, "stopped", sizeof(*r->stopped), PROTO_MAX_ENTRIES,
+				       &r->nstopped, proto_parse_stopped, &ret);
 	if (ret)
 		return errbuf_set(err, errlen, -EINVAL, "malformed \"stopped\" in reply");
-	return 0;
+	return proto_dev_parse_reply(o, r, err, errlen);
 }
 
 int proto_parse_reply(const char *line, size_t len, struct proto_reply *r, char *err, size_t errlen)
@@ -626,5 +584,6 @@ void proto_reply_clear(struct proto_reply *r)
 	g_free(r->guests);
 	g_free(r->results);
 	g_free(r->stopped);
+	g_free(r->devices);
 	memset(r, 0, sizeof(*r));
 }

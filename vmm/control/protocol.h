@@ -36,6 +36,8 @@ enum proto_cmd {
 	PROTO_CMD_REPORT,  /* per-guest attribution, sharing matrix, host accounting */
 	PROTO_CMD_PROBE,   /* workload guests time their first write to merged pages */
 	PROTO_CMD_WATCH,   /* a workload guest times the stalls it notices: "name", "ms" */
+	PROTO_CMD_DEVICES, /* a guest's devices and their counters: "name" */
+	PROTO_CMD_BALLOON, /* set a guest's balloon target: "name" and "bytes" */
 	PROTO_CMD_COUNT,
 };
 
@@ -47,7 +49,10 @@ struct proto_request {
 	uint64_t value;		   /* "set": its new value */
 	uint32_t ms;		   /* "watch": how long, 1..PROTO_WATCH_MAX_MS */
 	uint32_t threshold_us;	   /* "watch": shortest stall, 1..PROTO_WATCH_MAX_THRESHOLD_US */
+	uint64_t bytes;		   /* "balloon": target size, 0..PROTO_BALLOON_MAX_BYTES */
 };
+
+#define PROTO_BALLOON_MAX_BYTES (1ull << 40) /* 1 TiB: no guest is larger */
 
 #define PROTO_WATCH_MAX_MS 60000
 #define PROTO_WATCH_MAX_THRESHOLD_US 1000
@@ -72,6 +77,27 @@ struct proto_result {
 	uint64_t bad;		    /* pages that differ: merging corrupted memory */
 };
 
+#define PROTO_DEV_MAX 64       /* devices of one guest a client accepts */
+#define PROTO_DEV_COUNTERS 16  /* counters of one device */
+#define PROTO_DEV_KEY_MAX 24   /* counter name buffers: [a-z0-9_], 1..23 bytes */
+#define PROTO_DEV_IRQ_MAX 1023 /* highest interrupt line a reply may name */
+
+/* One device in a "devices" reply (see struct fleet_device). */
+struct proto_device {
+	char kind[16];	 /* "uart", "console", "balloon", "blk", ... */
+	char bus[8];	 /* "pio" or "mmio" */
+	uint64_t base;	 /* port or guest-physical address of its registers */
+	uint64_t size;	 /* bytes (ports) of its register window */
+	int irq;	 /* interrupt line, -1 for none */
+	char state[16];	 /* "driver-ok", "needs-reset", "active", ... */
+	char detail[96]; /* e.g. a disk's path and mode; "" for none */
+	unsigned ncounters;
+	struct proto_counter {
+		char key[PROTO_DEV_KEY_MAX];
+		uint64_t value;
+	} counters[PROTO_DEV_COUNTERS];
+};
+
 /* A parsed reply. Arrays are g_malloc'd (NULL when the member is absent); release
  * them with proto_reply_clear(). */
 struct proto_reply {
@@ -83,6 +109,9 @@ struct proto_reply {
 	size_t nresults;
 	char (*stopped)[PROTO_NAME_MAX]; /* "stopped" (stop) */
 	size_t nstopped;
+	char guest[PROTO_NAME_MAX];   /* "guest" (devices); "" when absent */
+	struct proto_device *devices; /* "devices" (devices) */
+	size_t ndevices;
 };
 
 /* The wire name of @cmd ("list", ...), or NULL if @cmd is out of range. */
@@ -94,6 +123,12 @@ int proto_cmd_lookup(const char *name, enum proto_cmd *cmd);
 /* Whether @cmd accepts a name / requires one. */
 bool proto_cmd_takes_name(enum proto_cmd cmd);
 bool proto_cmd_needs_name(enum proto_cmd cmd);
+
+/* Whether @cmd needs "bytes" (balloon). */
+bool proto_cmd_takes_bytes(enum proto_cmd cmd);
+
+/* Whether @key is a valid device counter name: 1..PROTO_DEV_KEY_MAX-1 of [a-z0-9_]. */
+bool proto_counter_key_ok(const char *key);
 
 /* Whether @cmd needs "key" and "value" (set). */
 bool proto_cmd_takes_key_value(enum proto_cmd cmd);
@@ -124,6 +159,10 @@ char *proto_reply_results(const struct proto_result *r, size_t n);
 
 /* {"ok":true,"stopped":["g0",...]} */
 char *proto_reply_stopped(const char *const *names, size_t n);
+
+/* {"ok":true,"guest":"g0","devices":[{"kind","bus","base","size","irq","state","detail",
+ * "counters":{"reads":N,...}},...]}. Counters with an invalid key are left out. */
+char *proto_reply_devices(const char *guest, const struct proto_device *d, size_t n);
 
 /* Parse one reply line of @len bytes (client side; at most PROTO_MAX_REPLY). Returns
  * 0 with *r filled (call proto_reply_clear() afterwards), or -EINVAL with a reason in

@@ -2,6 +2,9 @@
  * Shared by protocol.c's builders and the repliers of the control commands. */
 #include "vmm/control/protocol_json.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include <glib.h>
 
 void proto_add_string(JsonBuilder *b, const char *key, const char *s)
@@ -69,4 +72,66 @@ char *proto_render(JsonBuilder *b)
 	g_object_unref(gen);
 	g_object_unref(b);
 	return line;
+}
+
+/* ---- Reading ---- */
+
+bool proto_holds(JsonNode *n, GType type)
+{
+	return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
+}
+
+int proto_copy(JsonNode *n, char *buf, size_t size, bool cut)
+{
+	const char *s;
+	size_t len;
+
+	if (!proto_holds(n, G_TYPE_STRING))
+		return -EINVAL;
+	s = json_node_get_string(n);
+	len = strlen(s);
+	if (len >= size && !cut)
+		return -EINVAL;
+	for (len = MIN(len, size - 1); len && (s[len] & 0xc0) == 0x80;)
+		len--;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+int proto_get_uint(JsonNode *n, uint64_t max, uint64_t *out)
+{
+	gint64 v;
+
+	if (!proto_holds(n, G_TYPE_INT64))
+		return -EINVAL;
+	v = json_node_get_int(n);
+	if (v < 0 || (uint64_t) v > max)
+		return -EINVAL;
+	*out = (uint64_t) v;
+	return 0;
+}
+
+void *proto_parse_array(JsonObject *o, const char *key, size_t size, size_t max, size_t *count,
+			int (*parse)(JsonNode *n, void *entry), int *ret)
+{
+	JsonNode *n = json_object_get_member(o, key);
+	JsonArray *a;
+	guint len;
+	char *v;
+
+	*ret = n && !JSON_NODE_HOLDS_ARRAY(n) ? -EINVAL : 0;
+	if (!n || *ret)
+		return NULL;
+	a = json_node_get_array(n);
+	len = json_array_get_length(a);
+	if (len > max) {
+		*ret = -EINVAL;
+		return NULL;
+	}
+	v = g_malloc0_n(len ? len : 1, size);
+	*count = len;
+	for (guint i = 0; i < len && !*ret; i++)
+		*ret = parse(json_array_get_element(a, i), v + i * size);
+	return v;
 }

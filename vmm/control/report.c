@@ -19,6 +19,7 @@
 
 #include "ksm/ksm.h"
 #include "lib/page.h"
+#include "vmm/control/devices.h"
 #include "vmm/control/history.h"
 #include "vmm/control/protocol.h"
 #include "vmm/control/protocol_json.h"
@@ -36,7 +37,9 @@ struct report {
 	uint64_t *matrix; /* n x n */
 	double *cow_rate; /* n: breaks per second */
 	double fleet_cow_rate;
-	bool *live; /* n: running or starting, with figures */
+	bool *live;		  /* n: running or starting, with figures */
+	struct fleet_device *dev; /* n x FLEET_DEV_MAX: each guest's devices */
+	int *ndev;		  /* n: how many of them (0 if unknown) */
 	struct control_report_host host;
 	int host_err; /* 0, or why host is unknown */
 };
@@ -88,6 +91,8 @@ static void report_free(struct report *r)
 	free(r->matrix);
 	free(r->cow_rate);
 	free(r->live);
+	free(r->dev);
+	free(r->ndev);
 }
 
 /* Whether guest @i has figures: it runs (or starts) and the engine knows it. */
@@ -108,7 +113,9 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 	r->matrix = calloc(m * m, sizeof(*r->matrix));
 	r->cow_rate = calloc(m, sizeof(*r->cow_rate));
 	r->live = calloc(m, sizeof(*r->live));
-	if (!r->info || !r->vms || !r->matrix || !r->cow_rate || !r->live)
+	r->dev = calloc(m * FLEET_DEV_MAX, sizeof(*r->dev));
+	r->ndev = calloc(m, sizeof(*r->ndev));
+	if (!r->info || !r->vms || !r->matrix || !r->cow_rate || !r->live || !r->dev || !r->ndev)
 		return -ENOMEM;
 	got = fleet_merge_stats(f, &r->engine, r->vms, n);
 	if (got < 0)
@@ -118,6 +125,8 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 	for (size_t i = 0; i < n; i++) {
 		if (fleet_info(f, i, &r->info[i]) == 0)
 			r->live[i] = report_is_live(&r->info[i], got, i);
+		r->ndev[i] = fleet_devices(f, i, &r->dev[i * FLEET_DEV_MAX], FLEET_DEV_MAX);
+		r->ndev[i] = CLAMP(r->ndev[i], 0, FLEET_DEV_MAX);
 		if (h && history_cow_rate(h, i, REPORT_COW_WINDOW_S, &r->cow_rate[i]))
 			r->cow_rate[i] = 0;
 	}
@@ -179,6 +188,43 @@ static uint64_t report_pool_bytes(const struct report *r)
 	return r->engine.pool_pages * PAGE_SIZE;
 }
 
+/* One device: kind, state and counters (the metrics' ksmvmm_device_<counter>). */
+static void put_device(JsonBuilder *b, const struct fleet_device *d)
+{
+	json_builder_begin_object(b);
+	proto_add_string(b, "kind", d->kind);
+	proto_add_string(b, "state", d->state);
+	json_builder_set_member_name(b, "counters");
+	json_builder_begin_object(b);
+	for (unsigned k = 0; k < d->nr_counters && k < FLEET_DEV_COUNTERS; k++) {
+		if (proto_counter_key_ok(d->counters[k].key))
+			proto_add_uint(b, d->counters[k].key, d->counters[k].value);
+	}
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+}
+
+/* Guest @i's reported pages, balloon and devices. */
+static void put_guest_devices(JsonBuilder *b, const struct report *r, size_t i)
+{
+	const struct fleet_device *d = &r->dev[i * FLEET_DEV_MAX];
+	struct control_devices_summary sum;
+
+	control_devices_summarise(d, (size_t) r->ndev[i], &sum);
+	proto_add_uint(b, "reported_pages", r->vms[i].pages_reported);
+	proto_add_uint(b, "balloon_bytes", sum.balloon_bytes);
+	json_builder_set_member_name(b, "devices");
+	json_builder_begin_object(b);
+	proto_add_uint(b, "count", sum.count);
+	proto_add_uint(b, "broken", sum.broken);
+	json_builder_set_member_name(b, "list");
+	json_builder_begin_array(b);
+	for (int k = 0; k < r->ndev[i]; k++)
+		put_device(b, &d[k]);
+	json_builder_end_array(b);
+	json_builder_end_object(b);
+}
+
 static void put_guests(JsonBuilder *b, const struct report *r)
 {
 	json_builder_set_member_name(b, "guests");
@@ -194,6 +240,7 @@ static void put_guests(JsonBuilder *b, const struct report *r)
 		proto_add_string(b, "group", r->info[i].group);
 		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		put_sum(b, &one, report_pool_bytes(r));
+		put_guest_devices(b, r, i);
 		json_builder_end_object(b);
 	}
 	json_builder_end_array(b);

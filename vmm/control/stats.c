@@ -35,6 +35,8 @@ static void add_guest_figures(JsonBuilder *b, const struct ksm_vm_stats *s)
 	proto_add_uint(b, "pages_merged", s->pages_merged);
 	proto_add_uint(b, "pages_zero", s->pages_zero);
 	proto_add_uint(b, "pages_empty", s->pages_empty);
+	proto_add_uint(b, "pages_reported", s->pages_reported);
+	proto_add_uint(b, "reports", s->reports);
 	proto_add_uint(b, "pages_unique", s->pages_unique);
 	proto_add_uint(b, "pages_volatile", s->pages_volatile);
 	proto_add_uint(b, "pages_unscanned", s->pages_unscanned);
