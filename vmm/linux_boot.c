@@ -12,12 +12,12 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/errbuf.h"
 #include "lib/log.h"
 #include "vmm/mptable.h"
 
@@ -48,20 +48,6 @@ struct loader {
 	uint32_t cmdline_max; /* longest command line the kernel accepts, without NUL */
 };
 
-/* Write a one-line reason into the caller's buffer; returns @ret for `return fail(...)`. */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct loader *ld, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ld->err && ld->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(ld->err, ld->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 /* Open @path as the current file; must be a regular file. */
 static int file_open(struct loader *ld, const char *path, const char *what)
 {
@@ -72,14 +58,17 @@ static int file_open(struct loader *ld, const char *path, const char *what)
 	ld->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ld->fd < 0) {
 		ret = -errno;
-		return fail(ld, ret, "cannot open %s %s: %s", what, path, strerror(-ret));
+		return errbuf_set(ld->err, ld->errlen, ret, "cannot open %s %s: %s", what, path,
+				  strerror(-ret));
 	}
 	if (fstat(ld->fd, &st) < 0) {
 		ret = -errno;
-		return fail(ld, ret, "cannot stat %s %s: %s", what, path, strerror(-ret));
+		return errbuf_set(ld->err, ld->errlen, ret, "cannot stat %s %s: %s", what, path,
+				  strerror(-ret));
 	}
 	if (!S_ISREG(st.st_mode))
-		return fail(ld, -EINVAL, "%s %s is not a regular file", what, path);
+		return errbuf_set(ld->err, ld->errlen, -EINVAL, "%s %s is not a regular file", what,
+				  path);
 	ld->size = (uint64_t) st.st_size;
 	return 0;
 }
@@ -97,9 +86,10 @@ static int file_read(struct loader *ld, uint64_t off, void *dst, uint64_t len)
 	uint8_t *p = dst;
 
 	if (off > ld->size || len > ld->size - off)
-		return fail(ld, -ENOEXEC, "%s: truncated (needs bytes %#llx-%#llx, file has %#llx)",
-			    ld->path, (unsigned long long) off, (unsigned long long) (off + len),
-			    (unsigned long long) ld->size);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: truncated (needs bytes %#llx-%#llx, file has %#llx)",
+				  ld->path, (unsigned long long) off,
+				  (unsigned long long) (off + len), (unsigned long long) ld->size);
 	while (len) {
 		ssize_t n = pread(ld->fd, p, len > (1u << 30) ? (1u << 30) : len, (off_t) off);
 
@@ -108,8 +98,8 @@ static int file_read(struct loader *ld, uint64_t off, void *dst, uint64_t len)
 		if (n <= 0) {
 			int ret = n < 0 ? -errno : -EIO;
 
-			return fail(ld, ret, "cannot read %s: %s", ld->path,
-				    n < 0 ? strerror(-ret) : "file shrank");
+			return errbuf_set(ld->err, ld->errlen, ret, "cannot read %s: %s", ld->path,
+					  n < 0 ? strerror(-ret) : "file shrank");
 		}
 		p += n;
 		off += (uint64_t) n;
@@ -118,16 +108,17 @@ static int file_read(struct loader *ld, uint64_t off, void *dst, uint64_t len)
 	return 0;
 }
 
-/* Host pointer to [gpa, gpa+len) of guest RAM for a kernel part, or NULL after fail(). */
+/* Host pointer to [gpa, gpa+len) of guest RAM for a kernel part, or NULL after a message in ld->err. */
 static void *kernel_dest(struct loader *ld, uint64_t gpa, uint64_t len, const char *what)
 {
 	void *p = gpa >= LINUX_KERNEL_MIN ? mem_gpa(ld->m, gpa, len) : NULL;
 
 	if (!p)
-		fail(ld, -ENOMEM,
-		     "%s: %s [%#llx, +%#llx) does not fit in guest RAM (%llu MiB) above 1 MiB",
-		     ld->path, what, (unsigned long long) gpa, (unsigned long long) len,
-		     (unsigned long long) (ld->m->ram_size / MIB));
+		errbuf_set(
+		    ld->err, ld->errlen, -ENOMEM,
+		    "%s: %s [%#llx, +%#llx) does not fit in guest RAM (%llu MiB) above 1 MiB",
+		    ld->path, what, (unsigned long long) gpa, (unsigned long long) len,
+		    (unsigned long long) (ld->m->ram_size / MIB));
 	return p;
 }
 
@@ -137,15 +128,17 @@ static int elf_check_header(struct loader *ld, const Elf64_Ehdr *eh)
 {
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
 	    eh->e_machine != EM_X86_64)
-		return fail(ld, -ENOEXEC, "%s: ELF file is not x86-64 little-endian 64-bit",
-			    ld->path);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: ELF file is not x86-64 little-endian 64-bit", ld->path);
 	if (eh->e_type != ET_EXEC)
-		return fail(ld, -ENOEXEC, "%s: ELF file is not an executable (e_type %u)", ld->path,
-			    eh->e_type);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: ELF file is not an executable (e_type %u)", ld->path,
+				  eh->e_type);
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
 	    eh->e_phnum > ELF_MAX_PHDRS)
-		return fail(ld, -ENOEXEC, "%s: bad ELF program headers (%u of %u bytes)", ld->path,
-			    eh->e_phnum, eh->e_phentsize);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: bad ELF program headers (%u of %u bytes)", ld->path,
+				  eh->e_phnum, eh->e_phentsize);
 	return 0;
 }
 
@@ -155,8 +148,8 @@ static int elf_load_segment(struct loader *ld, const Elf64_Phdr *ph)
 	int ret;
 
 	if (ph->p_filesz > ph->p_memsz)
-		return fail(ld, -ENOEXEC, "%s: ELF segment file size exceeds memory size",
-			    ld->path);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: ELF segment file size exceeds memory size", ld->path);
 	dst = kernel_dest(ld, ph->p_paddr, ph->p_memsz, "ELF segment");
 	if (!dst)
 		return -ENOMEM;
@@ -186,8 +179,9 @@ static int elf_entry(struct loader *ld, const Elf64_Phdr *ph, unsigned n, uint64
 			ld->entry = ph[i].p_paddr + (e_entry - ph[i].p_vaddr);
 			return 0;
 		}
-	return fail(ld, -ENOEXEC, "%s: ELF entry point %#llx lies in no loaded segment", ld->path,
-		    (unsigned long long) e_entry);
+	return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+			  "%s: ELF entry point %#llx lies in no loaded segment", ld->path,
+			  (unsigned long long) e_entry);
 }
 
 /* The setup header a bzImage would carry, for a vmlinux that has none. */
@@ -233,7 +227,8 @@ static int elf_load(struct loader *ld)
 		nload++;
 	}
 	if (!nload)
-		return fail(ld, -ENOEXEC, "%s: ELF file has no loadable segment", ld->path);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: ELF file has no loadable segment", ld->path);
 	ret = elf_entry(ld, ph, eh.e_phnum, eh.e_entry);
 	if (ret)
 		return ret;
@@ -248,16 +243,17 @@ static int elf_load(struct loader *ld)
 static int bz_check_header(struct loader *ld, const struct setup_header *h)
 {
 	if (h->version < BZ_MIN_VERSION)
-		return fail(
-		    ld, -ENOEXEC,
+		return errbuf_set(
+		    ld->err, ld->errlen, -ENOEXEC,
 		    "%s: bzImage boot protocol %u.%02u is too old (64-bit entry needs 2.12)",
 		    ld->path, h->version >> 8, h->version & 0xff);
 	if (!(h->xloadflags & XLF_KERNEL_64))
-		return fail(ld, -ENOEXEC,
-			    "%s: bzImage has no 64-bit entry point (XLF_KERNEL_64 clear)",
-			    ld->path);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: bzImage has no 64-bit entry point (XLF_KERNEL_64 clear)",
+				  ld->path);
 	if (!(h->loadflags & LOADED_HIGH))
-		return fail(ld, -ENOEXEC, "%s: bzImage is a zImage (not loaded high)", ld->path);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: bzImage is a zImage (not loaded high)", ld->path);
 	return 0;
 }
 
@@ -323,9 +319,9 @@ static int bz_load(struct loader *ld)
 		return ret;
 	setup_size = ((uint64_t) (h->setup_sects ? h->setup_sects : 4) + 1) * 512;
 	if (setup_size >= ld->size)
-		return fail(ld, -ENOEXEC, "%s: bzImage truncated (setup %#llx of %#llx bytes)",
-			    ld->path, (unsigned long long) setup_size,
-			    (unsigned long long) ld->size);
+		return errbuf_set(ld->err, ld->errlen, -ENOEXEC,
+				  "%s: bzImage truncated (setup %#llx of %#llx bytes)", ld->path,
+				  (unsigned long long) setup_size, (unsigned long long) ld->size);
 	pm_size = ld->size - setup_size;
 	need = h->init_size > pm_size ? h->init_size : pm_size;
 	addr = bz_load_addr(ld, h, need);
@@ -367,7 +363,7 @@ static int kernel_load(struct loader *ld, const char *path)
 	if (ld->size >= 0x1000 && !file_read(ld, 0x1fe, &flag, 2) &&
 	    !file_read(ld, 0x202, hdrs, 4) && flag == HDR_BOOT_FLAG && !memcmp(hdrs, "HdrS", 4))
 		return bz_load(ld);
-	return fail(ld, -ENOEXEC, "%s: not a bzImage or vmlinux ELF", path);
+	return errbuf_set(ld->err, ld->errlen, -ENOEXEC, "%s: not a bzImage or vmlinux ELF", path);
 }
 
 static int cmdline_load(struct loader *ld, const char *cmdline)
@@ -378,12 +374,13 @@ static int cmdline_load(struct loader *ld, const char *cmdline)
 	char *dst;
 
 	if (len > max)
-		return fail(ld, -E2BIG,
-			    "kernel command line too long (%zu bytes, kernel takes %llu)", len,
-			    (unsigned long long) max);
+		return errbuf_set(ld->err, ld->errlen, -E2BIG,
+				  "kernel command line too long (%zu bytes, kernel takes %llu)",
+				  len, (unsigned long long) max);
 	dst = mem_gpa(ld->m, LINUX_CMDLINE_GPA, len + 1);
 	if (!dst)
-		return fail(ld, -ENOMEM, "guest RAM too small for the command line");
+		return errbuf_set(ld->err, ld->errlen, -ENOMEM,
+				  "guest RAM too small for the command line");
 	memcpy(dst, cmdline ? cmdline : "", len + 1);
 	ld->bp->hdr.cmd_line_ptr = (uint32_t) LINUX_CMDLINE_GPA;
 	return 0;
@@ -406,14 +403,15 @@ static int initrd_place(struct loader *ld, uint64_t *gpa)
 	uint64_t addr;
 
 	if (ld->size == 0)
-		return fail(ld, -EINVAL, "initrd %s is empty", ld->path);
+		return errbuf_set(ld->err, ld->errlen, -EINVAL, "initrd %s is empty", ld->path);
 	addr = ld->size <= top ? (top - ld->size) & ~(PAGE_SIZE - 1) : 0;
 	if (ld->size > top || addr < ld->kernel_end || !mem_gpa(ld->m, addr, ld->size))
-		return fail(ld, -ENOMEM,
-			    "initrd %s (%llu KiB) does not fit in guest RAM between the kernel "
-			    "end %#llx and %#llx",
-			    ld->path, (unsigned long long) (ld->size >> 10),
-			    (unsigned long long) ld->kernel_end, (unsigned long long) top);
+		return errbuf_set(
+		    ld->err, ld->errlen, -ENOMEM,
+		    "initrd %s (%llu KiB) does not fit in guest RAM between the kernel "
+		    "end %#llx and %#llx",
+		    ld->path, (unsigned long long) (ld->size >> 10),
+		    (unsigned long long) ld->kernel_end, (unsigned long long) top);
 	*gpa = addr;
 	return 0;
 }
@@ -466,7 +464,8 @@ static int entry_state(struct loader *ld, struct x86_boot *boot)
 
 	ret = ret ?: x86_build_gdt(ld->m, LINUX_GDT_GPA);
 	if (ret)
-		return fail(ld, ret, "cannot write page tables or GDT: %s", strerror(-ret));
+		return errbuf_set(ld->err, ld->errlen, ret, "cannot write page tables or GDT: %s",
+				  strerror(-ret));
 	*boot = (struct x86_boot){
 	    .rip = ld->entry,
 	    .rsp = LINUX_STACK_TOP,
@@ -484,7 +483,8 @@ static int low_area_check(struct loader *ld)
 {
 	ld->bp = mem_gpa(ld->m, LINUX_ZERO_PAGE_GPA, sizeof(*ld->bp));
 	if (!ld->bp || !mem_gpa(ld->m, 0, LINUX_CMDLINE_GPA + LINUX_CMDLINE_ROOM))
-		return fail(ld, -ENOMEM, "guest RAM too small for a Linux guest");
+		return errbuf_set(ld->err, ld->errlen, -ENOMEM,
+				  "guest RAM too small for a Linux guest");
 	memset(ld->bp, 0, sizeof(*ld->bp));
 	return 0;
 }
@@ -495,8 +495,9 @@ static int mptable_load(struct loader *ld, unsigned ncpus)
 	int ret = mptable_write(ld->m, ncpus);
 
 	if (ret)
-		return fail(ld, ret, "cannot write the MP table for %u CPUs: %s", ncpus,
-			    strerror(-ret));
+		return errbuf_set(ld->err, ld->errlen, ret,
+				  "cannot write the MP table for %u CPUs: %s", ncpus,
+				  strerror(-ret));
 	return 0;
 }
 
@@ -507,7 +508,8 @@ int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_
 	int ret;
 
 	if (!m || !kernel_path || !boot)
-		return fail(&ld, -EINVAL, "linux_load: missing guest memory, kernel or boot state");
+		return errbuf_set(ld.err, ld.errlen, -EINVAL,
+				  "linux_load: missing guest memory, kernel or boot state");
 	ret = low_area_check(&ld);
 	ret = ret ?: kernel_load(&ld, kernel_path);
 	file_close(&ld);
