@@ -87,6 +87,22 @@ $(B)/unit/%: $(B)/tests/unit/%.o $(VMM_LIB_OBJS)
 unit: $(UNIT_BINS)
 .PHONY: unit
 
+# Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile
+# driver against the virtio devices, with ASan and UBSan; tests/fuzz/run.sh runs it briefly.
+FUZZ_CC := clang
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Wall -Wextra -Werror \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRCS := $(wildcard virtio/*.c) lib/log.c lib/clock.c
+
+$(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
+		tests/unit/virtio_driver.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS)
+
+fuzz: $(B)/fuzz/fuzz_virtq
+.PHONY: fuzz
+
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.
 $(B)/linux/.done: tools/linux-image.sh tools/initramfs-init
 	$(Q)tools/linux-image.sh $(B)/linux

@@ -38,6 +38,9 @@ for t in build/unit/test_*; do
 	run_one "$n" "$t"
 done
 
+# Fuzz targets, briefly (skipped without clang/libFuzzer).
+[[ -z $filter || fuzz/run == *$filter* ]] && run_one fuzz/run timeout 300 tests/fuzz/run.sh
+
 format_check() {
 	command -v clang-format >/dev/null || { echo "SKIPPED: clang-format is not installed"; return 77; }
 	clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null)

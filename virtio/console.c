@@ -46,13 +46,15 @@ static void console_write_all(int fd, const uint8_t *p, size_t len)
 	}
 }
 
-static int console_output(struct virtio_dev *dev, const struct virtq_chain *c)
+static int console_output(struct virtio_dev *dev, struct virtq *vq, const struct virtq_chain *c)
 {
 	const struct virtio_mem_ops *mem = virtio_dev_mem(dev);
 	struct console *con = virtio_dev_priv(dev);
 
-	if (c->nr_in) /* the transmit queue carries readable buffers only */
+	if (c->nr_in) {
+		vq->error = "writable buffer on the transmit queue";
 		return -EINVAL;
+	}
 	for (unsigned i = 0; i < c->nr_out; i++) {
 		const uint8_t *p = mem->read(mem->opaque, c->buf[i].gpa, c->buf[i].len);
 
@@ -70,7 +72,7 @@ static int console_tx(struct virtio_dev *dev, struct virtq *vq)
 	int ret = 0;
 
 	for (unsigned n = 0; n < vq->size && (ret = virtq_pop(vq, &c)) > 0; n++) {
-		ret = console_output(dev, &c);
+		ret = console_output(dev, vq, &c);
 		if (!ret)
 			ret = virtq_push(vq, c.head, 0);
 		if (ret)
@@ -110,8 +112,10 @@ static int console_deliver(struct virtio_dev *dev, struct console *con)
 	int ret = 0;
 
 	while (con->in_len && console_live(dev) && (ret = virtq_pop(vq, &c)) > 0) {
-		if (c.nr_out || !c.nr_in)
+		if (c.nr_out || !c.nr_in) {
+			vq->error = "readable buffer on the receive queue";
 			return -EINVAL;
+		}
 		n = virtq_chain_write(vq, &c, 0, con->in_buf, con->in_len);
 		if (n < 0)
 			return n;

@@ -42,6 +42,7 @@ struct virtio_dev {
 
 	int notify_fd[VIRTIO_MAX_QUEUES]; /* eventfds, one per queue (ioeventfd) */
 	int irq_fd;			  /* eventfd (irqfd) */
+	int resample_fd;		  /* eventfd: KVM lowered a level-triggered line */
 	int stop_fd;			  /* eventfd: the worker exits */
 	int epoll_fd;
 	struct virtio_watch watch[VIRTIO_MAX_WATCHES];

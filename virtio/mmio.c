@@ -174,7 +174,7 @@ static void mmio_queue_ready(struct virtio_dev *dev, struct virtq *vq, uint32_t 
 		return;
 	ret = virtq_enable(vq, &dev->mem, dev->type->queue_max);
 	if (ret)
-		virtio_dev_fail(dev, ret, "queue setup");
+		virtio_dev_fail(dev, ret, vq->error);
 }
 
 /* Queue registers; the layout fields change only while the queue is disabled. */

@@ -84,10 +84,15 @@ static int rng_notify(struct virtio_dev *dev, unsigned q)
 	int ret = 0;
 
 	for (unsigned n = 0; n < vq->size && (ret = virtq_pop(vq, &c)) > 0; n++) {
-		int64_t len = c.nr_out || !c.nr_in ? -EINVAL : rng_fill(dev, &c);
+		int64_t len;
 
+		if (c.nr_out || !c.nr_in) {
+			vq->error = "request without writable buffers, or with readable ones";
+			return -EINVAL;
+		}
+		len = rng_fill(dev, &c);
 		if (len < 0)
-			return len; /* wrong direction, or a buffer outside memory */
+			return len; /* a buffer outside memory */
 		ret = virtq_push(vq, c.head, len);
 		if (ret)
 			return ret;

@@ -20,6 +20,7 @@
 
 /* epoll tags: queue index, stop, or WATCH_TAG + watch slot. */
 #define VIRTIO_STOP_TAG 0x100u
+#define VIRTIO_RESAMPLE_TAG 0x101u
 #define VIRTIO_WATCH_TAG 0x200u
 
 #define VIRTIO_LOG_INTERVAL_US (10 * 1000 * 1000ull)
@@ -73,6 +74,8 @@ static void virtio_dev_close_fds(struct virtio_dev *dev)
 		close(dev->irq_fd);
 	if (dev->stop_fd >= 0)
 		close(dev->stop_fd);
+	if (dev->resample_fd >= 0)
+		close(dev->resample_fd);
 	if (dev->epoll_fd >= 0)
 		close(dev->epoll_fd);
 }
@@ -90,6 +93,10 @@ static int virtio_dev_open_fds(struct virtio_dev *dev)
 		ret = virtio_eventfd(&dev->stop_fd);
 	if (!ret)
 		ret = virtio_epoll_add(dev, dev->stop_fd, VIRTIO_STOP_TAG);
+	if (!ret)
+		ret = virtio_eventfd(&dev->resample_fd);
+	if (!ret)
+		ret = virtio_epoll_add(dev, dev->resample_fd, VIRTIO_RESAMPLE_TAG);
 	for (unsigned q = 0; !ret && q < dev->type->num_queues; q++) {
 		ret = virtio_eventfd(&dev->notify_fd[q]);
 		if (!ret)
@@ -105,7 +112,7 @@ static void virtio_dev_init_fields(struct virtio_dev *dev, const struct virtio_d
 	dev->mem = *mem;
 	dev->priv = priv;
 	dev->offered = type->features | (1ull << VIRTIO_F_VERSION_1);
-	dev->epoll_fd = dev->irq_fd = dev->stop_fd = -1;
+	dev->epoll_fd = dev->irq_fd = dev->stop_fd = dev->resample_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		dev->notify_fd[q] = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_WATCHES; i++)
@@ -177,6 +184,11 @@ int virtio_dev_eventfds(struct virtio_dev *dev, int *notify, unsigned max, int *
 	return dev->type->num_queues;
 }
 
+int virtio_dev_resamplefd(struct virtio_dev *dev)
+{
+	return dev->resample_fd;
+}
+
 static void virtio_eventfd_signal(int fd)
 {
 	uint64_t one = 1;
@@ -230,9 +242,11 @@ static void virtio_dev_run_queue(struct virtio_dev *dev, unsigned q)
 	virtio_eventfd_drain(dev->notify_fd[q]);
 	pthread_mutex_lock(&dev->lock);
 	if (virtio_dev_live(dev) && dev->vq[q].ready) {
+		dev->vq[q].error = NULL;
 		ret = dev->type->queue_notify(dev, q);
 		if (ret < 0)
-			virtio_dev_fail(dev, ret, "queue");
+			virtio_dev_fail(dev, ret,
+					dev->vq[q].error ? dev->vq[q].error : "bad request");
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -251,12 +265,22 @@ static void virtio_dev_run_watch(struct virtio_dev *dev, unsigned slot)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* The guest's EOI lowered the line: raise it again if something is still pending. */
+static void virtio_dev_resample(struct virtio_dev *dev)
+{
+	virtio_eventfd_drain(dev->resample_fd);
+	if (__atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST))
+		virtio_eventfd_signal(dev->irq_fd);
+}
+
 /* Handle one epoll event. Returns false for the stop request. */
 static bool virtio_dev_dispatch(struct virtio_dev *dev, uint32_t tag)
 {
 	if (tag == VIRTIO_STOP_TAG)
 		return false;
-	if (tag >= VIRTIO_WATCH_TAG && tag < VIRTIO_WATCH_TAG + VIRTIO_MAX_WATCHES)
+	if (tag == VIRTIO_RESAMPLE_TAG)
+		virtio_dev_resample(dev);
+	else if (tag >= VIRTIO_WATCH_TAG && tag < VIRTIO_WATCH_TAG + VIRTIO_MAX_WATCHES)
 		virtio_dev_run_watch(dev, tag - VIRTIO_WATCH_TAG);
 	else if (tag < dev->type->num_queues)
 		virtio_dev_run_queue(dev, tag);
@@ -290,6 +314,10 @@ static void *virtio_dev_worker(void *arg)
 {
 	struct virtio_dev *dev = arg;
 	bool stop = false;
+	char name[16];
+
+	snprintf(name, sizeof(name), "virtio-%s", dev->type->name);
+	pthread_setname_np(pthread_self(), name);
 
 	while (!stop) {
 		int ret = virtio_dev_round(dev, -1, &stop);

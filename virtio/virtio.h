@@ -90,6 +90,12 @@ int virtio_dev_offer(struct virtio_dev *dev, uint64_t features);
  * which signals the same eventfd. */
 int virtio_dev_eventfds(struct virtio_dev *dev, int *notify, unsigned max, int *irqfd);
 
+/* For a level-triggered interrupt line: the fd to pass as resamplefd with
+ * KVM_IRQFD_FLAG_RESAMPLE. When the guest ends the interrupt (EOI), KVM lowers the line
+ * and signals this fd; the worker raises the line again while InterruptStatus is not
+ * zero. Not needed for edge-triggered lines. Owned by the device. */
+int virtio_dev_resamplefd(struct virtio_dev *dev);
+
 /* Start / stop the worker thread (epoll over the notify fds and watches). start returns
  * 0 or -errno; stop waits for the thread to exit and is a no-op when not running. */
 int virtio_dev_start(struct virtio_dev *dev);

@@ -37,6 +37,13 @@ void virtq_reset(struct virtq *vq)
 	memset(vq, 0, sizeof(*vq));
 }
 
+/* Record why a guest-visible operation failed; returns @err. */
+static int virtq_fail(struct virtq *vq, int err, const char *why)
+{
+	vq->error = why;
+	return err;
+}
+
 static bool virtq_size_ok(uint16_t size, uint16_t max)
 {
 	return size && !(size & (size - 1)) && size <= max;
@@ -48,15 +55,16 @@ int virtq_enable(struct virtq *vq, const struct virtio_mem_ops *mem, uint16_t ma
 
 	vq->ready = false;
 	if (!virtq_size_ok(vq->size, max))
-		return -EINVAL;
+		return virtq_fail(vq, -EINVAL,
+				  "queue size not a power of two or above the maximum");
 	if (vq->desc_gpa % 16 || vq->avail_gpa % 2 || vq->used_gpa % 4)
-		return -EINVAL;
+		return virtq_fail(vq, -EINVAL, "misaligned ring");
 	vq->desc = mem->read(mem->opaque, vq->desc_gpa, virtq_desc_bytes(vq->size));
 	vq->avail = mem->read(mem->opaque, vq->avail_gpa, virtq_avail_bytes(vq->size));
 	used = mem->read(mem->opaque, vq->used_gpa, virtq_used_bytes(vq->size));
 	if (!vq->desc || !vq->avail || !used) {
 		vq->desc = vq->avail = NULL;
-		return -EFAULT;
+		return virtq_fail(vq, -EFAULT, "ring outside guest memory");
 	}
 	vq->mem = mem;
 	vq->last_avail = vq->used_idx = vq->signalled = 0;
@@ -93,16 +101,15 @@ static void virtq_desc_copy(const struct virtq *vq, uint16_t i, struct vring_des
 }
 
 /* Append checked descriptor @d to @c: direction order, memory range. */
-static int virtq_chain_add(const struct virtq *vq, struct virtq_chain *c,
-			   const struct vring_desc *d)
+static int virtq_chain_add(struct virtq *vq, struct virtq_chain *c, const struct vring_desc *d)
 {
 	const struct virtio_mem_ops *mem = vq->mem;
 	struct virtq_buf *buf = &c->buf[c->nr_out + c->nr_in];
 
 	if (d->flags & VRING_DESC_F_INDIRECT)
-		return -EINVAL;
+		return virtq_fail(vq, -EINVAL, "indirect descriptor (not offered)");
 	if (d->len && !mem->read(mem->opaque, d->addr, d->len))
-		return -EFAULT;
+		return virtq_fail(vq, -EFAULT, "buffer outside guest memory");
 	buf->gpa = d->addr;
 	buf->len = d->len;
 	if (d->flags & VRING_DESC_F_WRITE) {
@@ -110,14 +117,14 @@ static int virtq_chain_add(const struct virtq *vq, struct virtq_chain *c,
 		c->in_len += d->len;
 		return 0;
 	}
-	if (c->nr_in) /* readable after writable */
-		return -EINVAL;
+	if (c->nr_in)
+		return virtq_fail(vq, -EINVAL, "readable buffer after a writable one");
 	c->nr_out++;
 	c->out_len += d->len;
 	return 0;
 }
 
-static int virtq_chain_walk(const struct virtq *vq, uint16_t head, struct virtq_chain *c)
+static int virtq_chain_walk(struct virtq *vq, uint16_t head, struct virtq_chain *c)
 {
 	unsigned limit = vq->size < VIRTQ_CHAIN_MAX ? vq->size : VIRTQ_CHAIN_MAX;
 	struct vring_desc d;
@@ -125,13 +132,13 @@ static int virtq_chain_walk(const struct virtq *vq, uint16_t head, struct virtq_
 	int ret;
 
 	if (head >= vq->size)
-		return -EINVAL;
+		return virtq_fail(vq, -EINVAL, "chain head out of range");
 	c->head = head;
 	c->nr_out = c->nr_in = 0;
 	c->out_len = c->in_len = 0;
 	for (unsigned n = 0;; n++) {
-		if (n == limit) /* a loop, or longer than the queue allows */
-			return -EINVAL;
+		if (n == limit)
+			return virtq_fail(vq, -EINVAL, "descriptor loop or chain too long");
 		virtq_desc_copy(vq, i, &d);
 		ret = virtq_chain_add(vq, c, &d);
 		if (ret)
@@ -139,7 +146,7 @@ static int virtq_chain_walk(const struct virtq *vq, uint16_t head, struct virtq_
 		if (!(d.flags & VRING_DESC_F_NEXT))
 			return 0;
 		if (d.next >= vq->size)
-			return -EINVAL;
+			return virtq_fail(vq, -EINVAL, "next descriptor out of range");
 		i = d.next;
 	}
 }
@@ -156,7 +163,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	if (!pending)
 		return 0;
 	if (pending > vq->size)
-		return -EINVAL;
+		return virtq_fail(vq, -EINVAL, "avail index more than a queue ahead");
 	ret = virtq_chain_walk(vq, virtq_avail_ring(vq, vq->last_avail), c);
 	if (ret)
 		return ret;
@@ -175,7 +182,7 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 		return -EINVAL;
 	used = mem->write_begin(mem->opaque, vq->used_gpa, len);
 	if (!used)
-		return -EFAULT;
+		return virtq_fail(vq, -EFAULT, "used ring not writable");
 	elem = &used->ring[vq->used_idx & (vq->size - 1)];
 	__atomic_store_n(&elem->id, (uint32_t) head, __ATOMIC_RELAXED);
 	__atomic_store_n(&elem->len, written, __ATOMIC_RELAXED);

@@ -55,6 +55,8 @@ struct virtq {
 	uint16_t last_avail; /* next avail entry to pop */
 	uint16_t used_idx;   /* our copy of used->idx (we are its only writer) */
 	uint16_t signalled;  /* used_idx when the last interrupt was considered */
+	const char *error;   /* what the last failing enable/pop/push found (for the log
+			      * line); a device may set it before returning an error */
 };
 
 /* Back to the reset state (size 0, not ready, no rings). */

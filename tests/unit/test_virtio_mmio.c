@@ -179,6 +179,22 @@ static void test_rng_poll(void)
 	drv_w32(dev, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 	CHECK_EQ(drv_r32(dev, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 
+	/* Level-triggered lines: after the EOI (resamplefd), the line is raised again only
+	 * while InterruptStatus is not zero. */
+	int resample = virtio_dev_resamplefd(dev);
+	uint64_t one = 1;
+	CHECK(resample >= 0 && resample != irqfd);
+	CHECK_EQ(write(resample, &one, 8), 8);
+	CHECK(virtio_dev_poll(dev, 1000) >= 1);
+	CHECK(!wait_readable(irqfd, 0));
+	rng_request(dev, &q, 4, buf, 16);
+	CHECK_EQ(eventfd_take(irqfd), 1);
+	CHECK_EQ(write(resample, &one, 8), 8); /* EOI without the driver's ACK */
+	CHECK(virtio_dev_poll(dev, 1000) >= 1);
+	CHECK_EQ(eventfd_take(irqfd), 1);
+	CHECK(drv_used_get(&ram, &q, &id, &len));
+	drv_w32(dev, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+
 	/* Suppressed interrupts: used ring advances, no irqfd signal. */
 	((struct vring_avail *) fake_at(&ram, q.avail))->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	rng_request(dev, &q, 5, buf, 200000); /* capped at VIRTIO_RNG_MAX_REQUEST */

@@ -124,9 +124,15 @@ static inline uint64_t fake_ram_unguarded(const struct fake_ram *r)
 {
 	uint64_t bad = 0;
 
-	for (uint64_t i = 0; i < r->size; i++)
-		if (r->mem[i] != r->shadow[i] && !fake_ram_logged(r, FAKE_RAM_BASE + i))
-			bad++;
+	for (uint64_t c = 0; c < r->size; c += 64) {
+		uint64_t n = r->size - c < 64 ? r->size - c : 64;
+
+		if (!memcmp(r->mem + c, r->shadow + c, n))
+			continue; /* fast path: most of RAM is unchanged */
+		for (uint64_t i = c; i < c + n; i++)
+			if (r->mem[i] != r->shadow[i] && !fake_ram_logged(r, FAKE_RAM_BASE + i))
+				bad++;
+	}
 	return bad;
 }
 
