@@ -384,7 +384,7 @@ static int blk_request(struct virtio_dev *dev, struct virtq *vq, const struct vi
 	int ret = blk_parse(vq, c, &r, &why);
 
 	if (ret) {
-		virtio_dev_fail(dev, ret, ret == -EFAULT ? "buffer outside memory" : why);
+		vq->error = ret == -EFAULT ? "request buffer outside guest RAM" : why;
 		return ret;
 	}
 	ret = blk_serve(dev, vq, c, &r);
