@@ -93,6 +93,7 @@ FUZZ_CC := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_SRCS := $(wildcard virtio/*.c) lib/log.c lib/clock.c
+FUZZ_SRCS += lib/errbuf.c # virtio/blk.c formats its constructor's errors
 
 $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
 		tests/unit/virtio_driver.h
@@ -100,7 +101,15 @@ $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS)
 
-fuzz: $(B)/fuzz/fuzz_virtq
+# virtio-blk and virtio-balloon: a hostile driver each, same flags and audit.
+FUZZ_DEV_BINS := $(B)/fuzz/fuzz_blk $(B)/fuzz/fuzz_balloon
+$(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
+		tests/unit/virtio_driver.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS)
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.
