@@ -15,7 +15,7 @@
 #include "tests/unit/virtio_driver.h"
 #include "virtio/blk.h"
 
-#define RAM_SIZE (128u * 1024)
+#define RAM_SIZE (64u * 1024) /* small: every round copies and compares all of it */
 #define IMG_SIZE (64u * 1024)
 
 struct prog {
@@ -24,7 +24,9 @@ struct prog {
 };
 
 static struct fake_ram ram;
-static char dir[] = "/tmp/fuzz_blk.XXXXXX";
+/* tmpfs when there is one: FLUSH is fdatasync, and disk flushes would set the pace. */
+static char dir[] = "/dev/shm/fuzz_blk.XXXXXX";
+static char dir_tmp[] = "/tmp/fuzz_blk.XXXXXX";
 static char pristine_path[64], scratch_path[64];
 static uint8_t pristine[IMG_SIZE];
 
@@ -80,7 +82,7 @@ static void op_request(struct prog *pr, struct drv_vq *q)
 	static const uint32_t types[] = {VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
 					 VIRTIO_BLK_T_GET_ID};
 	uint8_t shape = take(pr, 1), nseg = take(pr, 1) % 8;
-	uint64_t hdr = FAKE_RAM_BASE + 0x8000, data = FAKE_RAM_BASE + 0x10000;
+	uint64_t hdr = FAKE_RAM_BASE + 0x1000, data = FAKE_RAM_BASE + 0x2000;
 	uint32_t type = shape & 0x80 ? (uint32_t) take(pr, 4) : types[shape & 3];
 	uint16_t i = 0, wr = type == VIRTIO_BLK_T_OUT ? 0 : VRING_DESC_F_WRITE;
 	uint64_t sector = shape & 0x40 ? take(pr, 8) : take(pr, 1);
@@ -95,9 +97,9 @@ static void op_request(struct prog *pr, struct drv_vq *q)
 
 		drv_desc(&ram, q, i, data, len % (RAM_SIZE / 2), (wr ^ (take(pr, 1) & 2)) | 1,
 			 i + 1);
-		data += 8192;
+		data += 0x1000; /* buffers may overlap: the guest's business */
 	}
-	drv_desc(&ram, q, i, FAKE_RAM_BASE + 0x9000, shape & 0x08 ? 0 : 1,
+	drv_desc(&ram, q, i, FAKE_RAM_BASE + 0x1100, shape & 0x08 ? 0 : 1,
 		 shape & 0x04 ? 0 : VRING_DESC_F_WRITE, 0);
 	drv_avail_add(&ram, q, 0);
 }
@@ -171,12 +173,22 @@ static void pristine_check(void)
 	close(fd);
 }
 
+static void cleanup(void)
+{
+	unlink(pristine_path);
+	unlink(scratch_path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	log_level = -1;
 	fake_ram_init(&ram, RAM_SIZE);
-	if (!mkdtemp(dir))
-		abort();
+	if (!mkdtemp(dir)) {
+		if (!mkdtemp(dir_tmp))
+			abort();
+		memcpy(dir, dir_tmp, sizeof(dir_tmp));
+	}
 	snprintf(pristine_path, sizeof(pristine_path), "%s/pristine.img", dir);
 	snprintf(scratch_path, sizeof(scratch_path), "%s/scratch.img", dir);
 	for (unsigned i = 0; i < IMG_SIZE; i++)
@@ -184,6 +196,7 @@ static void setup(void)
 	image_write(pristine_path, pristine);
 	image_write(scratch_path, pristine);
 	setenv("TMPDIR", dir, 1); /* snapshot overlays: unlinked, so dir stays clean */
+	atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
