@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/page.h"
 #include "tests/unit/virtio_driver.h"
 #include "virtio/blk.h"
 
@@ -39,9 +40,26 @@ static uint64_t take(struct prog *pr, unsigned bytes)
 	return v;
 }
 
+/* fake_ram_unguarded, cheaper: unchanged 4 KiB blocks are skipped with one memcmp (this
+ * runs after every worker round and sets the pace of the fuzzer). */
+static uint64_t unguarded(void)
+{
+	uint64_t bad = 0;
+
+	for (uint64_t c = 0; c < ram.size; c += PAGE_SIZE) {
+		if (!memcmp(ram.mem + c, ram.shadow + c, PAGE_SIZE))
+			continue;
+		for (uint64_t i = c; i < c + PAGE_SIZE; i++)
+			if (ram.mem[i] != ram.shadow[i] &&
+			    !fake_ram_logged(&ram, FAKE_RAM_BASE + i))
+				bad++;
+	}
+	return bad;
+}
+
 static void audit(void)
 {
-	if (ram.open || ram.bad_ends || fake_ram_unguarded(&ram))
+	if (ram.open || ram.bad_ends || unguarded())
 		abort();
 }
 
