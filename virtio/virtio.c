@@ -314,10 +314,6 @@ static void *virtio_dev_worker(void *arg)
 {
 	struct virtio_dev *dev = arg;
 	bool stop = false;
-	char name[16];
-
-	snprintf(name, sizeof(name), "virtio-%s", dev->type->name);
-	pthread_setname_np(pthread_self(), name);
 
 	while (!stop) {
 		int ret = virtio_dev_round(dev, -1, &stop);
@@ -332,6 +328,7 @@ static void *virtio_dev_worker(void *arg)
 
 int virtio_dev_start(struct virtio_dev *dev)
 {
+	char name[16];
 	int ret;
 
 	if (dev->running)
@@ -339,6 +336,8 @@ int virtio_dev_start(struct virtio_dev *dev)
 	ret = pthread_create(&dev->worker, NULL, virtio_dev_worker, dev);
 	if (ret)
 		return -ret;
+	snprintf(name, sizeof(name), "virtio-%s", dev->type->name); /* for top -H, gdb */
+	pthread_setname_np(dev->worker, name);
 	dev->running = true;
 	return 0;
 }

@@ -45,8 +45,9 @@ struct virtq;
 struct virtio_device_type {
 	const char *name;     /* "rng", "console", ...: log prefix */
 	uint32_t device_id;   /* VIRTIO_ID_* */
-	uint64_t features;    /* offered device bits; VIRTIO_F_VERSION_1 is added, and
-			       * VIRTIO_RING_F_INDIRECT_DESC is not supported (refused) */
+	uint64_t features;    /* offered device bits; VIRTIO_F_VERSION_1 is added;
+			       * INDIRECT_DESC, EVENT_IDX and RING_PACKED are not
+			       * implemented (a type offering them is refused) */
 	unsigned num_queues;  /* 1..VIRTIO_MAX_QUEUES */
 	uint16_t queue_max;   /* QueueNumMax: a power of two, <= VIRTQ_MAX_SIZE */
 	uint32_t config_size; /* bytes of config space, <= VIRTIO_CONFIG_MAX */
@@ -74,7 +75,8 @@ struct virtio_device_type {
 struct virtio_dev *virtio_dev_create(const struct virtio_device_type *type,
 				     const struct virtio_mem_ops *mem, void *priv);
 
-/* Stop the worker if running, call type->destroy, close every fd, free. NULL is a no-op. */
+/* Stop the worker if running, call type->destroy, close every fd, free. NULL is a no-op.
+ * The VMM deassigns its KVM_IOEVENTFD / KVM_IRQFD registrations of the fds first. */
 void virtio_dev_destroy(struct virtio_dev *dev);
 
 /* Replace the offered device feature bits (default type->features) before the driver

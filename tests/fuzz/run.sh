@@ -7,10 +7,20 @@ runs=${RUNS:-20000}
 mkdir -p build/fuzz
 log=build/fuzz/build.log
 
-if ! command -v clang >/dev/null || ! make --no-print-directory fuzz >"$log" 2>&1; then
-	tail -n 5 "$log"
+# Can this machine build a libFuzzer binary at all? If not, skip; if it can, a target
+# that does not build is a failure, not a skip.
+probe=build/fuzz/probe
+if ! command -v clang >/dev/null ||
+	! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return !d + n - n; }' |
+	clang -fsanitize=fuzzer,address,undefined -x c - -o "$probe" >"$log" 2>&1; then
 	echo "SKIPPED: clang/libFuzzer missing (apt-get install clang libclang-rt-14-dev)"
 	exit 77
+fi
+rm -f "$probe"
+if ! make --no-print-directory fuzz >"$log" 2>&1; then
+	cat "$log"
+	echo "FAIL: fuzz targets do not build"
+	exit 1
 fi
 rc=0
 for t in build/fuzz/fuzz_*; do

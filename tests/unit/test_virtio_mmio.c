@@ -8,6 +8,7 @@
 #include <linux/virtio_console.h>
 #include <linux/virtio_ids.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -32,6 +33,30 @@ static unsigned count_dir(const char *path)
 	while (readdir(d))
 		n++;
 	closedir(d);
+	return n;
+}
+
+/* Threads of this process named virtio-* (our workers). */
+static unsigned count_workers(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "virtio-", 7))
+			n++;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
 	return n;
 }
 
@@ -213,7 +238,7 @@ static void test_rng_poll(void)
  * interrupts through the irqfd. No thread and no fd left after destroy. */
 static void test_rng_worker(void)
 {
-	unsigned fds0 = count_dir("/proc/self/fd"), tasks0 = count_dir("/proc/self/task");
+	unsigned fds0 = count_dir("/proc/self/fd");
 	struct virtio_dev *dev = virtio_rng_create(&ram.ops);
 	uint64_t one = 1, buf = FAKE_RAM_BASE + 0x20000;
 	int notify, irqfd;
@@ -226,8 +251,9 @@ static void test_rng_worker(void)
 	CHECK(drv_negotiate(dev, V1));
 	drv_vq_setup(dev, 0, &q);
 	drv_status_add(dev, VIRTIO_CONFIG_S_DRIVER_OK);
+	CHECK_EQ(count_workers(), 0);
 	CHECK_EQ(virtio_dev_start(dev), 0);
-	CHECK_EQ(count_dir("/proc/self/task"), tasks0 + 1);
+	CHECK_EQ(count_workers(), 1);
 	CHECK_EQ(virtio_dev_poll(dev, 0), -EBUSY);
 	for (unsigned i = 0; i < 300; i++) { /* wraps the 256-entry ring */
 		drv_desc(&ram, &q, i % 256, buf, 64, VRING_DESC_F_WRITE, 0);
@@ -242,9 +268,73 @@ static void test_rng_worker(void)
 	}
 	CHECK_EQ(ram.open, 0);
 	virtio_dev_stop(dev);
-	CHECK_EQ(count_dir("/proc/self/task"), tasks0);
+	CHECK_EQ(count_workers(), 0);
 	virtio_dev_destroy(dev);
 	CHECK_EQ(count_dir("/proc/self/fd"), fds0);
+}
+
+struct stress {
+	struct virtio_dev *dev;
+	bool stop;
+	unsigned reads;
+};
+
+/* A second vCPU: reads registers and config while the first resets and re-initialises. */
+static void *stress_vcpu(void *arg)
+{
+	struct stress *st = arg;
+
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+		drv_r32(st->dev, VIRTIO_MMIO_STATUS);
+		drv_r32(st->dev, VIRTIO_MMIO_CONFIG_GENERATION);
+		drv_r32(st->dev, VIRTIO_MMIO_INTERRUPT_STATUS);
+		drv_w32(st->dev, VIRTIO_MMIO_INTERRUPT_ACK, 1);
+		__atomic_fetch_add(&st->reads, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Resets while the worker serves requests: no deadlock, no stray write, and the device
+ * works after the last re-initialisation. */
+static void test_reset_stress(void)
+{
+	struct stress st = {.dev = virtio_rng_create(&ram.ops)};
+	uint64_t buf = FAKE_RAM_BASE + 0x20000;
+	uint32_t id = 0, len = 0;
+	struct drv_vq q;
+	pthread_t t;
+
+	CHECK_EQ(virtio_dev_start(st.dev), 0);
+	CHECK_EQ(pthread_create(&t, NULL, stress_vcpu, &st), 0);
+	for (int i = 0; i < 1000 && __atomic_load_n(&st.reads, __ATOMIC_RELAXED) < 100; i++)
+		usleep(1000); /* the second vCPU is running before the resets start */
+	for (unsigned round = 0; round < 200; round++) {
+		drv_w32(st.dev, VIRTIO_MMIO_STATUS, 0); /* the device lets go of RAM first */
+		fake_ram_clear(&ram);
+		drv_vq_layout(&q, 16, FAKE_RAM_BASE);
+		CHECK(drv_negotiate(st.dev, V1));
+		drv_vq_setup(st.dev, 0, &q);
+		drv_status_add(st.dev, VIRTIO_CONFIG_S_DRIVER_OK);
+		for (uint16_t i = 0; i < 16; i++) {
+			drv_desc(&ram, &q, i, buf + i * 256ull, 256, VRING_DESC_F_WRITE, 0);
+			drv_avail_add(&ram, &q, i);
+			drv_w32(st.dev, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+		}
+		if (round % 2 && round < 199)
+			drv_w32(st.dev, VIRTIO_MMIO_STATUS, 0); /* reset mid-flight */
+	}
+	for (int i = 0; i < 2000 && drv_used_idx(&ram, &q) != 16; i++)
+		usleep(1000);
+	__atomic_store_n(&st.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	CHECK_EQ(drv_used_idx(&ram, &q), 16);
+	CHECK(drv_used_get(&ram, &q, &id, &len));
+	CHECK_EQ(len, 256);
+	CHECK(st.reads >= 100);
+	virtio_dev_stop(st.dev);
+	CHECK_EQ(ram.open, 0);
+	CHECK_EQ(ram.bad_ends, 0);
+	virtio_dev_destroy(st.dev);
 }
 
 static void test_config_generation(void)
@@ -415,6 +505,60 @@ static void test_console_worker(void)
 	}
 }
 
+static int nop_notify(struct virtio_dev *dev, unsigned q)
+{
+	(void) dev;
+	(void) q;
+	return 0;
+}
+
+static int nop_watch(struct virtio_dev *dev, int fd)
+{
+	(void) dev;
+	(void) fd;
+	return 0;
+}
+
+/* Device types the layer cannot serve are refused at creation, not at run time. */
+static void test_bad_types(void)
+{
+	struct virtio_device_type t = {.name = "t",
+				       .device_id = 99,
+				       .num_queues = 1,
+				       .queue_max = 64,
+				       .queue_notify = nop_notify};
+	struct virtio_dev *dev = virtio_dev_create(&t, &ram.ops, NULL);
+	int fds[VIRTIO_MAX_WATCHES + 1][2];
+
+	CHECK(dev != NULL);
+	for (int i = 0; i <= VIRTIO_MAX_WATCHES; i++) {
+		CHECK_EQ(pipe(fds[i]), 0);
+		CHECK_EQ(virtio_dev_watch(dev, fds[i][0], nop_watch),
+			 i < VIRTIO_MAX_WATCHES ? 0 : -ENOSPC);
+	}
+	virtio_dev_unwatch(dev, fds[0][0]);
+	CHECK_EQ(virtio_dev_watch(dev, fds[VIRTIO_MAX_WATCHES][0], nop_watch), 0);
+	virtio_dev_destroy(dev);
+	for (int i = 0; i <= VIRTIO_MAX_WATCHES; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	int level = log_level;
+	log_level = -1;	   /* the refusals below are expected */
+	t.queue_max = 100; /* not a power of two */
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.queue_max = 64;
+	t.num_queues = VIRTIO_MAX_QUEUES + 1;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.num_queues = 1;
+	t.features = 1ull << VIRTIO_RING_F_INDIRECT_DESC;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	t.features = 0;
+	t.config_size = VIRTIO_CONFIG_MAX + 1;
+	CHECK(virtio_dev_create(&t, &ram.ops, NULL) == NULL);
+	log_level = level;
+}
+
 static void test_cmdline(void)
 {
 	char buf[80];
@@ -438,12 +582,15 @@ int main(void)
 	fake_ram_clear(&ram);
 	test_rng_worker();
 	fake_ram_clear(&ram);
+	test_reset_stress();
+	fake_ram_clear(&ram);
 	test_config_generation();
 	fake_ram_clear(&ram);
 	test_console();
 	fake_ram_clear(&ram);
 	test_console_worker();
 	fake_ram_clear(&ram);
+	test_bad_types();
 	test_cmdline();
 	fake_ram_free(&ram);
 	return check_done("test_virtio_mmio");
