@@ -109,7 +109,15 @@ $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS)
 
-fuzz: $(B)/fuzz/fuzz_virtq
+# virtio-blk and virtio-balloon: a hostile driver each, same flags and audit.
+FUZZ_DEV_BINS := $(B)/fuzz/fuzz_blk $(B)/fuzz/fuzz_balloon
+$(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
+		tests/unit/virtio_driver.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS)
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

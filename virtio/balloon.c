@@ -122,7 +122,8 @@ static void balloon_discard_frames(struct virtio_dev *dev, struct virtio_balloon
 }
 
 /* One batch of frames from an inflate or deflate buffer: every frame in guest RAM? */
-static int balloon_frames(struct virtio_dev *dev, uint32_t *pfn, unsigned n, bool inflate)
+static int balloon_frames(struct virtio_dev *dev, struct virtq *vq, uint32_t *pfn, unsigned n,
+			  bool inflate)
 {
 	const struct virtio_mem_ops *mem = virtio_dev_mem(dev);
 	struct virtio_balloon *b = virtio_dev_priv(dev);
@@ -130,7 +131,7 @@ static int balloon_frames(struct virtio_dev *dev, uint32_t *pfn, unsigned n, boo
 	for (unsigned i = 0; i < n; i++) {
 		pfn[i] = le32toh(pfn[i]);
 		if (!mem->read(mem->opaque, (uint64_t) pfn[i] << PAGE_SHIFT, PAGE_SIZE)) {
-			virtio_dev_fail(dev, -EFAULT, "balloon frame outside guest RAM");
+			vq->error = "balloon frame outside guest RAM";
 			return -EFAULT;
 		}
 	}
@@ -147,7 +148,7 @@ static int balloon_pfn_chain(struct virtio_dev *dev, struct virtq *vq, const str
 	uint32_t pfn[BALLOON_PFN_BATCH];
 
 	if (c->nr_in || c->out_len % sizeof(uint32_t)) {
-		virtio_dev_fail(dev, -EINVAL, "balloon frame list malformed");
+		vq->error = "balloon frame list malformed";
 		return -EINVAL;
 	}
 	for (uint64_t off = 0; off < c->out_len; off += sizeof(pfn)) {
@@ -156,7 +157,7 @@ static int balloon_pfn_chain(struct virtio_dev *dev, struct virtq *vq, const str
 
 		if (n <= 0)
 			return n < 0 ? n : -EFAULT;
-		ret = balloon_frames(dev, pfn, n / sizeof(uint32_t), inflate);
+		ret = balloon_frames(dev, vq, pfn, n / sizeof(uint32_t), inflate);
 		if (ret)
 			return ret;
 	}
@@ -171,7 +172,7 @@ static int balloon_report_chain(struct virtio_dev *dev, struct virtq *vq,
 	uint64_t pages = 0;
 
 	if (c->nr_out) {
-		virtio_dev_fail(dev, -EINVAL, "free page report with readable buffers");
+		vq->error = "free page report with readable buffers";
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < c->nr_in; i++) {
@@ -227,7 +228,7 @@ static int balloon_stats_queue(struct virtio_dev *dev, struct virtq *vq)
 
 	for (unsigned n = 0; n < vq->size && (ret = virtq_pop(vq, &c)) > 0; n++) {
 		if (c.nr_in) {
-			virtio_dev_fail(dev, -EINVAL, "stats buffer is writable");
+			vq->error = "stats buffer is writable";
 			return -EINVAL;
 		}
 		ret = balloon_stats_parse(dev, vq, &c);

@@ -14,8 +14,10 @@
 #define VIRTIO_BALLOON_STATS_NR 10u
 
 /* Host side: free guest-physical [gpa, gpa + len) (page aligned, inside guest RAM) and
- * tell the merge engine. Called on the device's worker thread. Returns 0 or -errno; a
- * failure is counted and logged, the guest is not told. */
+ * tell the merge engine. Called on the device's worker thread with the device lock held,
+ * outside any write_begin/end: it may wait for the engine, but must not call back into
+ * this device. Returns 0 or -errno; a failure is counted and logged (rate-limited), the
+ * guest is not told. */
 typedef int virtio_balloon_discard_fn(void *opaque, uint64_t gpa, uint64_t len);
 
 /* The guest's latest statistics (from the stats queue). */

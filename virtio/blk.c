@@ -384,7 +384,7 @@ static int blk_request(struct virtio_dev *dev, struct virtq *vq, const struct vi
 	int ret = blk_parse(vq, c, &r, &why);
 
 	if (ret) {
-		virtio_dev_fail(dev, ret, ret == -EFAULT ? "buffer outside memory" : why);
+		vq->error = ret == -EFAULT ? "request buffer outside guest RAM" : why;
 		return ret;
 	}
 	ret = blk_serve(dev, vq, c, &r);
@@ -556,8 +556,10 @@ struct virtio_dev *virtio_blk_create(const struct virtio_mem_ops *mem, const cha
 	struct virtio_blk *blk;
 	struct virtio_dev *dev;
 
-	if (mode > VIRTIO_BLK_SNAPSHOT || (serial && strlen(serial) > VIRTIO_BLK_SERIAL_MAX)) {
-		errbuf_set(err, errlen, -EINVAL, "bad mode or serial longer than %u bytes",
+	if (!path || mode > VIRTIO_BLK_SNAPSHOT ||
+	    (serial && strlen(serial) > VIRTIO_BLK_SERIAL_MAX)) {
+		errbuf_set(err, errlen, -EINVAL,
+			   "no path, bad mode, or serial longer than %u bytes",
 			   VIRTIO_BLK_SERIAL_MAX);
 		return NULL;
 	}
