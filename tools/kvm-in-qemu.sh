@@ -11,7 +11,8 @@
 # runs COMMAND in the current directory, with output on the serial console (our stdout).
 # The VM powers off after COMMAND; we exit with COMMAND's status, 124 if the time limit
 # hit first, 125 if the VM never reported a status. /tmp, /run and /dev/shm inside are
-# fresh tmpfs; everything outside the repository is read-only. KSMVMM_* variables pass in.
+# fresh tmpfs (caches go to /tmp/.cache); everything outside the repository is
+# read-only. The environment is clean but for the KSMVMM_* variables, which pass in.
 # Kernel and initramfs are cached in build/kvm-in-qemu/ and rebuilt only when missing
 # or when this script changes. Needs: qemu-system-x86, busybox-static, kmod, cpio, gzip.
 set -euo pipefail
@@ -99,7 +100,7 @@ for d in /dev/shm /tmp /run /var/tmp; do
 done
 echo "KVM-IN-QEMU: up $(cut -d' ' -f1 /proc/uptime)s, running the command"
 chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-	HOME=/root TERM=dumb LANG=C.UTF-8 /bin/bash "$run/cmd" </dev/null
+	HOME=/root XDG_CACHE_HOME=/tmp/.cache TERM=dumb LANG=C.UTF-8 /bin/bash "$run/cmd" </dev/null
 status=$?
 echo "$status" >"/newroot$run/status"
 umount "/newroot$repo"
