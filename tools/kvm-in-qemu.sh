@@ -76,6 +76,7 @@ for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	kvmq.repo=*) repo=${arg#kvmq.repo=} ;;
 	kvmq.run=*) run=${arg#kvmq.run=} ;;
+	kvmq.limit=*) limit=${arg#kvmq.limit=} ;;
 	esac
 done
 halt_vm() {
@@ -98,6 +99,19 @@ mount -t devpts devpts /newroot/dev/pts
 for d in /dev/shm /tmp /run /var/tmp; do
 	mount -t tmpfs tmpfs "/newroot$d"
 done
+# Shortly before the host kills the VM, show what hangs: every task's state and wait
+# channel, and the kernel stacks of blocked tasks.
+(
+	sleep $((limit > 40 ? limit - 20 : limit / 2))
+	echo "KVM-IN-QEMU: time limit near; user tasks (pid comm state wchan: command):"
+	for p in /proc/[0-9]*; do
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+		[ -n "$c" ] || continue
+		echo "$(cut -d' ' -f1-3 "$p/stat") $(cat "$p/wchan"): $c"
+	done 2>/dev/null
+	dmesg -n 7
+	echo w >/proc/sysrq-trigger
+) &
 echo "KVM-IN-QEMU: up $(cut -d' ' -f1 /proc/uptime)s, running the command"
 chroot /newroot /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 	HOME=/root XDG_CACHE_HOME=/tmp/.cache TERM=dumb LANG=C.UTF-8 /bin/bash "$run/cmd" </dev/null
@@ -212,7 +226,7 @@ write_cmd() {
 }
 
 run_vm() {
-	local cmdline="console=ttyS0 panic=-1 kvmq.repo=$REPO kvmq.run=$RUN"
+	local cmdline="console=ttyS0 panic=-1 kvmq.repo=$REPO kvmq.run=$RUN kvmq.limit=$LIMIT"
 	local kernel=$CACHE/vmlinux
 	[ -s "$kernel" ] || kernel=$CACHE/bzImage
 	[ "$VERBOSE" = 1 ] || cmdline="$cmdline quiet loglevel=3"
