@@ -168,8 +168,11 @@ static int console_input(bool one_guest)
 
 	if (!one_guest || fstat(STDIN_FILENO, &st) || STDIN_FILENO == kvm_fd())
 		return -1;
-	return S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ? STDIN_FILENO
-										   : -1;
+	/* A character device that is no terminal (/dev/null) cannot be polled. */
+	if (S_ISCHR(st.st_mode) ? isatty(STDIN_FILENO)
+				: S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		return STDIN_FILENO;
+	return -1;
 }
 
 /* The device table makes every device; the workload device gets the guest's callbacks. */

@@ -93,6 +93,14 @@ static int read_image(const char *path, const struct workload_guest *g)
 	return 0;
 }
 
+/* Where the identity map ends: past the last RAM region and past the 4 GiB line. */
+static uint64_t map_end(const struct mem_region *last)
+{
+	uint64_t end = last->gpa + last->size;
+
+	return end > MEM_HOLE_END ? end : MEM_HOLE_END;
+}
+
 static void fill_params(struct wl_params *p, const struct workload_guest *g,
 			const struct options *o)
 {
@@ -189,8 +197,9 @@ int workload_load(const struct workload_guest *g, const struct options *o, const
 			return -EINVAL;
 	}
 	ret = x86_build_gdt(g->mem, WL_GDT_GPA);
+	/* All of RAM and the whole 32-bit space, where the virtio registers are. */
 	if (!ret)
-		ret = x86_build_identity_map(g->mem, WL_PT_GPA, last->gpa + last->size, true);
+		ret = x86_build_identity_map(g->mem, WL_PT_GPA, map_end(last), true);
 	if (ret) {
 		pr_err("%s: cannot build page tables: %s", g->name, strerror(-ret));
 		return ret;
