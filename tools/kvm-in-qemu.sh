@@ -90,7 +90,6 @@ done </lib/modules/order
 [ -c /dev/kvm ] || { dmesg | grep -i -E 'kvm|svm' | tail -n 5; halt_vm "no /dev/kvm"; }
 o=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o "$o,ro,cache=loose" hostroot /newroot || halt_vm "cannot mount host root"
-mount -t 9p -o "$o,cache=mmap" repo "/newroot$repo" || halt_vm "cannot mount $repo"
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
@@ -99,6 +98,9 @@ mount -t devpts devpts /newroot/dev/pts
 for d in /dev/shm /tmp /run /var/tmp; do
 	mount -t tmpfs tmpfs "/newroot$d"
 done
+# After the tmpfs mounts, so that a repository under /tmp (a CI clone) is not hidden.
+mkdir -p "/newroot$repo" 2>/dev/null
+mount -t 9p -o "$o,cache=mmap" repo "/newroot$repo" || halt_vm "cannot mount $repo"
 # Shortly before the host kills the VM, show what hangs: every task's state and wait
 # channel, and the kernel stacks of blocked tasks.
 (
