@@ -80,25 +80,6 @@ static void op_desc(struct prog *pr, struct drv_vq *q)
 		 prog_take(pr, 3), prog_take(pr, 1) & 7, prog_take(pr, 1));
 }
 
-static void op_poke(struct prog *pr)
-{
-	uint64_t off = prog_take(pr, 3) % (RAM_SIZE - 8);
-	uint64_t v = prog_take(pr, 8);
-
-	memcpy(ram.mem + off, &v, 8);
-}
-
-static void op_mmio(struct virtio_dev *dev, struct prog *pr)
-{
-	static const unsigned widths[] = {1, 2, 4, 8};
-	uint64_t off = prog_take(pr, 2) % VIRTIO_MMIO_SIZE;
-	unsigned len = widths[prog_take(pr, 1) % 4];
-	uint64_t v = prog_take(pr, 4);
-
-	if (off + len <= VIRTIO_MMIO_SIZE)
-		virtio_mmio_access(dev, off, prog_take(pr, 1) & 1, (uint8_t *) &v, len);
-}
-
 static void op_host(struct virtio_dev *dev, struct prog *pr)
 {
 	struct virtio_balloon_guest_stats s;
@@ -125,8 +106,8 @@ static void run_program(struct virtio_dev *dev, struct prog *pr)
 		case 3: op_chain(pr, q); break;
 		case 4: op_desc(pr, q); break;
 		case 5: drv_avail_add(&ram, &q[prog_take(pr, 1) % NQ], prog_take(pr, 1)); break;
-		case 6: op_poke(pr); break;
-		case 7: op_mmio(dev, pr); break;
+		case 6: prog_poke(&ram, pr, 3); break;
+		case 7: prog_mmio(dev, pr); break;
 		case 8: op_host(dev, pr); break;
 		default: prog_run_round(&ram, dev); break;
 		}

@@ -1,6 +1,7 @@
 /* fuzz_prog.h - what the virtio fuzz targets share: the input read as a program (struct
  * prog, prog_take, prog_take_gpa) and the audit of guest RAM after the device ran
- * (prog_audit, prog_run_round). Each target has its own fake_ram and size, passed in. */
+ * (prog_audit, prog_run_round), and the operations that do not depend on the device
+ * (prog_poke, prog_mmio). Each target has its own fake_ram and size, passed in. */
 #ifndef TESTS_FUZZ_FUZZ_PROG_H
 #define TESTS_FUZZ_FUZZ_PROG_H
 
@@ -67,6 +68,27 @@ static inline void prog_run_round(struct fake_ram *ram, struct virtio_dev *dev)
 	while (virtio_dev_poll(dev, 0) > 0)
 		prog_audit(ram);
 	prog_audit(ram);
+}
+
+/* A store of 8 input bytes anywhere in guest RAM (the offset from off_bytes bytes). */
+static inline void prog_poke(struct fake_ram *ram, struct prog *pr, unsigned off_bytes)
+{
+	uint64_t off = prog_take(pr, off_bytes) % (ram->size - 8);
+	uint64_t v = prog_take(pr, 8);
+
+	memcpy(ram->mem + off, &v, 8);
+}
+
+/* A register access of any width at any offset inside the window, read or write. */
+static inline void prog_mmio(struct virtio_dev *dev, struct prog *pr)
+{
+	static const unsigned widths[] = {1, 2, 4, 8};
+	uint64_t off = prog_take(pr, 2) % VIRTIO_MMIO_SIZE;
+	unsigned len = widths[prog_take(pr, 1) % 4];
+	uint64_t v = prog_take(pr, 4);
+
+	if (off + len <= VIRTIO_MMIO_SIZE)
+		virtio_mmio_access(dev, off, prog_take(pr, 1) & 1, (uint8_t *) &v, len);
 }
 
 #endif

@@ -84,14 +84,6 @@ static void op_avail(struct prog *pr, struct drv_vq *q)
 		drv_avail_add(&ram, vq, head);
 }
 
-static void op_poke(struct prog *pr)
-{
-	uint64_t off = prog_take(pr, 2) % (RAM_SIZE - 8);
-	uint64_t v = prog_take(pr, 8);
-
-	memcpy(ram.mem + off, &v, 8);
-}
-
 static void op_input(struct prog *pr, int in_fd)
 {
 	uint8_t buf[64];
@@ -121,7 +113,7 @@ static void run_program(struct virtio_dev *dev, struct prog *pr, int in_fd)
 		case 2: op_mmio(dev, pr, false); break;
 		case 3: op_desc(pr, q); break;
 		case 4: op_avail(pr, q); break;
-		case 5: op_poke(pr); break;
+		case 5: prog_poke(&ram, pr, 2); break;
 		case 6: op_input(pr, in_fd); break;
 		case 7: op_config(dev, pr); break;
 		case 8: drv_w32(dev, VIRTIO_MMIO_QUEUE_NOTIFY, prog_take(pr, 1) % (NQ + 1)); break;
