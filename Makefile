@@ -104,7 +104,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -Wall -Wextra -Werror \
 FUZZ_SRCS := $(wildcard virtio/*.c) $(wildcard lib/*.c)
 
 $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
-		tests/unit/virtio_driver.h
+		tests/unit/virtio_driver.h tests/fuzz/fuzz_prog.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS)
@@ -112,7 +112,7 @@ $(B)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 # virtio-blk and virtio-balloon: a hostile driver each, same flags and audit.
 FUZZ_DEV_BINS := $(B)/fuzz/fuzz_blk $(B)/fuzz/fuzz_balloon
 $(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h) \
-		tests/unit/virtio_driver.h
+		tests/unit/virtio_driver.h tests/fuzz/fuzz_prog.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)

@@ -13,16 +13,12 @@
 
 #include "lib/log.h"
 #include "lib/page.h"
+#include "tests/fuzz/fuzz_prog.h"
 #include "tests/unit/virtio_driver.h"
 #include "virtio/blk.h"
 
 #define RAM_SIZE (64u * 1024) /* small: every round copies and compares all of it */
 #define IMG_SIZE (64u * 1024)
-
-struct prog {
-	const uint8_t *p;
-	size_t left;
-};
 
 static struct fake_ram ram;
 /* tmpfs when there is one: FLUSH is fdatasync, and disk flushes would set the pace. */
@@ -30,54 +26,6 @@ static char dir[] = "/dev/shm/fuzz_blk.XXXXXX";
 static char dir_tmp[] = "/tmp/fuzz_blk.XXXXXX";
 static char pristine_path[64], scratch_path[64];
 static uint8_t pristine[IMG_SIZE];
-
-static uint64_t take(struct prog *pr, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && pr->left; i++, pr->left--)
-		v |= (uint64_t) *pr->p++ << (8 * i);
-	return v;
-}
-
-/* fake_ram_unguarded, cheaper: unchanged 4 KiB blocks are skipped with one memcmp (this
- * runs after every worker round and sets the pace of the fuzzer). */
-static uint64_t unguarded(void)
-{
-	uint64_t bad = 0;
-
-	for (uint64_t c = 0; c < ram.size; c += PAGE_SIZE) {
-		if (!memcmp(ram.mem + c, ram.shadow + c, PAGE_SIZE))
-			continue;
-		for (uint64_t i = c; i < c + PAGE_SIZE; i++)
-			if (ram.mem[i] != ram.shadow[i] &&
-			    !fake_ram_logged(&ram, FAKE_RAM_BASE + i))
-				bad++;
-	}
-	return bad;
-}
-
-static void audit(void)
-{
-	if (ram.open || ram.bad_ends || unguarded())
-		abort();
-}
-
-static void run_round(struct virtio_dev *dev)
-{
-	fake_ram_snapshot(&ram);
-	while (virtio_dev_poll(dev, 0) > 0)
-		audit();
-	audit();
-}
-
-/* A gpa: mostly inside RAM, sometimes anything. */
-static uint64_t take_gpa(struct prog *pr)
-{
-	if ((uint8_t) take(pr, 1) < 0xf0)
-		return FAKE_RAM_BASE + take(pr, 3) % RAM_SIZE;
-	return take(pr, 8);
-}
 
 static void op_bring_up(struct virtio_dev *dev, struct prog *pr, struct drv_vq *q)
 {
@@ -87,8 +35,8 @@ static void op_bring_up(struct virtio_dev *dev, struct prog *pr, struct drv_vq *
 	f = drv_r32(dev, VIRTIO_MMIO_DEVICE_FEATURES);
 	drv_w32(dev, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
 	f |= (uint64_t) drv_r32(dev, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	drv_negotiate(dev, take(pr, 1) == 0xff ? take(pr, 8) : f);
-	drv_vq_layout(q, 1u << (take(pr, 1) % 9), FAKE_RAM_BASE);
+	drv_negotiate(dev, prog_take(pr, 1) == 0xff ? prog_take(pr, 8) : f);
+	drv_vq_layout(q, 1u << (prog_take(pr, 1) % 9), FAKE_RAM_BASE);
 	drv_vq_setup(dev, 0, q);
 	drv_status_add(dev, VIRTIO_CONFIG_S_DRIVER_OK);
 }
@@ -99,21 +47,21 @@ static void op_request(struct prog *pr, struct drv_vq *q)
 {
 	static const uint32_t types[] = {VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_BLK_T_FLUSH,
 					 VIRTIO_BLK_T_GET_ID};
-	uint8_t shape = take(pr, 1), nseg = take(pr, 1) % 8;
+	uint8_t shape = prog_take(pr, 1), nseg = prog_take(pr, 1) % 8;
 	uint64_t hdr = FAKE_RAM_BASE + 0x1000, data = FAKE_RAM_BASE + 0x2000;
-	uint32_t type = shape & 0x80 ? (uint32_t) take(pr, 4) : types[shape & 3];
+	uint32_t type = shape & 0x80 ? (uint32_t) prog_take(pr, 4) : types[shape & 3];
 	uint16_t i = 0, wr = type == VIRTIO_BLK_T_OUT ? 0 : VRING_DESC_F_WRITE;
-	uint64_t sector = shape & 0x40 ? take(pr, 8) : take(pr, 1);
+	uint64_t sector = shape & 0x40 ? prog_take(pr, 8) : prog_take(pr, 1);
 
 	if (!q->size || nseg + 2u > q->size)
 		return;
 	memcpy(fake_at(&ram, hdr), &type, 4);
 	memcpy(fake_at(&ram, hdr + 8), &sector, 8);
-	drv_desc(&ram, q, i, hdr, shape & 0x20 ? take(pr, 1) : 16, VRING_DESC_F_NEXT, 1);
+	drv_desc(&ram, q, i, hdr, shape & 0x20 ? prog_take(pr, 1) : 16, VRING_DESC_F_NEXT, 1);
 	for (i = 1; i <= nseg; i++) {
-		uint32_t len = shape & 0x10 ? take(pr, 3) : 512u * (1 + take(pr, 1) % 16);
+		uint32_t len = shape & 0x10 ? prog_take(pr, 3) : 512u * (1 + prog_take(pr, 1) % 16);
 
-		drv_desc(&ram, q, i, data, len % (RAM_SIZE / 2), (wr ^ (take(pr, 1) & 2)) | 1,
+		drv_desc(&ram, q, i, data, len % (RAM_SIZE / 2), (wr ^ (prog_take(pr, 1) & 2)) | 1,
 			 i + 1);
 		data += 0x1000; /* buffers may overlap: the guest's business */
 	}
@@ -126,27 +74,8 @@ static void op_desc(struct prog *pr, struct drv_vq *q)
 {
 	if (!q->size)
 		return;
-	drv_desc(&ram, q, take(pr, 1) % q->size, take_gpa(pr), take(pr, 3), take(pr, 1) & 7,
-		 take(pr, 1));
-}
-
-static void op_poke(struct prog *pr)
-{
-	uint64_t off = take(pr, 3) % (RAM_SIZE - 8);
-	uint64_t v = take(pr, 8);
-
-	memcpy(ram.mem + off, &v, 8);
-}
-
-static void op_mmio(struct virtio_dev *dev, struct prog *pr)
-{
-	static const unsigned widths[] = {1, 2, 4, 8};
-	uint64_t off = take(pr, 2) % VIRTIO_MMIO_SIZE;
-	unsigned len = widths[take(pr, 1) % 4];
-	uint64_t v = take(pr, 4);
-
-	if (off + len <= VIRTIO_MMIO_SIZE)
-		virtio_mmio_access(dev, off, take(pr, 1) & 1, (uint8_t *) &v, len);
+	drv_desc(&ram, q, prog_take(pr, 1) % q->size, prog_take_gpa(pr, RAM_SIZE, 3),
+		 prog_take(pr, 3), prog_take(pr, 1) & 7, prog_take(pr, 1));
 }
 
 static void run_program(struct virtio_dev *dev, struct prog *pr)
@@ -155,21 +84,21 @@ static void run_program(struct virtio_dev *dev, struct prog *pr)
 
 	op_bring_up(dev, pr, &q);
 	while (pr->left) {
-		switch (take(pr, 1) % 8) {
+		switch (prog_take(pr, 1) % 8) {
 		case 0: op_bring_up(dev, pr, &q); break;
 		case 1:
 		case 2: op_request(pr, &q); break;
 		case 3: op_desc(pr, &q); break;
 		case 4:
 			if (q.size)
-				drv_avail_add(&ram, &q, take(pr, 1));
+				drv_avail_add(&ram, &q, prog_take(pr, 1));
 			break;
-		case 5: op_poke(pr); break;
-		case 6: op_mmio(dev, pr); break;
-		default: run_round(dev); break;
+		case 5: prog_poke(&ram, pr, 3); break;
+		case 6: prog_mmio(dev, pr); break;
+		default: prog_run_round(&ram, dev); break;
 		}
 	}
-	run_round(dev);
+	prog_run_round(&ram, dev);
 }
 
 static void image_write(const char *path, const uint8_t *buf)
@@ -222,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct prog pr = {data, size};
-	enum virtio_blk_mode mode = take(&pr, 1) % 3;
+	enum virtio_blk_mode mode = prog_take(&pr, 1) % 3;
 	struct virtio_dev *dev;
 
 	if (!ram.mem)

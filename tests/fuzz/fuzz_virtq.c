@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "tests/fuzz/fuzz_prog.h"
 #include "tests/unit/virtio_driver.h"
 #include "virtio/console.h"
 #include "virtio/rng.h"
@@ -17,44 +18,14 @@
 #define RAM_SIZE (32u * 1024)
 #define NQ 2 /* queues the program may address (console has 2, rng 1) */
 
-struct prog {
-	const uint8_t *p;
-	size_t left;
-};
-
 static struct fake_ram ram;
 static int null_fd = -1;
-
-static uint64_t take(struct prog *pr, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && pr->left; i++, pr->left--)
-		v |= (uint64_t) *pr->p++ << (8 * i);
-	return v;
-}
-
-static void audit(void)
-{
-	if (ram.open || ram.bad_ends || fake_ram_unguarded(&ram))
-		abort();
-}
 
 static void run_round(struct virtio_dev *dev)
 {
 	fake_ram_snapshot(&ram);
 	virtio_dev_poll(dev, 0);
-	audit();
-}
-
-/* A gpa: mostly inside RAM, sometimes anything. */
-static uint64_t take_gpa(struct prog *pr)
-{
-	uint8_t mode = take(pr, 1);
-
-	if (mode < 0xf0)
-		return FAKE_RAM_BASE + take(pr, 2) % RAM_SIZE;
-	return take(pr, 8);
+	prog_audit(&ram);
 }
 
 /* The sequence Linux performs, with queue sizes and places from the input. */
@@ -62,9 +33,10 @@ static void op_bring_up(struct virtio_dev *dev, struct prog *pr, struct drv_vq *
 {
 	uint64_t next = FAKE_RAM_BASE;
 
-	drv_negotiate(dev, (1ull << VIRTIO_F_VERSION_1) | (take(pr, 1) == 0xff ? take(pr, 8) : 0));
+	drv_negotiate(dev, (1ull << VIRTIO_F_VERSION_1) |
+			       (prog_take(pr, 1) == 0xff ? prog_take(pr, 8) : 0));
 	for (unsigned i = 0; i < NQ; i++) {
-		uint16_t size = 1u << (take(pr, 1) % 9);
+		uint16_t size = 1u << (prog_take(pr, 1) % 9);
 
 		next = drv_vq_layout(&q[i], size, next);
 		drv_vq_setup(dev, i, &q[i]);
@@ -75,10 +47,10 @@ static void op_bring_up(struct virtio_dev *dev, struct prog *pr, struct drv_vq *
 static void op_mmio(struct virtio_dev *dev, struct prog *pr, bool write)
 {
 	static const unsigned widths[] = {1, 2, 4, 8};
-	uint64_t off = take(pr, 2) % (VIRTIO_MMIO_SIZE + 8);
-	unsigned len = widths[take(pr, 1) % 4];
+	uint64_t off = prog_take(pr, 2) % (VIRTIO_MMIO_SIZE + 8);
+	unsigned len = widths[prog_take(pr, 1) % 4];
 	uint8_t data[8];
-	uint64_t v = take(pr, 4);
+	uint64_t v = prog_take(pr, 4);
 
 	memcpy(data, &v, sizeof(data));
 	if (off + len > VIRTIO_MMIO_SIZE + 8)
@@ -88,54 +60,46 @@ static void op_mmio(struct virtio_dev *dev, struct prog *pr, bool write)
 
 static void op_desc(struct prog *pr, struct drv_vq *q)
 {
-	struct drv_vq *vq = &q[take(pr, 1) % NQ];
+	struct drv_vq *vq = &q[prog_take(pr, 1) % NQ];
 	uint16_t i, flags, next;
 	uint64_t addr;
 	uint32_t len;
 
 	if (!vq->size)
 		return;
-	i = take(pr, 1) % vq->size;
-	addr = take_gpa(pr);
-	len = take(pr, 2);
-	flags = take(pr, 1) & 7;
-	next = take(pr, 1);
+	i = prog_take(pr, 1) % vq->size;
+	addr = prog_take_gpa(pr, RAM_SIZE, 2);
+	len = prog_take(pr, 2);
+	flags = prog_take(pr, 1) & 7;
+	next = prog_take(pr, 1);
 	drv_desc(&ram, vq, i, addr, len, flags, next);
 }
 
 static void op_avail(struct prog *pr, struct drv_vq *q)
 {
-	struct drv_vq *vq = &q[take(pr, 1) % NQ];
-	uint16_t head = take(pr, 1);
+	struct drv_vq *vq = &q[prog_take(pr, 1) % NQ];
+	uint16_t head = prog_take(pr, 1);
 
 	if (vq->size)
 		drv_avail_add(&ram, vq, head);
 }
 
-static void op_poke(struct prog *pr)
-{
-	uint64_t off = take(pr, 2) % (RAM_SIZE - 8);
-	uint64_t v = take(pr, 8);
-
-	memcpy(ram.mem + off, &v, 8);
-}
-
 static void op_input(struct prog *pr, int in_fd)
 {
 	uint8_t buf[64];
-	unsigned n = take(pr, 1) % sizeof(buf);
+	unsigned n = prog_take(pr, 1) % sizeof(buf);
 
 	for (unsigned i = 0; i < n; i++)
-		buf[i] = take(pr, 1);
+		buf[i] = prog_take(pr, 1);
 	if (in_fd >= 0 && write(in_fd, buf, n) < 0)
 		return; /* pipe full: the device is back-pressuring, fine */
 }
 
 static void op_config(struct virtio_dev *dev, struct prog *pr)
 {
-	uint32_t v = take(pr, 4);
+	uint32_t v = prog_take(pr, 4);
 
-	virtio_config_update(dev, take(pr, 1) % 16, &v, 1 + take(pr, 1) % 4);
+	virtio_config_update(dev, prog_take(pr, 1) % 16, &v, 1 + prog_take(pr, 1) % 4);
 }
 
 static void run_program(struct virtio_dev *dev, struct prog *pr, int in_fd)
@@ -143,16 +107,16 @@ static void run_program(struct virtio_dev *dev, struct prog *pr, int in_fd)
 	struct drv_vq q[NQ] = {0};
 
 	while (pr->left) {
-		switch (take(pr, 1) % 10) {
+		switch (prog_take(pr, 1) % 10) {
 		case 0: op_bring_up(dev, pr, q); break;
 		case 1: op_mmio(dev, pr, true); break;
 		case 2: op_mmio(dev, pr, false); break;
 		case 3: op_desc(pr, q); break;
 		case 4: op_avail(pr, q); break;
-		case 5: op_poke(pr); break;
+		case 5: prog_poke(&ram, pr, 2); break;
 		case 6: op_input(pr, in_fd); break;
 		case 7: op_config(dev, pr); break;
-		case 8: drv_w32(dev, VIRTIO_MMIO_QUEUE_NOTIFY, take(pr, 1) % (NQ + 1)); break;
+		case 8: drv_w32(dev, VIRTIO_MMIO_QUEUE_NOTIFY, prog_take(pr, 1) % (NQ + 1)); break;
 		default: run_round(dev); break;
 		}
 	}
@@ -173,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	}
 	fake_ram_clear(&ram);
-	if (take(&pr, 1) & 1) {
+	if (prog_take(&pr, 1) & 1) {
 		if (pipe2(in, O_NONBLOCK | O_CLOEXEC) < 0)
 			return 0;
 		dev = virtio_console_create(&ram.ops, null_fd, -1, in[0]);

@@ -87,3 +87,26 @@ linux_all_met() {
 linux_kernel_time() {
 	grep -aE -m1 -- "$2" "$1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
 }
+
+# linux_need_files HINT FILE...: fail (exit 1) unless every FILE is readable; HINT says
+# how to make them.
+linux_need_files() {
+	local hint=$1 f
+	shift
+	for f in "$@"; do
+		[ -r "$f" ] || { echo "FAIL: $f is missing ($hint)"; exit 1; }
+	done
+}
+
+# linux_qemu_scratch NAME: T, a fresh directory /tmp/ksmvmm-NAME.*, and QEMU_PID (empty:
+# the caller sets it when QEMU starts); at exit the QEMU is killed and T removed.
+linux_qemu_scratch() {
+	T=$(mktemp -d "/tmp/ksmvmm-$1.XXXXXX")
+	QEMU_PID=
+	trap linux_qemu_cleanup EXIT
+}
+
+linux_qemu_cleanup() {
+	[ -n "$QEMU_PID" ] && kill -KILL "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
+	rm -rf "$T"
+}

@@ -32,17 +32,9 @@ if ! command -v $QEMU >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >/dev/null ||
 		{ echo "FAIL: cannot install qemu-system-x86"; exit 1; }
 fi
-for f in "$KERNEL" "$ROOTFS"; do
-	[ -r "$f" ] || { echo "FAIL: $f is missing (run make linux-min)"; exit 1; }
-done
+linux_need_files "run make linux-min" "$KERNEL" "$ROOTFS"
 
-T=$(mktemp -d /tmp/ksmvmm-qemu-microvm.XXXXXX)
-QEMU_PID=
-cleanup() {
-	[ -n "$QEMU_PID" ] && kill -KILL "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+linux_qemu_scratch qemu-microvm
 trap 'exit 1' INT TERM
 
 mkdir -p "$T/console"

@@ -26,17 +26,9 @@ for p in qemu-system-x86_64:qemu-system-x86 gdb:gdb; do
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${p#*:}" >/dev/null ||
 		{ echo "FAIL: cannot install ${p#*:}"; exit 1; }
 done
-for f in "$KERNEL" "$ROOTFS" "$DUMP"; do
-	[ -r "$f" ] || { echo "FAIL: $f is missing (make linux-min build/linux-min/mptable-dump)"; exit 1; }
-done
+linux_need_files "make linux-min build/linux-min/mptable-dump" "$KERNEL" "$ROOTFS" "$DUMP"
 
-T=$(mktemp -d /tmp/ksmvmm-qemu-mptable.XXXXXX)
-QEMU_PID=
-cleanup() {
-	[ -n "$QEMU_PID" ] && kill -KILL "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+linux_qemu_scratch qemu-mptable
 
 "$DUMP" "$CPUS" >"$T/ours.bin" || { echo "FAIL: mptable-dump failed"; exit 1; }
 python3 - "$T/ours.bin" "$T/qemu.bin" <<'EOF' || { echo "FAIL: cannot adapt the table"; exit 1; }
