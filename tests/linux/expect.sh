@@ -1,5 +1,5 @@
 # expect.sh - what the minimal Linux guest's kernel must print, shared by the ksmvmm
-# test (virtio-boot.sh) and the QEMU reference run (qemu-microvm.sh). Source it.
+# test (virtio-boot.sh) and the QEMU reference runs (qemu-microvm.sh, qemu-mptable.sh). Source it.
 #
 # The guest's init makes no system call (tools/linux/init-spin.c), so the kernel log is
 # the whole proof. The kernel is built with DEBUG_DRIVER and booted with loglevel=8 so
