@@ -275,6 +275,13 @@ int fleet_find(struct fleet *f, const char *name)
 	return -ENOENT;
 }
 
+static void uuid_format(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
 int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
 {
 	struct guest *g;
@@ -284,6 +291,8 @@ int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
 	g = f->guests[i];
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", g->name);
+	memcpy(out->uuid, g->uuid, sizeof(out->uuid));
+	uuid_format(g->uuid, out->uuid_str);
 	out->mem_bytes = g->mem.ram_size;
 	out->cpus = g->nr_vcpus;
 	out->workload = g->kind == GUEST_KIND_WORKLOAD;

@@ -21,6 +21,8 @@ struct fleet;
 /* A snapshot of one guest for reports. */
 struct fleet_guest_info {
 	char name[64];
+	uint8_t uuid[16];
+	char uuid_str[37]; /* 8-4-4-4-12 lower-case hex */
 	enum guest_state state;
 	uint64_t mem_bytes;
 	unsigned cpus;

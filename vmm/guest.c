@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,6 +305,18 @@ static int create_vcpus(struct guest *g, unsigned n)
 	return 0;
 }
 
+/* A version 4 (random) UUID. */
+static void random_uuid(uint8_t uuid[16])
+{
+	for (unsigned i = 0; i < 16; i += 4) {
+		uint32_t r = g_random_int();
+
+		memcpy(uuid + i, &r, 4);
+	}
+	uuid[6] = (uint8_t) ((uuid[6] & 0x0f) | 0x40);
+	uuid[8] = (uint8_t) ((uuid[8] & 0x3f) | 0x80);
+}
+
 struct guest *guest_create(const struct options *o, unsigned index, bool tee_stdout)
 {
 	struct guest *g = calloc(1, sizeof(*g));
@@ -312,7 +325,13 @@ struct guest *guest_create(const struct options *o, unsigned index, bool tee_std
 		pr_err("out of memory");
 		return NULL;
 	}
-	snprintf(g->name, sizeof(g->name), "%s%u", o->name, index);
+	if (o->name_exact) {
+		snprintf(g->name, sizeof(g->name), "%s", o->name);
+		memcpy(g->uuid, o->uuid, sizeof(g->uuid));
+	} else {
+		snprintf(g->name, sizeof(g->name), "%s%u", o->name, index);
+		random_uuid(g->uuid);
+	}
 	g->index = index;
 	g->kind = o->kind;
 	g->console_fd = -1;

@@ -31,8 +31,9 @@ struct ksm_vm;
 
 struct guest {
 	char name[64];
-	char group[32]; /* sharing group name */
-	unsigned index; /* position in the fleet */
+	uint8_t uuid[16]; /* the libvirt domain's, or random for `ksmvmm run` guests */
+	char group[32];	  /* sharing group name */
+	unsigned index;	  /* position in the fleet */
 	enum guest_kind kind;
 	int vm_fd;
 	struct guest_mem mem;

@@ -76,6 +76,8 @@ struct options {
 	uint64_t mem;
 	unsigned cpus;
 	const char *name; /* guest name prefix; guests are PREFIX0..PREFIXn-1 */
+	bool name_exact;  /* one guest named exactly @name (a libvirt domain) */
+	uint8_t uuid[16]; /* with @name_exact: the domain's UUID; else each guest gets one */
 	enum guest_kind kind;
 	struct profile profile;
 	const char *workload_image; /* flat binary of the workload guest */
