@@ -93,7 +93,16 @@ $(B)/unit/%: $(B)/tests/unit/%.o $(VMM_LIB_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-unit: $(UNIT_BINS)
+# The libvirt endpoint over a fake fleet, for tests/libvirt/ (virsh and python3-libvirt).
+LV_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard vmm/libvirt/xdr.c vmm/libvirt/rpc.c \
+	vmm/libvirt/procs*.c vmm/libvirt/lvserver.c)) $(LIB_OBJS)
+LV_FAKE_OBJS := $(B)/tests/libvirt/fake_backend.o $(LV_OBJS)
+$(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
 .PHONY: unit
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile
