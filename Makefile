@@ -102,6 +102,9 @@ $(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+# The dispatcher's unit test runs over the fake backend too.
+$(B)/unit/test_procs: $(B)/tests/libvirt/fake_backend.o
+
 unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
 .PHONY: unit
 
