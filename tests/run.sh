@@ -57,6 +57,18 @@ for t in tests/docs/*.sh; do
 	run_one "$n" bash "$t"
 done
 
+# The libvirt endpoint over a fake backend, driven by the unmodified virsh and
+# python3-libvirt (no KVM). Debian's python3 carries python3-libvirt; a python3 earlier
+# on PATH (pyenv) may not.
+lv_py=/usr/bin/python3
+[ -x $lv_py ] || lv_py=python3
+[[ -z $filter || libvirt/virsh-fake == *$filter* ]] &&
+	run_one libvirt/virsh-fake bash tests/libvirt/virsh-fake.sh
+for t in python-fake garbage-fake; do
+	[[ -n $filter && libvirt/$t != *$filter* ]] && continue
+	run_one libvirt/$t $lv_py -B tests/libvirt/$t.py
+done
+
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "##################################################################"
 	echo "## /dev/kvm is missing: every KVM guest test below is SKIPPED.  ##"
