@@ -129,7 +129,18 @@ $(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS)
+# The libvirt endpoint: a hostile client's byte stream through the framer and the
+# dispatcher over the fake backend (needs GLib).
+FUZZ_LV_SRCS := vmm/libvirt/xdr.c vmm/libvirt/rpc.c $(wildcard vmm/libvirt/procs*.c) \
+	vmm/libvirt/lvserver.c tests/libvirt/fake_backend.c $(wildcard lib/*.c)
+$(B)/fuzz/fuzz_lvrpc: tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) $(wildcard vmm/libvirt/*.h) \
+		tests/libvirt/fake_backend.h tests/fuzz/fuzz_prog.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) \
+		$(PKG_LIBS)
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.
