@@ -139,7 +139,7 @@ try:
         keeper.close()
 finally:
     alive = srv.alive()
-    srv.stop()
+    alive = srv.stop() and alive
 check("server survived", alive)
 if fails:
     print(f"FAIL: {fails} checks failed")

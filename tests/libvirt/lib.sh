@@ -7,7 +7,7 @@ lv_need() { # command...
 }
 
 lv_start() {
-	LV_SERVER=build/tests/lv-fake-server
+	LV_SERVER=${LV_FAKE_SERVER:-build/tests/lv-fake-server}
 	[ -x "$LV_SERVER" ] || { echo "FAIL: $LV_SERVER is missing (make unit)"; exit 1; }
 	LV_DIR=$(mktemp -d /tmp/lv-fake.XXXXXX)
 	LV_SOCK=$LV_DIR/sock
@@ -24,7 +24,21 @@ lv_start() {
 	exit 1
 }
 
+# Stop the server; a server that did not exit cleanly (a sanitizer report, a crash)
+# turns the test into a failure.
 lv_stop() {
-	[ -n "${LV_PID:-}" ] && kill "$LV_PID" 2>/dev/null && wait "$LV_PID" 2>/dev/null
+	local rc=0
+	if [ -n "${LV_PID:-}" ]; then
+		kill "$LV_PID" 2>/dev/null
+		wait "$LV_PID" 2>/dev/null
+		rc=$?
+		LV_PID=
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "FAIL: the fake server exited with $rc:"
+		cat "$LV_DIR/server.log"
+		rm -rf "$LV_DIR"
+		exit 1
+	fi
 	rm -rf "$LV_DIR"
 }

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-SERVER = "build/tests/lv-fake-server"
+SERVER = os.environ.get("LV_FAKE_SERVER", "build/tests/lv-fake-server")
 REMOTE = 0x20008086
 KEEPALIVE = 0x6B656570
 
@@ -36,11 +36,17 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self):
+        """Stop the server; False when it did not exit cleanly (its log is printed)."""
         if self.alive():
             self.proc.terminate()
-            self.proc.wait(10)
+        rc = self.proc.wait(10)
         self.log.close()
+        clean = rc == 0
+        if not clean:
+            with open(os.path.join(self.dir, "server.log")) as f:
+                print(f"server exited with {rc}:\n" + f.read())
         shutil.rmtree(self.dir, ignore_errors=True)
+        return clean
 
 
 def packet(prog, proc, type_, serial, body=b"", status=0, vers=1):

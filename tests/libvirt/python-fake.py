@@ -109,7 +109,7 @@ try:
     c.close()
 finally:
     alive = srv.alive()
-    srv.stop()
+    alive = srv.stop() and alive
 check("server still running", alive)
 if fails:
     print(f"FAIL: {fails} checks failed")
