@@ -141,7 +141,8 @@ sleep 1
 kill "$ev_pid" 2>/dev/null
 wait "$ev_pid" 2>/dev/null
 cp "$LV_DIR/events" "$out"
-has "event: defined" "event 'lifecycle' for domain 'fake-new': Defined"
+has "event: defined" "event 'lifecycle' for domain 'fake-new': Defined Added"
+has "event: redefined" "event 'lifecycle' for domain 'fake-new': Defined Updated"
 has "event: started" "event 'lifecycle' for domain 'fake-new': Started Booted"
 has "event: transient destroyed" "event 'lifecycle' for domain 'fake-transient': Stopped Destroyed"
 has "event: shut down" "event 'lifecycle' for domain 'fake-new': Stopped Shutdown"
