@@ -183,8 +183,9 @@ static gboolean client_on_event(gint fd, GIOCondition cond, gpointer data)
 	if (!ret)
 		ret = client_flush(cl);
 	if (ret < 0 || (cond & (G_IO_ERR | G_IO_NVAL)) || (cond & G_IO_HUP && !(cond & G_IO_IN))) {
+		/* Info, not a warning: any local process can make us drop it. */
 		if (ret < 0 && ret != -EPIPE && ret != -ECONNRESET)
-			pr_warn("dropping a client: %s", g_strerror(-ret));
+			pr_info("dropping a libvirt client: %s", g_strerror(-ret));
 		client_close(cl);
 		return G_SOURCE_REMOVE;
 	}
