@@ -29,8 +29,9 @@ static gboolean check_fleet_end(gpointer data)
 }
 
 /* Called on a vCPU thread when a guest ends: hand over to the main loop. */
-static void on_guest_end(void *opaque)
+static void on_guest_end(void *opaque, size_t slot)
 {
+	(void) slot;
 	g_idle_add(check_fleet_end, opaque);
 }
 
