@@ -235,11 +235,20 @@ struct fleet *fleet_create(const struct options *o)
 {
 	struct fleet *f;
 
+	long host_pages = sysconf(_SC_PHYS_PAGES);
+	uint64_t pool = (uint64_t) o->count * (o->mem / PAGE_SIZE);
+
 	if (check_host_memory(o, 0) || make_console_dir(o->console_dir))
 		return NULL;
-	f = fleet_alloc(o->count);
+	/* With libvirt, more guests can join later (virsh create): room for them. */
+	f = fleet_alloc(o->libvirt ? OPT_MAX_GUESTS : o->count);
 	if (!f)
 		return NULL;
+	if (o->libvirt) {
+		f->dynamic = true;
+		f->base = *o;
+		pool = host_pages > 0 ? (uint64_t) host_pages : pool;
+	}
 	for (unsigned i = 0; i < o->count; i++) {
 		struct guest *g = guest_create(o, i, o->count == 1);
 
@@ -250,7 +259,7 @@ struct fleet *fleet_create(const struct options *o)
 		}
 		snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
 	}
-	if (setup_merging(f, o, (uint64_t) o->count * (o->mem / PAGE_SIZE))) {
+	if (setup_merging(f, o, pool)) {
 		fleet_destroy(f);
 		return NULL;
 	}
@@ -262,6 +271,7 @@ struct fleet *fleet_create_dynamic(const struct options *base)
 	long pages = sysconf(_SC_PHYS_PAGES);
 	struct fleet *f;
 
+	/* Canonical pages are real memory: never more of them than the host has. */
 	if (make_console_dir(base->console_dir))
 		return NULL;
 	f = fleet_alloc(OPT_MAX_GUESTS);
@@ -269,7 +279,6 @@ struct fleet *fleet_create_dynamic(const struct options *base)
 		return NULL;
 	f->dynamic = true;
 	f->base = *base;
-	/* Canonical pages are real memory: never more of them than the host has. */
 	if (setup_merging(f, base, pages > 0 ? (uint64_t) pages : 1u << 20)) {
 		fleet_destroy(f);
 		return NULL;

@@ -131,6 +131,18 @@ int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t ma
  * -ERANGE (more than the guest's RAM), -ESRCH (not running). */
 int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes);
 
+/* The balloon of a guest and the statistics its driver last sent. */
+struct fleet_balloon_stats {
+	uint64_t actual_bytes; /* memory in the balloon (taken from the guest) */
+	uint64_t val[16];      /* by VIRTIO_BALLOON_S_* tag: bytes, or counts for faults */
+	uint32_t valid;	       /* bit per tag the guest sent */
+	uint64_t age_us;       /* since that update; UINT64_MAX: none yet */
+};
+
+/* Fill @out for guest @i (and ask its driver for fresh statistics). Returns 0, -ENOENT,
+ * -ENODEV (no balloon). */
+int fleet_balloon_stats(struct fleet *f, size_t i, struct fleet_balloon_stats *out);
+
 struct ksm_stats;
 struct ksm_vm_stats;
 

@@ -2,12 +2,15 @@
  * guest's verify, probe and watch) and the merge engine's figures in fleet order. */
 #define pr_fmt(fmt) "fleet: " fmt
 #include <errno.h>
+#include <glib.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ksm/ksm.h"
+#include "lib/clock.h"
 #include "lib/page.h"
+#include "virtio/balloon.h"
 #include "vmm/devices/table.h"
 #include "vmm/devices/wl_dev.h"
 #include "vmm/fleet.h"
@@ -42,6 +45,28 @@ int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes)
 		ret = devices_balloon_target(e->g->devices, (uint32_t) (bytes / PAGE_SIZE));
 	fleet_put(f, e);
 	return ret;
+}
+
+int fleet_balloon_stats(struct fleet *f, size_t i, struct fleet_balloon_stats *out)
+{
+	struct fleet_entry *e = fleet_get(f, i);
+	struct virtio_balloon_guest_stats g;
+	uint32_t actual = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!e)
+		return -ENOENT;
+	ret = devices_balloon_stats(e->g->devices, &actual, &g);
+	fleet_put(f, e);
+	if (ret)
+		return ret;
+	out->actual_bytes = (uint64_t) actual * PAGE_SIZE;
+	for (unsigned t = 0; t < VIRTIO_BALLOON_STATS_NR && t < G_N_ELEMENTS(out->val); t++)
+		out->val[t] = g.val[t];
+	out->valid = g.valid;
+	out->age_us = g.time_us ? clock_now_us() - g.time_us : UINT64_MAX;
+	return 0;
 }
 
 /* Running workload guest @i with a reference taken (fleet_put it), or NULL with *err. */

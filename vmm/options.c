@@ -136,9 +136,13 @@ const char options_usage[] =
     "                   [--ram-image FILE] [--workload-image FILE] |\n"
     "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
     "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
-    "                  [--control SOCKET] [--console DIR] [--verbose]\n"
+    "                  [--control SOCKET] [--libvirt SOCKET] [--console DIR] [--verbose]\n"
+    "       ksmvmm serve --state-dir DIR [--libvirt SOCKET] [--control SOCKET]\n"
+    "                  [--merge MODE] [engine tunables] [--console DIR] [--verbose]\n"
     "\n"
-    "Runs N identical guests in one process.\n"
+    "run: runs N identical guests in one process.\n"
+    "serve: runs the domains libvirt's clients define and start (virsh -c\n"
+    "       'ksmvmm+unix:///system?socket=SOCKET'); definitions persist in DIR.\n"
     "  --count N        guests to start (1..256, default 1)\n"
     "  --mem SIZE       RAM per guest, e.g. 256M or 1G (required)\n"
     "  --cpus C         vCPUs per guest (1..8, default 1)\n"
@@ -176,6 +180,9 @@ const char options_usage[] =
     "                   engine: most pages hashed per second (0: no limit)\n"
     "                   (engine tunables change at run time too: ksmctl set)\n"
     "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
+    "  --libvirt SOCKET serve libvirt's remote protocol on this Unix socket (mode 0600;\n"
+    "                   serve's default: " OPT_DEFAULT_LIBVIRT_SOCKET ")\n"
+    "  --state-dir DIR  serve: domain definitions (DIR/NAME.xml) and autostart marks\n"
     "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
     "                   (with one guest the console also goes to stdout)\n"
     "  --verbose        log debug messages too\n";
@@ -204,6 +211,8 @@ enum {
 	OPT_RAM_IMAGE,
 	OPT_DISK,
 	OPT_VIRTIO,
+	OPT_LIBVIRT,
+	OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -230,6 +239,8 @@ static const struct option long_opts[] = {
     {"ram-image", required_argument, NULL, OPT_RAM_IMAGE},
     {"disk", required_argument, NULL, OPT_DISK},
     {"virtio", required_argument, NULL, OPT_VIRTIO},
+    {"libvirt", required_argument, NULL, OPT_LIBVIRT},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -498,6 +509,8 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_INITRD: o->initrd = v; return 0;
 	case OPT_CMDLINE: o->cmdline = v; return 0;
 	case OPT_CONTROL: o->control = v; return 0;
+	case OPT_LIBVIRT: o->libvirt = v; return 0;
+	case OPT_STATE_DIR: o->state_dir = v; return 0;
 	case OPT_CONSOLE: o->console_dir = v; return 0;
 	case OPT_IMAGE: o->workload_image = v; return 0;
 	case OPT_VERBOSE: o->verbose++; return 0;
@@ -550,16 +563,21 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 	return 0;
 }
 
-int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+static void defaults(struct options *o)
 {
-	bool have_guest = false, have_profile = false, have_mem = false;
-	int c;
-
 	*o = (struct options){.count = 1,
 			      .cpus = 1,
 			      .name = "g",
 			      .virtio = OPT_VIRTIO_DEFAULT,
 			      .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	bool have_guest = false, have_profile = false, have_mem = false;
+	int c;
+
+	defaults(o);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
@@ -574,5 +592,65 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
 	if (!have_mem)
 		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
+	if (o->state_dir)
+		return errbuf_set(err, errlen, -EINVAL, "--state-dir is for ksmvmm serve");
 	return check_combination(o, have_guest, have_profile, err, errlen);
+}
+
+static const char *opt_name(int c)
+{
+	for (const struct option *l = long_opts; l->name; l++)
+		if (l->val == c)
+			return l->name;
+	return "?";
+}
+
+/* Options of `serve`: those that apply to the whole fleet. */
+static bool serve_option(int c)
+{
+	switch (c) {
+	case OPT_CONTROL:
+	case OPT_LIBVIRT:
+	case OPT_STATE_DIR:
+	case OPT_CONSOLE:
+	case OPT_IMAGE:
+	case OPT_VERBOSE:
+	case OPT_MERGE:
+	case OPT_KSM_INTERVAL:
+	case OPT_KSM_BATCH:
+	case OPT_KSM_STALL:
+	case OPT_KSM_RATE: return true;
+	default: return false;
+	}
+}
+
+int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	bool have_guest = false, have_profile = false;
+	int c;
+
+	defaults(o);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return errbuf_set(err, errlen, -EINVAL,
+					  "bad option '%s' (see ksmvmm --help)", argv[optind - 1]);
+		if (!serve_option(c))
+			return errbuf_set(
+			    err, errlen, -EINVAL,
+			    "%s describes guests: ksmvmm serve takes them from domain "
+			    "XML (virsh define)",
+			    argv[optind - 1 - (optarg && optarg != argv[optind - 1])]);
+		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
+			return -EINVAL;
+	}
+	if (optind < argc)
+		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (!o->state_dir)
+		return errbuf_set(err, errlen, -EINVAL, "--state-dir DIR is required");
+	if (!o->libvirt)
+		o->libvirt = OPT_DEFAULT_LIBVIRT_SOCKET;
+	o->count = 0;
+	return 0;
 }

@@ -85,7 +85,9 @@ struct options {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
-	const char *control; /* socket path or NULL */
+	const char *control;   /* socket path or NULL */
+	const char *libvirt;   /* libvirt remote-protocol socket path or NULL */
+	const char *state_dir; /* `ksmvmm serve`: where domain definitions persist */
 	const char *console_dir;
 	int verbose;
 	enum merge_mode merge;
@@ -118,5 +120,12 @@ extern const char options_usage[];
 
 /* Parse the arguments after `run`. Returns 0, or -EINVAL with a one-line reason in @err. */
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
+
+/* The socket `ksmvmm serve` takes libvirt's clients on without --libvirt. */
+#define OPT_DEFAULT_LIBVIRT_SOCKET "/run/ksmvmm/libvirt-sock"
+
+/* Parse the arguments after `serve`: fleet-wide options only (guests come from domain
+ * XML), --state-dir required. Returns 0, or -EINVAL with a reason in @err. */
+int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen);
 
 #endif
