@@ -8,7 +8,7 @@
 
 CC := gcc
 B := build
-PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0
+PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0 libxml-2.0
 # Lazy (=) so a first `make test` can install the packages before this is evaluated.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
