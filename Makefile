@@ -8,7 +8,7 @@
 
 CC := gcc
 B := build
-PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0
+PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0 libxml-2.0
 # Lazy (=) so a first `make test` can install the packages before this is evaluated.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -93,7 +93,16 @@ $(B)/unit/%: $(B)/tests/unit/%.o $(VMM_LIB_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-unit: $(UNIT_BINS)
+# The libvirt endpoint over a fake fleet, for tests/libvirt/ (virsh and python3-libvirt).
+LV_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard vmm/libvirt/xdr.c vmm/libvirt/rpc.c \
+	vmm/libvirt/procs*.c vmm/libvirt/lvserver.c)) $(LIB_OBJS)
+LV_FAKE_OBJS := $(B)/tests/libvirt/fake_backend.o $(LV_OBJS)
+$(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
 .PHONY: unit
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile

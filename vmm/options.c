@@ -544,6 +544,11 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 	if (o->kind == GUEST_KIND_LINUX && have_profile)
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--profile applies to --guest workload only");
+	return options_check(o, err, errlen);
+}
+
+int options_check(const struct options *o, char *err, size_t errlen)
+{
 	if (o->kind == GUEST_KIND_WORKLOAD && (o->initrd || o->cmdline))
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--initrd and --cmdline apply to --kernel only");

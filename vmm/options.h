@@ -115,6 +115,12 @@ uint64_t options_seed_of(const struct options *o, const char *name);
  * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */
 int profile_parse(const char *s, struct profile *p, char *err, size_t errlen);
 
+/* The checks that need the whole guest: kind against kernel, initrd and cmdline, the
+ * profile against the balloon and --ram-image, a workload guest's memory. Run by
+ * options_parse, and by whoever builds options another way (a libvirt domain). Returns
+ * 0, or -EINVAL with a one-line reason in @err. */
+int options_check(const struct options *o, char *err, size_t errlen);
+
 /* The text of `ksmvmm --help`: a line for every option options_parse accepts. */
 extern const char options_usage[];
 

@@ -1,0 +1,448 @@
+/* lvserver.c - the libvirt endpoint: socket, clients, and events, on the GLib main loop.
+ *
+ * A client's input goes through its framer: the length word first, then exactly the
+ * rest of that packet, so nothing beyond the packet in hand is ever buffered, and a
+ * length out of range closes the connection before any body byte is read. Each whole
+ * packet is served by procs_handle() into the server's scratch writer and appended to
+ * the client's output queue. A client whose queue passes LV_OUT_LIMIT is not read
+ * until it drains. Sends use MSG_NOSIGNAL: a client that vanished costs only its
+ * connection. Watches are one-shot: every callback re-arms the one its client needs.
+ *
+ * Lifecycle events may come from any thread: they are queued under @lock and one idle
+ * source sends them from the main loop.
+ */
+#define pr_fmt(fmt) "libvirt: " fmt
+
+#include "vmm/libvirt/lvserver.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib-unix.h>
+
+#include "lib/errbuf.h"
+#include "lib/log.h"
+#include "vmm/libvirt/procs.h"
+#include "vmm/libvirt/rpc.h"
+
+#define LV_BACKLOG 16
+#define LV_MAX_CLIENTS 128
+#define LV_OUT_LIMIT (8u << 20)	 /* queued output bytes before we stop reading */
+#define LV_PACKETS_PER_WAKEUP 16 /* packets served per read wakeup: others get a turn */
+/* The scratch writer holds one reply of at most RPC_PACKET_MAX, or an error reply that
+ * replaces a reply that did not fit. */
+#define LV_SCRATCH_MAX (RPC_PACKET_MAX + 4096)
+
+struct lv_client {
+	struct lv_server *srv;
+	int fd;
+	guint watch; /* one-shot source for the condition the client needs; 0 = none */
+	struct rpc_framer in;
+	GByteArray *out; /* bytes not yet sent ... */
+	size_t out_off;	 /* ... from this offset */
+	bool eof;	 /* the client sent EOF: send what is queued, then close */
+	struct procs_client state;
+};
+
+/* One lifecycle event waiting for the main loop. */
+struct lv_pending {
+	struct lv_dom dom;
+	int event, detail;
+};
+
+struct lv_server {
+	struct procs_backend b;
+	char *path;
+	dev_t dev; /* the socket file we bound: unlinked only if still ours */
+	ino_t ino;
+	int fd;
+	guint watch;
+	GList *clients;
+	unsigned nclients;
+	struct xdr_writer scratch;
+	GMutex lock;	/* guards @pending and @idle */
+	GQueue pending; /* struct lv_pending * */
+	guint idle;	/* source sending @pending; 0 = none */
+};
+
+static void client_arm(struct lv_client *cl);
+
+/* ---- Clients ---- */
+
+static void client_close(struct lv_client *cl)
+{
+	struct lv_server *s = cl->srv;
+
+	if (cl->watch)
+		g_source_remove(cl->watch);
+	close(cl->fd);
+	s->clients = g_list_remove(s->clients, cl);
+	s->nclients--;
+	rpc_framer_free(&cl->in);
+	g_byte_array_unref(cl->out);
+	procs_client_clear(&cl->state);
+	g_free(cl);
+}
+
+static size_t client_queued(const struct lv_client *cl)
+{
+	return cl->out->len - cl->out_off;
+}
+
+/* Queue what the scratch writer holds. */
+static void client_queue_scratch(struct lv_client *cl)
+{
+	struct xdr_writer *w = &cl->srv->scratch;
+
+	if (w->len)
+		g_byte_array_append(cl->out, w->buf, (guint) w->len);
+	xdr_writer_reset(w);
+}
+
+/* Send without blocking. Returns 0 (all sent or the socket is full) or -errno. */
+static int client_flush(struct lv_client *cl)
+{
+	while (client_queued(cl)) {
+		ssize_t n = send(cl->fd, cl->out->data + cl->out_off, client_queued(cl),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		cl->out_off += (size_t) n;
+	}
+	g_byte_array_set_size(cl->out, 0);
+	cl->out_off = 0;
+	return 0;
+}
+
+/* Serve the packet the framer holds. Returns 0, or < 0 to drop the client. */
+static int client_serve(struct lv_client *cl)
+{
+	size_t len;
+	const uint8_t *pkt = rpc_framer_packet(&cl->in, &len);
+	int ret = procs_handle(&cl->srv->b, &cl->state, pkt, len, &cl->srv->scratch);
+
+	if (ret < 0) {
+		xdr_writer_reset(&cl->srv->scratch);
+		return ret;
+	}
+	client_queue_scratch(cl);
+	rpc_framer_next(&cl->in);
+	return 0;
+}
+
+/* Read and serve up to LV_PACKETS_PER_WAKEUP packets. Returns 0, or < 0 to drop. */
+static int client_read(struct lv_client *cl)
+{
+	for (int served = 0; served < LV_PACKETS_PER_WAKEUP;) {
+		uint8_t *p;
+		size_t want;
+		ssize_t n;
+		int ret;
+
+		rpc_framer_want(&cl->in, &p, &want);
+		n = recv(cl->fd, p, want, MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		if (n == 0) {
+			cl->eof = true;
+			return 0;
+		}
+		ret = rpc_framer_got(&cl->in, (size_t) n);
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			ret = client_serve(cl);
+			if (ret < 0)
+				return ret;
+			served++;
+		}
+		if (client_queued(cl) > LV_OUT_LIMIT)
+			break;
+	}
+	return 0;
+}
+
+static gboolean client_on_event(gint fd, GIOCondition cond, gpointer data)
+{
+	struct lv_client *cl = data;
+	int ret = 0;
+
+	(void) fd;
+	cl->watch = 0; /* this source ends when we return */
+	if (cond & G_IO_IN && !cl->eof)
+		ret = client_read(cl);
+	if (!ret)
+		ret = client_flush(cl);
+	if (ret < 0 || (cond & (G_IO_ERR | G_IO_NVAL)) || (cond & G_IO_HUP && !(cond & G_IO_IN))) {
+		if (ret < 0 && ret != -EPIPE && ret != -ECONNRESET)
+			pr_warn("dropping a client: %s", g_strerror(-ret));
+		client_close(cl);
+		return G_SOURCE_REMOVE;
+	}
+	client_arm(cl);
+	return G_SOURCE_REMOVE;
+}
+
+/* Watch for what @cl needs next: input unless it reached EOF or its queue is full,
+ * output while anything is queued. A client at EOF with nothing queued is closed. */
+static void client_arm(struct lv_client *cl)
+{
+	GIOCondition cond = 0;
+
+	if (!cl->eof && client_queued(cl) <= LV_OUT_LIMIT)
+		cond |= G_IO_IN;
+	if (client_queued(cl))
+		cond |= G_IO_OUT;
+	if (!cond) {
+		client_close(cl);
+		return;
+	}
+	if (cl->watch)
+		g_source_remove(cl->watch);
+	cl->watch = g_unix_fd_add(cl->fd, cond, client_on_event, cl);
+}
+
+static void client_new(struct lv_server *s, int fd)
+{
+	struct lv_client *cl = g_new0(struct lv_client, 1);
+
+	cl->srv = s;
+	cl->fd = fd;
+	rpc_framer_init(&cl->in);
+	cl->out = g_byte_array_new();
+	procs_client_init(&cl->state);
+	s->clients = g_list_prepend(s->clients, cl);
+	s->nclients++;
+	client_arm(cl);
+}
+
+static gboolean lv_on_accept(gint fd, GIOCondition cond, gpointer data)
+{
+	struct lv_server *s = data;
+
+	(void) cond;
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_warn("cannot accept a libvirt client: %s", g_strerror(errno));
+			return G_SOURCE_CONTINUE;
+		}
+		if (s->nclients >= LV_MAX_CLIENTS) {
+			pr_warn("refusing a libvirt client: %d are connected", LV_MAX_CLIENTS);
+			close(cfd);
+			continue;
+		}
+		client_new(s, cfd);
+	}
+}
+
+/* ---- Events ---- */
+
+static void lv_send_event(struct lv_server *s, const struct lv_pending *ev)
+{
+	for (GList *l = s->clients, *next; l; l = next) {
+		struct lv_client *cl = l->data;
+
+		next = l->next; /* client_arm may close @cl */
+		if (procs_put_lifecycle(&cl->state, &ev->dom, ev->event, ev->detail, &s->scratch) <
+		    0)
+			pr_warn("cannot encode a lifecycle event for '%s'", ev->dom.name);
+		if (!s->scratch.len)
+			continue;
+		client_queue_scratch(cl);
+		client_arm(cl);
+	}
+	xdr_writer_reset(&s->scratch);
+}
+
+static gboolean lv_on_events(gpointer data)
+{
+	struct lv_server *s = data;
+	GQueue q = G_QUEUE_INIT;
+	struct lv_pending *ev;
+
+	g_mutex_lock(&s->lock);
+	q = s->pending;
+	g_queue_init(&s->pending);
+	s->idle = 0;
+	g_mutex_unlock(&s->lock);
+	while ((ev = g_queue_pop_head(&q))) {
+		lv_send_event(s, ev);
+		g_free(ev);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+void lv_server_lifecycle(struct lv_server *s, const struct lv_dom *d, int event, int detail)
+{
+	struct lv_pending *ev = g_new(struct lv_pending, 1);
+
+	ev->dom = *d;
+	ev->event = event;
+	ev->detail = detail;
+	g_mutex_lock(&s->lock);
+	g_queue_push_tail(&s->pending, ev);
+	if (!s->idle)
+		s->idle = g_idle_add(lv_on_events, s);
+	g_mutex_unlock(&s->lock);
+}
+
+/* ---- The socket ---- */
+
+static int lv_address(const char *path, struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (!path[0] || strlen(path) >= sizeof(addr->sun_path))
+		return errbuf_set(err, errlen, -ENAMETOOLONG,
+				  "libvirt socket path '%s' is empty or longer than %zu bytes",
+				  path, sizeof(addr->sun_path) - 1);
+	strcpy(addr->sun_path, path);
+	return 0;
+}
+
+/* Whether someone listens at @addr: 1 yes, 0 no (a stale socket), -errno unknown. */
+static int lv_probe(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *) addr, sizeof(*addr));
+	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		ret = 1;
+	else
+		ret = errno == ECONNREFUSED ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* Make the path free for bind(): nothing there, or a stale socket removed. */
+static int lv_clear_path(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	const char *path = addr->sun_path;
+	struct stat st;
+	int ret;
+
+	if (lstat(path, &st) < 0) {
+		ret = -errno;
+		return ret == -ENOENT ? 0
+				      : errbuf_set(err, errlen, ret, "cannot stat %s: %s", path,
+						   g_strerror(-ret));
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return errbuf_set(err, errlen, -ENOTSOCK, "%s exists and is not a socket", path);
+	ret = lv_probe(addr);
+	if (ret != 0)
+		return errbuf_set(err, errlen, ret > 0 ? -EADDRINUSE : ret,
+				  "libvirt socket %s is in use or cannot be probed", path);
+	if (unlink(path) < 0) {
+		ret = -errno;
+		return errbuf_set(err, errlen, ret, "cannot remove stale socket %s: %s", path,
+				  g_strerror(-ret));
+	}
+	return 0;
+}
+
+/* Bind and listen; the inode is made 0600 before bind(), which gives the socket file
+ * its mode on Linux, and the mode is checked before anyone can connect. */
+static int lv_listen(struct lv_server *s, const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct stat st;
+	int ret;
+
+	if (fd < 0)
+		return errbuf_set(err, errlen, -errno, "cannot create a socket: %s",
+				  g_strerror(errno));
+	if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *) addr, sizeof(*addr)) < 0) {
+		ret = -errno;
+		close(fd);
+		return errbuf_set(err, errlen, ret, "cannot bind %s: %s", addr->sun_path,
+				  g_strerror(-ret));
+	}
+	if (lstat(addr->sun_path, &st) < 0 || listen(fd, LV_BACKLOG) < 0) {
+		ret = -errno;
+		errbuf_set(err, errlen, ret, "cannot listen on %s: %s", addr->sun_path,
+			   g_strerror(-ret));
+		goto err_unlink;
+	}
+	if (st.st_mode & 077) {
+		ret = errbuf_set(err, errlen, -EPERM, "%s has mode %o: other users could connect",
+				 addr->sun_path, st.st_mode & 0777);
+		goto err_unlink;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	return fd;
+
+err_unlink:
+	unlink(addr->sun_path);
+	close(fd);
+	return ret;
+}
+
+struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops *ops, void *be,
+				   char *err, size_t errlen)
+{
+	struct sockaddr_un addr;
+	struct lv_server *s;
+
+	if (lv_address(path, &addr, err, errlen) || lv_clear_path(&addr, err, errlen))
+		return NULL;
+	s = g_new0(struct lv_server, 1);
+	s->b.ops = ops;
+	s->b.be = be;
+	s->fd = lv_listen(s, &addr, err, errlen);
+	if (s->fd < 0) {
+		g_free(s);
+		return NULL;
+	}
+	s->path = g_strdup(path);
+	xdr_writer_init(&s->scratch, LV_SCRATCH_MAX);
+	g_mutex_init(&s->lock);
+	g_queue_init(&s->pending);
+	s->watch = g_unix_fd_add(s->fd, G_IO_IN, lv_on_accept, s);
+	pr_info("serving libvirt's remote protocol on %s", path);
+	return s;
+}
+
+static void lv_unlink(struct lv_server *s)
+{
+	struct stat st;
+
+	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+		unlink(s->path);
+}
+
+void lv_server_destroy(struct lv_server *s)
+{
+	if (!s)
+		return;
+	g_source_remove(s->watch);
+	close(s->fd);
+	lv_unlink(s);
+	while (s->clients) {
+		struct lv_client *cl = s->clients->data;
+
+		client_flush(cl);
+		client_close(cl);
+	}
+	if (s->idle)
+		g_source_remove(s->idle);
+	g_queue_clear_full(&s->pending, g_free);
+	g_mutex_clear(&s->lock);
+	xdr_writer_free(&s->scratch);
+	g_free(s->path);
+	g_free(s);
+}
