@@ -57,6 +57,14 @@ for t in tests/docs/*.sh; do
 	run_one "$n" bash "$t"
 done
 
+# libvirt's unmodified clients against the endpoint (no KVM needed).
+for t in tests/libvirt/*.sh; do
+	n=libvirt/$(basename "$t" .sh)
+	[[ $n == libvirt/lib ]] && continue
+	[[ -n $filter && $n != *$filter* ]] && continue
+	run_one "$n" timeout 600 bash "$t"
+done
+
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "##################################################################"
 	echo "## /dev/kvm is missing: every KVM guest test below is SKIPPED.  ##"

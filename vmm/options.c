@@ -644,9 +644,9 @@ int options_parse_serve(int argc, char **argv, struct options *o, char *err, siz
 		if (!serve_option(c))
 			return errbuf_set(
 			    err, errlen, -EINVAL,
-			    "%s describes guests: ksmvmm serve takes them from domain "
+			    "--%s describes guests: ksmvmm serve takes them from domain "
 			    "XML (virsh define)",
-			    argv[optind - 1 - (optarg && optarg != argv[optind - 1])]);
+			    opt_name(c));
 		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
 			return -EINVAL;
 	}
