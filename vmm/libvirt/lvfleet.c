@@ -627,7 +627,8 @@ struct lvfleet *lvfleet_create(struct fleet *f, const struct options *base, cons
 		n = lf->sd ? statedir_load(lf->sd, load_one, lf) : 0;
 		if (!lf->sd || n < 0) {
 			if (lf->sd)
-				errbuf_set(err, len, n, "cannot read %s: %s", state_dir, g_strerror(-n));
+				errbuf_set(err, len, n, "cannot read %s: %s", state_dir,
+					   g_strerror(-n));
 			lvfleet_destroy(lf);
 			return NULL;
 		}
