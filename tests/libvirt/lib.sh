@@ -13,6 +13,10 @@ VMM_PID=
 
 command -v virsh >/dev/null || { echo "SKIPPED: virsh is missing (apt-get install libvirt-clients)"; exit 77; }
 [ -x "$KSMVMM" ] || { echo "SKIPPED: $KSMVMM is not built (make all)"; exit 77; }
+# Debian's python3-libvirt is for Debian's python3, whatever python3 is first in PATH.
+PYLV=/usr/bin/python3
+"$PYLV" -c 'import libvirt' 2>/dev/null ||
+	{ echo "SKIPPED: python3-libvirt is missing (apt-get install python3-libvirt)"; exit 77; }
 
 cleanup() {
 	if [ -n "$VMM_PID" ] && kill -0 "$VMM_PID" 2>/dev/null; then

@@ -66,6 +66,29 @@ import json, sys
 t = json.load(sys.stdin)["engine"]["tunables"]
 sys.exit(0 if t["interval_ms"] == 50 else 1)' || fail "ksmctl does not see interval_ms 50"
 
+# python3-libvirt sees the same domains, and libvirt's error for a bad XML.
+"$PYLV" - "$URI" <<'PY' || fail "python3-libvirt disagrees"
+import sys
+import libvirt
+
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+conn = libvirt.open(sys.argv[1])
+doms = {d.name(): d for d in conn.listAllDomains()}
+assert sorted(doms) == ["private0", "wl0", "wl1"], sorted(doms)
+state, maxmem, mem, vcpus, cpu = doms["wl0"].info()
+assert state == libvirt.VIR_DOMAIN_SHUTOFF and maxmem == 65536 and vcpus == 1, doms["wl0"].info()
+assert doms["wl0"].UUIDString() == "0b7a9c3e-5d1f-4e2a-8b6c-1d2e3f405162"
+assert "<nosharepages/>" in doms["private0"].XMLDesc(0)
+assert conn.lookupByUUIDString("0b7a9c3e-5d1f-4e2a-8b6c-1d2e3f405162").name() == "wl0"
+try:
+    conn.defineXML(open("tests/libvirt/domains/bad-balloon.xml").read())
+    sys.exit("a bad memballoon model was accepted")
+except libvirt.libvirtError as e:
+    assert "Invalid value for attribute 'model' in element 'memballoon': 'bogus'" in str(e), str(e)
+    assert e.get_error_code() == libvirt.VIR_ERR_XML_ERROR, e.get_error_code()
+print("python3-libvirt: 3 domains, info, UUID, XMLDesc, lookupByUUIDString, libvirt's XML error")
+PY
+
 if [ ! -c /dev/kvm ]; then
 	must_fail "start without /dev/kvm" "/dev/kvm" start wl1
 fi
