@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/control/control.h"
+#include "vmm/control/metrics_http.h"
 #include "vmm/fleet.h"
 #include "vmm/kvm.h"
 #include "lib/log.h"
@@ -43,10 +44,11 @@ static gboolean on_signal(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static int serve(struct fleet *f, const char *control_path)
+static int serve(struct fleet *f, const char *control_path, const char *metrics_addr)
 {
 	struct run_ctx ctx = {.loop = g_main_loop_new(NULL, FALSE), .fleet = f};
 	struct control *c = NULL;
+	struct metrics_http *mh = NULL;
 	char err[256];
 	int status;
 
@@ -58,12 +60,22 @@ static int serve(struct fleet *f, const char *control_path)
 			return -1;
 		}
 	}
+	if (metrics_addr) {
+		mh = metrics_http_create(metrics_addr, f, err, sizeof(err));
+		if (!mh) {
+			pr_err("%s", err);
+			control_destroy(c);
+			g_main_loop_unref(ctx.loop);
+			return -1;
+		}
+	}
 	fleet_set_end_callback(f, on_guest_end, &ctx);
 	g_unix_signal_add(SIGINT, on_signal, &ctx);
 	g_unix_signal_add(SIGTERM, on_signal, &ctx);
 	if (fleet_start(f) == 0)
 		g_main_loop_run(ctx.loop);
 	fleet_stop_all(f);
+	metrics_http_destroy(mh);
 	control_destroy(c);
 	status = fleet_exit_status(f);
 	fleet_set_end_callback(f, NULL, NULL);
@@ -91,7 +103,7 @@ static int cmd_run(int argc, char **argv)
 		kvm_close();
 		return 1;
 	}
-	status = serve(f, o.control);
+	status = serve(f, o.control, o.metrics);
 	fleet_destroy(f);
 	kvm_close();
 	if (status < 0)
