@@ -170,10 +170,15 @@ static void test_answers(void)
 	CHECK(g_str_has_prefix(a->str, "HTTP/1.1 405 "));
 	CHECK(strstr(a->str, "\r\nAllow: GET, HEAD\r\n"));
 	g_string_free(a, TRUE);
+	a = get(metrics_http_port(m),
+		"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	CHECK(g_str_has_prefix(a->str, "HTTP/1.1 200 OK\r\n"));
+	CHECK(!strcmp(body_of(a), "")); /* the headers only */
+	g_string_free(a, TRUE);
 	a = get(metrics_http_port(m), "NONSENSE\r\n\r\n");
 	CHECK(!g_str_has_prefix(a->str, "HTTP/1.1 200"));
 	g_string_free(a, TRUE);
-	CHECK_EQ(g_atomic_int_get(&f.calls), 1); /* only the GET computed a text */
+	CHECK_EQ(g_atomic_int_get(&f.calls), 2); /* only GET and HEAD computed a text */
 	metrics_http_destroy(m);
 }
 
