@@ -37,11 +37,13 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
 VMM_SRCS += $(wildcard virtio/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
-# ksmctl shares the protocol module with the VMM, mem_parse_size (vmm/mem.o: no KVM in
-# it), and the base layer lib/.
+# ksmctl shares the protocol module with the VMM, the report model and the Prometheus
+# formatter (the VMM's /metrics prints the same series), mem_parse_size (vmm/mem.o: no
+# KVM in it), and the base layer lib/.
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) \
 	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_json.o \
-	$(B)/vmm/control/protocol_dev.o $(B)/vmm/mem.o $(LIB_OBJS)
+	$(B)/vmm/control/protocol_dev.o $(B)/vmm/control/reportdata.o \
+	$(B)/vmm/control/metrics.o $(B)/vmm/mem.o $(LIB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 

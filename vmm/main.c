@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "vmm/control/control.h"
+#include "vmm/control/metrics_http.h"
 #include "vmm/fleet.h"
 #include "vmm/kvm.h"
 #include "vmm/libvirt/lvfleet.h"
@@ -82,6 +83,7 @@ static int serve(struct fleet *f, const struct options *o, bool serve_mode)
 	struct run_ctx ctx = {
 	    .loop = g_main_loop_new(NULL, FALSE), .fleet = f, .serve = serve_mode};
 	struct control *c = NULL;
+	struct metrics_http *mh = NULL;
 	char err[256];
 	int status = -1;
 
@@ -94,6 +96,10 @@ static int serve(struct fleet *f, const struct options *o, bool serve_mode)
 	}
 	if (o->libvirt && !(ctx.lv = start_libvirt(f, o, serve_mode ? o->state_dir : NULL)))
 		goto out_control;
+	if (o->metrics && !(mh = metrics_http_create(o->metrics, f, err, sizeof(err)))) {
+		pr_err("%s", err);
+		goto out_libvirt;
+	}
 	fleet_set_end_callback(f, on_guest_end, &ctx);
 	g_unix_signal_add(SIGINT, on_signal, &ctx);
 	g_unix_signal_add(SIGTERM, on_signal, &ctx);
@@ -105,6 +111,8 @@ static int serve(struct fleet *f, const struct options *o, bool serve_mode)
 	fleet_stop_all(f);
 	status = fleet_exit_status(f);
 	fleet_set_end_callback(f, NULL, NULL);
+	metrics_http_destroy(mh);
+out_libvirt:
 	lvfleet_destroy(ctx.lv);
 out_control:
 	control_destroy(c);

@@ -1,6 +1,7 @@
 /* options.c - parse `ksmvmm run` arguments and workload memory profiles into struct options. */
 #include "vmm/options.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -136,9 +137,11 @@ const char options_usage[] =
     "                   [--ram-image FILE] [--workload-image FILE] |\n"
     "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
     "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
-    "                  [--control SOCKET] [--libvirt SOCKET] [--console DIR] [--verbose]\n"
+    "                  [--control SOCKET] [--libvirt SOCKET] [--metrics [ADDR:]PORT]\n"
+    "                  [--console DIR] [--verbose]\n"
     "       ksmvmm serve --state-dir DIR [--libvirt SOCKET] [--control SOCKET]\n"
-    "                  [--merge MODE] [engine tunables] [--console DIR] [--verbose]\n"
+    "                  [--metrics [ADDR:]PORT] [--merge MODE] [engine tunables]\n"
+    "                  [--console DIR] [--verbose]\n"
     "\n"
     "run: runs N identical guests in one process.\n"
     "serve: runs the domains libvirt's clients define and start (virsh -c\n"
@@ -183,6 +186,9 @@ const char options_usage[] =
     "  --libvirt SOCKET serve libvirt's remote protocol on this Unix socket (mode 0600;\n"
     "                   serve's default: " OPT_DEFAULT_LIBVIRT_SOCKET ")\n"
     "  --state-dir DIR  serve: domain definitions (DIR/NAME.xml) and autostart marks\n"
+    "  --metrics [ADDR:]PORT\n"
+    "                   serve Prometheus metrics over HTTP at /metrics (ADDR defaults to\n"
+    "                   127.0.0.1; any other address only when given, e.g. 0.0.0.0:9177)\n"
     "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
     "                   (with one guest the console also goes to stdout)\n"
     "  --verbose        log debug messages too\n";
@@ -198,6 +204,7 @@ enum {
 	OPT_INITRD,
 	OPT_CMDLINE,
 	OPT_CONTROL,
+	OPT_METRICS,
 	OPT_CONSOLE,
 	OPT_IMAGE,
 	OPT_VERBOSE,
@@ -226,6 +233,7 @@ static const struct option long_opts[] = {
     {"initrd", required_argument, NULL, OPT_INITRD},
     {"cmdline", required_argument, NULL, OPT_CMDLINE},
     {"control", required_argument, NULL, OPT_CONTROL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"console", required_argument, NULL, OPT_CONSOLE},
     {"workload-image", required_argument, NULL, OPT_IMAGE},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -388,6 +396,57 @@ static int set_u64(const char *opt, const char *v, uint64_t min, uint64_t max, u
 	return 0;
 }
 
+/* @addr (of @len bytes, not terminated) as an address of family @af into @host. */
+static bool metrics_host(const char *addr, size_t len, int af, char host[OPT_METRICS_HOST_MAX])
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (len >= OPT_METRICS_HOST_MAX)
+		return false;
+	memcpy(host, addr, len);
+	host[len] = '\0';
+	if (af == AF_INET && !strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	return inet_pton(af, host, bin) == 1;
+}
+
+int options_parse_metrics(const char *s, char host[OPT_METRICS_HOST_MAX], unsigned *port, char *err,
+			  size_t errlen)
+{
+	const char *colon = strrchr(s, ':');
+	const char *p = colon ? colon + 1 : s;
+	unsigned long long n;
+	bool ok;
+
+	if (!colon)
+		ok = metrics_host("127.0.0.1", 9, AF_INET, host);
+	else if (s[0] == '[')
+		ok = colon > s + 1 && colon[-1] == ']' &&
+		     metrics_host(s + 1, (size_t) (colon - s - 2), AF_INET6, host);
+	else
+		ok = metrics_host(s, (size_t) (colon - s), AF_INET, host);
+	if (!ok)
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--metrics '%s': want PORT, ADDR:PORT or [IPv6]:PORT with an IP "
+				  "address (e.g. 9177, 127.0.0.1:9177, [::1]:9177)",
+				  s);
+	if (parse_uint(p, 65535, &n))
+		return errbuf_set(err, errlen, -EINVAL, "--metrics '%s': the port is 0..65535", s);
+	*port = (unsigned) n;
+	return 0;
+}
+
+static int set_metrics(struct options *o, const char *v, char *err, size_t errlen)
+{
+	char host[OPT_METRICS_HOST_MAX];
+	unsigned port;
+
+	if (options_parse_metrics(v, host, &port, err, errlen))
+		return -EINVAL;
+	o->metrics = v;
+	return 0;
+}
+
 /* Is @name one of the comma-separated names in @list? */
 static bool in_list(const char *list, const char *name)
 {
@@ -511,6 +570,7 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_CONTROL: o->control = v; return 0;
 	case OPT_LIBVIRT: o->libvirt = v; return 0;
 	case OPT_STATE_DIR: o->state_dir = v; return 0;
+	case OPT_METRICS: return set_metrics(o, v, err, errlen);
 	case OPT_CONSOLE: o->console_dir = v; return 0;
 	case OPT_IMAGE: o->workload_image = v; return 0;
 	case OPT_VERBOSE: o->verbose++; return 0;
@@ -615,6 +675,7 @@ static bool serve_option(int c)
 {
 	switch (c) {
 	case OPT_CONTROL:
+	case OPT_METRICS:
 	case OPT_LIBVIRT:
 	case OPT_STATE_DIR:
 	case OPT_CONSOLE:

@@ -273,6 +273,7 @@ static void put_guests(JsonBuilder *b, const struct report *r)
 		report_sum_add(&one, &r->vms[i], r->cow_rate[i]);
 		json_builder_begin_object(b);
 		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "uuid", r->info[i].uuid_str);
 		proto_add_string(b, "group", r->info[i].group);
 		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		put_sum(b, &one, report_pool_bytes(r));
@@ -292,6 +293,7 @@ static void put_ended(JsonBuilder *b, const struct report *r)
 			continue;
 		json_builder_begin_object(b);
 		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "uuid", r->info[i].uuid_str);
 		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		proto_add_string(b, "reason", r->info[i].reason);
 		json_builder_end_object(b);
