@@ -139,9 +139,9 @@ struct fleet_balloon_stats {
 	uint64_t age_us;       /* since that update; UINT64_MAX: none yet */
 };
 
-/* Fill @out for guest @i (and ask its driver for fresh statistics). Returns 0, -ENOENT,
- * -ENODEV (no balloon). */
-int fleet_balloon_stats(struct fleet *f, size_t i, struct fleet_balloon_stats *out);
+/* Fill @out for guest @i; @refresh: also ask its driver for fresh statistics (they come
+ * a moment later). Returns 0, -ENOENT, -ENODEV (no balloon). */
+int fleet_balloon_stats(struct fleet *f, size_t i, bool refresh, struct fleet_balloon_stats *out);
 
 struct ksm_stats;
 struct ksm_vm_stats;

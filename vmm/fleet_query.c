@@ -47,7 +47,7 @@ int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes)
 	return ret;
 }
 
-int fleet_balloon_stats(struct fleet *f, size_t i, struct fleet_balloon_stats *out)
+int fleet_balloon_stats(struct fleet *f, size_t i, bool refresh, struct fleet_balloon_stats *out)
 {
 	struct fleet_entry *e = fleet_get(f, i);
 	struct virtio_balloon_guest_stats g;
@@ -57,7 +57,7 @@ int fleet_balloon_stats(struct fleet *f, size_t i, struct fleet_balloon_stats *o
 	memset(out, 0, sizeof(*out));
 	if (!e)
 		return -ENOENT;
-	ret = devices_balloon_stats(e->g->devices, &actual, &g);
+	ret = devices_balloon_stats(e->g->devices, refresh, &actual, &g);
 	fleet_put(f, e);
 	if (ret)
 		return ret;

@@ -529,7 +529,7 @@ int devices_balloon_target(struct devices *d, uint32_t pages)
 	return 0;
 }
 
-int devices_balloon_stats(struct devices *d, uint32_t *actual_pages,
+int devices_balloon_stats(struct devices *d, bool refresh, uint32_t *actual_pages,
 			  struct virtio_balloon_guest_stats *g)
 {
 	struct virtio_balloon_counters c;
@@ -540,6 +540,7 @@ int devices_balloon_stats(struct devices *d, uint32_t *actual_pages,
 	*actual_pages = c.actual;
 	virtio_balloon_guest_stats(d->balloon->vd, g);
 	/* Ask for the next update now; until it comes, the last one is what there is. */
-	virtio_balloon_request_stats(d->balloon->vd);
+	if (refresh)
+		virtio_balloon_request_stats(d->balloon->vd);
 	return 0;
 }

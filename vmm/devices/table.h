@@ -74,9 +74,9 @@ int devices_balloon_target(struct devices *d, uint32_t pages);
 
 struct virtio_balloon_guest_stats;
 
-/* The pages in the balloon and the guest's latest statistics; asks the driver for fresh
- * ones. 0, or -ENODEV without a balloon. Any thread. */
-int devices_balloon_stats(struct devices *d, uint32_t *actual_pages,
+/* The pages in the balloon and the guest's latest statistics; @refresh: ask the driver
+ * for fresh ones too. 0, or -ENODEV without a balloon. Any thread. */
+int devices_balloon_stats(struct devices *d, bool refresh, uint32_t *actual_pages,
 			  struct virtio_balloon_guest_stats *g);
 
 #endif

@@ -59,7 +59,7 @@ uint64_t lvstats_balloon_kib(struct lvfleet *lf, const struct lvdom *d)
 {
 	struct fleet_balloon_stats b;
 
-	if (d->slot < 0 || fleet_balloon_stats(lf->fleet, (size_t) d->slot, &b))
+	if (d->slot < 0 || fleet_balloon_stats(lf->fleet, (size_t) d->slot, false, &b))
 		return 0;
 	return b.actual_bytes / 1024;
 }
@@ -96,7 +96,7 @@ int lvstats_memory(struct lvfleet *lf, struct lvdom *d, struct lv_memstat *out, 
 
 	if (fleet_info(lf->fleet, (size_t) d->slot, &gi))
 		return 0;
-	balloon = fleet_balloon_stats(lf->fleet, (size_t) d->slot, &b) == 0;
+	balloon = fleet_balloon_stats(lf->fleet, (size_t) d->slot, true, &b) == 0;
 	for (unsigned t = 0; balloon && t < G_N_ELEMENTS(balloon_tags); t++)
 		if (b.valid & (1u << t))
 			add_stat(out, max, &n, balloon_tags[t].tag,

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <stdio.h>
 
+#include "vmm/guest_abi.h"
 #include "vmm/libvirt/lvfleet_internal.h"
 
 /* <@tag>@value</@tag> on a line of its own, @value escaped; nothing if @value is NULL. */
@@ -80,12 +81,18 @@ static void add_metadata(GString *x, const struct fleet_guest_info *gi, const st
 	    "    <ksmvmm:guest xmlns:ksmvmm='https://ksmvmm.dev/xmlns/domain/1'>\n"
 	    "      <ksmvmm:group>%s</ksmvmm:group>\n",
 	    gi->group);
-	if (gi->workload)
+	if (gi->workload) {
 		g_string_append_printf(x,
 				       "      <ksmvmm:workload profile='shared=%u,zero=%u,dup=%u,"
-				       "free=%u,seed=%llu'/>\n",
+				       "free=%u,seed=%llu,extent=%u",
 				       p->shared, p->zero, p->dup, p->free,
-				       (unsigned long long) p->seed);
+				       (unsigned long long) p->seed, p->extent);
+		if (p->placement == WL_PLACE_SHUFFLED)
+			g_string_append(x, ",placement=shuffled");
+		if (p->mutate_rate)
+			g_string_append_printf(x, ",mutate=%u@%u", p->mutate_pct, p->mutate_rate);
+		g_string_append(x, "'/>\n");
+	}
 	g_string_append(x, "    </ksmvmm:guest>\n  </metadata>\n");
 }
 
