@@ -104,6 +104,9 @@ $(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+# The dispatcher's unit test runs over the fake backend too.
+$(B)/unit/test_procs: $(B)/tests/libvirt/fake_backend.o
+
 unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
 .PHONY: unit
 
@@ -128,7 +131,18 @@ $(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS)
+# The libvirt endpoint: a hostile client's byte stream through the framer and the
+# dispatcher over the fake backend (needs GLib).
+FUZZ_LV_SRCS := vmm/libvirt/xdr.c vmm/libvirt/rpc.c $(wildcard vmm/libvirt/procs*.c) \
+	vmm/libvirt/lvserver.c tests/libvirt/fake_backend.c $(wildcard lib/*.c)
+$(B)/fuzz/fuzz_lvrpc: tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) $(wildcard vmm/libvirt/*.h) \
+		tests/libvirt/fake_backend.h tests/fuzz/fuzz_prog.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) \
+		$(PKG_LIBS)
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

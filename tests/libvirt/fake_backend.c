@@ -152,12 +152,14 @@ static char *fake_tag(const char *xml, const char *tag)
 	return v;
 }
 
-static struct lv_dom *fake_parse(struct fake_be *f, const char *xml, struct lv_err *e)
+/* The domain @xml names, added shut off if it is new (*@added). */
+static struct lv_dom *fake_parse(struct fake_be *f, const char *xml, bool *added, struct lv_err *e)
 {
 	char *name = fake_tag(xml, "name"), *mem = fake_tag(xml, "memory");
 	struct lv_dom *d = NULL;
 	struct lv_err ignore;
 
+	*added = false;
 	if (!name || !name[0] || strlen(name) >= LV_NAME_MAX) {
 		e->code = LV_ERR_XML;
 		snprintf(e->msg, sizeof(e->msg), "XML error: a name is required");
@@ -170,6 +172,7 @@ static struct lv_dom *fake_parse(struct fake_be *f, const char *xml, struct lv_e
 			d = &f->doms[f->n - 1];
 			d->cur_kib = d->max_kib;
 			d->autostart = false;
+			*added = true;
 		}
 	}
 	g_free(name);
@@ -181,18 +184,19 @@ static int fake_define(void *be, const char *xml, bool validate, struct lv_dom *
 		       struct lv_err *e)
 {
 	struct lv_dom *d;
+	bool added;
 
 	if (validate && !strstr(xml, "<domain")) {
 		e->code = LV_ERR_XML;
 		snprintf(e->msg, sizeof(e->msg), "XML error: not a domain");
 		return -1;
 	}
-	d = fake_parse(be, xml, e);
+	d = fake_parse(be, xml, &added, e);
 	if (!d)
 		return -1;
 	d->persistent = true;
 	*out = *d;
-	fake_event(be, d, LV_EVENT_DEFINED, 0);
+	fake_event(be, d, LV_EVENT_DEFINED, added ? 0 : 1);
 	return 0;
 }
 
@@ -240,7 +244,8 @@ static int fake_start(void *be, const struct lv_key *k, struct lv_dom *out, stru
 static int fake_create_xml(void *be, const char *xml, unsigned flags, struct lv_dom *out,
 			   struct lv_err *e)
 {
-	struct lv_dom *d = fake_parse(be, xml, e);
+	bool added;
+	struct lv_dom *d = fake_parse(be, xml, &added, e);
 
 	(void) flags;
 	if (!d)

@@ -31,7 +31,7 @@
 #include "vmm/libvirt/procs.h"
 #include "vmm/libvirt/rpc.h"
 
-#define LV_BACKLOG 16
+#define LV_BACKLOG 64
 #define LV_MAX_CLIENTS 128
 #define LV_OUT_LIMIT (8u << 20)	 /* queued output bytes before we stop reading */
 #define LV_PACKETS_PER_WAKEUP 16 /* packets served per read wakeup: others get a turn */

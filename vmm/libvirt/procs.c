@@ -11,6 +11,7 @@
 #include "vmm/libvirt/procs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -420,9 +421,14 @@ static int procs_call_remote(const struct procs_backend *b, struct procs_client 
 		return rpc_put_error(out, h, RPC_ERR_RPC, RPC_FROM_RPC,
 				     "a call must have status OK");
 	e = procs_find(h->proc);
-	if (!e)
-		return rpc_put_error(out, h, LV_ERR_NO_SUPPORT, RPC_FROM_REMOTE,
-				     "this function is not supported by the connection driver");
+	if (!e) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg),
+			 "this function is not supported by the connection driver: procedure %d",
+			 h->proc);
+		return rpc_put_error(out, h, LV_ERR_NO_SUPPORT, RPC_FROM_REMOTE, msg);
+	}
 	if (!e->before_open && !cl->opened)
 		return rpc_put_error(out, h, LV_ERR_OPERATION_INVALID, RPC_FROM_RPC,
 				     "the connection is not open");

@@ -283,8 +283,13 @@ int xdr_put_int(struct xdr_writer *w, int32_t v)
 
 int xdr_put_uhyper(struct xdr_writer *w, uint64_t v)
 {
-	xdr_put_uint(w, v >> 32);
-	return xdr_put_uint(w, (uint32_t) v);
+	uint8_t *p = xdr_room(w, 8);
+
+	if (p) {
+		xdr_store(p, v >> 32);
+		xdr_store(p + 4, (uint32_t) v);
+	}
+	return w->err;
 }
 
 int xdr_put_hyper(struct xdr_writer *w, int64_t v)

@@ -1,0 +1,153 @@
+#!/bin/bash
+# virsh-fake.sh - the unmodified virsh against the libvirt endpoint over the fake
+# backend (build/tests/lv-fake-server): every command ksmvmm serves prints what the
+# fake holds, life-cycle commands change it and raise events, an unserved procedure is
+# "not supported", bad XML gets the backend's error.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/libvirt/lib.sh
+lv_need virsh
+lv_start
+
+fails=0
+out=$LV_DIR/out
+v() { timeout 20 virsh -c "$LV_URI" "$@" >"$out" 2>&1; }
+ok() { # description, command... (must succeed)
+	local what=$1
+	shift
+	if ! v "$@"; then
+		echo "FAIL: $what: virsh $* failed:"
+		sed 's/^/  | /' "$out"
+		fails=$((fails + 1))
+	fi
+}
+has() { # description, extended regex that the last output must match
+	if ! grep -Eq -- "$2" "$out"; then
+		echo "FAIL: $1: no /$2/ in:"
+		sed 's/^/  | /' "$out"
+		fails=$((fails + 1))
+	else
+		echo "ok: $1"
+	fi
+}
+hasnt() {
+	if grep -Eq -- "$2" "$out"; then
+		echo "FAIL: $1: /$2/ in:"
+		sed 's/^/  | /' "$out"
+		fails=$((fails + 1))
+	else
+		echo "ok: $1"
+	fi
+}
+bad() { # description, regex, command... (must fail and print the regex)
+	local what=$1 re=$2
+	shift 2
+	if v "$@"; then
+		echo "FAIL: $what: virsh $* succeeded"
+		fails=$((fails + 1))
+	fi
+	has "$what" "$re"
+}
+
+ok version version
+has "version names the hypervisor" '^Running hypervisor: KSMVMM 0\.1\.0'
+ok list list
+has "list shows running fake-alpha with its id" '^ *7 +fake-alpha +running'
+hasnt "list hides shut-off fake-beta" 'fake-beta'
+ok "list --all" list --all
+has "list --all shows fake-beta shut off" '^ *- +fake-beta +shut off'
+ok dominfo dominfo fake-alpha
+has "dominfo id" '^Id: +7$'
+has "dominfo uuid" '^UUID: +10111213-1415-1617-1819-1a1b1c1d1e1f$'
+has "dominfo max memory" '^Max memory: +262144 KiB'
+has "dominfo used memory" '^Used memory: +196608 KiB'
+has "dominfo vcpus" '^CPU\(s\): +2$'
+has "dominfo cpu time" '^CPU time: +4\.2s'
+has "dominfo autostart" '^Autostart: +enable'
+has "dominfo os type" '^OS Type: +hvm'
+ok dumpxml dumpxml fake-gamma
+has "dumpxml from the backend" '<name>fake-gamma</name>'
+has "dumpxml memory" "<memory unit='KiB'>131072</memory>"
+ok dommemstat dommemstat fake-alpha
+has "dommemstat actual" '^actual 196608$'
+has "dommemstat rss" '^rss 54321$'
+has "dommemstat usable" '^usable 22222$'
+ok domstats domstats fake-alpha
+has "domstats header" "^Domain: 'fake-alpha'"
+has "domstats ksmvmm figure" 'ksmvmm\.shared_pages=4242'
+has "domstats string parameter" 'ksmvmm\.group=fake-group'
+ok "domstats all" domstats
+has "domstats lists every domain" "^Domain: 'fake-beta'"
+ok metadata metadata fake-alpha https://ksmvmm.dev/xmlns/domain/1
+has "metadata element" '<ksmvmm:group>fake-group</ksmvmm:group>'
+bad "metadata of another namespace" 'metadata not found' metadata fake-alpha http://example.org/x
+ok node-memory-tune node-memory-tune
+has "node-memory-tune shared" 'shm_pages_shared +1000'
+has "node-memory-tune sharing" 'shm_pages_sharing +1111'
+has "node-memory-tune full scans" 'shm_full_scans +1444'
+has "node-memory-tune sleep" 'shm_sleep_millisecs +20'
+ok "node-memory-tune set" node-memory-tune --shm-pages-to-scan 777
+ok node-memory-tune node-memory-tune
+has "node-memory-tune took the new value" 'shm_pages_to_scan +777'
+bad "node-memory-tune refuses what the backend refuses" "cannot set 'shm_merge_across_nodes'" \
+	node-memory-tune --shm-merge-across-nodes 1
+
+# Events: a listener sees what the commands below do.
+timeout 30 virsh -c "$LV_URI" event --all --loop >"$LV_DIR/events" 2>&1 &
+ev_pid=$!
+sleep 1
+
+cat >"$LV_DIR/new.xml" <<'XML'
+<domain type='kvm'><name>fake-new</name><memory unit='KiB'>98304</memory></domain>
+XML
+cat >"$LV_DIR/transient.xml" <<'XML'
+<domain type='kvm'><name>fake-transient</name><memory unit='KiB'>65536</memory></domain>
+XML
+echo '<domain type="kvm"><memory>1</memory></domain>' >"$LV_DIR/bad.xml"
+
+ok define define "$LV_DIR/new.xml"
+has "define names the domain" "Domain 'fake-new' defined"
+ok "define --validate" define --validate "$LV_DIR/new.xml"
+bad "define of bad XML gets the backend's error" 'XML error: a name is required' \
+	define "$LV_DIR/bad.xml"
+ok "list --all after define" list --all
+has "defined domain listed shut off" '^ *- +fake-new +shut off'
+ok autostart autostart fake-new
+ok dominfo dominfo fake-new
+has "autostart took" '^Autostart: +enable'
+ok start start fake-new
+ok dominfo dominfo fake-new
+has "started domain runs with a new id" '^Id: +1[0-9]$'
+has "started domain state" '^State: +running'
+bad "start twice" 'already active' start fake-new
+ok create create "$LV_DIR/transient.xml"
+ok list list
+has "created domain runs" 'fake-transient +running'
+ok dominfo dominfo fake-transient
+has "created domain is transient" '^Persistent: +no'
+ok "destroy transient" destroy fake-transient
+ok "list --all" list --all
+hasnt "a destroyed transient domain is gone" 'fake-transient'
+ok shutdown shutdown fake-new
+ok dominfo dominfo fake-new
+has "shut down" '^State: +shut off'
+ok undefine undefine fake-new
+ok "list --all" list --all
+hasnt "undefined domain gone" 'fake-new'
+bad "unknown domain" "failed to get domain 'nosuch'" dominfo nosuch
+bad "a procedure ksmvmm does not serve" 'not supported' suspend fake-alpha
+
+sleep 1
+kill "$ev_pid" 2>/dev/null
+wait "$ev_pid" 2>/dev/null
+cp "$LV_DIR/events" "$out"
+has "event: defined" "event 'lifecycle' for domain 'fake-new': Defined Added"
+has "event: redefined" "event 'lifecycle' for domain 'fake-new': Defined Updated"
+has "event: started" "event 'lifecycle' for domain 'fake-new': Started Booted"
+has "event: transient destroyed" "event 'lifecycle' for domain 'fake-transient': Stopped Destroyed"
+has "event: shut down" "event 'lifecycle' for domain 'fake-new': Stopped Shutdown"
+has "event: undefined" "event 'lifecycle' for domain 'fake-new': Undefined Removed"
+
+kill -0 "$LV_PID" 2>/dev/null || { echo "FAIL: the server died"; fails=$((fails + 1)); }
+[ $fails -eq 0 ] || { echo "FAIL: $fails checks failed"; exit 1; }
+echo "PASS: virsh against the fake backend"
