@@ -117,6 +117,11 @@ static void test_libvirt_errors(void)
 			      false, &d, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "cannot contain '/'"));
+	CHECK_EQ(domxml_parse("<domain type='kvm'><name>my vm</name><memory>1024</memory>"
+			      "<os><type>hvm</type><kernel>/k</kernel></os></domain>",
+			      false, &d, err, sizeof(err)),
+		 -ENOTSUP);
+	CHECK(strstr(err, "domain name 'my vm'"));
 	CHECK_EQ(domxml_parse("<domain", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK(d.err_code != 0);
 	CHECK_EQ(domxml_parse("", false, &d, err, sizeof(err)), -EINVAL);
@@ -221,6 +226,9 @@ static void test_refused_whole(void)
 	    {"<vcpu>9</vcpu><os><type>hvm</type><kernel>/k</kernel></os>", "1..8 vCPUs"},
 	    {"<vcpu current='1'>2</vcpu><os><type>hvm</type><kernel>/k</kernel></os>", "hotplug"},
 	    {"<vcpu>1</vcpu><os><type>hvm</type></os>", "no <os><kernel>"},
+	    {"<currentMemory unit='MiB'>32</currentMemory><vcpu>1</vcpu><os><type>hvm</type>"
+	     "<kernel>/k</kernel></os><devices><memballoon model='none'/></devices>",
+	     "needs the balloon"},
 	    {"<vcpu>1</vcpu><os><type>hvm</type><kernel>/k</kernel></os><metadata><k:guest "
 	     "xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata>",
 	     "built-in image"},
@@ -338,46 +346,43 @@ static void test_to_options(void)
 	domxml_clear(&d);
 }
 
-/* Options-level checks still apply: a bad profile, free= without a balloon, 4 MiB. */
-static void test_to_options_refused(void)
+/* A workload domain with @mib MiB, @dev in <devices> and profile @profile. */
+static int parse_workload(int mib, const char *dev, const char *profile, struct domdef *d)
 {
-	struct options base = {.name = "g", .profile = {.seed = 1}};
+	char *xml = g_strdup_printf(
+	    "<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory><os><type>hvm"
+	    "</type></os><devices>%s</devices><metadata><k:guest xmlns:k='" DOMXML_NS "'>"
+	    "<k:workload profile='%s'/></k:guest></metadata></domain>",
+	    mib, dev, profile);
+	int ret = domxml_parse(xml, false, d, err, sizeof(err));
+
+	g_free(xml);
+	return ret;
+}
+
+/* The options-level checks run at parse time already (a bad definition is refused by
+ * `define`, not at `start`), and again against the real fleet-wide base. */
+static void test_options_refused(void)
+{
+	struct options base = {.name = "g", .ram_image = "ram.img", .profile = {.seed = 1}};
 	struct options o;
 	struct domdef d;
-	char *xml;
 
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      64, "", "shared=101");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(parse_workload(64, "", "shared=101", &d), -EINVAL);
 	CHECK(strstr(err, "percentage"));
-	domxml_clear(&d);
-	g_free(xml);
-
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      64, "<memballoon model='none'/>", "shared=50,free=20");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(d.err_code, LV_ERR_CONFIG_UNSUPPORTED);
+	CHECK_EQ(parse_workload(64, "<memballoon model='none'/>", "shared=50,free=20", &d),
+		 -EINVAL);
 	CHECK(strstr(err, "balloon"));
-	domxml_clear(&d);
-	g_free(xml);
-
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      4, "", "shared=50");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(parse_workload(4, "", "shared=50", &d), -EINVAL);
 	CHECK(strstr(err, "at least"));
+	CHECK(!d.xml);
+
+	/* Fine on its own, not with this fleet's --ram-image. */
+	CHECK_EQ(parse_file(DOMAINS "linux.xml", false, &d), 0);
+	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--ram-image"));
 	domxml_clear(&d);
-	g_free(xml);
 }
 
 /* Parses from several threads at once: the one connection is shared safely (without
@@ -427,7 +432,7 @@ int main(void)
 	test_name_test();
 	test_metadata();
 	test_to_options();
-	test_to_options_refused();
+	test_options_refused();
 	test_threads();
 	return check_done("test_domxml");
 }

@@ -43,10 +43,18 @@ static int read_name(xmlNode *n, struct domxml_walk *w)
 /* libvirt normalises sizes to KiB; anything else means the input was not normalised. */
 static int read_kib(xmlNode *n, uint64_t *out, struct domxml_walk *w)
 {
+	int ret;
+
 	if (!domxml_walk_attr_in(n, "unit", "KiB"))
 		return errbuf_set(w->err, w->errlen, -EINVAL, "<%s>: expected unit='KiB'",
 				  (const char *) n->name);
-	return domxml_walk_text_u64(n, out, w);
+	ret = domxml_walk_text_u64(n, out, w);
+	if (ret)
+		return ret;
+	if (*out > UINT64_MAX >> 10) /* libvirt's own limit: bytes fit in 64 bits */
+		return errbuf_set(w->err, w->errlen, -EINVAL, "<%s>: too large",
+				  (const char *) n->name);
+	return 0;
 }
 
 static int read_memory(xmlNode *n, struct domxml_walk *w)
@@ -455,6 +463,10 @@ static int check_domain(const struct domdef *d, char *err, size_t errlen)
 		return errbuf_set(err, errlen, -EINVAL, "no <memory> or <vcpu>");
 	if (d->cur_kib > d->mem_kib)
 		return errbuf_set(err, errlen, -EINVAL, "<currentMemory> above <memory>");
+	if (d->cur_kib < d->mem_kib && !d->balloon)
+		return errbuf_set(err, errlen, -ENOTSUP,
+				  "<currentMemory> below <memory> needs the balloon (memballoon "
+				  "model='none' given)");
 	return 0;
 }
 
