@@ -84,6 +84,23 @@ static void test_linux(void)
 	domxml_clear(&d);
 }
 
+/* What virsh dumpxml gives for a QEMU guest loads: the platform parts are accepted. */
+static void test_qemu_style(void)
+{
+	struct domdef d;
+
+	CHECK_EQ(parse_file(DOMAINS "qemu-style.xml", true, &d), 0);
+	CHECK(!strcmp(d.name, "ci-runner-3"));
+	CHECK_EQ(d.mem_kib, 1024 * 1024);
+	CHECK_EQ(d.vcpus, 2);
+	CHECK(!d.workload && d.kernel && !d.initrd);
+	CHECK_EQ(d.nr_disks, 1);
+	CHECK_EQ(d.disks[0].mode, OPT_DISK_RW);
+	CHECK(d.console && d.rng && d.balloon && d.free_page_reporting);
+	CHECK(!strcmp(d.group, ""));
+	domxml_clear(&d);
+}
+
 static void test_nosharepages(void)
 {
 	struct options base = {.count = 3, .name = "g", .virtio = OPT_VIRTIO_DEFAULT};
@@ -424,6 +441,7 @@ int main(void)
 {
 	test_workload();
 	test_linux();
+	test_qemu_style();
 	test_nosharepages();
 	test_libvirt_errors();
 	test_refused_devices();
