@@ -201,6 +201,10 @@ static void test_refused_devices(void)
 		DISK("type='block'", "<source dev='/dev/sdb'/><target dev='vda' bus='virtio'/>"),
 		"type='block'");
 	refused("",
+		DISK("type='file'", "<source file='/i'/><readonly/><transient/>"
+				    "<target dev='vdq' bus='virtio'/>"),
+		"disk vdq: give one of");
+	refused("",
 		DISK("type='file' device='cdrom'", "<source file='/i'/><target dev='vda' "
 						   "bus='virtio'/>"),
 		"device='cdrom'");
