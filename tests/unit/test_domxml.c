@@ -88,6 +88,7 @@ static void test_linux(void)
 static void test_qemu_style(void)
 {
 	struct domdef d;
+	char *m;
 
 	CHECK_EQ(parse_file(DOMAINS "qemu-style.xml", true, &d), 0);
 	CHECK(!strcmp(d.name, "ci-runner-3"));
@@ -98,6 +99,10 @@ static void test_qemu_style(void)
 	CHECK_EQ(d.disks[0].mode, OPT_DISK_RW);
 	CHECK(d.console && d.rng && d.balloon && d.free_page_reporting);
 	CHECK(!strcmp(d.group, ""));
+	m = domxml_description(&d, true);
+	CHECK(m && !strcmp(m, "CI runner"));
+	g_free(m);
+	CHECK(!domxml_description(&d, false));
 	domxml_clear(&d);
 }
 
@@ -116,6 +121,33 @@ static void test_nosharepages(void)
 	CHECK(!strcmp(options_group_of(&o, "private0"), "none"));
 	CHECK_EQ(o.virtio, 0);
 	domxml_clear(&d);
+}
+
+/* A workload guest with @top added to <domain> and @dev to <devices>. */
+static int parse_flags(const char *type, const char *top, const char *dev, bool validate,
+		       struct domdef *d)
+{
+	char *xml = g_strdup_printf(
+	    "<domain type='%s'><name>t0</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+	    "<os><type>hvm</type></os>%s<devices>%s</devices><metadata>"
+	    "<k:guest xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata></domain>",
+	    type, top, dev);
+	int ret = domxml_parse(xml, validate, d, err, sizeof(err));
+
+	g_free(xml);
+	if (!ret)
+		domxml_clear(d);
+	return ret;
+}
+
+static int parse_with(const char *type, const char *top, const char *dev, struct domdef *d)
+{
+	return parse_flags(type, top, dev, false, d);
+}
+
+static int validate_with(const char *top, struct domdef *d)
+{
+	return parse_flags("kvm", top, "", true, d);
 }
 
 /* libvirt's own messages come back as they are. */
@@ -139,26 +171,15 @@ static void test_libvirt_errors(void)
 			      false, &d, err, sizeof(err)),
 		 -ENOTSUP);
 	CHECK(strstr(err, "domain name 'my vm'"));
+	/* An element libvirt does not know: dropped, unless the schema check is asked for. */
+	CHECK_EQ(parse_with("kvm", "<frobnicate/>", "", &d), 0);
+	CHECK_EQ(validate_with("<frobnicate/>", &d), -EINVAL);
+	CHECK(strstr(err, "failed to validate against schema"));
+	CHECK(d.err_code != 0 && d.err_code != LV_ERR_CONFIG_UNSUPPORTED);
 	CHECK_EQ(domxml_parse("<domain", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK(d.err_code != 0);
 	CHECK_EQ(domxml_parse("", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK_EQ(domxml_parse(NULL, false, &d, err, sizeof(err)), -EINVAL);
-}
-
-/* A workload guest with @top added to <domain> and @dev to <devices>. */
-static int parse_with(const char *type, const char *top, const char *dev, struct domdef *d)
-{
-	char *xml = g_strdup_printf(
-	    "<domain type='%s'><name>t0</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-	    "<os><type>hvm</type></os>%s<devices>%s</devices><metadata>"
-	    "<k:guest xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata></domain>",
-	    type, top, dev);
-	int ret = domxml_parse(xml, false, d, err, sizeof(err));
-
-	g_free(xml);
-	if (!ret)
-		domxml_clear(d);
-	return ret;
 }
 
 static void refused(const char *top, const char *dev, const char *want)

@@ -186,6 +186,11 @@ char *domxml_metadata(const struct domdef *d, const char *uri)
 	return d->xml && uri ? domxml_read_metadata(d->xml, uri) : NULL;
 }
 
+char *domxml_description(const struct domdef *d, bool title)
+{
+	return d->xml ? domxml_read_text(d->xml, title ? "title" : "description") : NULL;
+}
+
 void domxml_clear(struct domdef *d)
 {
 	g_free(d->kernel);

@@ -76,6 +76,10 @@ int domxml_to_options(const struct domdef *d, const struct options *base, struct
  * (g_malloc'd), or NULL if @d has none. */
 char *domxml_metadata(const struct domdef *d, const char *uri);
 
+/* GET_METADATA's other two kinds: the text of <description> (@title false) or <title>
+ * (g_malloc'd), or NULL if @d has none. */
+char *domxml_description(const struct domdef *d, bool title);
+
 /* Free what @d holds and zero it (@d itself is the caller's). */
 void domxml_clear(struct domdef *d);
 

@@ -554,3 +554,16 @@ char *domxml_read_metadata(const char *xml, const char *uri)
 	xmlFreeDoc(doc);
 	return out;
 }
+
+char *domxml_read_text(const char *xml, const char *element)
+{
+	xmlDoc *doc = doc_parse(xml);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	char *out = NULL;
+
+	for (xmlNode *c = root ? root->children : NULL; c && !out; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && !c->ns && domxml_walk_named(c, element))
+			out = domxml_walk_text_dup(c);
+	xmlFreeDoc(doc);
+	return out;
+}
