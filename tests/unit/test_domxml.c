@@ -180,6 +180,7 @@ static void test_libvirt_errors(void)
 	CHECK(d.err_code != 0);
 	CHECK_EQ(domxml_parse("", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK_EQ(domxml_parse(NULL, false, &d, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(d.err_code, LV_ERR_INVALID_ARG);
 }
 
 static void refused(const char *top, const char *dev, const char *want)

@@ -117,9 +117,10 @@ int domxml_parse(const char *xml, bool validate, struct domdef *out, char *err, 
 	virConnectPtr c;
 	int ret, code;
 
-	*out = (struct domdef){0};
+	*out = (struct domdef){.err_code = LV_ERR_INVALID_ARG};
 	if (!xml)
 		return errbuf_set(err, errlen, -EINVAL, "no domain XML");
+	out->err_code = 0;
 	pthread_mutex_lock(&domxml_lock);
 	c = conn_get();
 	ret = c ? libvirt_normalise(c, xml, validate, out, err, errlen)
