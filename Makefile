@@ -142,7 +142,18 @@ $(B)/fuzz/fuzz_lvrpc: tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) $(wildcard vmm/lib
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) \
 		$(PKG_LIBS)
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc
+
+# Our reader of libvirt's normalised domain XML (vmm/libvirt/domxml_read.c), on arbitrary
+# XML; domxml.c comes along for domxml_clear, and with it libvirt and the options.
+FUZZ_XML_SRCS := $(wildcard vmm/libvirt/domxml*.c) vmm/options.c vmm/mem.c $(wildcard lib/*.c)
+FUZZ_XML_PKGS := glib-2.0 libxml-2.0 libvirt
+$(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/libvirt/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $$(pkg-config --cflags $(FUZZ_XML_PKGS)) -o $@ $< \
+		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc $(B)/fuzz/fuzz_domxml
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

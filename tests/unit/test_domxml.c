@@ -84,6 +84,28 @@ static void test_linux(void)
 	domxml_clear(&d);
 }
 
+/* What virsh dumpxml gives for a QEMU guest loads: the platform parts are accepted. */
+static void test_qemu_style(void)
+{
+	struct domdef d;
+	char *m;
+
+	CHECK_EQ(parse_file(DOMAINS "qemu-style.xml", true, &d), 0);
+	CHECK(!strcmp(d.name, "ci-runner-3"));
+	CHECK_EQ(d.mem_kib, 1024 * 1024);
+	CHECK_EQ(d.vcpus, 2);
+	CHECK(!d.workload && d.kernel && !d.initrd);
+	CHECK_EQ(d.nr_disks, 1);
+	CHECK_EQ(d.disks[0].mode, OPT_DISK_RW);
+	CHECK(d.console && d.rng && d.balloon && d.free_page_reporting);
+	CHECK(!strcmp(d.group, ""));
+	m = domxml_description(&d, true);
+	CHECK(m && !strcmp(m, "CI runner"));
+	g_free(m);
+	CHECK(!domxml_description(&d, false));
+	domxml_clear(&d);
+}
+
 static void test_nosharepages(void)
 {
 	struct options base = {.count = 3, .name = "g", .virtio = OPT_VIRTIO_DEFAULT};
@@ -99,6 +121,33 @@ static void test_nosharepages(void)
 	CHECK(!strcmp(options_group_of(&o, "private0"), "none"));
 	CHECK_EQ(o.virtio, 0);
 	domxml_clear(&d);
+}
+
+/* A workload guest with @top added to <domain> and @dev to <devices>. */
+static int parse_flags(const char *type, const char *top, const char *dev, bool validate,
+		       struct domdef *d)
+{
+	char *xml = g_strdup_printf(
+	    "<domain type='%s'><name>t0</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+	    "<os><type>hvm</type></os>%s<devices>%s</devices><metadata>"
+	    "<k:guest xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata></domain>",
+	    type, top, dev);
+	int ret = domxml_parse(xml, validate, d, err, sizeof(err));
+
+	g_free(xml);
+	if (!ret)
+		domxml_clear(d);
+	return ret;
+}
+
+static int parse_with(const char *type, const char *top, const char *dev, struct domdef *d)
+{
+	return parse_flags(type, top, dev, false, d);
+}
+
+static int validate_with(const char *top, struct domdef *d)
+{
+	return parse_flags("kvm", top, "", true, d);
 }
 
 /* libvirt's own messages come back as they are. */
@@ -117,26 +166,21 @@ static void test_libvirt_errors(void)
 			      false, &d, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "cannot contain '/'"));
+	CHECK_EQ(domxml_parse("<domain type='kvm'><name>my vm</name><memory>1024</memory>"
+			      "<os><type>hvm</type><kernel>/k</kernel></os></domain>",
+			      false, &d, err, sizeof(err)),
+		 -ENOTSUP);
+	CHECK(strstr(err, "domain name 'my vm'"));
+	/* An element libvirt does not know: dropped, unless the schema check is asked for. */
+	CHECK_EQ(parse_with("kvm", "<frobnicate/>", "", &d), 0);
+	CHECK_EQ(validate_with("<frobnicate/>", &d), -EINVAL);
+	CHECK(strstr(err, "failed to validate against schema"));
+	CHECK(d.err_code != 0 && d.err_code != LV_ERR_CONFIG_UNSUPPORTED);
 	CHECK_EQ(domxml_parse("<domain", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK(d.err_code != 0);
 	CHECK_EQ(domxml_parse("", false, &d, err, sizeof(err)), -EINVAL);
 	CHECK_EQ(domxml_parse(NULL, false, &d, err, sizeof(err)), -EINVAL);
-}
-
-/* A workload guest with @top added to <domain> and @dev to <devices>. */
-static int parse_with(const char *type, const char *top, const char *dev, struct domdef *d)
-{
-	char *xml = g_strdup_printf(
-	    "<domain type='%s'><name>t0</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-	    "<os><type>hvm</type></os>%s<devices>%s</devices><metadata>"
-	    "<k:guest xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata></domain>",
-	    type, top, dev);
-	int ret = domxml_parse(xml, false, d, err, sizeof(err));
-
-	g_free(xml);
-	if (!ret)
-		domxml_clear(d);
-	return ret;
+	CHECK_EQ(d.err_code, LV_ERR_INVALID_ARG);
 }
 
 static void refused(const char *top, const char *dev, const char *want)
@@ -178,6 +222,10 @@ static void test_refused_devices(void)
 	refused("",
 		DISK("type='block'", "<source dev='/dev/sdb'/><target dev='vda' bus='virtio'/>"),
 		"type='block'");
+	refused("",
+		DISK("type='file'", "<source file='/i'/><readonly/><transient/>"
+				    "<target dev='vdq' bus='virtio'/>"),
+		"disk vdq: give one of");
 	refused("",
 		DISK("type='file' device='cdrom'", "<source file='/i'/><target dev='vda' "
 						   "bus='virtio'/>"),
@@ -221,6 +269,9 @@ static void test_refused_whole(void)
 	    {"<vcpu>9</vcpu><os><type>hvm</type><kernel>/k</kernel></os>", "1..8 vCPUs"},
 	    {"<vcpu current='1'>2</vcpu><os><type>hvm</type><kernel>/k</kernel></os>", "hotplug"},
 	    {"<vcpu>1</vcpu><os><type>hvm</type></os>", "no <os><kernel>"},
+	    {"<currentMemory unit='MiB'>32</currentMemory><vcpu>1</vcpu><os><type>hvm</type>"
+	     "<kernel>/k</kernel></os><devices><memballoon model='none'/></devices>",
+	     "needs the balloon"},
 	    {"<vcpu>1</vcpu><os><type>hvm</type><kernel>/k</kernel></os><metadata><k:guest "
 	     "xmlns:k='" DOMXML_NS "'><k:workload/></k:guest></metadata>",
 	     "built-in image"},
@@ -338,46 +389,43 @@ static void test_to_options(void)
 	domxml_clear(&d);
 }
 
-/* Options-level checks still apply: a bad profile, free= without a balloon, 4 MiB. */
-static void test_to_options_refused(void)
+/* A workload domain with @mib MiB, @dev in <devices> and profile @profile. */
+static int parse_workload(int mib, const char *dev, const char *profile, struct domdef *d)
 {
-	struct options base = {.name = "g", .profile = {.seed = 1}};
+	char *xml = g_strdup_printf(
+	    "<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory><os><type>hvm"
+	    "</type></os><devices>%s</devices><metadata><k:guest xmlns:k='" DOMXML_NS "'>"
+	    "<k:workload profile='%s'/></k:guest></metadata></domain>",
+	    mib, dev, profile);
+	int ret = domxml_parse(xml, false, d, err, sizeof(err));
+
+	g_free(xml);
+	return ret;
+}
+
+/* The options-level checks run at parse time already (a bad definition is refused by
+ * `define`, not at `start`), and again against the real fleet-wide base. */
+static void test_options_refused(void)
+{
+	struct options base = {.name = "g", .ram_image = "ram.img", .profile = {.seed = 1}};
 	struct options o;
 	struct domdef d;
-	char *xml;
 
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      64, "", "shared=101");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(parse_workload(64, "", "shared=101", &d), -EINVAL);
 	CHECK(strstr(err, "percentage"));
-	domxml_clear(&d);
-	g_free(xml);
-
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      64, "<memballoon model='none'/>", "shared=50,free=20");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(d.err_code, LV_ERR_CONFIG_UNSUPPORTED);
+	CHECK_EQ(parse_workload(64, "<memballoon model='none'/>", "shared=50,free=20", &d),
+		 -EINVAL);
 	CHECK(strstr(err, "balloon"));
-	domxml_clear(&d);
-	g_free(xml);
-
-	xml = g_strdup_printf("<domain type='kvm'><name>p</name><memory unit='MiB'>%d</memory>"
-			      "<os><type>hvm</type></os><devices>%s</devices><metadata><k:guest "
-			      "xmlns:k='" DOMXML_NS "'><k:workload profile='%s'/></k:guest>"
-			      "</metadata></domain>",
-			      4, "", "shared=50");
-	CHECK_EQ(domxml_parse(xml, false, &d, err, sizeof(err)), 0);
-	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(parse_workload(4, "", "shared=50", &d), -EINVAL);
 	CHECK(strstr(err, "at least"));
+	CHECK(!d.xml);
+
+	/* Fine on its own, not with this fleet's --ram-image. */
+	CHECK_EQ(parse_file(DOMAINS "linux.xml", false, &d), 0);
+	CHECK_EQ(domxml_to_options(&d, &base, &o, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--ram-image"));
 	domxml_clear(&d);
-	g_free(xml);
 }
 
 /* Parses from several threads at once: the one connection is shared safely (without
@@ -419,6 +467,7 @@ int main(void)
 {
 	test_workload();
 	test_linux();
+	test_qemu_style();
 	test_nosharepages();
 	test_libvirt_errors();
 	test_refused_devices();
@@ -427,7 +476,7 @@ int main(void)
 	test_name_test();
 	test_metadata();
 	test_to_options();
-	test_to_options_refused();
+	test_options_refused();
 	test_threads();
 	return check_done("test_domxml");
 }

@@ -101,14 +101,26 @@ static int libvirt_normalise(virConnectPtr c, const char *xml, bool validate, st
 	return ret;
 }
 
+/* Build the guest's options on neutral fleet-wide settings, so that what only fails
+ * at start (a bad profile, too little memory for a workload guest) fails at define. */
+static int options_try(const struct domdef *d, char *err, size_t errlen)
+{
+	static const struct options base = {
+	    .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
+	struct options o;
+
+	return domxml_to_options(d, &base, &o, err, errlen);
+}
+
 int domxml_parse(const char *xml, bool validate, struct domdef *out, char *err, size_t errlen)
 {
 	virConnectPtr c;
-	int ret;
+	int ret, code;
 
-	*out = (struct domdef){0};
+	*out = (struct domdef){.err_code = LV_ERR_INVALID_ARG};
 	if (!xml)
 		return errbuf_set(err, errlen, -EINVAL, "no domain XML");
+	out->err_code = 0;
 	pthread_mutex_lock(&domxml_lock);
 	c = conn_get();
 	ret = c ? libvirt_normalise(c, xml, validate, out, err, errlen)
@@ -117,9 +129,14 @@ int domxml_parse(const char *xml, bool validate, struct domdef *out, char *err, 
 	if (ret)
 		return ret;
 	ret = domxml_read(out->xml, out, err, errlen);
+	code = ret == -ENOTSUP ? LV_ERR_CONFIG_UNSUPPORTED : LV_ERR_XML;
+	if (!ret) {
+		ret = options_try(out, err, errlen);
+		code = LV_ERR_CONFIG_UNSUPPORTED;
+	}
 	if (ret) {
 		domxml_clear(out);
-		out->err_code = ret == -ENOTSUP ? LV_ERR_CONFIG_UNSUPPORTED : LV_ERR_XML;
+		out->err_code = code;
 	}
 	return ret;
 }
@@ -168,6 +185,11 @@ int domxml_to_options(const struct domdef *d, const struct options *base, struct
 char *domxml_metadata(const struct domdef *d, const char *uri)
 {
 	return d->xml && uri ? domxml_read_metadata(d->xml, uri) : NULL;
+}
+
+char *domxml_description(const struct domdef *d, bool title)
+{
+	return d->xml ? domxml_read_text(d->xml, title ? "title" : "description") : NULL;
 }
 
 void domxml_clear(struct domdef *d)

@@ -36,7 +36,7 @@ struct domdef {
 	char name[LV_NAME_MAX];
 	uint8_t uuid[LV_UUID_LEN];
 	uint64_t mem_kib; /* <memory> */
-	uint64_t cur_kib; /* <currentMemory> (<= mem_kib) */
+	uint64_t cur_kib; /* <currentMemory> (<= mem_kib; below it: the balloon's target) */
 	unsigned vcpus;
 	char *kernel, *initrd, *cmdline;
 	unsigned nr_disks;
@@ -57,9 +57,11 @@ struct domdef {
 };
 
 /* Parse and check @xml (with VIR_DOMAIN_DEFINE_VALIDATE, libvirt's schema check, if
- * @validate). Returns 0 with @out filled, or with @out empty but for err_code:
- * -EINVAL (libvirt refused the XML: its message as is in @err), -ENOTSUP (something we
- * cannot honour, named in @err), -EIO (libvirt's test driver did not open), -ENOMEM. */
+ * @validate), including what domxml_to_options checks (profile, a workload guest's
+ * memory). Returns 0 with @out filled, or with @out empty but for err_code: -EINVAL
+ * (libvirt refused the XML: its message as is in @err; or the guest is invalid for
+ * ksmvmm), -ENOTSUP (something we cannot honour, named in @err), -EIO (libvirt's test
+ * driver did not open). */
 int domxml_parse(const char *xml, bool validate, struct domdef *out, char *err, size_t errlen);
 
 /* The options of one guest for @d: a copy of @base (fleet-wide settings: merge mode,
@@ -73,6 +75,10 @@ int domxml_to_options(const struct domdef *d, const struct options *base, struct
 /* The child of <metadata> in namespace @uri, as XML text with its namespace declared
  * (g_malloc'd), or NULL if @d has none. */
 char *domxml_metadata(const struct domdef *d, const char *uri);
+
+/* GET_METADATA's other two kinds: the text of <description> (@title false) or <title>
+ * (g_malloc'd), or NULL if @d has none. */
+char *domxml_description(const struct domdef *d, bool title);
 
 /* Free what @d holds and zero it (@d itself is the caller's). */
 void domxml_clear(struct domdef *d);

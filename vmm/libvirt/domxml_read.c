@@ -23,16 +23,18 @@
 #include "vmm/libvirt/domxml_read.h"
 #include "vmm/libvirt/domxml_walk.h"
 
+/* What guest and group names are made of (the --name and --share-group rule). */
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
 /* A domain name is a guest name: console files and reports use it. */
 static int read_name(xmlNode *n, struct domxml_walk *w)
 {
-	static const char ok[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 	char *name = w->d->name;
 
 	if (domxml_walk_text_copy(n, name, sizeof(w->d->name), w))
 		return -ENOTSUP;
-	if (!name[0] || name[0] == '.' || name[0] == '-' || strspn(name, ok) != strlen(name))
+	if (!name[0] || name[0] == '.' || name[0] == '-' ||
+	    strspn(name, NAME_CHARS) != strlen(name))
 		return errbuf_set(w->err, w->errlen, -ENOTSUP,
 				  "domain name '%s': ksmvmm wants 1..%d of [A-Za-z0-9._-], not "
 				  "starting with '.' or '-'",
@@ -43,10 +45,18 @@ static int read_name(xmlNode *n, struct domxml_walk *w)
 /* libvirt normalises sizes to KiB; anything else means the input was not normalised. */
 static int read_kib(xmlNode *n, uint64_t *out, struct domxml_walk *w)
 {
+	int ret;
+
 	if (!domxml_walk_attr_in(n, "unit", "KiB"))
 		return errbuf_set(w->err, w->errlen, -EINVAL, "<%s>: expected unit='KiB'",
 				  (const char *) n->name);
-	return domxml_walk_text_u64(n, out, w);
+	ret = domxml_walk_text_u64(n, out, w);
+	if (ret)
+		return ret;
+	if (*out > UINT64_MAX >> 10) /* libvirt's own limit: bytes fit in 64 bits */
+		return errbuf_set(w->err, w->errlen, -EINVAL, "<%s>: too large",
+				  (const char *) n->name);
+	return 0;
 }
 
 static int read_memory(xmlNode *n, struct domxml_walk *w)
@@ -59,26 +69,31 @@ static int read_cur_memory(xmlNode *n, struct domxml_walk *w)
 	return read_kib(n, &w->d->cur_kib, w);
 }
 
+/* A fixed number of vCPUs: no pinning, no hotplug (current below the maximum). */
 static int read_vcpu(xmlNode *n, struct domxml_walk *w)
 {
-	uint64_t v, cur;
-	char buf[16];
+	char cur[16];
+	uint64_t v;
 	int ret;
 
-	ret = domxml_walk_attr_check(n, "placement", "static", "<vcpu>", w) ?:
-	      domxml_walk_attr_check(n, "cpuset", NULL, "<vcpu> (pinning)", w) ?: domxml_walk_text_u64(n, &v, w);
+	ret = domxml_walk_attr_check(n, "placement", "static", "<vcpu>", w);
+	if (!ret)
+		ret = domxml_walk_attr_check(n, "cpuset", NULL, "<vcpu> (pinning)", w);
+	if (!ret)
+		ret = domxml_walk_text_u64(n, &v, w);
+	if (!ret)
+		ret = domxml_walk_attr_copy(n, "current", cur, sizeof(cur), w);
 	if (ret)
 		return ret;
 	if (v < 1 || v > OPT_MAX_CPUS)
 		return errbuf_set(w->err, w->errlen, -ENOTSUP,
 				  "<vcpu>%llu: ksmvmm runs 1..%d vCPUs per guest",
 				  (unsigned long long) v, OPT_MAX_CPUS);
-	ret = domxml_walk_attr_copy(n, "current", buf, sizeof(buf), w);
-	if (!ret && buf[0] && (cur = strtoull(buf, NULL, 10)) != v)
+	if (cur[0] && strtoull(cur, NULL, 10) != v)
 		return errbuf_set(w->err, w->errlen, -ENOTSUP,
-				  "<vcpu current='%s'>: ksmvmm has no vCPU hotplug", buf);
+				  "<vcpu current='%s'>: ksmvmm has no vCPU hotplug", cur);
 	w->d->vcpus = (unsigned) v;
-	return ret;
+	return 0;
 }
 
 static int read_os_type(xmlNode *n, struct domxml_walk *w)
@@ -93,18 +108,25 @@ static int read_os_type(xmlNode *n, struct domxml_walk *w)
 	return domxml_walk_attr_check(n, "arch", "x86_64|i686", "<os><type>", w);
 }
 
+/* A file name in <os>: @dst replaced by the text of @n, which must not be empty. */
+static int read_os_file(xmlNode *n, char **dst, struct domxml_walk *w)
+{
+	g_free(*dst);
+	*dst = domxml_walk_text_dup(n);
+	if (!**dst)
+		return errbuf_set(w->err, w->errlen, -EINVAL, "<os><%s> is empty",
+				  (const char *) n->name);
+	return 0;
+}
+
 static int read_kernel(xmlNode *n, struct domxml_walk *w)
 {
-	g_free(w->d->kernel);
-	w->d->kernel = domxml_walk_text_dup(n);
-	return 0;
+	return read_os_file(n, &w->d->kernel, w);
 }
 
 static int read_initrd(xmlNode *n, struct domxml_walk *w)
 {
-	g_free(w->d->initrd);
-	w->d->initrd = domxml_walk_text_dup(n);
-	return 0;
+	return read_os_file(n, &w->d->initrd, w);
 }
 
 static int read_cmdline(xmlNode *n, struct domxml_walk *w)
@@ -154,13 +176,11 @@ static int read_cpu(xmlNode *n, struct domxml_walk *w)
 
 static int read_group(xmlNode *n, struct domxml_walk *w)
 {
-	static const char ok[] =
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 	char *g = w->d->group;
 
 	if (domxml_walk_text_copy(n, g, sizeof(w->d->group), w))
 		return -ENOTSUP;
-	if (!g[0] || strspn(g, ok) != strlen(g))
+	if (!g[0] || strspn(g, NAME_CHARS) != strlen(g))
 		return errbuf_set(w->err, w->errlen, -ENOTSUP,
 				  "<ksmvmm:group>'%s': want 1..%d of [A-Za-z0-9._-]", g,
 				  OPT_GROUP_NAME_MAX - 1);
@@ -184,10 +204,13 @@ static int read_own_metadata(xmlNode *n, struct domxml_walk *w)
 	static const struct domxml_rule rules[] = {{"group", read_group},
 						   {"workload", read_workload}};
 
-	if (!domxml_walk_named(n, "guest") || w->metadata_own)
+	if (!domxml_walk_named(n, "guest"))
 		return errbuf_set(w->err, w->errlen, -ENOTSUP,
-				  "<metadata>: want one <guest> element in namespace %s, not <%s>",
+				  "<metadata>: want a <guest> element in namespace %s, not <%s>",
 				  DOMXML_NS, (const char *) n->name);
+	if (w->metadata_own)
+		return errbuf_set(w->err, w->errlen, -ENOTSUP,
+				  "<metadata>: more than one <guest> in namespace %s", DOMXML_NS);
 	w->metadata_own = true;
 	return DOMXML_WALK(n, rules, w);
 }
@@ -285,6 +308,15 @@ static int read_disk_backing(xmlNode *n, struct domxml_walk *w)
 	return 0;
 }
 
+/* The disk's target dev for messages about any of its children, whatever their order. */
+static void disk_name(xmlNode *n, struct domxml_walk *w)
+{
+	snprintf(w->dev, sizeof(w->dev), "%s", "?");
+	for (xmlNode *c = n->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && domxml_walk_named(c, "target"))
+			domxml_walk_attr_copy(c, "dev", w->dev, sizeof(w->dev), w);
+}
+
 /* One raw image file on the virtio bus, read-write, read-only or transient. */
 static int read_disk(xmlNode *n, struct domxml_walk *w)
 {
@@ -305,7 +337,7 @@ static int read_disk(xmlNode *n, struct domxml_walk *w)
 	if (w->d->nr_disks == OPT_MAX_DISKS)
 		return errbuf_set(w->err, w->errlen, -ENOTSUP, "more than %d disks", OPT_MAX_DISKS);
 	*disk_cur(w) = (struct opt_disk){.mode = OPT_DISK_RW};
-	snprintf(w->dev, sizeof(w->dev), "%s", "?");
+	disk_name(n, w);
 	ret = domxml_walk_attr_check(n, "type", "file", "<disk> (ksmvmm disks are image files)", w) ?:
 	      domxml_walk_attr_check(n, "device", "disk", "<disk>", w) ?: DOMXML_WALK(n, rules, w);
 	if (!ret && !disk_cur(w)->path[0])
@@ -455,6 +487,10 @@ static int check_domain(const struct domdef *d, char *err, size_t errlen)
 		return errbuf_set(err, errlen, -EINVAL, "no <memory> or <vcpu>");
 	if (d->cur_kib > d->mem_kib)
 		return errbuf_set(err, errlen, -EINVAL, "<currentMemory> above <memory>");
+	if (d->cur_kib < d->mem_kib && !d->balloon)
+		return errbuf_set(err, errlen, -ENOTSUP,
+				  "<currentMemory> below <memory> needs the balloon (memballoon "
+				  "model='none' given)");
 	return 0;
 }
 
@@ -515,6 +551,19 @@ char *domxml_read_metadata(const char *xml, const char *uri)
 			if (c->type == XML_ELEMENT_NODE && !strcmp(domxml_walk_ns(c), uri))
 				out = node_dump(c);
 	}
+	xmlFreeDoc(doc);
+	return out;
+}
+
+char *domxml_read_text(const char *xml, const char *element)
+{
+	xmlDoc *doc = doc_parse(xml);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+	char *out = NULL;
+
+	for (xmlNode *c = root ? root->children : NULL; c && !out; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && !c->ns && domxml_walk_named(c, element))
+			out = domxml_walk_text_dup(c);
 	xmlFreeDoc(doc);
 	return out;
 }

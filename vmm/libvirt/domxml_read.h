@@ -20,4 +20,7 @@ int domxml_read(const char *xml, struct domdef *d, char *err, size_t errlen);
  * declared (g_malloc'd), or NULL if there is none. */
 char *domxml_read_metadata(const char *xml, const char *uri);
 
+/* The text of the top-level element @element (e.g. "title"), g_malloc'd, or NULL. */
+char *domxml_read_text(const char *xml, const char *element);
+
 #endif
