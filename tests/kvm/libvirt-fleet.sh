@@ -5,7 +5,7 @@
 # figures that agree with ksmctl's); lifecycle events reach `virsh event`; destroy ends
 # a guest and the engine drops it; create FILE runs a transient domain that goes away
 # when it shuts down.
-source "$(dirname "$0")/../libvirt/lib.sh"
+source "$(dirname "$0")/../lib/libvirt.sh"
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "SKIPPED: /dev/kvm is missing, this test needs real KVM guests"
 	exit 77

@@ -3,7 +3,7 @@
 # domains under the unmodified virsh; their dumpxml is XML libvirt's parser takes back;
 # `virsh create` adds a guest that merges with them; `virsh define` is refused (nothing
 # persists without serve); destroying every domain ends ksmvmm run with status 0.
-source "$(dirname "$0")/../libvirt/lib.sh"
+source "$(dirname "$0")/../lib/libvirt.sh"
 if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
 	echo "SKIPPED: /dev/kvm is missing, this test needs real KVM guests"
 	exit 77

@@ -3,7 +3,7 @@
 # errors, our refusals), list, dominfo, dumpxml, metadata, autostart, node-memory-tune,
 # undefine; definitions persist across a restart of the VMM, written whole. Needs no
 # /dev/kvm: without it, `virsh start` must say why it cannot.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../lib/libvirt.sh"
 
 start_serve
 v version >"$T/version.txt" 2>&1 || fail "virsh version: $(cat "$T/version.txt")"
