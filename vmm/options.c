@@ -637,31 +637,6 @@ static void defaults(struct options *o)
 			      .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
 }
 
-int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
-{
-	bool have_guest = false, have_profile = false, have_mem = false;
-	int c;
-
-	defaults(o);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			return errbuf_set(err, errlen, -EINVAL,
-					  "bad option '%s' (see ksmvmm --help)", argv[optind - 1]);
-		have_mem |= c == OPT_MEM;
-		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
-			return -EINVAL;
-	}
-	if (optind < argc)
-		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
-	if (!have_mem)
-		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
-	if (o->state_dir)
-		return errbuf_set(err, errlen, -EINVAL, "--state-dir is for ksmvmm serve");
-	return check_combination(o, have_guest, have_profile, err, errlen);
-}
-
 static const char *opt_name(int c)
 {
 	for (const struct option *l = long_opts; l->name; l++)
@@ -690,9 +665,15 @@ static bool serve_option(int c)
 	}
 }
 
-int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen)
+/* What the arguments gave, for the checks after the loop. */
+struct seen {
+	bool guest, profile, mem;
+};
+
+/* Apply every option of @argv to @o (from the defaults); @serve: only fleet-wide ones. */
+static int parse_args(int argc, char **argv, struct options *o, bool serve, struct seen *seen,
+		      char *err, size_t errlen)
 {
-	bool have_guest = false, have_profile = false;
 	int c;
 
 	defaults(o);
@@ -702,17 +683,39 @@ int options_parse_serve(int argc, char **argv, struct options *o, char *err, siz
 		if (c == '?' || c == ':')
 			return errbuf_set(err, errlen, -EINVAL,
 					  "bad option '%s' (see ksmvmm --help)", argv[optind - 1]);
-		if (!serve_option(c))
-			return errbuf_set(
-			    err, errlen, -EINVAL,
-			    "--%s describes guests: ksmvmm serve takes them from domain "
-			    "XML (virsh define)",
-			    opt_name(c));
-		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
+		if (serve && !serve_option(c))
+			return errbuf_set(err, errlen, -EINVAL,
+					  "--%s describes guests: ksmvmm serve takes them from "
+					  "domain XML (virsh define)",
+					  opt_name(c));
+		seen->mem |= c == OPT_MEM;
+		if (apply_option(o, c, optarg, &seen->guest, &seen->profile, err, errlen))
 			return -EINVAL;
 	}
 	if (optind < argc)
 		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	struct seen seen = {0};
+
+	if (parse_args(argc, argv, o, false, &seen, err, errlen))
+		return -EINVAL;
+	if (!seen.mem)
+		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
+	if (o->state_dir)
+		return errbuf_set(err, errlen, -EINVAL, "--state-dir is for ksmvmm serve");
+	return check_combination(o, seen.guest, seen.profile, err, errlen);
+}
+
+int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	struct seen seen = {0};
+
+	if (parse_args(argc, argv, o, true, &seen, err, errlen))
+		return -EINVAL;
 	if (!o->state_dir)
 		return errbuf_set(err, errlen, -EINVAL, "--state-dir DIR is required");
 	if (!o->libvirt)

@@ -6,23 +6,8 @@
 # a guest and the engine drops it; create FILE runs a transient domain that goes away
 # when it shuts down.
 source "$(dirname "$0")/../lib/libvirt.sh"
-if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
-	echo "SKIPPED: /dev/kvm is missing, this test needs real KVM guests"
-	exit 77
-fi
+need_kvm
 
-ctl() { "$KSMCTL" --control "$SOCK" "$@"; }
-ready() { grep -q '^READY' "$T/console/$1.log" 2>/dev/null; }
-wait_until() { # SECONDS WHAT COMMAND...
-	local limit=$1 what=$2 i
-	shift 2
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		kill -0 "$VMM_PID" 2>/dev/null || fail "ksmvmm exited while waiting for $what"
-		sleep 0.1
-	done
-	fail "timed out after ${limit}s waiting for $what"
-}
 
 start_serve
 virsh -c "$URI" event --all --loop >"$T/events.log" 2>&1 &
@@ -36,7 +21,7 @@ for d in wl0 wl1 wl2; do
 	v start $d >"$T/out.txt" 2>&1 || fail "start $d: $(cat "$T/out.txt")"
 done
 for d in wl0 wl1 wl2; do
-	wait_until 180 "$d READY" ready $d
+	wait_for 180 "$d READY" ready $d
 done
 [ "$(v list --name | sort | tr '\n' ' ')" = "wl0 wl1 wl2 " ] || fail "running: $(v list --name)"
 v dominfo wl1 | grep -qE "^State: +running" || fail "dominfo wl1 is not running"
@@ -48,7 +33,7 @@ import json, sys
 g = {x["name"]: x for x in json.load(sys.stdin)["guests"]}
 sys.exit(0 if all(g[n]["pages_merged"] > 1000 for n in ("wl0", "wl1", "wl2")) else 1)'
 }
-wait_until 120 "the three domains to merge" merged
+wait_for 120 "the three domains to merge" merged
 
 # domstats and python3-libvirt against ksmctl's figures (read one after the other: they
 # may move a little between the two reads).
@@ -108,15 +93,15 @@ sys.exit(1 if "wl2" in names else 0)' || fail "the fleet still has wl2 after des
 # create FILE: a transient domain; it goes away when it shuts down.
 workload_xml tmp0 >"$T/tmp0.xml"
 v create "$T/tmp0.xml" >/dev/null || fail "create tmp0"
-wait_until 180 "tmp0 READY" ready tmp0
+wait_for 180 "tmp0 READY" ready tmp0
 v dominfo tmp0 | grep -qE "^Persistent: +no" || fail "tmp0 is not transient"
 v shutdown tmp0 >/dev/null || fail "shutdown tmp0"
 gone() { ! v list --all --name | grep -qx tmp0; }
-wait_until 30 "tmp0 to go away" gone
+wait_for 30 "tmp0 to go away" gone
 
 # Start wl2 again: it boots anew and merges again.
 v start wl2 >/dev/null || fail "start wl2 again"
-wait_until 180 "wl2 READY again" grep -c '^READY' "$T/console/wl2.log"
+wait_for 180 "wl2 READY again" grep -c '^READY' "$T/console/wl2.log"
 
 sleep 1
 kill $EV_PID 2>/dev/null

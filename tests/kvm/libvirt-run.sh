@@ -4,29 +4,14 @@
 # `virsh create` adds a guest that merges with them; `virsh define` is refused (nothing
 # persists without serve); destroying every domain ends ksmvmm run with status 0.
 source "$(dirname "$0")/../lib/libvirt.sh"
-if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
-	echo "SKIPPED: /dev/kvm is missing, this test needs real KVM guests"
-	exit 77
-fi
-ctl() { "$KSMCTL" --control "$SOCK" "$@"; }
-wait_until() { # SECONDS WHAT COMMAND...
-	local limit=$1 what=$2 i
-	shift 2
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		kill -0 "$VMM_PID" 2>/dev/null || fail "ksmvmm exited while waiting for $what"
-		sleep 0.1
-	done
-	fail "timed out after ${limit}s waiting for $what"
-}
-ready() { grep -q '^READY' "$T/console/$1.log" 2>/dev/null; }
+need_kvm
 
 "$KSMVMM" run --count 2 --mem 64M --guest workload --profile shared=50,zero=10 \
 	--control "$SOCK" --libvirt "$LV_SOCK" --console "$T/console" >"$T/vmm.log" 2>&1 &
 VMM_PID=$!
-wait_until 30 "the libvirt socket" test -S "$LV_SOCK"
-wait_until 180 "g0 READY" ready g0
-wait_until 180 "g1 READY" ready g1
+wait_for 30 "the libvirt socket" test -S "$LV_SOCK"
+wait_for 180 "g0 READY" ready g0
+wait_for 180 "g1 READY" ready g1
 
 [ "$(v list --name | sort | tr '\n' ' ')" = "g0 g1 " ] || fail "virsh list: $(v list --name)"
 v dominfo g0 | grep -qE "^Persistent: +no" || fail "g0 is not a transient domain"
@@ -37,14 +22,14 @@ grep -q "<memory unit='KiB'>65536</memory>" "$T/g0.xml" || fail "dumpxml g0: mem
 sed -e 's|<name>g0</name>|<name>g2</name>|' -e '/<uuid>/d' "$T/g0.xml" >"$T/g2.xml"
 must_fail "define without a state directory" "ksmvmm serve --state-dir" define "$T/g2.xml"
 v create "$T/g2.xml" >/dev/null || fail "create g2: $(v create "$T/g2.xml" 2>&1)"
-wait_until 180 "g2 READY" ready g2
+wait_for 180 "g2 READY" ready g2
 merged() {
 	ctl stats --json | python3 -c '
 import json, sys
 g = {x["name"]: x for x in json.load(sys.stdin)["guests"]}
 sys.exit(0 if g["g2"]["pages_merged"] > 1000 else 1)'
 }
-wait_until 120 "g2 to merge with g0 and g1" merged
+wait_for 120 "g2 to merge with g0 and g1" merged
 ctl verify >"$T/verify.txt" || fail "verify: $(cat "$T/verify.txt")"
 [ "$(grep -cE '^g[0-9] VERIFY ok=[0-9]+ bad=0$' "$T/verify.txt")" -eq 3 ] ||
 	fail "not every guest verified bad=0: $(cat "$T/verify.txt")"

@@ -18,22 +18,7 @@ PYLV=/usr/bin/python3
 "$PYLV" -c 'import libvirt' 2>/dev/null ||
 	{ echo "SKIPPED: python3-libvirt is missing (apt-get install python3-libvirt)"; exit 77; }
 
-cleanup() {
-	if [ -n "$VMM_PID" ] && kill -0 "$VMM_PID" 2>/dev/null; then
-		kill -KILL "$VMM_PID" 2>/dev/null
-		wait "$VMM_PID" 2>/dev/null
-	fi
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*"
-	for f in "$T"/*.log "$T"/console/*.log; do
-		[ -f "$f" ] && { echo "--- $f"; tail -n 25 "$f"; }
-	done
-	exit 1
-}
+source tests/lib/common.sh
 
 # start_serve [ARGS...]: ksmvmm serve on $STATE with the libvirt and control sockets.
 start_serve() {
@@ -79,6 +64,11 @@ must_fail() {
 	grep -qF -- "$want" <<<"$out" || fail "$what: expected '$want' in: $out"
 	echo "ok: $what refused: $(grep -F -- "$want" <<<"$out" | head -n 1)"
 }
+
+ctl() { "$KSMCTL" --control "$SOCK" "$@"; }
+
+# ready NAME: guest NAME's console says READY (a workload guest filled its memory).
+ready() { grep -q '^READY' "$T/console/$1.log" 2>/dev/null; }
 
 # workload_xml NAME [PROFILE]: a workload domain called NAME (libvirt makes its UUID).
 workload_xml() {
