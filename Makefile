@@ -8,7 +8,7 @@
 
 CC := gcc
 B := build
-PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0
+PKGS := glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libvirt libsoup-3.0 libxml-2.0
 # Lazy (=) so a first `make test` can install the packages before this is evaluated.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -37,11 +37,13 @@ LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c))
 VMM_SRCS += $(wildcard virtio/*.c)
 VMM_LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter-out vmm/main.c,$(VMM_SRCS)))
 CTL_SRCS := $(wildcard tools/ksmctl/*.c)
-# ksmctl shares the protocol module with the VMM, mem_parse_size (vmm/mem.o: no KVM in
-# it), and the base layer lib/.
+# ksmctl shares the protocol module with the VMM, the report model and the Prometheus
+# formatter (the VMM's /metrics prints the same series), mem_parse_size (vmm/mem.o: no
+# KVM in it), and the base layer lib/.
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) \
 	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_json.o \
-	$(B)/vmm/control/protocol_dev.o $(B)/vmm/mem.o $(LIB_OBJS)
+	$(B)/vmm/control/protocol_dev.o $(B)/vmm/control/reportdata.o \
+	$(B)/vmm/control/metrics.o $(B)/vmm/mem.o $(LIB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 
@@ -140,7 +142,18 @@ $(B)/fuzz/fuzz_lvrpc: tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) $(wildcard vmm/lib
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o $@ tests/fuzz/fuzz_lvrpc.c $(FUZZ_LV_SRCS) \
 		$(PKG_LIBS)
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc
+
+# Our reader of libvirt's normalised domain XML (vmm/libvirt/domxml_read.c), on arbitrary
+# XML; domxml.c comes along for domxml_clear, and with it libvirt and the options.
+FUZZ_XML_SRCS := $(wildcard vmm/libvirt/domxml*.c) vmm/options.c vmm/mem.c $(wildcard lib/*.c)
+FUZZ_XML_PKGS := glib-2.0 libxml-2.0 libvirt
+$(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/libvirt/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $$(pkg-config --cflags $(FUZZ_XML_PKGS)) -o $@ $< \
+		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc $(B)/fuzz/fuzz_domxml
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

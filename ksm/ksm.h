@@ -94,6 +94,7 @@ struct ksm_tunables {
 /* Per-VM figures (pages unless said otherwise). */
 struct ksm_vm_stats {
 	char name[64];
+	void *opaque; /* the VM's ksm_add_vm @opaque: tells VMs of one name apart */
 	uint32_t group;
 	uint64_t pages_total;
 	uint64_t pages_merged;	  /* mapping a pool page uncopied */
@@ -171,10 +172,11 @@ void ksm_pass(struct ksm *k);
 size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max);
 
 /* Guest x guest sharing: @out[a * n + b] = pool pages mapped by both VM a and VM b
- * (a == b: pool pages VM a maps), VMs in registration order, for the first @n VMs.
+ * (a == b: pool pages VM a maps), VMs in registration order, for the first @n VMs;
+ * @opaques (may be NULL) gets VM a's ksm_add_vm @opaque in @opaques[a].
  * Takes the engine lock (waits for a running pass): call from a worker thread.
  * Returns the number of VMs filled, or -ENOMEM. */
-int ksm_matrix(struct ksm *k, uint64_t *out, size_t n);
+int ksm_matrix(struct ksm *k, uint64_t *out, void **opaques, size_t n);
 
 /* Set tunable @key ("interval_ms", "batch_pages", "max_stall_us", "scan_rate").
  * Returns 0, -ENOENT (unknown key) or -ERANGE. */

@@ -14,6 +14,7 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", vm->name);
+	s->opaque = vm->opaque;
 	s->group = vm->group;
 	s->pages_total = vm->npages;
 	s->merges = vm->merges;
@@ -152,7 +153,7 @@ static uint64_t common(const uint64_t *a, const uint64_t *b, uint64_t words)
 	return n;
 }
 
-int ksm_matrix(struct ksm *k, uint64_t *out, size_t n)
+int ksm_matrix(struct ksm *k, uint64_t *out, void **opaques, size_t n)
 {
 	uint64_t words = (k->pool.cap + 63) / 64, **bits;
 	size_t nvm = 0, i = 0;
@@ -164,9 +165,14 @@ int ksm_matrix(struct ksm *k, uint64_t *out, size_t n)
 	n = n < nvm ? n : nvm;
 	bits = calloc(nvm ? nvm : 1, sizeof(*bits));
 	/* The list is newest first: VM number nvm-1-i in registration order. */
-	for (const struct ksm_vm *vm = k->vms; bits && vm; vm = vm->next, i++)
-		if (nvm - 1 - i < n && !(bits[nvm - 1 - i] = mapped_bits(vm, words)))
+	for (const struct ksm_vm *vm = k->vms; bits && vm; vm = vm->next, i++) {
+		if (nvm - 1 - i >= n)
+			continue;
+		if (opaques)
+			opaques[nvm - 1 - i] = vm->opaque;
+		if (!(bits[nvm - 1 - i] = mapped_bits(vm, words)))
 			ret = -ENOMEM;
+	}
 	pthread_mutex_unlock(&k->lock);
 	if (!bits)
 		return -ENOMEM;

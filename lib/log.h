@@ -13,6 +13,11 @@ extern int log_level;
 
 void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The last error (level 0) this thread logged, without prefix and newline; "" after
+ * log_clear_error. Lets a caller hand a failure's own words to a remote client. */
+const char *log_last_error(void);
+void log_clear_error(void);
+
 #define pr_err(fmt, ...) log_printf(0, "ksmvmm: " pr_fmt(fmt) "\n", ##__VA_ARGS__)
 #define pr_warn(fmt, ...) log_printf(1, "ksmvmm: " pr_fmt(fmt) "\n", ##__VA_ARGS__)
 #define pr_info(fmt, ...) log_printf(2, "ksmvmm: " pr_fmt(fmt) "\n", ##__VA_ARGS__)

@@ -57,13 +57,17 @@ for t in tests/docs/*.sh; do
 	run_one "$n" bash "$t"
 done
 
-# The libvirt endpoint over a fake backend, driven by the unmodified virsh and
-# python3-libvirt (no KVM). Debian's python3 carries python3-libvirt; a python3 earlier
-# on PATH (pyenv) may not.
+# libvirt's unmodified clients (virsh, python3-libvirt) against the endpoint: over a fake
+# backend, and against `ksmvmm serve` (no KVM needed). Debian's python3 carries
+# python3-libvirt; a python3 earlier on PATH (pyenv) may not.
+for t in tests/libvirt/*.sh; do
+	n=libvirt/$(basename "$t" .sh)
+	[[ $n == libvirt/lib ]] && continue
+	[[ -n $filter && $n != *$filter* ]] && continue
+	run_one "$n" timeout 600 bash "$t"
+done
 lv_py=/usr/bin/python3
 [ -x $lv_py ] || lv_py=python3
-[[ -z $filter || libvirt/virsh-fake == *$filter* ]] &&
-	run_one libvirt/virsh-fake bash tests/libvirt/virsh-fake.sh
 for t in python-fake garbage-fake; do
 	[[ -n $filter && libvirt/$t != *$filter* ]] && continue
 	run_one libvirt/$t $lv_py -B tests/libvirt/$t.py

@@ -88,6 +88,8 @@ while read -r mod; do
 	insmod "/lib/modules/$mod" || echo "KVM-IN-QEMU: insmod $mod failed"
 done </lib/modules/order
 [ -c /dev/kvm ] || { dmesg | grep -i -E 'kvm|svm' | tail -n 5; halt_vm "no /dev/kvm"; }
+# Loopback up: tests reach the VMM over TCP on 127.0.0.1 (the HTTP /metrics endpoint).
+ip link set lo up || echo "KVM-IN-QEMU: cannot bring up the loopback interface"
 o=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o "$o,ro,cache=loose" hostroot /newroot || halt_vm "cannot mount host root"
 mount -t proc proc /newroot/proc

@@ -6,7 +6,7 @@ PKGS="gcc make pkg-config binutils clang-format linux-libc-dev libxxhash-dev lib
 libjson-glib-dev busybox-static cpio gzip xz-utils zstd python3 procps
 libcairo2-dev fonts-dejavu-core python3-jsonschema libxml2-utils bsdutils tmux
 clang libclang-rt-14-dev
-libvirt-dev libvirt-clients python3-libvirt libsoup-3.0-dev"
+libvirt-dev libvirt-clients python3-libvirt libsoup-3.0-dev libxml2-dev python3-prometheus-client"
 
 missing=""
 for p in $PKGS; do

@@ -1,4 +1,5 @@
-/* fleet.c - the guests of one ksmvmm process, created alike and addressed by name. */
+/* fleet.c - the guests of one ksmvmm process: created alike by `ksmvmm run`, or one by
+ * one at run time (`ksmvmm serve`, libvirt), addressed by name, and their life. */
 #define pr_fmt(fmt) "fleet: " fmt
 #include "vmm/fleet.h"
 
@@ -11,42 +12,27 @@
 #include <unistd.h>
 
 #include "ksm/ksm.h"
-#include "vmm/guest.h"
-#include "vmm/guest_abi.h"
-#include "vmm/vcpu.h"
+#include "lib/errbuf.h"
 #include "lib/log.h"
 #include "lib/page.h"
-#include "vmm/devices/table.h"
-#include "vmm/devices/wl_dev.h"
-#include "vmm/workload.h"
+#include "vmm/fleet_internal.h"
+#include "vmm/guest.h"
 
 /* Refuse fleets promising more than this many times the host's RAM: a typo guard. */
 #define MAX_OVERCOMMIT 8
 
-#define MAX_GROUPS OPT_MAX_GROUP_RULES + 1
-
-struct fleet {
-	size_t nr;
-	struct guest **guests;
-	enum merge_mode merge;
-	struct ksm *ksm; /* the merge engine (--merge=vmm), else NULL */
-	unsigned nr_groups;
-	char groups[MAX_GROUPS][OPT_GROUP_NAME_MAX]; /* group id -> name */
-	void (*end_cb)(void *opaque);
-	void *end_opaque;
-};
-
-static int check_host_memory(const struct options *o)
+/* @f_extra: RAM of the guests already running. */
+static int check_host_memory(const struct options *o, unsigned long long f_extra)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	unsigned long long host = (unsigned long long) pages * (unsigned long long) psize;
-	unsigned long long want = (unsigned long long) o->count * o->mem;
+	unsigned long long want = (unsigned long long) o->count * o->mem + f_extra;
 
 	if (pages > 0 && psize > 0 && want / MAX_OVERCOMMIT > host) {
-		pr_err(
-		    "%u guests x %llu MiB = %llu GiB is more than %dx this host's %llu GiB of RAM",
-		    o->count, (unsigned long long) (o->mem >> 20), want >> 30, MAX_OVERCOMMIT,
-		    host >> 30);
+		pr_err("%u guest%s x %llu MiB (%llu GiB with the guests running) is more than "
+		       "%dx this host's %llu GiB of RAM",
+		       o->count, o->count == 1 ? "" : "s", (unsigned long long) (o->mem >> 20),
+		       want >> 30, MAX_OVERCOMMIT, host >> 30);
 		return -ENOMEM;
 	}
 	return 0;
@@ -128,7 +114,8 @@ static const struct ksm_vm_ops guest_ksm_ops = {
     .fetch_reported = op_fetch_reported,
 };
 
-/* Id of sharing group @name ("none" opts out). */
+/* Id of sharing group @name ("none" opts out), UINT32_MAX when the table is full.
+ * Caller holds f->lock once guests come and go. */
 static uint32_t group_id(struct fleet *f, const char *name)
 {
 	unsigned i;
@@ -138,6 +125,8 @@ static uint32_t group_id(struct fleet *f, const char *name)
 	for (i = 0; i < f->nr_groups; i++)
 		if (!strcmp(f->groups[i], name))
 			return i;
+	if (i == FLEET_MAX_GROUPS)
+		return UINT32_MAX;
 	snprintf(f->groups[i], sizeof(f->groups[i]), "%s", name);
 	f->nr_groups++;
 	return i;
@@ -158,17 +147,24 @@ static void engine_tunables(const struct options *o, struct ksm_tunables *t)
 static int register_guest(struct fleet *f, struct guest *g)
 {
 	struct ksm_region r[MEM_MAX_REGIONS];
+	uint32_t group;
 
+	pthread_mutex_lock(&f->lock);
+	group = group_id(f, g->group);
+	pthread_mutex_unlock(&f->lock);
+	if (group == UINT32_MAX) {
+		pr_err("%s: too many sharing groups (at most %d)", g->name, FLEET_MAX_GROUPS);
+		return -ENOSPC;
+	}
 	for (unsigned i = 0; i < g->mem.nr_regions; i++)
 		r[i] = (struct ksm_region){.hva = g->mem.regions[i].hva,
 					   .gpa = g->mem.regions[i].gpa,
 					   .npages = g->mem.regions[i].size / PAGE_SIZE};
-	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group_id(f, g->group), r, g->mem.nr_regions,
-			       &guest_ksm_ops, g);
+	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group, r, g->mem.nr_regions, &guest_ksm_ops, g);
 	return g->ksm_vm ? 0 : -ENOMEM;
 }
 
-static int setup_merging(struct fleet *f, const struct options *o)
+static int setup_merging(struct fleet *f, const struct options *o, uint64_t max_pages)
 {
 	struct ksm_tunables t;
 
@@ -178,7 +174,7 @@ static int setup_merging(struct fleet *f, const struct options *o)
 	if (o->merge != MERGE_VMM)
 		return 0;
 	engine_tunables(o, &t);
-	f->ksm = ksm_create((uint64_t) o->count * (o->mem / PAGE_SIZE), &t);
+	f->ksm = ksm_create(max_pages, &t);
 	if (!f->ksm) {
 		int err = errno;
 
@@ -186,8 +182,10 @@ static int setup_merging(struct fleet *f, const struct options *o)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < f->nr; i++) {
-		if (register_guest(f, f->guests[i])) {
-			pr_err("cannot register %s with the merge engine", f->guests[i]->name);
+		struct guest *g = f->slots[i] ? f->slots[i]->g : NULL;
+
+		if (g && register_guest(f, g)) {
+			pr_err("cannot register %s with the merge engine", g->name);
 			return -ENOMEM;
 		}
 	}
@@ -198,36 +196,90 @@ static void on_guest_end(void *opaque, struct guest *g)
 {
 	struct fleet *f = opaque;
 
-	(void) g;
 	if (f->end_cb)
-		f->end_cb(f->end_opaque);
+		f->end_cb(f->end_opaque, g->index);
+}
+
+static struct fleet *fleet_alloc(size_t nr)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->slots = calloc(nr, sizeof(*f->slots)))) {
+		pr_err("out of memory");
+		free(f);
+		return NULL;
+	}
+	f->nr = nr;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+/* Put @g in slot @i (reserved or free) with the slot's reference. */
+static int fleet_fill(struct fleet *f, size_t i, struct guest *g)
+{
+	struct fleet_entry *e = f->slots[i] ? f->slots[i] : calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	g->on_end = on_guest_end;
+	g->on_end_opaque = f;
+	pthread_mutex_lock(&f->lock);
+	e->g = g;
+	e->refs = 1;
+	f->slots[i] = e;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
 }
 
 struct fleet *fleet_create(const struct options *o)
 {
 	struct fleet *f;
 
-	if (check_host_memory(o) || make_console_dir(o->console_dir))
+	long host_pages = sysconf(_SC_PHYS_PAGES);
+	uint64_t pool = (uint64_t) o->count * (o->mem / PAGE_SIZE);
+
+	if (check_host_memory(o, 0) || make_console_dir(o->console_dir))
 		return NULL;
-	f = calloc(1, sizeof(*f));
-	if (!f || !(f->guests = calloc(o->count, sizeof(*f->guests)))) {
-		pr_err("out of memory");
-		free(f);
+	/* With libvirt, more guests can join later (virsh create): room for them. */
+	f = fleet_alloc(o->libvirt ? OPT_MAX_GUESTS : o->count);
+	if (!f)
 		return NULL;
+	if (o->libvirt) {
+		f->dynamic = true;
+		f->base = *o;
+		pool = host_pages > 0 ? (uint64_t) host_pages : pool;
 	}
 	for (unsigned i = 0; i < o->count; i++) {
-		f->guests[i] = guest_create(o, i, o->count == 1);
-		if (!f->guests[i]) {
+		struct guest *g = guest_create(o, i, o->count == 1);
+
+		if (!g || fleet_fill(f, i, g)) {
+			guest_destroy(g);
 			fleet_destroy(f);
 			return NULL;
 		}
-		snprintf(f->guests[i]->group, sizeof(f->guests[i]->group), "%s",
-			 options_group_of(o, f->guests[i]->name));
-		f->guests[i]->on_end = on_guest_end;
-		f->guests[i]->on_end_opaque = f;
-		f->nr++;
+		snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
 	}
-	if (setup_merging(f, o)) {
+	if (setup_merging(f, o, pool)) {
+		fleet_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+struct fleet *fleet_create_dynamic(const struct options *base)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	struct fleet *f;
+
+	/* Canonical pages are real memory: never more of them than the host has. */
+	if (make_console_dir(base->console_dir))
+		return NULL;
+	f = fleet_alloc(OPT_MAX_GUESTS);
+	if (!f)
+		return NULL;
+	f->dynamic = true;
+	f->base = *base;
+	if (setup_merging(f, base, pages > 0 ? (uint64_t) pages : 1u << 20)) {
 		fleet_destroy(f);
 		return NULL;
 	}
@@ -236,9 +288,14 @@ struct fleet *fleet_create(const struct options *o)
 
 int fleet_start(struct fleet *f)
 {
-	for (size_t i = 0; i < f->nr; i++) {
-		int ret = guest_start(f->guests[i]);
+	size_t n = 0;
 
+	for (size_t i = 0; i < f->nr; i++) {
+		struct fleet_entry *e = fleet_get(f, i);
+		int ret = e ? guest_start(e->g) : 0;
+
+		n += e != NULL;
+		fleet_put(f, e);
 		if (ret) {
 			fleet_stop_all(f);
 			return ret;
@@ -249,17 +306,57 @@ int fleet_start(struct fleet *f)
 		fleet_stop_all(f);
 		return -EAGAIN;
 	}
-	pr_info("%zu guest%s running, merging: %s", f->nr, f->nr == 1 ? "" : "s",
+	pr_info("%zu guest%s running, merging: %s", n, n == 1 ? "" : "s",
 		f->merge == MERGE_VMM	 ? "in the VMM"
 		: f->merge == MERGE_HOST ? "host KSM"
 					 : "off");
 	return 0;
 }
 
-void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque), void *opaque)
+void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque, size_t slot), void *opaque)
 {
 	f->end_cb = cb;
 	f->end_opaque = opaque;
+}
+
+struct fleet_entry *fleet_get(struct fleet *f, size_t i)
+{
+	struct fleet_entry *e = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (i < f->nr && f->slots[i] && f->slots[i]->g) {
+		e = f->slots[i];
+		e->refs++;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return e;
+}
+
+/* The engine lets go of the RAM before it is unmapped, and of the pool pages after. */
+static void fleet_free_guest(struct fleet *f, struct guest *g)
+{
+	struct ksm_vm *vm = g->ksm_vm;
+
+	if (vm)
+		ksm_vm_detach(f->ksm, vm);
+	guest_destroy(g);
+	if (vm)
+		ksm_vm_free(f->ksm, vm);
+}
+
+void fleet_put(struct fleet *f, struct fleet_entry *e)
+{
+	bool last;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&f->lock);
+	last = --e->refs == 0;
+	pthread_mutex_unlock(&f->lock);
+	if (last) {
+		fleet_free_guest(f, e->g);
+		free(e);
+	}
 }
 
 size_t fleet_count(struct fleet *f)
@@ -267,12 +364,134 @@ size_t fleet_count(struct fleet *f)
 	return f->nr;
 }
 
-int fleet_find(struct fleet *f, const char *name)
+bool fleet_is_dynamic(struct fleet *f)
+{
+	return f->dynamic;
+}
+
+/* Slot of the guest called @name, or -ENOENT. Caller holds f->lock. */
+static int find_locked(struct fleet *f, const char *name)
 {
 	for (size_t i = 0; i < f->nr; i++)
-		if (!strcmp(f->guests[i]->name, name))
+		if (f->slots[i] && f->slots[i]->g && !strcmp(f->slots[i]->g->name, name))
 			return (int) i;
 	return -ENOENT;
+}
+
+int fleet_find(struct fleet *f, const char *name)
+{
+	int ret;
+
+	pthread_mutex_lock(&f->lock);
+	ret = find_locked(f, name);
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+/* Reserve a free slot for a guest called @name: its index, -EEXIST or -ENOSPC. */
+static int reserve_slot(struct fleet *f, const char *name, unsigned long long *ram)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&f->lock);
+	*ram = 0;
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->slots[i] && f->slots[i]->g)
+			*ram += f->slots[i]->g->mem.ram_size;
+	if (find_locked(f, name) >= 0) {
+		ret = -EEXIST;
+		goto out;
+	}
+	for (size_t i = 0; i < f->nr; i++) {
+		if (!f->slots[i] && (f->slots[i] = calloc(1, sizeof(*f->slots[i])))) {
+			ret = (int) i;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+static void release_slot(struct fleet *f, size_t i)
+{
+	pthread_mutex_lock(&f->lock);
+	free(f->slots[i]);
+	f->slots[i] = NULL;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Build, register and start the guest of @o in reserved slot @i. */
+static int add_in_slot(struct fleet *f, const struct options *o, size_t i)
+{
+	struct guest *g = guest_create(o, (unsigned) i, false);
+	int ret;
+
+	if (!g)
+		return -EINVAL;
+	snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
+	ret = f->ksm ? register_guest(f, g) : 0;
+	if (!ret)
+		ret = fleet_fill(f, i, g);
+	if (ret) {
+		fleet_free_guest(f, g);
+		return ret;
+	}
+	ret = guest_start(g);
+	if (ret)
+		pr_err("%s could not start: %s", g->name, strerror(-ret));
+	return ret; /* started or not, it is in its slot: fleet_remove_guest frees it */
+}
+
+int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t len)
+{
+	unsigned long long ram;
+	int i, ret;
+
+	if (!f->dynamic || o->count != 1 || !o->name_exact)
+		return errbuf_set(err, len, -EINVAL, "this fleet does not take guests at run time");
+	i = reserve_slot(f, o->name, &ram);
+	if (i == -EEXIST)
+		return errbuf_set(err, len, i, "a guest called %s is already running", o->name);
+	if (i < 0)
+		return errbuf_set(err, len, i, "the fleet is full (%d guests)", OPT_MAX_GUESTS);
+	log_clear_error();
+	if (check_host_memory(o, ram)) {
+		release_slot(f, (size_t) i);
+		return errbuf_set(err, len, -ENOMEM, "%s", log_last_error());
+	}
+	ret = add_in_slot(f, o, (size_t) i);
+	if (ret && !f->slots[i]->g) { /* never filled: nothing runs */
+		release_slot(f, (size_t) i);
+		return errbuf_set(err, len, ret, "%s", log_last_error());
+	}
+	if (ret) {
+		fleet_remove_guest(f, (size_t) i);
+		return errbuf_set(err, len, ret, "%s", log_last_error());
+	}
+	return i;
+}
+
+int fleet_remove_guest(struct fleet *f, size_t i)
+{
+	struct fleet_entry *e;
+	enum guest_state s;
+
+	pthread_mutex_lock(&f->lock);
+	e = i < f->nr ? f->slots[i] : NULL;
+	if (!e || !e->g) {
+		pthread_mutex_unlock(&f->lock);
+		return -ENOENT;
+	}
+	s = guest_get_state(e->g);
+	if (s != GUEST_STOPPED && s != GUEST_DEAD) {
+		pthread_mutex_unlock(&f->lock);
+		return -EBUSY;
+	}
+	f->slots[i] = NULL;
+	pthread_mutex_unlock(&f->lock);
+	fleet_put(f, e); /* the slot's reference */
+	return 0;
 }
 
 static void uuid_format(const uint8_t u[16], char out[37])
@@ -282,13 +501,8 @@ static void uuid_format(const uint8_t u[16], char out[37])
 		 u[13], u[14], u[15]);
 }
 
-int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
+static void fill_info(struct guest *g, struct fleet_guest_info *out)
 {
-	struct guest *g;
-
-	if (i >= f->nr)
-		return -ENOENT;
-	g = f->guests[i];
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "%s", g->name);
 	memcpy(out->uuid, g->uuid, sizeof(out->uuid));
@@ -308,6 +522,16 @@ int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
 	out->ready = g->ready;
 	snprintf(out->reason, sizeof(out->reason), "%s", g->reason);
 	pthread_mutex_unlock(&g->lock);
+}
+
+int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
+{
+	struct fleet_entry *e = fleet_get(f, i);
+
+	if (!e)
+		return -ENOENT;
+	fill_info(e->g, out);
+	fleet_put(f, e);
 	return 0;
 }
 
@@ -320,177 +544,45 @@ size_t fleet_live(struct fleet *f)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < f->nr; i++)
-		n += live(guest_get_state(f->guests[i]));
+	for (size_t i = 0; i < f->nr; i++) {
+		struct fleet_entry *e = fleet_get(f, i);
+
+		n += e && live(guest_get_state(e->g));
+		fleet_put(f, e);
+	}
 	return n;
 }
 
 int fleet_stop_guest(struct fleet *f, size_t i)
 {
-	if (i >= f->nr)
+	struct fleet_entry *e = fleet_get(f, i);
+	int ret;
+
+	if (!e)
 		return -ENOENT;
-	return guest_request_stop(f->guests[i]);
+	ret = guest_request_stop(e->g);
+	fleet_put(f, e);
+	return ret;
 }
 
 void fleet_stop_all(struct fleet *f)
 {
 	for (size_t i = 0; i < f->nr; i++)
-		guest_request_stop(f->guests[i]);
-}
-
-int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t max)
-{
-	if (i >= f->nr)
-		return -ENOENT;
-	return (int) devices_info(f->guests[i]->devices, out, max);
-}
-
-int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes)
-{
-	struct guest *g;
-
-	if (i >= f->nr)
-		return -ENOENT;
-	g = f->guests[i];
-	if (bytes > g->mem.ram_size)
-		return -ERANGE;
-	if (guest_get_state(g) != GUEST_RUNNING)
-		return -ESRCH;
-	return devices_balloon_target(g->devices, (uint32_t) (bytes / PAGE_SIZE));
-}
-
-/* The workload device of a running guest @i, or NULL with *err set. */
-static struct wl_dev *running_workload(struct fleet *f, size_t i, int *err)
-{
-	enum guest_state s;
-
-	if (i >= f->nr) {
-		*err = -ENOENT;
-		return NULL;
-	}
-	if (!f->guests[i]->wl) {
-		*err = -ENOTSUP;
-		return NULL;
-	}
-	s = guest_get_state(f->guests[i]);
-	if (s != GUEST_RUNNING) {
-		*err = -ESRCH;
-		return NULL;
-	}
-	return f->guests[i]->wl;
-}
-
-int fleet_verify_guest(struct fleet *f, size_t i, int timeout_ms, uint64_t *ok, uint64_t *bad)
-{
-	int err = 0;
-	struct wl_dev *d = running_workload(f, i, &err);
-
-	return d ? wl_dev_verify(d, timeout_ms, ok, bad) : err;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t ticks_to_ns(uint64_t ticks, unsigned long khz)
-{
-	return (uint64_t) ((unsigned __int128) ticks * 1000000 / khz);
-}
-
-/* The running workload guest @i and its TSC rate, for the timed requests (probe,
- * watch); NULL with *@err set when it has none. */
-static struct wl_dev *timed_workload(struct fleet *f, size_t i, unsigned long *khz, int *err)
-{
-	struct wl_dev *d = running_workload(f, i, err);
-
-	if (!d)
-		return NULL;
-	*khz = vcpu_tsc_khz(f->guests[i]->vcpus[0]);
-	if (!*khz) {
-		*err = -ENODATA;
-		return NULL;
-	}
-	return d;
-}
-
-/* Sort @n > 0 guest-timed samples (TSC ticks); their p50, p99 and max in ns. */
-static void tick_percentiles(uint32_t *ticks, size_t n, unsigned long khz, uint64_t *p50,
-			     uint64_t *p99, uint64_t *max)
-{
-	qsort(ticks, n, sizeof(ticks[0]), cmp_u32);
-	*p50 = ticks_to_ns(ticks[n / 2], khz);
-	*p99 = ticks_to_ns(ticks[n * 99 / 100], khz);
-	*max = ticks_to_ns(ticks[n - 1], khz);
-}
-
-int fleet_probe_guest(struct fleet *f, size_t i, uint32_t pages, int timeout_ms,
-		      struct fleet_probe *out)
-{
-	int err = 0;
-	unsigned long khz = 0;
-	struct wl_dev *d = timed_workload(f, i, &khz, &err);
-	uint32_t ticks[WL_PROBE_MAX];
-	size_t n = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!d)
-		return err;
-	err = wl_dev_probe(d, pages, timeout_ms, ticks, WL_PROBE_MAX, &n);
-	if (err || n == 0)
-		return err;
-	out->samples = n;
-	tick_percentiles(ticks, n, khz, &out->p50_ns, &out->p99_ns, &out->max_ns);
-	return 0;
-}
-
-int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold_us,
-		      struct fleet_watch *out)
-{
-	int err = 0;
-	unsigned long khz = 0;
-	struct wl_dev *d = timed_workload(f, i, &khz, &err);
-	struct wl_watch w;
-
-	memset(out, 0, offsetof(struct fleet_watch, stall_ns));
-	if (!d)
-		return err;
-	err = wl_dev_watch(d, ms, threshold_us, out->stall_ns, WL_WATCH_MAX, &w);
-	if (err)
-		return err;
-	if (w.nsamples)
-		tick_percentiles(out->stall_ns, w.nsamples, khz, &out->p50_ns, &out->p99_ns,
-				 &out->max_ns);
-	for (size_t j = 0; j < w.nsamples; j++) {
-		uint64_t ns = ticks_to_ns(out->stall_ns[j], khz);
-
-		out->stall_ns[j] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t) ns;
-	}
-	out->threshold_ns = (uint64_t) threshold_us * 1000;
-	out->watched_ns = ticks_to_ns(w.ticks, khz);
-	out->reads = w.reads;
-	out->stalls = w.stalls;
-	out->stalled_ns = ticks_to_ns(w.stall_ticks, khz);
-	out->nsamples = w.nsamples;
-	return 0;
-}
-
-int fleet_fault_guest(struct fleet *f, size_t i)
-{
-	int err = 0;
-	struct wl_dev *d = running_workload(f, i, &err);
-
-	return d ? wl_dev_fault(d) : err;
+		fleet_stop_guest(f, i);
 }
 
 int fleet_exit_status(struct fleet *f)
 {
-	for (size_t i = 0; i < f->nr; i++)
-		if (guest_get_state(f->guests[i]) == GUEST_DEAD)
-			return 1;
-	return 0;
+	int status = 0;
+
+	for (size_t i = 0; i < f->nr; i++) {
+		struct fleet_entry *e = fleet_get(f, i);
+
+		if (e && guest_get_state(e->g) == GUEST_DEAD)
+			status = 1;
+		fleet_put(f, e);
+	}
+	return status;
 }
 
 void fleet_destroy(struct fleet *f)
@@ -501,37 +593,17 @@ void fleet_destroy(struct fleet *f)
 	if (f->ksm)
 		ksm_stop(f->ksm);
 	for (size_t i = 0; i < f->nr; i++) {
-		struct ksm_vm *vm = f->guests[i]->ksm_vm;
+		struct fleet_entry *e = f->slots[i];
 
-		/* The engine lets go of the RAM before it is unmapped, and of the pool
-		 * pages after. */
-		if (vm)
-			ksm_vm_detach(f->ksm, vm);
-		guest_destroy(f->guests[i]);
-		if (vm)
-			ksm_vm_free(f->ksm, vm);
+		/* Nobody else holds a reference now: the control socket is gone. */
+		if (e && e->g)
+			fleet_free_guest(f, e->g);
+		free(e);
 	}
 	ksm_destroy(f->ksm);
-	free(f->guests);
+	pthread_mutex_destroy(&f->lock);
+	free(f->slots);
 	free(f);
-}
-
-int fleet_merge_stats(struct fleet *f, struct ksm_stats *s, struct ksm_vm_stats *vms, size_t max)
-{
-	if (!f->ksm)
-		return -ENOTSUP;
-	/* Guests registered in fleet order, and the engine reports them in that order. */
-	return (int) ksm_get_stats(f->ksm, s, vms, max);
-}
-
-int fleet_merge_matrix(struct fleet *f, uint64_t *out, size_t n)
-{
-	return f->ksm ? ksm_matrix(f->ksm, out, n) : -ENOTSUP;
-}
-
-int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)
-{
-	return f->ksm ? ksm_set_tunable(f->ksm, key, value) : -ENOTSUP;
 }
 
 enum merge_mode fleet_merge_mode(struct fleet *f)

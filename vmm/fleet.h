@@ -1,8 +1,9 @@
 /* fleet.h - N identical guests in one process: start, query, verify, stop.
  *
  * Thread rules: every function here may be called from any thread (the control
- * socket calls them from the GLib main loop and from worker threads). Guest indices
- * are stable for the life of the fleet; stopped and dead guests keep their slot.
+ * socket calls them from the GLib main loop and from worker threads). A guest keeps its
+ * slot (index) for its life; stopped and dead guests keep it until fleet_remove_guest
+ * (only dynamic fleets remove guests). Empty slots answer -ENOENT.
  */
 #ifndef VMM_FLEET_H
 #define VMM_FLEET_H
@@ -43,10 +44,28 @@ struct fleet *fleet_create(const struct options *opts);
 /* Start all vCPU threads. Returns 0 or -errno (the fleet is then stopped). */
 int fleet_start(struct fleet *f);
 
-/* Called (from a vCPU thread) each time a guest stops or dies; may be NULL. */
-void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque), void *opaque);
+/* A fleet with no guests yet that takes them at run time (`ksmvmm serve`, libvirt):
+ * @base gives the fleet-wide settings (merge mode, engine tunables, console directory).
+ * Its merge engine runs from fleet_start on. Returns NULL after one clear error. */
+struct fleet *fleet_create_dynamic(const struct options *base);
 
-/* Number of guest slots. */
+/* True for a fleet of fleet_create_dynamic. */
+bool fleet_is_dynamic(struct fleet *f);
+
+/* Build and start one guest of a dynamic fleet from @o (count 1, name_exact) and
+ * register it with the engine. Returns its slot, or -errno with the reason in @err
+ * (-EEXIST: a guest of that name is in the fleet, -ENOSPC: no free slot). */
+int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t len);
+
+/* Take an ended guest out of its slot; its memory is freed once no request uses it.
+ * Returns 0, -ENOENT, or -EBUSY while it runs (stop it first). */
+int fleet_remove_guest(struct fleet *f, size_t i);
+
+/* Called (from a vCPU thread) each time a guest stops or dies, with its slot; may be
+ * NULL. */
+void fleet_set_end_callback(struct fleet *f, void (*cb)(void *opaque, size_t slot), void *opaque);
+
+/* Number of guest slots (some may be empty in a dynamic fleet). */
 size_t fleet_count(struct fleet *f);
 
 /* Index of the guest called @name, or -ENOENT. */
@@ -111,6 +130,18 @@ int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t ma
  * driver inflates or deflates towards it. Returns 0, -ENOENT, -ENODEV (no balloon),
  * -ERANGE (more than the guest's RAM), -ESRCH (not running). */
 int fleet_balloon(struct fleet *f, size_t i, uint64_t bytes);
+
+/* The balloon of a guest and the statistics its driver last sent. */
+struct fleet_balloon_stats {
+	uint64_t actual_bytes; /* memory in the balloon (taken from the guest) */
+	uint64_t val[16];      /* by VIRTIO_BALLOON_S_* tag: bytes, or counts for faults */
+	uint32_t valid;	       /* bit per tag the guest sent */
+	uint64_t age_us;       /* since that update; UINT64_MAX: none yet */
+};
+
+/* Fill @out for guest @i; @refresh: also ask its driver for fresh statistics (they come
+ * a moment later). Returns 0, -ENOENT, -ENODEV (no balloon). */
+int fleet_balloon_stats(struct fleet *f, size_t i, bool refresh, struct fleet_balloon_stats *out);
 
 struct ksm_stats;
 struct ksm_vm_stats;

@@ -1,6 +1,7 @@
 /* options.c - parse `ksmvmm run` arguments and workload memory profiles into struct options. */
 #include "vmm/options.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -136,9 +137,15 @@ const char options_usage[] =
     "                   [--ram-image FILE] [--workload-image FILE] |\n"
     "                   --kernel BZIMAGE|VMLINUX [--initrd FILE] [--cmdline STR])\n"
     "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
-    "                  [--control SOCKET] [--console DIR] [--verbose]\n"
+    "                  [--control SOCKET] [--libvirt SOCKET] [--metrics [ADDR:]PORT]\n"
+    "                  [--console DIR] [--verbose]\n"
+    "       ksmvmm serve --state-dir DIR [--libvirt SOCKET] [--control SOCKET]\n"
+    "                  [--metrics [ADDR:]PORT] [--merge MODE] [engine tunables]\n"
+    "                  [--console DIR] [--verbose]\n"
     "\n"
-    "Runs N identical guests in one process.\n"
+    "run: runs N identical guests in one process.\n"
+    "serve: runs the domains libvirt's clients define and start (virsh -c\n"
+    "       'ksmvmm+unix:///system?socket=SOCKET'); definitions persist in DIR.\n"
     "  --count N        guests to start (1..256, default 1)\n"
     "  --mem SIZE       RAM per guest, e.g. 256M or 1G (required)\n"
     "  --cpus C         vCPUs per guest (1..8, default 1)\n"
@@ -176,6 +183,12 @@ const char options_usage[] =
     "                   engine: most pages hashed per second (0: no limit)\n"
     "                   (engine tunables change at run time too: ksmctl set)\n"
     "  --control SOCKET serve ksmctl on this Unix socket (mode 0600)\n"
+    "  --libvirt SOCKET serve libvirt's remote protocol on this Unix socket (mode 0600;\n"
+    "                   serve's default: " OPT_DEFAULT_LIBVIRT_SOCKET ")\n"
+    "  --state-dir DIR  serve: domain definitions (DIR/NAME.xml) and autostart marks\n"
+    "  --metrics [ADDR:]PORT\n"
+    "                   serve Prometheus metrics over HTTP at /metrics (ADDR defaults to\n"
+    "                   127.0.0.1; any other address only when given, e.g. 0.0.0.0:9177)\n"
     "  --console DIR    write each guest's serial console to DIR/NAME.log\n"
     "                   (with one guest the console also goes to stdout)\n"
     "  --verbose        log debug messages too\n";
@@ -191,6 +204,7 @@ enum {
 	OPT_INITRD,
 	OPT_CMDLINE,
 	OPT_CONTROL,
+	OPT_METRICS,
 	OPT_CONSOLE,
 	OPT_IMAGE,
 	OPT_VERBOSE,
@@ -204,6 +218,8 @@ enum {
 	OPT_RAM_IMAGE,
 	OPT_DISK,
 	OPT_VIRTIO,
+	OPT_LIBVIRT,
+	OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -217,6 +233,7 @@ static const struct option long_opts[] = {
     {"initrd", required_argument, NULL, OPT_INITRD},
     {"cmdline", required_argument, NULL, OPT_CMDLINE},
     {"control", required_argument, NULL, OPT_CONTROL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"console", required_argument, NULL, OPT_CONSOLE},
     {"workload-image", required_argument, NULL, OPT_IMAGE},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -230,6 +247,8 @@ static const struct option long_opts[] = {
     {"ram-image", required_argument, NULL, OPT_RAM_IMAGE},
     {"disk", required_argument, NULL, OPT_DISK},
     {"virtio", required_argument, NULL, OPT_VIRTIO},
+    {"libvirt", required_argument, NULL, OPT_LIBVIRT},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -377,6 +396,57 @@ static int set_u64(const char *opt, const char *v, uint64_t min, uint64_t max, u
 	return 0;
 }
 
+/* @addr (of @len bytes, not terminated) as an address of family @af into @host. */
+static bool metrics_host(const char *addr, size_t len, int af, char host[OPT_METRICS_HOST_MAX])
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (len >= OPT_METRICS_HOST_MAX)
+		return false;
+	memcpy(host, addr, len);
+	host[len] = '\0';
+	if (af == AF_INET && !strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	return inet_pton(af, host, bin) == 1;
+}
+
+int options_parse_metrics(const char *s, char host[OPT_METRICS_HOST_MAX], unsigned *port, char *err,
+			  size_t errlen)
+{
+	const char *colon = strrchr(s, ':');
+	const char *p = colon ? colon + 1 : s;
+	unsigned long long n;
+	bool ok;
+
+	if (!colon)
+		ok = metrics_host("127.0.0.1", 9, AF_INET, host);
+	else if (s[0] == '[')
+		ok = colon > s + 1 && colon[-1] == ']' &&
+		     metrics_host(s + 1, (size_t) (colon - s - 2), AF_INET6, host);
+	else
+		ok = metrics_host(s, (size_t) (colon - s), AF_INET, host);
+	if (!ok)
+		return errbuf_set(err, errlen, -EINVAL,
+				  "--metrics '%s': want PORT, ADDR:PORT or [IPv6]:PORT with an IP "
+				  "address (e.g. 9177, 127.0.0.1:9177, [::1]:9177)",
+				  s);
+	if (parse_uint(p, 65535, &n))
+		return errbuf_set(err, errlen, -EINVAL, "--metrics '%s': the port is 0..65535", s);
+	*port = (unsigned) n;
+	return 0;
+}
+
+static int set_metrics(struct options *o, const char *v, char *err, size_t errlen)
+{
+	char host[OPT_METRICS_HOST_MAX];
+	unsigned port;
+
+	if (options_parse_metrics(v, host, &port, err, errlen))
+		return -EINVAL;
+	o->metrics = v;
+	return 0;
+}
+
 /* Is @name one of the comma-separated names in @list? */
 static bool in_list(const char *list, const char *name)
 {
@@ -498,6 +568,9 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_INITRD: o->initrd = v; return 0;
 	case OPT_CMDLINE: o->cmdline = v; return 0;
 	case OPT_CONTROL: o->control = v; return 0;
+	case OPT_LIBVIRT: o->libvirt = v; return 0;
+	case OPT_STATE_DIR: o->state_dir = v; return 0;
+	case OPT_METRICS: return set_metrics(o, v, err, errlen);
 	case OPT_CONSOLE: o->console_dir = v; return 0;
 	case OPT_IMAGE: o->workload_image = v; return 0;
 	case OPT_VERBOSE: o->verbose++; return 0;
@@ -531,6 +604,11 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 	if (o->kind == GUEST_KIND_LINUX && have_profile)
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--profile applies to --guest workload only");
+	return options_check(o, err, errlen);
+}
+
+int options_check(const struct options *o, char *err, size_t errlen)
+{
 	if (o->kind == GUEST_KIND_WORKLOAD && (o->initrd || o->cmdline))
 		return errbuf_set(err, errlen, -EINVAL,
 				  "--initrd and --cmdline apply to --kernel only");
@@ -550,29 +628,98 @@ static int check_combination(struct options *o, bool have_guest, bool have_profi
 	return 0;
 }
 
-int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+static void defaults(struct options *o)
 {
-	bool have_guest = false, have_profile = false, have_mem = false;
-	int c;
-
 	*o = (struct options){.count = 1,
 			      .cpus = 1,
 			      .name = "g",
 			      .virtio = OPT_VIRTIO_DEFAULT,
 			      .profile = {.seed = 1, .extent = PROFILE_DEFAULT_EXTENT}};
+}
+
+static const char *opt_name(int c)
+{
+	for (const struct option *l = long_opts; l->name; l++)
+		if (l->val == c)
+			return l->name;
+	return "?";
+}
+
+/* Options of `serve`: those that apply to the whole fleet. */
+static bool serve_option(int c)
+{
+	switch (c) {
+	case OPT_CONTROL:
+	case OPT_METRICS:
+	case OPT_LIBVIRT:
+	case OPT_STATE_DIR:
+	case OPT_CONSOLE:
+	case OPT_IMAGE:
+	case OPT_VERBOSE:
+	case OPT_MERGE:
+	case OPT_KSM_INTERVAL:
+	case OPT_KSM_BATCH:
+	case OPT_KSM_STALL:
+	case OPT_KSM_RATE: return true;
+	default: return false;
+	}
+}
+
+/* What the arguments gave, for the checks after the loop. */
+struct seen {
+	bool guest, profile, mem;
+};
+
+/* Apply every option of @argv to @o (from the defaults); @serve: only fleet-wide ones. */
+static int parse_args(int argc, char **argv, struct options *o, bool serve, struct seen *seen,
+		      char *err, size_t errlen)
+{
+	int c;
+
+	defaults(o);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return errbuf_set(err, errlen, -EINVAL,
 					  "bad option '%s' (see ksmvmm --help)", argv[optind - 1]);
-		have_mem |= c == OPT_MEM;
-		if (apply_option(o, c, optarg, &have_guest, &have_profile, err, errlen))
+		if (serve && !serve_option(c))
+			return errbuf_set(err, errlen, -EINVAL,
+					  "--%s describes guests: ksmvmm serve takes them from "
+					  "domain XML (virsh define)",
+					  opt_name(c));
+		seen->mem |= c == OPT_MEM;
+		if (apply_option(o, c, optarg, &seen->guest, &seen->profile, err, errlen))
 			return -EINVAL;
 	}
 	if (optind < argc)
 		return errbuf_set(err, errlen, -EINVAL, "unexpected argument '%s'", argv[optind]);
-	if (!have_mem)
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	struct seen seen = {0};
+
+	if (parse_args(argc, argv, o, false, &seen, err, errlen))
+		return -EINVAL;
+	if (!seen.mem)
 		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
-	return check_combination(o, have_guest, have_profile, err, errlen);
+	if (o->state_dir)
+		return errbuf_set(err, errlen, -EINVAL, "--state-dir is for ksmvmm serve");
+	return check_combination(o, seen.guest, seen.profile, err, errlen);
+}
+
+int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	struct seen seen = {0};
+
+	if (parse_args(argc, argv, o, true, &seen, err, errlen))
+		return -EINVAL;
+	if (!o->state_dir)
+		return errbuf_set(err, errlen, -EINVAL, "--state-dir DIR is required");
+	if (!o->libvirt)
+		o->libvirt = OPT_DEFAULT_LIBVIRT_SOCKET;
+	o->count = 0;
+	return 0;
 }

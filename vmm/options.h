@@ -85,7 +85,10 @@ struct options {
 	const char *kernel;
 	const char *initrd;
 	const char *cmdline;
-	const char *control; /* socket path or NULL */
+	const char *control;   /* socket path or NULL */
+	const char *libvirt;   /* libvirt remote-protocol socket path or NULL */
+	const char *state_dir; /* `ksmvmm serve`: where domain definitions persist */
+	const char *metrics; /* --metrics [ADDR:]PORT (checked by options_parse_metrics) or NULL */
 	const char *console_dir;
 	int verbose;
 	enum merge_mode merge;
@@ -113,10 +116,32 @@ uint64_t options_seed_of(const struct options *o, const char *name);
  * Returns 0, or -EINVAL after writing a reason into @err (size @errlen). */
 int profile_parse(const char *s, struct profile *p, char *err, size_t errlen);
 
+/* The checks that need the whole guest: kind against kernel, initrd and cmdline, the
+ * profile against the balloon and --ram-image, a workload guest's memory. Run by
+ * options_parse, and by whoever builds options another way (a libvirt domain). Returns
+ * 0, or -EINVAL with a one-line reason in @err. */
+int options_check(const struct options *o, char *err, size_t errlen);
+#define OPT_METRICS_HOST_MAX 64 /* an IPv6 literal and its NUL fit */
+
+/* Parse @s, the argument of --metrics: "PORT" (the loopback address 127.0.0.1),
+ * "ADDR:PORT" with ADDR an IPv4 address or "localhost", or "[ADDR]:PORT" with an IPv6
+ * one. Any other address than loopback must be given explicitly. PORT is 0..65535 (0: a
+ * free port the kernel picks). Writes the address as text into @host and the port into
+ * *@port. Returns 0, or -EINVAL with a one-line reason in @err. */
+int options_parse_metrics(const char *s, char host[OPT_METRICS_HOST_MAX], unsigned *port, char *err,
+			  size_t errlen);
+
 /* The text of `ksmvmm --help`: a line for every option options_parse accepts. */
 extern const char options_usage[];
 
 /* Parse the arguments after `run`. Returns 0, or -EINVAL with a one-line reason in @err. */
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
+
+/* The socket `ksmvmm serve` takes libvirt's clients on without --libvirt. */
+#define OPT_DEFAULT_LIBVIRT_SOCKET "/run/ksmvmm/libvirt-sock"
+
+/* Parse the arguments after `serve`: fleet-wide options only (guests come from domain
+ * XML), --state-dir required. Returns 0, or -EINVAL with a reason in @err. */
+int options_parse_serve(int argc, char **argv, struct options *o, char *err, size_t errlen);
 
 #endif

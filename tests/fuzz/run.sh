@@ -27,9 +27,12 @@ for t in build/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	mkdir -p "build/fuzz/corpus-$name"
+	# Seed inputs, if the target has some (read only: new inputs go to the corpus).
+	seeds=()
+	[ -d "tests/fuzz/seeds/$name" ] && seeds=("tests/fuzz/seeds/$name")
 	echo "== $name -runs=$runs"
 	"$t" -runs="$runs" -max_len=4096 -timeout=10 -artifact_prefix=build/fuzz/ \
-		"build/fuzz/corpus-$name" >"build/fuzz/$name.log" 2>&1
+		"build/fuzz/corpus-$name" "${seeds[@]}" >"build/fuzz/$name.log" 2>&1
 	r=$?
 	grep -E "^Done|ERROR|SUMMARY" "build/fuzz/$name.log"
 	[ $r -eq 0 ] || { tail -n 30 "build/fuzz/$name.log"; rc=1; }

@@ -39,8 +39,8 @@ ctl history nosuch 2>&1 | grep -q 'no guest named "nosuch"' || fail "history of 
 ctl metrics >"$T/metrics.txt" || fail "metrics"
 python3 tests/lib/prom.py "$T/metrics.txt" ksmvmm_guest_cost_bytes ksmvmm_guest_saved_bytes \
 	ksmvmm_sharing_pages ksmvmm_engine_merges_total ksmvmm_host_pss_bytes || fail "metrics"
-grep -q '^ksmvmm_guest_cost_bytes{guest="g3",group="fleet"} ' "$T/metrics.txt" ||
-	fail "metrics have no per-guest labels"
+grep -Eq '^ksmvmm_guest_cost_bytes\{domain="g3",uuid="[0-9a-f-]{36}",group="fleet"\} ' \
+	"$T/metrics.txt" || fail "metrics have no per-guest labels"
 
 # top under a pseudo-terminal: the guests show, the terminal is given back.
 script -qec "$KSMCTL --control $SOCK top --iterations 2 --interval 0.3" /dev/null \

@@ -475,7 +475,7 @@ static void test_matrix(void)
 	fake_add(k, b, "b", 0);
 	fake_add(k, c, "c", 0);
 	two_passes(k);
-	CHECK_EQ(ksm_matrix(k, m, 3), 3);
+	CHECK_EQ(ksm_matrix(k, m, NULL, 3), 3);
 	CHECK_EQ(m[0 * 3 + 1], 4);
 	CHECK_EQ(m[1 * 3 + 0], 4);
 	CHECK_EQ(m[1 * 3 + 2], 2);

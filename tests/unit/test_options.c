@@ -179,6 +179,40 @@ static bool parser_knows(char *name)
 	return !strstr(err, "bad option") && !strstr(err, "unknown option");
 }
 
+/* --metrics: loopback unless an address is given; bad addresses and ports refused. */
+static void test_metrics(void)
+{
+	static const char *const bad[] = {
+	    "",	       "abc",	   "70000",	      "-1",	      "127.0.0.1:",
+	    ":9177",   "1.2.3:80", "::1:9177",	      "[::1]",	      "[::1:9177",
+	    "[]:9177", "[zz]:80",  "host.example:80", "127.0.0.1:9x", "[127.0.0.1]:80",
+	};
+	char host[OPT_METRICS_HOST_MAX];
+	struct options o;
+	unsigned port;
+
+	CHECK_EQ(options_parse_metrics("9177", host, &port, err, sizeof(err)), 0);
+	CHECK(!strcmp(host, "127.0.0.1"));
+	CHECK_EQ(port, 9177);
+	CHECK_EQ(options_parse_metrics("0.0.0.0:80", host, &port, err, sizeof(err)), 0);
+	CHECK(!strcmp(host, "0.0.0.0"));
+	CHECK_EQ(port, 80);
+	CHECK_EQ(options_parse_metrics("[::1]:0", host, &port, err, sizeof(err)), 0);
+	CHECK(!strcmp(host, "::1"));
+	CHECK_EQ(port, 0);
+	CHECK_EQ(options_parse_metrics("localhost:9", host, &port, err, sizeof(err)), 0);
+	CHECK(!strcmp(host, "127.0.0.1"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ(options_parse_metrics(bad[i], host, &port, err, sizeof(err)), -EINVAL);
+		CHECK(strstr(err, "--metrics"));
+	}
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload"), 0);
+	CHECK(o.metrics == NULL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--metrics", "9177"), 0);
+	CHECK(o.metrics && !strcmp(o.metrics, "9177"));
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload", "--metrics", "x:1"), -EINVAL);
+}
+
 /* Every option `ksmvmm --help` describes (a line starting "  --NAME") is one the parser
  * accepts. tests/docs/options-help.sh checks the converse and README.md's table. */
 static void test_usage_options(void)
@@ -210,6 +244,7 @@ int main(void)
 	test_profile();
 	test_run_options();
 	test_seed_rules();
+	test_metrics();
 	test_usage_options();
 	return check_done("test_options");
 }

@@ -13,13 +13,14 @@
 #define REPORT_TIMEOUT_MS 30000
 #define MATRIX_MAX_PRINTED 16 /* wider matrices are left to --json and the picture */
 
-static void print_row(const struct rd_figures *f, const char *name, const char *group,
-		      const char *state)
+static void print_row(const struct rd_figures *f, const char *name, const char *uuid,
+		      const char *group, const char *state)
 {
 	double unmerged = (double) rd_unmerged(f);
 
-	printf("%-10s %-8s %-8s %8.1f %8.1f %8.1f %9llu %8.1f %5.1f%% %8llu %8.1f %5.1f%% %7.1f\n",
-	       name, group, state, rd_mib(f->mem_bytes), rd_mib(f->cost_bytes),
+	printf("%-10s %-36s %-8s %-8s %8.1f %8.1f %8.1f %9llu %8.1f %5.1f%% %8llu %8.1f %5.1f%% "
+	       "%7.1f\n",
+	       name, uuid, group, state, rd_mib(f->mem_bytes), rd_mib(f->cost_bytes),
 	       rd_mib(f->private_pages * PAGE_SIZE), (unsigned long long) f->shared_pages,
 	       rd_mib(f->shared_cost_bytes), 100.0 * f->pool_share,
 	       (unsigned long long) f->zero_pages, rd_mib(f->saved_bytes),
@@ -28,19 +29,21 @@ static void print_row(const struct rd_figures *f, const char *name, const char *
 
 void view_print_guests(const struct rd_report *r)
 {
-	printf("%-10s %-8s %-8s %8s %8s %8s %9s %8s %6s %8s %8s %6s %7s\n", "GUEST", "GROUP",
-	       "STATE", "RAM", "COST", "PRIVATE", "SHARED", "POOLSHR", "POOL%", "ZERO", "SAVED",
-	       "SAVED%", "COW/s");
-	printf("%-10s %-8s %-8s %8s %8s %8s %9s %8s %6s %8s %8s %6s %7s\n", "", "", "", "MiB",
-	       "MiB", "MiB", "pages", "MiB", "", "pages", "MiB", "", "");
+	printf("%-10s %-36s %-8s %-8s %8s %8s %8s %9s %8s %6s %8s %8s %6s %7s\n", "GUEST", "UUID",
+	       "GROUP", "STATE", "RAM", "COST", "PRIVATE", "SHARED", "POOLSHR", "POOL%", "ZERO",
+	       "SAVED", "SAVED%", "COW/s");
+	printf("%-10s %-36s %-8s %-8s %8s %8s %8s %9s %8s %6s %8s %8s %6s %7s\n", "", "", "", "",
+	       "MiB", "MiB", "MiB", "pages", "MiB", "", "pages", "MiB", "", "");
 	for (size_t i = 0; i < r->nguests; i++)
-		print_row(&r->guests[i], r->guests[i].name, r->guests[i].group, r->guests[i].state);
+		print_row(&r->guests[i], r->guests[i].name, r->guests[i].uuid, r->guests[i].group,
+			  r->guests[i].state);
 	if (!r->nguests)
 		printf("(no running guest)\n");
-	print_row(&r->totals, "TOTAL", "", "");
+	print_row(&r->totals, "TOTAL", "", "", "");
 	for (size_t i = 0; i < r->nended; i++)
-		printf("%-10s %-8s %-8s ended, no figures: %s\n", r->ended[i].name, "",
-		       r->ended[i].state, r->ended[i].reason[0] ? r->ended[i].reason : "-");
+		printf("%-10s %-36s %-8s %-8s ended, no figures: %s\n", r->ended[i].name,
+		       r->ended[i].uuid, "", r->ended[i].state,
+		       r->ended[i].reason[0] ? r->ended[i].reason : "-");
 }
 
 /* The kinds of a guest's devices in table order, e.g. "uart workload rng blk blk". */

@@ -37,16 +37,16 @@ static void print_guest(JsonObject *g, bool engine)
 	gint64 total = num(g, "pages_total");
 
 	if (!engine) {
-		printf("%-12s %-8s %-8s %8.1f\n", str(g, "name"), str(g, "group"), str(g, "state"),
-		       (double) total * PAGE_SIZE / MIB);
+		printf("%-12s %-36s %-8s %-8s %8.1f\n", str(g, "name"), str(g, "uuid"),
+		       str(g, "group"), str(g, "state"), (double) total * PAGE_SIZE / MIB);
 		return;
 	}
-	printf("%-12s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
-	       str(g, "name"), str(g, "group"), str(g, "state"), (double) total * PAGE_SIZE / MIB,
-	       pct(num(g, "pages_merged"), total), pct(num(g, "pages_zero"), total),
-	       pct(num(g, "pages_reported"), total), pct(num(g, "pages_unique"), total),
-	       pct(num(g, "pages_volatile"), total), (long long) num(g, "cow_breaks"),
-	       (double) num(g, "bytes_saved") / MIB);
+	printf("%-12s %-36s %-8s %-8s %8.1f %6.1f%% %6.1f%% %6.1f%% %6.1f%% %6.1f%% %9lld %8.1f\n",
+	       str(g, "name"), str(g, "uuid"), str(g, "group"), str(g, "state"),
+	       (double) total * PAGE_SIZE / MIB, pct(num(g, "pages_merged"), total),
+	       pct(num(g, "pages_zero"), total), pct(num(g, "pages_reported"), total),
+	       pct(num(g, "pages_unique"), total), pct(num(g, "pages_volatile"), total),
+	       (long long) num(g, "cow_breaks"), (double) num(g, "bytes_saved") / MIB);
 }
 
 static void print_engine(JsonObject *e)
@@ -81,11 +81,11 @@ static void print_all(JsonObject *root)
 
 	printf("merging: %s\n", str(root, "merge"));
 	if (e)
-		printf("%-12s %-8s %-8s %8s %7s %7s %7s %7s %7s %9s %8s\n", "NAME", "GROUP",
-		       "STATE", "MiB", "MERGED", "ZERO", "REPORT.", "UNIQUE", "VOLAT.", "COW",
-		       "SAVEDMiB");
+		printf("%-12s %-36s %-8s %-8s %8s %7s %7s %7s %7s %7s %9s %8s\n", "NAME", "UUID",
+		       "GROUP", "STATE", "MiB", "MERGED", "ZERO", "REPORT.", "UNIQUE", "VOLAT.",
+		       "COW", "SAVEDMiB");
 	else
-		printf("%-12s %-8s %-8s %8s\n", "NAME", "GROUP", "STATE", "MiB");
+		printf("%-12s %-36s %-8s %-8s %8s\n", "NAME", "UUID", "GROUP", "STATE", "MiB");
 	for (guint i = 0; guests && i < json_array_get_length(guests); i++) {
 		JsonNode *g = json_array_get_element(guests, i);
 

@@ -101,10 +101,40 @@ static bool report_is_live(const struct fleet_guest_info *info, int got, size_t 
 	return (int) i < got && (info->state == GUEST_STARTING || info->state == GUEST_RUNNING);
 }
 
+/* Keep the guests of the slots in @present[0..r->n) only, in slot order (a dynamic fleet
+ * has empty slots). */
+static void report_compact(struct report *r, const bool *present)
+{
+	size_t n = r->n, k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = 0;
+
+		if (!present[i])
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (present[j])
+				r->matrix[k * n + l++] = r->matrix[i * n + j];
+		r->info[k] = r->info[i];
+		r->vms[k] = r->vms[i];
+		r->cow_rate[k] = r->cow_rate[i];
+		r->live[k] = r->live[i];
+		r->ndev[k] = r->ndev[i];
+		memmove(&r->dev[k * FLEET_DEV_MAX], &r->dev[i * FLEET_DEV_MAX],
+			FLEET_DEV_MAX * sizeof(*r->dev));
+		k++;
+	}
+	/* The matrix rows were packed with stride n: repack them with stride k. */
+	for (size_t a = 0; a < k; a++)
+		memmove(&r->matrix[a * k], &r->matrix[a * n], k * sizeof(*r->matrix));
+	r->n = k;
+}
+
 /* Fill @r for fleet @f. Returns 0 or -errno (-ENOTSUP without the engine). */
 static int report_gather(struct report *r, struct fleet *f, struct history *h)
 {
 	size_t n = fleet_count(f), m = n ? n : 1;
+	bool *present;
 	int got;
 
 	r->n = n;
@@ -122,14 +152,20 @@ static int report_gather(struct report *r, struct fleet *f, struct history *h)
 		return got;
 	if (fleet_merge_matrix(f, r->matrix, n) < 0)
 		return -ENOMEM;
+	present = calloc(m, sizeof(*present));
+	if (!present)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (fleet_info(f, i, &r->info[i]) == 0)
+		present[i] = fleet_info(f, i, &r->info[i]) == 0;
+		if (present[i])
 			r->live[i] = report_is_live(&r->info[i], got, i);
 		r->ndev[i] = fleet_devices(f, i, &r->dev[i * FLEET_DEV_MAX], FLEET_DEV_MAX);
 		r->ndev[i] = CLAMP(r->ndev[i], 0, FLEET_DEV_MAX);
 		if (h && history_cow_rate(h, i, REPORT_COW_WINDOW_S, &r->cow_rate[i]))
 			r->cow_rate[i] = 0;
 	}
+	report_compact(r, present);
+	free(present);
 	if (!h || history_cow_rate(h, SIZE_MAX, REPORT_COW_WINDOW_S, &r->fleet_cow_rate))
 		r->fleet_cow_rate = 0;
 	r->host_err = control_report_read_host(&r->host);
@@ -237,6 +273,7 @@ static void put_guests(JsonBuilder *b, const struct report *r)
 		report_sum_add(&one, &r->vms[i], r->cow_rate[i]);
 		json_builder_begin_object(b);
 		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "uuid", r->info[i].uuid_str);
 		proto_add_string(b, "group", r->info[i].group);
 		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		put_sum(b, &one, report_pool_bytes(r));
@@ -256,6 +293,7 @@ static void put_ended(JsonBuilder *b, const struct report *r)
 			continue;
 		json_builder_begin_object(b);
 		proto_add_string(b, "name", r->info[i].name);
+		proto_add_string(b, "uuid", r->info[i].uuid_str);
 		proto_add_string(b, "state", guest_state_name(r->info[i].state));
 		proto_add_string(b, "reason", r->info[i].reason);
 		json_builder_end_object(b);

@@ -52,6 +52,7 @@ static void add_guest(JsonBuilder *b, const struct fleet_guest_info *info,
 {
 	json_builder_begin_object(b);
 	proto_add_string(b, "name", info->name);
+	proto_add_string(b, "uuid", info->uuid_str);
 	proto_add_string(b, "group", info->group);
 	proto_add_string(b, "state", guest_state_name(info->state));
 	if (s)

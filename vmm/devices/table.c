@@ -528,3 +528,19 @@ int devices_balloon_target(struct devices *d, uint32_t pages)
 	virtio_balloon_set_target(d->balloon->vd, pages);
 	return 0;
 }
+
+int devices_balloon_stats(struct devices *d, bool refresh, uint32_t *actual_pages,
+			  struct virtio_balloon_guest_stats *g)
+{
+	struct virtio_balloon_counters c;
+
+	if (!d || !d->balloon || !d->balloon->vd)
+		return -ENODEV;
+	virtio_balloon_counters(d->balloon->vd, &c);
+	*actual_pages = c.actual;
+	virtio_balloon_guest_stats(d->balloon->vd, g);
+	/* Ask for the next update now; until it comes, the last one is what there is. */
+	if (refresh)
+		virtio_balloon_request_stats(d->balloon->vd);
+	return 0;
+}

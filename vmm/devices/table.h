@@ -72,4 +72,11 @@ size_t devices_info(struct devices *d, struct fleet_device *out, size_t max);
 /* Set the balloon's target in 4 KiB pages. Returns 0 or -ENODEV (no balloon). */
 int devices_balloon_target(struct devices *d, uint32_t pages);
 
+struct virtio_balloon_guest_stats;
+
+/* The pages in the balloon and the guest's latest statistics; @refresh: ask the driver
+ * for fresh ones too. 0, or -ENODEV without a balloon. Any thread. */
+int devices_balloon_stats(struct devices *d, bool refresh, uint32_t *actual_pages,
+			  struct virtio_balloon_guest_stats *g);
+
 #endif

@@ -1,0 +1,44 @@
+/* fleet_internal.h - the fleet's slots, shared by fleet.c (life) and fleet_query.c
+ * (requests to one guest). Not for other modules: they use fleet.h.
+ *
+ * A slot holds an entry; an entry holds a guest and a count of its users. Whoever uses a
+ * guest outside the fleet lock holds a reference (fleet_get / fleet_put), so removing a
+ * guest from its slot (a libvirt domain that ended) never frees what another thread is
+ * still reading: the last fleet_put frees it.
+ */
+#ifndef VMM_FLEET_INTERNAL_H
+#define VMM_FLEET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "vmm/fleet.h"
+
+#define FLEET_MAX_GROUPS OPT_MAX_GROUP_RULES + 1
+
+struct fleet_entry {
+	struct guest *g; /* NULL while the slot is reserved for a guest being built */
+	unsigned refs;	 /* under fleet.lock; the slot itself holds one */
+};
+
+struct fleet {
+	size_t nr;		    /* slots: --count, or OPT_MAX_GUESTS when dynamic */
+	struct fleet_entry **slots; /* NULL: free */
+	pthread_mutex_t lock;	    /* slots and refs */
+	bool dynamic;		    /* guests come and go (fleet_add_guest) */
+	struct options base;	    /* dynamic: fleet-wide settings */
+	enum merge_mode merge;
+	struct ksm *ksm; /* the merge engine (--merge=vmm), else NULL */
+	unsigned nr_groups;
+	char groups[FLEET_MAX_GROUPS][OPT_GROUP_NAME_MAX]; /* group id -> name */
+	void (*end_cb)(void *opaque, size_t slot);
+	void *end_opaque;
+};
+
+/* The entry in slot @i with a reference taken, or NULL if no guest is there. */
+struct fleet_entry *fleet_get(struct fleet *f, size_t i);
+
+/* Drop a reference from fleet_get; the last one frees a removed guest. */
+void fleet_put(struct fleet *f, struct fleet_entry *e);
+
+#endif

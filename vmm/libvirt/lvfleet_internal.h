@@ -1,0 +1,69 @@
+/* lvfleet_internal.h - the domain records shared by lvfleet.c (life of domains) and
+ * lvstats.c (their figures). Not for other modules. */
+#ifndef VMM_LIBVIRT_LVFLEET_INTERNAL_H
+#define VMM_LIBVIRT_LVFLEET_INTERNAL_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "vmm/libvirt/backend.h"
+#include "vmm/libvirt/domxml.h"
+#include "vmm/libvirt/lvfleet.h"
+
+/* libvirt's reasons (virDomainRunningReason, virDomainShutoffReason, ...). */
+enum {
+	LV_RUNNING_BOOTED = 1,
+	LV_SHUTDOWN_USER = 1,
+	LV_SHUTOFF_UNKNOWN = 0,
+	LV_SHUTOFF_SHUTDOWN = 1,
+	LV_SHUTOFF_DESTROYED = 2,
+	LV_SHUTOFF_CRASHED = 3,
+	LV_SHUTOFF_FAILED = 6,
+};
+
+/* STOPPED event details (virDomainEventStoppedDetailType). */
+enum {
+	LV_STOPPED_SHUTDOWN = 0,
+	LV_STOPPED_DESTROYED = 1,
+	LV_STOPPED_CRASHED = 2,
+	LV_STOPPED_FAILED = 5,
+};
+
+struct lvdom {
+	char name[LV_NAME_MAX];
+	uint8_t uuid[LV_UUID_LEN];
+	bool has_def;	   /* @def holds its definition; false: a `ksmvmm run` guest */
+	struct domdef def; /* what the next start builds (and dumpxml shows) */
+	bool persistent;   /* defined in the state directory */
+	bool autostart;
+	bool owned;	 /* started by us: its slot is freed when it ends */
+	int slot;	 /* fleet slot while it runs, -1 otherwise */
+	int id;		 /* libvirt's domain id while it runs */
+	int stop_reason; /* LV_SHUTOFF_* the pending stop will end with, or -1 */
+	int off_reason;	 /* LV_SHUTOFF_* of its last end */
+};
+
+struct lvfleet {
+	struct fleet *fleet;
+	struct options base;
+	struct statedir *sd; /* NULL: nothing persists */
+	struct lv_server *server;
+	GPtrArray *doms; /* struct lvdom * */
+	int next_id;
+	bool kvm_ready;
+};
+
+/* lvstats.c: the figures of a domain. */
+int lvstats_memory(struct lvfleet *lf, struct lvdom *d, struct lv_memstat *out, size_t max);
+int lvstats_domain(struct lvfleet *lf, struct lvdom *d, struct lv_dom *info, unsigned stats,
+		   struct lv_param *out, size_t max);
+int lvstats_node_get(struct lvfleet *lf, struct lv_param *out, size_t max);
+int lvstats_node_set(struct lvfleet *lf, const struct lv_param *in, size_t n, struct lv_err *e);
+/* The balloon's size of a running domain in KiB (0 without one). */
+uint64_t lvstats_balloon_kib(struct lvfleet *lf, const struct lvdom *d);
+
+/* lvxml.c: the XML of a `ksmvmm run` guest (no definition), g_malloc'd. */
+char *lvxml_of_guest(const struct lvdom *d, const struct fleet_guest_info *info,
+		     const struct options *base);
+
+#endif
