@@ -95,7 +95,12 @@ bad "node-memory-tune refuses what the backend refuses" "cannot set 'shm_merge_a
 # Events: a listener sees what the commands below do.
 timeout 30 virsh -c "$LV_URI" event --all --loop >"$LV_DIR/events" 2>&1 &
 ev_pid=$!
-sleep 1
+# Ready once it has registered: the fake server's SIGUSR1 events reach it.
+for _ in $(seq 40); do
+	kill -USR1 "$LV_PID"
+	sleep 0.5
+	grep -q "fake-alpha': Crashed" "$LV_DIR/events" && break
+done
 
 cat >"$LV_DIR/new.xml" <<'XML'
 <domain type='kvm'><name>fake-new</name><memory unit='KiB'>98304</memory></domain>
@@ -137,8 +142,12 @@ hasnt "undefined domain gone" 'fake-new'
 bad "unknown domain" "failed to get domain 'nosuch'" dominfo nosuch
 bad "a procedure ksmvmm does not serve" 'not supported' suspend fake-alpha
 
+before=$(grep -c "Crashed" "$LV_DIR/events")
 kill -USR1 "$LV_PID" # three events from a thread outside the main loop
-sleep 1
+for _ in $(seq 100); do
+	[ "$(grep -c "Crashed" "$LV_DIR/events")" -ge $((before + 3)) ] && break
+	sleep 0.1
+done
 kill "$ev_pid" 2>/dev/null
 wait "$ev_pid" 2>/dev/null
 cp "$LV_DIR/events" "$out"
@@ -148,7 +157,7 @@ has "event: started" "event 'lifecycle' for domain 'fake-new': Started Booted"
 has "event: transient destroyed" "event 'lifecycle' for domain 'fake-transient': Stopped Destroyed"
 has "event: shut down" "event 'lifecycle' for domain 'fake-new': Stopped Shutdown"
 has "event: undefined" "event 'lifecycle' for domain 'fake-new': Undefined Removed"
-crashes=$(grep -o "fake-alpha': Crashed [A-Za-z]*" "$out" | cut -d' ' -f3 | tr '\n' ' ')
+crashes=$(grep -o "fake-alpha': Crashed [A-Za-z]*" "$out" | cut -d' ' -f3 | tail -n 3 | tr '\n' ' ')
 if [ "$crashes" = "Panicked Crashloaded unknown " ]; then
 	echo "ok: events from another thread, in order"
 else

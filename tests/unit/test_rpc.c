@@ -102,6 +102,42 @@ static int feed_length(uint32_t len)
 	return n ? 99 : bad;
 }
 
+/* A client that announces the largest packet and sends little costs little. */
+static void test_lazy_buffer(void)
+{
+	uint8_t word[4] = {RPC_PACKET_MAX >> 24, (RPC_PACKET_MAX >> 16) & 0xff,
+			   (RPC_PACKET_MAX >> 8) & 0xff, RPC_PACKET_MAX & 0xff};
+	struct rpc_framer f;
+	uint8_t *dst;
+	size_t want, total = 0;
+	int ret = 0;
+
+	rpc_framer_init(&f);
+	rpc_framer_want(&f, &dst, &want);
+	memcpy(dst, word, 4);
+	CHECK_EQ(rpc_framer_got(&f, 4), 0);
+	CHECK(f.cap < 64);
+	for (int i = 0; i < 10; i++) { /* 10 reads of whatever is offered: ~28 KiB */
+		rpc_framer_want(&f, &dst, &want);
+		memset(dst, 0, want);
+		total += want;
+		ret = rpc_framer_got(&f, want);
+	}
+	CHECK_EQ(ret, 0);
+	CHECK(f.cap <= 2 * (total + 4));
+	/* ... and the packet still completes, whole. */
+	while (ret == 0) {
+		rpc_framer_want(&f, &dst, &want);
+		memset(dst, 0, want);
+		ret = rpc_framer_got(&f, want);
+	}
+	CHECK_EQ(ret, 1);
+	size_t len;
+	rpc_framer_packet(&f, &len);
+	CHECK_EQ(len, RPC_PACKET_MAX);
+	rpc_framer_free(&f);
+}
+
 static void test_hostile_lengths(void)
 {
 	CHECK_EQ(feed_length(0), -EMSGSIZE);
@@ -182,6 +218,7 @@ int main(void)
 {
 	test_framing();
 	test_hostile_lengths();
+	test_lazy_buffer();
 	test_header();
 	test_error_reply();
 	return check_done("test_rpc");

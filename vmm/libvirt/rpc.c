@@ -27,8 +27,12 @@ void rpc_framer_free(struct rpc_framer *f)
 
 void rpc_framer_want(struct rpc_framer *f, uint8_t **p, size_t *n)
 {
+	if (f->have == f->cap && f->cap < f->need) { /* grow as the bytes arrive */
+		f->cap = MIN(f->need, f->cap * 2);
+		f->buf = g_realloc(f->buf, f->cap);
+	}
 	*p = f->buf + f->have;
-	*n = f->need - f->have;
+	*n = MIN(f->need, f->cap) - f->have;
 }
 
 static uint32_t rpc_load(const uint8_t *p)
@@ -43,11 +47,7 @@ static int rpc_framer_sized(struct rpc_framer *f)
 
 	if (len < RPC_PREFIX_SIZE || len > RPC_PACKET_MAX)
 		return -EMSGSIZE;
-	if (len > f->cap) {
-		f->buf = g_realloc(f->buf, len);
-		f->cap = len;
-	}
-	f->need = len;
+	f->need = len; /* the buffer grows in rpc_framer_want, never ahead of the data */
 	return 0;
 }
 
@@ -55,7 +55,7 @@ int rpc_framer_got(struct rpc_framer *f, size_t n)
 {
 	int ret;
 
-	if (n > f->need - f->have)
+	if (n > MIN(f->need, f->cap) - f->have)
 		return -EINVAL;
 	f->have += n;
 	if (f->have < f->need)

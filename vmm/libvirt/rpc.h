@@ -69,7 +69,8 @@ struct rpc_framer {
 void rpc_framer_init(struct rpc_framer *f);
 void rpc_framer_free(struct rpc_framer *f);
 /* Where the next bytes go: at most *@n of them into *@p (never past the current packet,
- * so a stream is never read ahead). */
+ * so a stream is never read ahead). The buffer doubles only as it fills, so a client
+ * that announces 4 MiB and sends nothing more costs a few bytes, not 4 MiB. */
 void rpc_framer_want(struct rpc_framer *f, uint8_t **p, size_t *n);
 /* @n bytes were stored at the place rpc_framer_want gave. Returns 1 when a whole packet
  * is there (rpc_framer_packet), 0 when more is needed, -EMSGSIZE for a length word out of
