@@ -346,8 +346,7 @@ static char *with_uuid(const char *xml, const uint8_t *uuid)
 	for (int i = 0, j = 0; i < LV_UUID_LEN; i++)
 		j += snprintf(str + j, sizeof(str) - (size_t) j, "%s%02x",
 			      i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", uuid[i]);
-	return g_strdup_printf("%.*s<uuid>%s</uuid>%s", (int) (name_end - xml), xml, str,
-			       name_end);
+	return g_strdup_printf("%.*s<uuid>%s</uuid>%s", (int) (name_end - xml), xml, str, name_end);
 }
 
 static int op_define(void *be, const char *xml, bool validate, struct lv_dom *out, struct lv_err *e)
