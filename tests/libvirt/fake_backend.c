@@ -14,7 +14,7 @@
 
 #include "vmm/libvirt/lvserver.h"
 
-#define FAKE_MAX 64
+#define FAKE_MAX 100
 #define FAKE_NS "https://ksmvmm.dev/xmlns/domain/1"
 
 struct fake_be {

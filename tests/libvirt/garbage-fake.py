@@ -8,6 +8,7 @@ import random
 import socket
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 os.chdir(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -110,6 +111,15 @@ try:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
     still_works(srv, keeper, "a client vanishing mid-call")
+
+    many = [lvfake.connect(srv.sock) for _ in range(70)]  # 64 at most are served
+    time.sleep(1)
+    refused = sum(lvfake.closed_by_peer(m, 0.01) for m in many)
+    check("clients over the limit are refused", refused == 70 + 1 - 64, refused)
+    for m in many:
+        m.close()
+    time.sleep(0.5)  # let the server see them go
+    still_works(srv, keeper, "too many clients")
 
     s = lvfake.connect(srv.sock)
     s.sendall(packet(KEEPALIVE, 1, 2, 0))  # PING

@@ -1,5 +1,7 @@
 /* lv_fake_server.c - the libvirt endpoint over the fake backend, for the client tests:
- * `lv-fake-server SOCKET` serves until SIGTERM or SIGINT. */
+ * `lv-fake-server SOCKET` serves until SIGTERM or SIGINT. SIGUSR1 starts a thread that
+ * reports three lifecycle events (fake-alpha crashed, details 0, 1, 2) from outside the
+ * main loop, as the fleet's vCPU threads do. */
 #include <stdio.h>
 
 #include <glib.h>
@@ -7,6 +9,27 @@
 
 #include "tests/libvirt/fake_backend.h"
 #include "vmm/libvirt/lvserver.h"
+
+static struct lv_server *server;
+
+static gpointer report_events(gpointer data)
+{
+	struct lv_dom d = {.name = "fake-alpha", .id = 7};
+
+	(void) data;
+	for (int i = 0; i < LV_UUID_LEN; i++)
+		d.uuid[i] = (uint8_t) (0x10 + i); /* fake-alpha's */
+	for (int detail = 0; detail < 3; detail++)
+		lv_server_lifecycle(server, &d, LV_EVENT_CRASHED, detail);
+	return NULL;
+}
+
+static gboolean on_usr1(gpointer data)
+{
+	(void) data;
+	g_thread_unref(g_thread_new("events", report_events, NULL));
+	return G_SOURCE_CONTINUE;
+}
 
 static gboolean on_signal(gpointer loop)
 {
@@ -31,6 +54,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fake_be_set_server(f, s);
+	server = s;
+	g_unix_signal_add(SIGUSR1, on_usr1, NULL);
 	g_unix_signal_add(SIGTERM, on_signal, loop);
 	g_unix_signal_add(SIGINT, on_signal, loop);
 	g_main_loop_run(loop);

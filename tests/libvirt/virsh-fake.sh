@@ -137,6 +137,7 @@ hasnt "undefined domain gone" 'fake-new'
 bad "unknown domain" "failed to get domain 'nosuch'" dominfo nosuch
 bad "a procedure ksmvmm does not serve" 'not supported' suspend fake-alpha
 
+kill -USR1 "$LV_PID" # three events from a thread outside the main loop
 sleep 1
 kill "$ev_pid" 2>/dev/null
 wait "$ev_pid" 2>/dev/null
@@ -147,6 +148,13 @@ has "event: started" "event 'lifecycle' for domain 'fake-new': Started Booted"
 has "event: transient destroyed" "event 'lifecycle' for domain 'fake-transient': Stopped Destroyed"
 has "event: shut down" "event 'lifecycle' for domain 'fake-new': Stopped Shutdown"
 has "event: undefined" "event 'lifecycle' for domain 'fake-new': Undefined Removed"
+crashes=$(grep -o "fake-alpha': Crashed [A-Za-z]*" "$out" | cut -d' ' -f3 | tr '\n' ' ')
+if [ "$crashes" = "Panicked Crashloaded unknown " ]; then
+	echo "ok: events from another thread, in order"
+else
+	echo "FAIL: events from another thread: got '$crashes'"
+	fails=$((fails + 1))
+fi
 
 kill -0 "$LV_PID" 2>/dev/null || { echo "FAIL: the server died"; fails=$((fails + 1)); }
 [ $fails -eq 0 ] || { echo "FAIL: $fails checks failed"; exit 1; }

@@ -3,6 +3,7 @@
  * refused, bad arguments give an error and leave the connection usable, keepalive PING
  * gets PONG, protocol breaks ask for the connection to close, lifecycle messages. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
@@ -252,11 +253,47 @@ static void test_events(void)
 	t_free(&t);
 }
 
+/* More domains than the first snapshot buffer holds: all are listed. */
+static void test_many_domains(void)
+{
+	struct xdr_writer a;
+	struct procs_dom_ref ref;
+	uint32_t n, count;
+	struct t t;
+	char xml[128];
+
+	t_init(&t);
+	open_conn(&t);
+	xdr_writer_init(&a, 4096);
+	for (int i = 0; i < 67; i++) { /* 3 + 67 = 70 */
+		snprintf(xml, sizeof(xml), "<domain><name>many-%02d</name></domain>", i);
+		xdr_writer_reset(&a);
+		xdr_put_string(&a, xml, 4096);
+		CHECK_EQ(call_remote(&t, 11, &a), 0);
+		CHECK_EQ(t.h.status, RPC_OK);
+	}
+	xdr_writer_reset(&a);
+	xdr_put_int(&a, 1);
+	xdr_put_uint(&a, 0);
+	CHECK_EQ(call_remote(&t, 273, &a), 0);
+	xdr_get_uint(&t.r, &n);
+	CHECK_EQ(n, 70);
+	for (uint32_t i = 0; i < n; i++)
+		procs_get_dom(&t.r, &ref);
+	xdr_get_uint(&t.r, &count);
+	CHECK_EQ(xdr_reader_done(&t.r), 0);
+	CHECK_EQ(count, 70);
+	CHECK(!strcmp(ref.name, "many-66"));
+	xdr_writer_free(&a);
+	t_free(&t);
+}
+
 int main(void)
 {
 	test_before_open();
 	test_calls();
 	test_unknown_and_protocol();
 	test_events();
+	test_many_domains();
 	return check_done("test_procs");
 }

@@ -32,7 +32,8 @@
 #include "vmm/libvirt/rpc.h"
 
 #define LV_BACKLOG 64
-#define LV_MAX_CLIENTS 128
+#define LV_MAX_CLIENTS 64	 /* each may hold one packet of up to RPC_PACKET_MAX */
+#define LV_ACCEPT_RETRY_MS 200	 /* pause after accept ran out of descriptors or memory */
 #define LV_OUT_LIMIT (8u << 20)	 /* queued output bytes before we stop reading */
 #define LV_PACKETS_PER_WAKEUP 16 /* packets served per read wakeup: others get a turn */
 /* The scratch writer holds one reply of at most RPC_PACKET_MAX, or an error reply that
@@ -62,7 +63,8 @@ struct lv_server {
 	dev_t dev; /* the socket file we bound: unlinked only if still ours */
 	ino_t ino;
 	int fd;
-	guint watch;
+	guint watch; /* accept source; 0 while paused */
+	guint retry; /* timer resuming accept; 0 = none */
 	GList *clients;
 	unsigned nclients;
 	struct xdr_writer scratch;
@@ -181,8 +183,9 @@ static gboolean client_on_event(gint fd, GIOCondition cond, gpointer data)
 	if (!ret)
 		ret = client_flush(cl);
 	if (ret < 0 || (cond & (G_IO_ERR | G_IO_NVAL)) || (cond & G_IO_HUP && !(cond & G_IO_IN))) {
+		/* Info, not a warning: any local process can make us drop it. */
 		if (ret < 0 && ret != -EPIPE && ret != -ECONNRESET)
-			pr_warn("dropping a client: %s", g_strerror(-ret));
+			pr_info("dropping a libvirt client: %s", g_strerror(-ret));
 		client_close(cl);
 		return G_SOURCE_REMOVE;
 	}
@@ -223,6 +226,27 @@ static void client_new(struct lv_server *s, int fd)
 	client_arm(cl);
 }
 
+static gboolean lv_on_accept(gint fd, GIOCondition cond, gpointer data);
+
+static gboolean lv_resume_accept(gpointer data)
+{
+	struct lv_server *s = data;
+
+	s->retry = 0;
+	s->watch = g_unix_fd_add(s->fd, G_IO_IN, lv_on_accept, s);
+	return G_SOURCE_REMOVE;
+}
+
+/* Out of descriptors or memory: the pending connection stays readable, so stop
+ * watching for a while instead of spinning on it. */
+static gboolean lv_pause_accept(struct lv_server *s, int err)
+{
+	pr_warn("cannot accept a libvirt client: %s (retrying)", g_strerror(err));
+	s->watch = 0;
+	s->retry = g_timeout_add(LV_ACCEPT_RETRY_MS, lv_resume_accept, s);
+	return G_SOURCE_REMOVE;
+}
+
 static gboolean lv_on_accept(gint fd, GIOCondition cond, gpointer data)
 {
 	struct lv_server *s = data;
@@ -232,9 +256,9 @@ static gboolean lv_on_accept(gint fd, GIOCondition cond, gpointer data)
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				pr_warn("cannot accept a libvirt client: %s", g_strerror(errno));
-			return G_SOURCE_CONTINUE;
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return G_SOURCE_CONTINUE;
+			return lv_pause_accept(s, errno);
 		}
 		if (s->nclients >= LV_MAX_CLIENTS) {
 			pr_warn("refusing a libvirt client: %d are connected", LV_MAX_CLIENTS);
@@ -429,7 +453,10 @@ void lv_server_destroy(struct lv_server *s)
 {
 	if (!s)
 		return;
-	g_source_remove(s->watch);
+	if (s->watch)
+		g_source_remove(s->watch);
+	if (s->retry)
+		g_source_remove(s->retry);
 	close(s->fd);
 	lv_unlink(s);
 	while (s->clients) {

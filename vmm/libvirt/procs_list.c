@@ -15,7 +15,9 @@
 /* REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX: parameters in one record. */
 #define LIST_STATS_WIRE_MAX 4096
 /* Parameters we ask the backend for, per domain. */
-#define LIST_STATS_MAX 512
+#define LIST_STATS_MAX 128
+/* Domains asked for first (small enough not to cost page faults per call). */
+#define LIST_FIRST_TRY 64
 
 /* virConnectListAllDomainsFlags */
 enum {
@@ -43,13 +45,22 @@ struct list_doms {
 	size_t n;
 };
 
+/* Take the snapshot: a small buffer first (the usual fleet), all LV_MAX_DOMAINS only
+ * when it came back full. */
 static void list_take(struct procs_call *c, struct list_doms *l)
 {
+	size_t max = LIST_FIRST_TRY;
 	int n;
 
-	l->d = g_new0(struct lv_dom, LV_MAX_DOMAINS);
-	n = c->b->ops->list(c->b->be, l->d, LV_MAX_DOMAINS);
-	l->n = n < 0 ? 0 : MIN((size_t) n, (size_t) LV_MAX_DOMAINS);
+	for (;;) {
+		l->d = g_new(struct lv_dom, max); /* the backend fills what it returns */
+		n = c->b->ops->list(c->b->be, l->d, max);
+		l->n = n < 0 ? 0 : MIN((size_t) n, max);
+		if (l->n < max || max == LV_MAX_DOMAINS)
+			return;
+		g_free(l->d);
+		max = LV_MAX_DOMAINS;
+	}
 }
 
 static bool list_pair(uint32_t flags, uint32_t yes, uint32_t no, bool v)
@@ -236,7 +247,7 @@ static int list_named(struct procs_call *c, struct list_doms *l, uint32_t *asked
 static int list_stats_records(struct procs_call *c, const struct list_doms *l, uint32_t stats,
 			      uint32_t flags, bool filter)
 {
-	struct lv_param *params = g_new0(struct lv_param, LIST_STATS_MAX);
+	struct lv_param *params = g_new(struct lv_param, LIST_STATS_MAX);
 	uint32_t n = 0;
 	int ret = 0;
 

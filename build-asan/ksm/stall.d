@@ -1,0 +1,2 @@
+build-asan/ksm/stall.o: ksm/stall.c ksm/stall.h
+ksm/stall.h:

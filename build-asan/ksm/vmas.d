@@ -1,0 +1,2 @@
+build-asan/ksm/vmas.o: ksm/vmas.c ksm/vmas.h
+ksm/vmas.h:

@@ -1,0 +1,2 @@
+build-asan/lib/errbuf.o: lib/errbuf.c lib/errbuf.h
+lib/errbuf.h:

@@ -1,0 +1,5 @@
+build-asan/virtio/virtq.o: virtio/virtq.c virtio/virtq.h virtio/virtio.h \
+ lib/log.h
+virtio/virtq.h:
+virtio/virtio.h:
+lib/log.h:

@@ -1,0 +1,3 @@
+build-asan/vmm/pause.o: vmm/pause.c vmm/pause.h lib/clock.h
+vmm/pause.h:
+lib/clock.h:
