@@ -40,9 +40,13 @@ grep -Eq '^ksmvmm_guest_cost_bytes\{domain="g1",uuid="[0-9a-f-]{36}",group="flee
 # The figures are the engine's, not zeros: merging happened.
 grep -Eq '^ksmvmm_engine_merges_total [1-9]' "$T/http.txt" || fail "no merges in the scrape"
 
-# Several scrapes at once all get an answer.
-for i in 1 2 3 4; do $PY tests/lib/prom_client.py scrape "$URL" "$T/par$i.txt" & done
-wait
+# Several scrapes at once all get an answer (wait for them only: the VMM is a child too).
+pids=()
+for i in 1 2 3 4; do
+	$PY tests/lib/prom_client.py scrape "$URL" "$T/par$i.txt" &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a parallel scrape failed"; done
 for i in 1 2 3 4; do
 	$PY tests/lib/prom_client.py check "$T/par$i.txt" ksmvmm_up >/dev/null || fail "parallel scrape $i"
 done

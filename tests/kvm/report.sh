@@ -24,6 +24,19 @@ grep -q "MiB" "$T/report.txt" && grep -q "agrees" "$T/report.txt" || fail "repor
 
 ctl report --json >"$T/report.json" || fail "report --json"
 python3 tests/lib/report.py schema "$T/report.json" || fail "report --json is not valid"
+# Each guest by name and UUID: the same UUID in the JSON, the table and stats, all distinct.
+ctl stats --json >"$T/stats.json" || fail "stats --json"
+ctl stats >"$T/stats.txt" || fail "stats"
+uuids=$(python3 -c 'import json, sys
+r = {g["name"]: g["uuid"] for g in json.load(open(sys.argv[1]))["guests"]}
+s = {g["name"]: g["uuid"] for g in json.load(open(sys.argv[2]))["guests"]}
+assert r == s and len(set(r.values())) == len(r) == 4, (r, s)
+print(" ".join(f"{n}={u}" for n, u in sorted(r.items())))' "$T/report.json" "$T/stats.json") ||
+	fail "report and stats disagree on the UUIDs"
+for nu in $uuids; do
+	grep -q "^${nu%%=*} \+${nu#*=} " "$T/report.txt" || fail "report table: no ${nu%%=*} ${nu#*=}"
+	grep -q "^${nu%%=*} \+${nu#*=} " "$T/stats.txt" || fail "stats table: no ${nu%%=*} ${nu#*=}"
+done
 
 ctl report --svg "$T/report.svg" --png "$T/report.png" || fail "report --svg --png"
 python3 tests/lib/report.py svg "$T/report.svg" 1200 900 || fail "bad SVG"

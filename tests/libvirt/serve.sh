@@ -39,6 +39,18 @@ grep -q "<uuid>0b7a9c3e-5d1f-4e2a-8b6c-1d2e3f405162</uuid>" "$T/wl0.dump" ||
 	fail "dumpxml lost the UUID"
 grep -q "<memory unit='KiB'>65536</memory>" "$T/wl0.dump" || fail "dumpxml: memory is not 64 MiB in KiB"
 v dumpxml wl1 | grep -qE "<uuid>[0-9a-f-]{36}</uuid>" || fail "wl1 got no UUID"
+# Defined again without a <uuid> (and with more memory): same domain, same UUID.
+wl1_uuid=$(v domuuid wl1)
+sed 's|<memory unit=.MiB.>64</memory>|<memory unit="MiB">96</memory>|' "$T/wl1.xml" >"$T/wl1b.xml"
+v define "$T/wl1b.xml" >/dev/null || fail "redefining wl1 without a UUID"
+[ "$(v domuuid wl1)" = "$wl1_uuid" ] || fail "redefining wl1 changed its UUID"
+v dominfo wl1 | grep -qE "^Max memory: +98304 KiB" || fail "the redefinition did not take"
+# currentMemory below memory needs the balloon: libvirt's rules plus ours.
+sed -e 's|<name>wl0</name>|<name>small</name>|' -e '/<uuid>/d' \
+	-e 's|<memballoon model=.virtio.*/>|<memballoon model="none"/>|' \
+	-e 's|<vcpu>|<currentMemory unit="MiB">32</currentMemory><vcpu>|' \
+	tests/libvirt/domains/workload.xml >"$T/small.xml"
+must_fail "currentMemory below memory without a balloon" "needs the balloon" define "$T/small.xml"
 
 v metadata wl0 https://ksmvmm.dev/xmlns/domain/1 >"$T/md.txt" 2>&1 || fail "metadata: $(cat "$T/md.txt")"
 grep -q "shared=50,zero=10" "$T/md.txt" || fail "metadata does not show the workload profile: $(cat "$T/md.txt")"

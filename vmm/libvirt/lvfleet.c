@@ -178,6 +178,10 @@ static int start_dom(struct lvfleet *lf, struct lvdom *d, struct lv_err *e)
 	d->id = lf->next_id++;
 	d->owned = true;
 	d->stop_reason = -1;
+	/* <currentMemory> below <memory>: the balloon takes the difference back. */
+	if (d->def.cur_kib && d->def.cur_kib < d->def.mem_kib &&
+	    fleet_balloon(lf->fleet, (size_t) slot, (d->def.mem_kib - d->def.cur_kib) * 1024))
+		pr_warn("%s: cannot set the balloon to its <currentMemory>", d->name);
 	pr_info("domain %s started (id %d)", d->name, d->id);
 	emit(lf, d, LV_EVENT_STARTED, 0);
 	return 0;
@@ -329,6 +333,22 @@ static int parse_def(const char *xml, bool validate, struct domdef *def, struct 
 	return 0;
 }
 
+/* @xml with <uuid>@uuid</uuid> after its </name>, or NULL if it has a <uuid> already
+ * (a redefinition without one keeps the domain's UUID, as libvirt does). */
+static char *with_uuid(const char *xml, const uint8_t *uuid)
+{
+	const char *name_end = strstr(xml, "</name>");
+	char str[37];
+
+	if (strstr(xml, "<uuid") || !name_end)
+		return NULL;
+	name_end += strlen("</name>");
+	for (int i = 0, j = 0; i < LV_UUID_LEN; i++)
+		j += snprintf(str + j, sizeof(str) - (size_t) j, "%s%02x",
+			      i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", uuid[i]);
+	return g_strdup_printf("%.*s<uuid>%s</uuid>%s", (int) (name_end - xml), xml, str, name_end);
+}
+
 static int op_define(void *be, const char *xml, bool validate, struct lv_dom *out, struct lv_err *e)
 {
 	struct lvfleet *lf = be;
@@ -336,6 +356,7 @@ static int op_define(void *be, const char *xml, bool validate, struct lv_dom *ou
 	struct domdef def;
 	char err[512];
 	bool update;
+	int ret;
 
 	if (!lf->sd) {
 		lv_fail(e, LV_ERR_NO_SUPPORT,
@@ -345,6 +366,18 @@ static int op_define(void *be, const char *xml, bool validate, struct lv_dom *ou
 	}
 	if (parse_def(xml, validate, &def, e))
 		return -1;
+	d = find(lf, &(struct lv_key){.name = def.name});
+	if (d && memcmp(d->uuid, def.uuid, LV_UUID_LEN)) {
+		char *again = with_uuid(xml, d->uuid);
+
+		if (again) {
+			domxml_clear(&def);
+			ret = parse_def(again, validate, &def, e);
+			g_free(again);
+			if (ret)
+				return -1;
+		}
+	}
 	if (check_identity(lf, &def, &d, e) ||
 	    statedir_save(lf->sd, def.name, def.xml, err, sizeof(err))) {
 		if (!e->code)

@@ -121,7 +121,7 @@ static struct lv_param *param(struct params *ps, const char *field, int type)
 {
 	struct lv_param *p;
 
-	if (ps->n == ps->max)
+	if (!ps->p || ps->n == ps->max)
 		return NULL;
 	p = &ps->p[ps->n++];
 	memset(p, 0, sizeof(*p));

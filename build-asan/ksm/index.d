@@ -1,2 +1,0 @@
-build-asan/ksm/index.o: ksm/index.c ksm/index.h
-ksm/index.h:

@@ -1,3 +1,0 @@
-build-asan/ksm/pool.o: ksm/pool.c ksm/pool.h lib/page.h
-ksm/pool.h:
-lib/page.h:

@@ -1,2 +1,0 @@
-build-asan/ksm/vmas.o: ksm/vmas.c ksm/vmas.h
-ksm/vmas.h:
