@@ -7,8 +7,9 @@
  * the client's output queue. A client whose queue passes LV_OUT_LIMIT is not read
  * until it drains. A client that stops in the middle of a packet for the stall timeout
  * (LV_STALL_MS unless set) is dropped, so it cannot hold its buffer and its slot
- * forever; the timer runs only while we read it. Sends use MSG_NOSIGNAL: a client that vanished costs only its
- * connection. Watches are one-shot: every callback re-arms the one its client needs.
+ * forever; the timer runs only while we read it. Sends use MSG_NOSIGNAL: a client
+ * that vanished costs only its connection. Watches are one-shot: every callback
+ * re-arms the one its client needs.
  *
  * Lifecycle events may come from any thread: they are queued under @lock and one idle
  * source sends them from the main loop.
