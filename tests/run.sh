@@ -68,7 +68,7 @@ for t in tests/libvirt/*.sh; do
 done
 lv_py=/usr/bin/python3
 [ -x $lv_py ] || lv_py=python3
-for t in python-fake garbage-fake; do
+for t in python-fake garbage-fake stall-fake; do
 	[[ -n $filter && libvirt/$t != *$filter* ]] && continue
 	run_one libvirt/$t $lv_py -B tests/libvirt/$t.py
 done

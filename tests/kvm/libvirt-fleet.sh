@@ -4,7 +4,7 @@
 # other; list, dominfo, dommemstat and domstats show what the fleet really is (sharing
 # figures that agree with ksmctl's); lifecycle events reach `virsh event`; destroy ends
 # a guest and the engine drops it; create FILE runs a transient domain that goes away
-# when it shuts down.
+# when it shuts down; domblkstat shows the reads of a domain's disk.
 source "$(dirname "$0")/../lib/libvirt.sh"
 need_kvm
 
@@ -102,6 +102,21 @@ wait_for 30 "tmp0 to go away" gone
 # Start wl2 again: it boots anew and merges again.
 v start wl2 >/dev/null || fail "start wl2 again"
 wait_for 180 "wl2 READY again" grep -c '^READY' "$T/console/wl2.log"
+
+# domblkstat: a domain with one raw disk, which the workload guest reads at boot.
+head -c 1048576 /dev/zero >"$T/disk0.img"
+workload_xml disk0 | sed "s|<devices>|<devices><disk type='file' device='disk'>\
+<driver name='qemu' type='raw'/><source file='$T/disk0.img'/>\
+<target dev='vda' bus='virtio'/></disk>|" >"$T/disk0.xml"
+v create "$T/disk0.xml" >"$T/out.txt" 2>&1 || fail "create disk0: $(cat "$T/out.txt")"
+wait_for 180 "disk0's disk check" grep -qs '^VIRTIO blk ok' "$T/console/disk0.log"
+v domblkstat disk0 vda >"$T/blk.txt" || fail "domblkstat disk0 vda"
+cat "$T/blk.txt"
+awk '$2 == "rd_req" && $3 > 0 { ok = 1 } END { exit !ok }' "$T/blk.txt" ||
+	fail "domblkstat shows no reads"
+v domblkstat disk0 "$T/disk0.img" | grep -qE "rd_req [1-9]" || fail "domblkstat by source path"
+must_fail "domblkstat of a disk disk0 lacks" "invalid path: vdb" domblkstat disk0 vdb
+v destroy disk0 >/dev/null || fail "destroy disk0"
 
 sleep 1
 kill $EV_PID 2>/dev/null

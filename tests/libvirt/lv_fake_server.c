@@ -1,8 +1,10 @@
 /* lv_fake_server.c - the libvirt endpoint over the fake backend, for the client tests:
  * `lv-fake-server SOCKET` serves until SIGTERM or SIGINT. SIGUSR1 starts a thread that
  * reports three lifecycle events (fake-alpha crashed, details 0, 1, 2) from outside the
- * main loop, as the fleet's vCPU threads do. */
+ * main loop, as the fleet's vCPU threads do. LV_FAKE_STALL_MS, if set, replaces the 30 s
+ * after which a client stuck in the middle of a packet is dropped. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <glib.h>
 #include <glib-unix.h>
@@ -54,6 +56,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fake_be_set_server(f, s);
+	if (getenv("LV_FAKE_STALL_MS"))
+		lv_server_set_stall_timeout(
+		    s, (unsigned) strtoul(getenv("LV_FAKE_STALL_MS"), NULL, 10));
 	server = s;
 	g_unix_signal_add(SIGUSR1, on_usr1, NULL);
 	g_unix_signal_add(SIGTERM, on_signal, loop);

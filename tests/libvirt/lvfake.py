@@ -15,7 +15,8 @@ KEEPALIVE = 0x6B656570
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, env=None):
+        """@env: extra environment of the server (e.g. LV_FAKE_STALL_MS)."""
         if not os.access(SERVER, os.X_OK):
             print(f"FAIL: {SERVER} is missing (make unit)")
             sys.exit(1)
@@ -23,7 +24,8 @@ class Server:
         self.sock = os.path.join(self.dir, "sock")
         self.uri = f"ksmvmm+unix:///system?socket={self.sock}"
         self.log = open(os.path.join(self.dir, "server.log"), "w")
-        self.proc = subprocess.Popen([SERVER, self.sock], stderr=self.log)
+        self.proc = subprocess.Popen([SERVER, self.sock], stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
         for _ in range(50):
             if os.path.exists(self.sock):
                 return
@@ -31,6 +33,11 @@ class Server:
         self.stop()
         print("FAIL: the fake server did not start")
         sys.exit(1)
+
+    def log_text(self):
+        self.log.flush()
+        with open(os.path.join(self.dir, "server.log")) as f:
+            return f.read()
 
     def alive(self):
         return self.proc.poll() is None

@@ -78,6 +78,18 @@ try:
     check("setMemoryParameters", c.getMemoryParameters().get("shm_sleep_millisecs") == 55)
     md = a.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, "https://ksmvmm.dev/xmlns/domain/1")
     check("metadata", "<ksmvmm:group>fake-group</ksmvmm:group>" in md, md)
+    bs = a.blockStats("vda")  # DOMAIN_BLOCK_STATS, as prometheus-libvirt-exporter asks
+    check("blockStats", bs == (107, 409600, 30, 122880, -1), bs)
+    bsf = doms["fake-gamma"].blockStatsFlags("/fake/fake-gamma.img")
+    check("blockStatsFlags by source path", bsf == {
+        "rd_operations": 109, "rd_bytes": 409600, "wr_operations": 30, "wr_bytes": 122880,
+        "flush_operations": 3}, bsf)
+    e = error_of(lambda: a.blockStats("vdz"))
+    check("blockStats of an unknown disk: VIR_ERR_INVALID_ARG", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG and "vdz" in str(e), e)
+    e = error_of(lambda: a.interfaceStats("vnet0"))
+    check("interfaceStats: VIR_ERR_INVALID_ARG naming it", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG and "'vnet0'" in str(e), e)
 
     e = error_of(lambda: c.lookupByName("nosuch"))
     check("unknown name: VIR_ERR_NO_DOMAIN",

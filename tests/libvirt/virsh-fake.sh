@@ -78,6 +78,20 @@ has "domstats ksmvmm figure" 'ksmvmm\.shared_pages=4242'
 has "domstats string parameter" 'ksmvmm\.group=fake-group'
 ok "domstats all" domstats
 has "domstats lists every domain" "^Domain: 'fake-beta'"
+ok domblkstat domblkstat fake-alpha vda
+has "domblkstat reads" '^vda rd_req 107$'
+has "domblkstat bytes read" '^vda rd_bytes 409600$'
+has "domblkstat writes" '^vda wr_req 30$'
+has "domblkstat bytes written" '^vda wr_bytes 122880$'
+has "domblkstat flushes" '^vda flush_operations 3$'
+hasnt "domblkstat leaves out what is unknown" 'errs'
+ok "domblkstat by source path" domblkstat fake-gamma /fake/fake-gamma.img
+has "domblkstat by source path reads" 'rd_req 109$'
+bad "domblkstat of an unknown disk" 'invalid argument: invalid path: vdq' \
+	domblkstat fake-alpha vdq
+bad "domblkstat of a domain that is off" 'domain is not running' domblkstat fake-beta vda
+bad "domifstat names the unknown interface" "invalid argument: 'eth0' is not a known interface" \
+	domifstat fake-alpha eth0
 ok metadata metadata fake-alpha https://ksmvmm.dev/xmlns/domain/1
 has "metadata element" '<ksmvmm:group>fake-group</ksmvmm:group>'
 bad "metadata of another namespace" 'metadata not found' metadata fake-alpha http://example.org/x

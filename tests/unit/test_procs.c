@@ -1,7 +1,8 @@
 /* test_procs.c - the remote program's dispatcher over the fake backend: replies carry
  * the serial, unknown procedures get VIR_ERR_NO_SUPPORT, calls before CONNECT_OPEN are
  * refused, bad arguments give an error and leave the connection usable, keepalive PING
- * gets PONG, protocol breaks ask for the connection to close, lifecycle messages. */
+ * gets PONG, protocol breaks ask for the connection to close, lifecycle messages, disk
+ * and interface statistics. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -288,6 +289,89 @@ static void test_many_domains(void)
 	t_free(&t);
 }
 
+/* fake-alpha (id 7) as a domain argument, then disk or interface @dev. */
+static void put_alpha_dev(struct xdr_writer *a, const char *dev)
+{
+	struct lv_dom d = {.name = "fake-alpha", .id = 7};
+
+	for (int i = 0; i < LV_UUID_LEN; i++)
+		d.uuid[i] = (uint8_t) (0x10 + i);
+	xdr_writer_reset(a);
+	procs_put_dom(a, &d);
+	if (dev)
+		xdr_put_string(a, dev, 256);
+}
+
+/* BLOCK_STATS_FLAGS with @nparams: the answer's count. */
+static int32_t blk_flags(struct t *t, struct xdr_writer *a, int32_t nparams, struct lv_param *p,
+			 uint32_t *n)
+{
+	int32_t count = -1;
+
+	put_alpha_dev(a, "vda");
+	xdr_put_int(a, nparams);
+	xdr_put_uint(a, 0);
+	CHECK_EQ(call_remote(t, 243, a), 0);
+	if (t->h.status != RPC_OK)
+		return -1;
+	xdr_get_array_len(&t->r, n, 16, 12);
+	for (uint32_t i = 0; i < *n && i < 16; i++)
+		procs_get_param(&t->r, &p[i]);
+	xdr_get_int(&t->r, &count);
+	CHECK_EQ(xdr_reader_done(&t->r), 0);
+	return count;
+}
+
+static void test_block_stats(void)
+{
+	struct lv_backend_ops no_blk = fake_be_ops;
+	struct lv_param p[16];
+	struct xdr_writer a;
+	int64_t v[5];
+	uint32_t n;
+	struct t t;
+
+	t_init(&t);
+	open_conn(&t);
+	xdr_writer_init(&a, 1024);
+	put_alpha_dev(&a, "vda"); /* BLOCK_STATS: five hypers */
+	CHECK_EQ(call_remote(&t, 64, &a), 0);
+	CHECK_EQ(t.h.status, RPC_OK);
+	for (int i = 0; i < 5; i++)
+		xdr_get_hyper(&t.r, &v[i]);
+	CHECK_EQ(xdr_reader_done(&t.r), 0);
+	CHECK(v[0] == 107 && v[1] == 409600 && v[2] == 30 && v[3] == 122880 && v[4] == -1);
+	/* nparams 0 asks how many; the unknown errs is left out of the five. */
+	CHECK_EQ(blk_flags(&t, &a, 0, p, &n), 5);
+	CHECK_EQ(n, 0);
+	CHECK_EQ(blk_flags(&t, &a, 2, p, &n), 2);
+	CHECK_EQ(n, 2);
+	CHECK(!strcmp(p[0].field, "rd_operations") && p[0].type == LV_PARAM_LLONG);
+	CHECK_EQ(p[0].v.l, 107);
+	CHECK(!strcmp(p[1].field, "rd_bytes") && p[1].v.l == 409600);
+	CHECK_EQ(blk_flags(&t, &a, 17, p, &n), -1);
+	CHECK_EQ(t.err_code, LV_ERR_INVALID_ARG);
+	put_alpha_dev(&a, "vdz");
+	CHECK_EQ(call_remote(&t, 64, &a), 0);
+	CHECK_EQ(t.err_code, LV_ERR_INVALID_ARG);
+	CHECK(strstr(t.err_msg, "vdz") != NULL);
+	put_alpha_dev(&a, NULL); /* no disk name: malformed */
+	CHECK_EQ(call_remote(&t, 64, &a), 0);
+	CHECK_EQ(t.err_code, RPC_ERR_RPC);
+	put_alpha_dev(&a, "eth0");
+	CHECK_EQ(call_remote(&t, 65, &a), 0);
+	CHECK_EQ(t.err_code, LV_ERR_INVALID_ARG);
+	CHECK(strstr(t.err_msg, "'eth0' is not a known interface") != NULL);
+	no_blk.block_stats = NULL; /* a backend without the op: not supported */
+	t.b.ops = &no_blk;
+	put_alpha_dev(&a, "vda");
+	CHECK_EQ(call_remote(&t, 64, &a), 0);
+	CHECK_EQ(t.err_code, LV_ERR_NO_SUPPORT);
+	t.b.ops = &fake_be_ops;
+	xdr_writer_free(&a);
+	t_free(&t);
+}
+
 int main(void)
 {
 	test_before_open();
@@ -295,5 +379,6 @@ int main(void)
 	test_unknown_and_protocol();
 	test_events();
 	test_many_domains();
+	test_block_stats();
 	return check_done("test_procs");
 }

@@ -99,6 +99,15 @@ struct lv_memstat {
 	uint64_t val;
 };
 
+/* One disk's counters (virDomainBlockStatsStruct, and flush_req for BLOCK_STATS_FLAGS):
+ * requests and bytes since the guest started; -1 where unknown, as libvirt has it. */
+struct lv_blkstat {
+	int64_t rd_req, rd_bytes;
+	int64_t wr_req, wr_bytes;
+	int64_t flush_req;
+	int64_t errs;
+};
+
 /* Lifecycle events (virDomainEventType) and the details used. */
 enum lv_event {
 	LV_EVENT_DEFINED = 0,	/* detail 0 added, 1 updated */
@@ -143,6 +152,11 @@ struct lv_backend_ops {
 	/* NODE_GET_MEMORY_PARAMETERS / SET: libvirt's host-KSM figures (shm_*). */
 	int (*node_memory_get)(void *be, struct lv_param *out, size_t max);
 	int (*node_memory_set)(void *be, const struct lv_param *in, size_t n, struct lv_err *e);
+	/* DOMAIN_BLOCK_STATS(_FLAGS): the counters of the running domain's disk @path (its
+	 * target dev, e.g. "vda", or its source file). An unknown disk is LV_ERR_INVALID_ARG,
+	 * a domain that does not run LV_ERR_OPERATION_INVALID. NULL: not supported. */
+	int (*block_stats)(void *be, const struct lv_key *k, const char *path,
+			   struct lv_blkstat *out, struct lv_err *e);
 };
 
 /* The server side: the backend reports lifecycle changes here (any thread). Implemented

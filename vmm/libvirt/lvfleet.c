@@ -553,6 +553,22 @@ static int op_domain_stats(void *be, const struct lv_key *k, unsigned stats, str
 	return lvstats_domain(lf, d, &info, stats, out, max);
 }
 
+static int op_block_stats(void *be, const struct lv_key *k, const char *path,
+			  struct lv_blkstat *out, struct lv_err *e)
+{
+	struct lvfleet *lf = be;
+	struct lvdom *d = find_or_fail(lf, k, e);
+
+	if (!d)
+		return -1;
+	if (d->slot < 0) {
+		lv_fail(e, LV_ERR_OPERATION_INVALID,
+			"Requested operation is not valid: domain is not running");
+		return -1;
+	}
+	return lvstats_block(lf, d, path, out, e);
+}
+
 static char *op_get_metadata(void *be, const struct lv_key *k, int type, const char *uri,
 			     struct lv_err *e)
 {
@@ -596,6 +612,7 @@ static const struct lv_backend_ops lvfleet_ops = {
     .get_metadata = op_get_metadata,
     .node_memory_get = op_node_memory_get,
     .node_memory_set = op_node_memory_set,
+    .block_stats = op_block_stats,
 };
 
 /* ---- Creation ---- */

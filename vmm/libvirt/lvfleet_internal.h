@@ -59,6 +59,10 @@ int lvstats_domain(struct lvfleet *lf, struct lvdom *d, struct lv_dom *info, uns
 		   struct lv_param *out, size_t max);
 int lvstats_node_get(struct lvfleet *lf, struct lv_param *out, size_t max);
 int lvstats_node_set(struct lvfleet *lf, const struct lv_param *in, size_t n, struct lv_err *e);
+/* The counters of a running domain's disk @path (target dev or source file); 0, or -1
+ * with @e (LV_ERR_INVALID_ARG) for a disk it does not have. */
+int lvstats_block(struct lvfleet *lf, struct lvdom *d, const char *path, struct lv_blkstat *out,
+		  struct lv_err *e);
 /* The balloon's size of a running domain in KiB (0 without one). */
 uint64_t lvstats_balloon_kib(struct lvfleet *lf, const struct lvdom *d);
 

@@ -5,8 +5,11 @@
  * length out of range closes the connection before any body byte is read. Each whole
  * packet is served by procs_handle() into the server's scratch writer and appended to
  * the client's output queue. A client whose queue passes LV_OUT_LIMIT is not read
- * until it drains. Sends use MSG_NOSIGNAL: a client that vanished costs only its
- * connection. Watches are one-shot: every callback re-arms the one its client needs.
+ * until it drains. A client that stops in the middle of a packet for the stall timeout
+ * (LV_STALL_MS unless set) is dropped, so it cannot hold its buffer and its slot
+ * forever; the timer runs only while we read it. Sends use MSG_NOSIGNAL: a client
+ * that vanished costs only its connection. Watches are one-shot: every callback
+ * re-arms the one its client needs.
  *
  * Lifecycle events may come from any thread: they are queued under @lock and one idle
  * source sends them from the main loop.
@@ -36,6 +39,7 @@
 #define LV_ACCEPT_RETRY_MS 200	 /* pause after accept ran out of descriptors or memory */
 #define LV_OUT_LIMIT (8u << 20)	 /* queued output bytes before we stop reading */
 #define LV_PACKETS_PER_WAKEUP 16 /* packets served per read wakeup: others get a turn */
+#define LV_STALL_MS 30000	 /* silence in the middle of a packet before we drop */
 /* The scratch writer holds one reply of at most RPC_PACKET_MAX, or an error reply that
  * replaces a reply that did not fit. */
 #define LV_SCRATCH_MAX (RPC_PACKET_MAX + 4096)
@@ -44,6 +48,8 @@ struct lv_client {
 	struct lv_server *srv;
 	int fd;
 	guint watch; /* one-shot source for the condition the client needs; 0 = none */
+	guint stall; /* timer dropping it when a partial packet gets no more bytes; 0 = none */
+	bool got;    /* bytes arrived since the stall timer was last looked at */
 	struct rpc_framer in;
 	GByteArray *out; /* bytes not yet sent ... */
 	size_t out_off;	 /* ... from this offset */
@@ -65,6 +71,7 @@ struct lv_server {
 	int fd;
 	guint watch; /* accept source; 0 while paused */
 	guint retry; /* timer resuming accept; 0 = none */
+	unsigned stall_ms;
 	GList *clients;
 	unsigned nclients;
 	struct xdr_writer scratch;
@@ -83,6 +90,8 @@ static void client_close(struct lv_client *cl)
 
 	if (cl->watch)
 		g_source_remove(cl->watch);
+	if (cl->stall)
+		g_source_remove(cl->stall);
 	close(cl->fd);
 	s->clients = g_list_remove(s->clients, cl);
 	s->nclients--;
@@ -156,6 +165,7 @@ static int client_read(struct lv_client *cl)
 			cl->eof = true;
 			return 0;
 		}
+		cl->got = true;
 		ret = rpc_framer_got(&cl->in, (size_t) n);
 		if (ret < 0)
 			return ret;
@@ -193,6 +203,32 @@ static gboolean client_on_event(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean client_on_stall(gpointer data)
+{
+	struct lv_client *cl = data;
+
+	cl->stall = 0; /* this source ends when we return */
+	pr_info("dropping a libvirt client: %zu bytes into a packet, then nothing for %u ms",
+		cl->in.have, cl->srv->stall_ms);
+	client_close(cl);
+	return G_SOURCE_REMOVE;
+}
+
+/* The stall timer runs while we read @cl and it is in the middle of a packet; bytes
+ * arriving start it again. */
+static void client_watch_stall(struct lv_client *cl, bool reading)
+{
+	bool partial = reading && cl->in.have > 0;
+
+	if (cl->stall && (cl->got || !partial)) {
+		g_source_remove(cl->stall);
+		cl->stall = 0;
+	}
+	cl->got = false;
+	if (partial && !cl->stall)
+		cl->stall = g_timeout_add(cl->srv->stall_ms, client_on_stall, cl);
+}
+
 /* Watch for what @cl needs next: input unless it reached EOF or its queue is full,
  * output while anything is queued. A client at EOF with nothing queued is closed. */
 static void client_arm(struct lv_client *cl)
@@ -207,6 +243,7 @@ static void client_arm(struct lv_client *cl)
 		client_close(cl);
 		return;
 	}
+	client_watch_stall(cl, cond & G_IO_IN);
 	if (cl->watch)
 		g_source_remove(cl->watch);
 	cl->watch = g_unix_fd_add(cl->fd, cond, client_on_event, cl);
@@ -427,6 +464,7 @@ struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops
 	s = g_new0(struct lv_server, 1);
 	s->b.ops = ops;
 	s->b.be = be;
+	s->stall_ms = LV_STALL_MS;
 	s->fd = lv_listen(s, &addr, err, errlen);
 	if (s->fd < 0) {
 		g_free(s);
@@ -439,6 +477,11 @@ struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops
 	s->watch = g_unix_fd_add(s->fd, G_IO_IN, lv_on_accept, s);
 	pr_info("serving libvirt's remote protocol on %s", path);
 	return s;
+}
+
+void lv_server_set_stall_timeout(struct lv_server *s, unsigned ms)
+{
+	s->stall_ms = ms ? ms : LV_STALL_MS;
 }
 
 static void lv_unlink(struct lv_server *s)

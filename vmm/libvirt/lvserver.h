@@ -5,7 +5,8 @@
  * are called there (backend.h). Clients are not trusted: each one is read one packet
  * at a time into a bounded buffer, answered in order, and dropped on a packet that
  * breaks framing or protocol, without effect on the others. A client that stops
- * reading stops being read once its queued output passes a bound.
+ * reading stops being read once its queued output passes a bound; one that stops
+ * sending in the middle of a packet is dropped after a timeout.
  */
 #ifndef VMM_LIBVIRT_LVSERVER_H
 #define VMM_LIBVIRT_LVSERVER_H
@@ -21,6 +22,10 @@
  * server. Call from the thread that runs the default main context. */
 struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops *ops, void *be,
 				   char *err, size_t errlen);
+
+/* A client that sent part of a packet and then nothing for @ms is dropped (0: the
+ * default, 30 s). Applies to timers started from now on. */
+void lv_server_set_stall_timeout(struct lv_server *s, unsigned ms);
 
 /* Stop serving: unlink the socket, give every queued reply one last non-blocking send,
  * close every connection, drop lifecycle events not yet sent. NULL is a no-op. Same

@@ -1,6 +1,7 @@
 /* lvstats.c - a domain's figures in libvirt's words: memory stats from the balloon,
  * typed parameters for CONNECT_GET_ALL_DOMAIN_STATS with the engine's sharing figures,
- * and the host-KSM parameters of NODE_GET/SET_MEMORY_PARAMETERS mapped onto the engine.
+ * the host-KSM parameters of NODE_GET/SET_MEMORY_PARAMETERS mapped onto the engine, and
+ * a disk's counters for DOMAIN_BLOCK_STATS from its virtio-blk device.
  *
  * The node parameters (libvirt names them after the host's KSM; see docs/libvirt.md):
  *   shm_pages_shared    pool pages in use (distinct merged contents)
@@ -223,6 +224,71 @@ int lvstats_domain(struct lvfleet *lf, struct lvdom *d, struct lv_dom *info, uns
 			sharing_params(&ps, &v, gi.group);
 	}
 	return (int) ps.n;
+}
+
+/* ---- Disks ---- */
+
+/* The disks a domain was started with: its definition, or the options of `run`. */
+static const struct opt_disk *dom_disks(struct lvfleet *lf, const struct lvdom *d, unsigned *n)
+{
+	*n = d->has_def ? d->def.nr_disks : lf->base.nr_disks;
+	return d->has_def ? d->def.disks : lf->base.disks;
+}
+
+/* Which disk @path names: its target dev (vda, vdb, ... in table order, as the XML of
+ * lvxml.c and libvirt's sorted targets have them) or its source file; -1 if none. */
+static int disk_index(struct lvfleet *lf, const struct lvdom *d, const char *path)
+{
+	unsigned n;
+	const struct opt_disk *disks = dom_disks(lf, d, &n);
+
+	for (unsigned i = 0; i < n && i < 26; i++) {
+		char dev[4] = {'v', 'd', (char) ('a' + i), 0};
+
+		if (!strcmp(path, dev) || !strcmp(path, disks[i].path))
+			return (int) i;
+	}
+	return -1;
+}
+
+static int64_t counter(const struct fleet_device *dev, const char *key)
+{
+	for (unsigned i = 0; i < dev->nr_counters && i < FLEET_DEV_COUNTERS; i++)
+		if (!strcmp(dev->counters[i].key, key))
+			return (int64_t) MIN(dev->counters[i].value, (uint64_t) INT64_MAX);
+	return -1;
+}
+
+/* The virtio-blk device of disk @idx: the (@idx + 1)-th "blk" in the table. */
+static const struct fleet_device *blk_device(const struct fleet_device *devs, int n, int idx)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(devs[i].kind, "blk") && idx-- == 0)
+			return &devs[i];
+	return NULL;
+}
+
+int lvstats_block(struct lvfleet *lf, struct lvdom *d, const char *path, struct lv_blkstat *out,
+		  struct lv_err *e)
+{
+	struct fleet_device devs[FLEET_DEV_MAX];
+	const struct fleet_device *dev;
+	int idx = disk_index(lf, d, path), n;
+
+	n = idx < 0 ? 0 : fleet_devices(lf->fleet, (size_t) d->slot, devs, FLEET_DEV_MAX);
+	dev = n > 0 ? blk_device(devs, n, idx) : NULL;
+	if (!dev) {
+		e->code = LV_ERR_INVALID_ARG;
+		snprintf(e->msg, sizeof(e->msg), "invalid argument: invalid path: %s", path);
+		return -1;
+	}
+	out->rd_req = counter(dev, "reads");
+	out->rd_bytes = counter(dev, "bytes_read");
+	out->wr_req = counter(dev, "writes");
+	out->wr_bytes = counter(dev, "bytes_written");
+	out->flush_req = counter(dev, "flushes");
+	out->errs = counter(dev, "errors");
+	return 0;
 }
 
 /* ---- Node memory parameters ---- */
