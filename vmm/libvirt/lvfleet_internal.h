@@ -53,6 +53,41 @@ struct lvfleet {
 	bool kvm_ready;
 };
 
+/* lvdom.c: the records. */
+void lvdom_fail(struct lv_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void lvdom_free(gpointer p); /* GPtrArray's free function */
+/* The domain of key @k, or NULL (lvdom_find_or_fail: with libvirt's "not found" in @e). */
+struct lvdom *lvdom_find(struct lvfleet *lf, const struct lv_key *k);
+struct lvdom *lvdom_find_or_fail(struct lvfleet *lf, const struct lv_key *k, struct lv_err *e);
+/* The fleet's view of a running domain; false if it has no guest (any more). */
+bool lvdom_guest_info(struct lvfleet *lf, const struct lvdom *d, struct fleet_guest_info *gi);
+/* What libvirt sees of @d now. */
+void lvdom_fill(struct lvfleet *lf, const struct lvdom *d, struct lv_dom *out);
+/* Tell the clients that registered for lifecycle events. */
+void lvdom_emit(struct lvfleet *lf, const struct lvdom *d, int event, int detail);
+/* Build and start @d's guest from its definition; 0, or -1 with @e. */
+int lvdom_start(struct lvfleet *lf, struct lvdom *d, struct lv_err *e);
+/* Ask @d's guest to stop; it ends with LV_SHUTOFF_@reason. 0, or -1 (not running). */
+int lvdom_stop(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e);
+/* @def's name and UUID against the domains there are; *@same: the domain of that name. */
+int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lvdom **same,
+			 struct lv_err *e);
+/* A new record holding @def (taken over), not persistent, not running. */
+struct lvdom *lvdom_new(struct lvfleet *lf, struct domdef *def);
+/* Parse @xml with libvirt's parser; on failure libvirt's own message goes to @e. */
+int lvdom_parse(const char *xml, bool validate, struct domdef *def, struct lv_err *e);
+
+/* lvdefs.c: the backend ops on definitions. */
+char *lvdefs_xml_desc(void *be, const struct lv_key *k, unsigned flags, struct lv_err *e);
+int lvdefs_define(void *be, const char *xml, bool validate, struct lv_dom *out, struct lv_err *e);
+int lvdefs_undefine(void *be, const struct lv_key *k, unsigned flags, struct lv_err *e);
+int lvdefs_create_xml(void *be, const char *xml, unsigned flags, struct lv_dom *out,
+		      struct lv_err *e);
+int lvdefs_set_autostart(void *be, const struct lv_key *k, bool on, struct lv_err *e);
+char *lvdefs_get_metadata(void *be, const struct lv_key *k, int type, const char *uri,
+			  struct lv_err *e);
+
 /* lvstats.c: the figures of a domain. */
 int lvstats_memory(struct lvfleet *lf, struct lvdom *d, struct lv_memstat *out, size_t max);
 int lvstats_domain(struct lvfleet *lf, struct lvdom *d, struct lv_dom *info, unsigned stats,
