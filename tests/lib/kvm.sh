@@ -27,6 +27,11 @@ fail() {
 	for f in "$T"/*.log "$T"/console/*.log; do
 		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
 	done
+	# KSMVMM_TEST_KEEP=DIR keeps the failed run's logs and consoles (for nested runs).
+	if [ -n "${KSMVMM_TEST_KEEP:-}" ]; then
+		cp -r "$T" "$KSMVMM_TEST_KEEP/" 2>/dev/null
+		echo "kept $T in $KSMVMM_TEST_KEEP"
+	fi
 	exit 1
 }
 
