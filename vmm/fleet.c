@@ -485,6 +485,14 @@ int fleet_fault_guest(struct fleet *f, size_t i)
 	return d ? wl_dev_fault(d) : err;
 }
 
+int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind)
+{
+	int err = 0;
+	struct wl_dev *d = running_workload(f, i, &err);
+
+	return d ? wl_dev_hostile(d, dev, kind) : err;
+}
+
 int fleet_exit_status(struct fleet *f)
 {
 	for (size_t i = 0; i < f->nr; i++)

@@ -29,7 +29,8 @@ fail() {
 	done
 	# KSMVMM_TEST_KEEP=DIR keeps the failed run's logs and consoles (for nested runs).
 	if [ -n "${KSMVMM_TEST_KEEP:-}" ]; then
-		cp -r "$T" "$KSMVMM_TEST_KEEP/" 2>/dev/null
+		tar -C "$(dirname "$T")" --exclude='*.sock' -cf - "$(basename "$T")" |
+			tar -C "$KSMVMM_TEST_KEEP" -xf -
 		echo "kept $T in $KSMVMM_TEST_KEEP"
 	fi
 	exit 1

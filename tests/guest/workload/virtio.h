@@ -16,6 +16,18 @@
 
 #define VIO_F_VERSION_1 (1ull << 32)
 
+#define VIO_DESC_F_NEXT 1
+#define VIO_DESC_F_WRITE 2
+#define VIO_S_NEEDS_RESET 0x40
+
+/* A split-ring descriptor as the device reads it. */
+struct vio_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
 struct vio_queue {
 	uint16_t size;	    /* 0: not set up */
 	uint16_t avail_idx; /* next avail index we publish */
@@ -51,11 +63,20 @@ int vio_init(struct vio_dev *d, uint64_t base, uint64_t slot, uint64_t want, uns
  * about 2 s). Returns the length the device wrote, or -1 on timeout. */
 int64_t vio_transfer(struct vio_dev *d, unsigned q, const struct vio_buf *b, unsigned n);
 
+/* Hostile-driver tests: copy @n descriptors (flags and next as given, not checked) to the
+ * start of queue @q's table, make descriptor 0 the next avail entry, move the avail index
+ * by @bump (1 is honest) and notify. Does not wait for the device. Returns 0 or -1. */
+int vio_post_raw(struct vio_dev *d, unsigned q, const struct vio_desc *desc, unsigned n,
+		 uint16_t bump);
+
+/* Poll the status register until one of @bits is set or about @us pass; returns it. */
+uint32_t vio_wait_status(const struct vio_dev *d, uint32_t bits, uint64_t us);
+
 /* Device configuration space (offset from 0x100). */
 uint32_t vio_config32(const struct vio_dev *d, unsigned off);
 void vio_config_write32(const struct vio_dev *d, unsigned off, uint32_t v);
 
-/* Device status register (DEVICE_NEEDS_RESET is 0x40). */
+/* Device status register (DEVICE_NEEDS_RESET is VIO_S_NEEDS_RESET). */
 uint32_t vio_status(const struct vio_dev *d);
 
 #endif
