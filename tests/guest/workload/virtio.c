@@ -1,6 +1,7 @@
 /* virtio.c - a polled virtio-mmio (version 2) driver with split virtqueues, for vCPU 0. */
 #include "tests/guest/workload/virtio.h"
 
+#include "tests/guest/workload/console.h"
 #include "tests/guest/workload/port.h"
 
 /* Register offsets of the virtio-mmio transport, version 2. */
@@ -175,7 +176,7 @@ int vio_init(struct vio_dev *d, uint64_t base, uint64_t slot, uint64_t want, uns
 int64_t vio_transfer(struct vio_dev *d, unsigned qi, const struct vio_buf *b, unsigned n)
 {
 	struct vio_queue *q = &d->q[qi];
-	uint64_t deadline = wl_rdtsc() + 2000000 * vio_tsc_per_us;
+	uint64_t deadline = wl_rdtsc() + VIO_TIMEOUT_US * vio_tsc_per_us;
 
 	if (qi >= VIO_MAX_QUEUES || !q->size || n == 0 || n > q->size)
 		return -1;
@@ -195,8 +196,11 @@ int64_t vio_transfer(struct vio_dev *d, unsigned qi, const struct vio_buf *b, un
 	asm volatile("mfence" ::: "memory"); /* index out before the notify exit */
 	wr(d, VIO_QUEUE_NOTIFY, qi);
 	while (q->used->idx == q->used_idx) {
-		if (wl_rdtsc() > deadline)
+		if (wl_rdtsc() > deadline) {
+			wl_printf("VIRTIO device at 0x%lx: queue %u did not answer in %u s\n",
+				  d->base, qi, (unsigned) (VIO_TIMEOUT_US / 1000000));
 			return -1;
+		}
 		wl_pause();
 	}
 	asm volatile("" ::: "memory"); /* read the element after the index (x86: in order) */

@@ -13,6 +13,10 @@
 #define VIO_MAX_QUEUES 4
 #define VIO_QUEUE_SIZE 16
 #define VIO_BUF_SIZE 0x4000u /* the slot's buffer pages */
+/* How long vio_transfer polls. Generous: under nested KVM on a loaded host a device took
+ * more than 2 s (the old limit), and a chain given up on is still completed later, so the
+ * guest's own counts (pages reported free) would disagree with the device's. */
+#define VIO_TIMEOUT_US 30000000ull
 
 #define VIO_F_VERSION_1 (1ull << 32)
 
@@ -60,7 +64,7 @@ int vio_init(struct vio_dev *d, uint64_t base, uint64_t slot, uint64_t want, uns
 	     const char **why);
 
 /* Post @n buffers on queue @q as one chain, notify, and poll for its return (up to
- * about 2 s). Returns the length the device wrote, or -1 on timeout. */
+ * VIO_TIMEOUT_US). Returns the length the device wrote, or -1 on timeout (printed). */
 int64_t vio_transfer(struct vio_dev *d, unsigned q, const struct vio_buf *b, unsigned n);
 
 /* Hostile-driver tests: copy @n descriptors (flags and next as given, not checked) to the
