@@ -26,8 +26,10 @@ void vcpu_trace_record(struct vcpu_trace *t, const struct kvm_run *run);
 /* Log (pr_err) the registers, control registers, descriptor tables and pending events of
  * vCPU @fd, then the exits in @t, oldest first, each line prefixed by @name and @id.
  * Caveat: on AMD, KVM answers a SHUTDOWN exit by resetting the vCPU (the VMCB is undefined
- * after it), so the registers read then are the INIT state (rip 0xfff0) and only the
- * exit trace tells what the guest was doing. */
+ * after it), so the registers read then are the INIT state (rip 0xfff0) and the exit trace
+ * tells what the guest was doing. The events' exception number survives the reset: seen
+ * on nested SVM (6.1), a ud2 without an IDT left "exception - nr 6" (#UD), the vector
+ * whose delivery failed. */
 void vcpu_trace_dump(const struct vcpu_trace *t, int fd, const char *name, unsigned id);
 
 #endif
