@@ -121,6 +121,10 @@ int fleet_watch_guest(struct fleet *f, size_t i, uint32_t ms, uint32_t threshold
 /* Make workload guest @i triple-fault (tests). Returns 0, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_fault_guest(struct fleet *f, size_t i);
 
+/* Make workload guest @i post bad request @kind (enum wl_hostile) to its virtio device
+ * @dev (tests; see wl_dev_hostile). Returns 0, -EINVAL, -ENOENT, -ENOTSUP, -ESRCH. */
+int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind);
+
 /* Fill up to @max entries of @out with guest @i's devices. Returns how many (0.. the
  * guest's device count), or -ENOENT. Safe while the guest runs (counters are read
  * without stopping anything, so they may be a moment apart). */

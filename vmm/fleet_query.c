@@ -274,3 +274,15 @@ int fleet_set_tunable(struct fleet *f, const char *key, uint64_t value)
 {
 	return f->ksm ? ksm_set_tunable(f->ksm, key, value) : -ENOTSUP;
 }
+
+int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind)
+{
+	int err = 0;
+	struct fleet_entry *e = running_workload(f, i, &err);
+
+	if (!e)
+		return err;
+	err = wl_dev_hostile(e->g->wl, dev, kind);
+	fleet_put(f, e);
+	return err;
+}

@@ -53,7 +53,7 @@
 #define WL_PAGE_SIZE PAGE_SIZE /* the one page size, shared with the guest */
 
 #define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
-#define WL_ABI_VERSION 3
+#define WL_ABI_VERSION 4
 
 /* Ports. COM1 (0x3f8) is the console: the guest writes bytes to its THR. */
 #define WL_PORT_CONSOLE 0x3f8
@@ -76,10 +76,24 @@ enum wl_cmd {
 
 enum wl_req {
 	WL_REQ_NONE = 0,
-	WL_REQ_VERIFY = 1, /* verify every owned page, add to verify_ok/bad, report */
-	WL_REQ_FAULT = 2,  /* execute ud2 with no IDT: a real triple fault (tests) */
-	WL_REQ_PROBE = 3,  /* time the first store to up to probe_pages shared pages each */
-	WL_REQ_WATCH = 4,  /* spin for watch_ms timing every gap longer than the threshold */
+	WL_REQ_VERIFY = 1,  /* verify every owned page, add to verify_ok/bad, report */
+	WL_REQ_FAULT = 2,   /* execute ud2 with no IDT: a real triple fault (tests) */
+	WL_REQ_PROBE = 3,   /* time the first store to up to probe_pages shared pages each */
+	WL_REQ_WATCH = 4,   /* spin for watch_ms timing every gap longer than the threshold */
+	WL_REQ_HOSTILE = 5, /* vCPU 0 posts a bad request to a device (hostile_*; tests) */
+};
+
+/* What WL_REQ_HOSTILE makes vCPU 0 post on virtio device hostile_dev, as a hostile driver
+ * would; the device must end in DEVICE_NEEDS_RESET. Afterwards the guest leaves the
+ * device alone, except WL_HOSTILE_RESET, which resets it and runs its check again. */
+enum wl_hostile {
+	WL_HOSTILE_RESET = 0,	  /* not an attack: reset the device and check it again */
+	WL_HOSTILE_OUTSIDE = 1,	  /* a descriptor whose buffer lies outside RAM */
+	WL_HOSTILE_LOOP = 2,	  /* a chain whose last descriptor points back at the first */
+	WL_HOSTILE_DIRECTION = 3, /* a device-writable buffer where the device reads */
+	WL_HOSTILE_OVERSIZE = 4,  /* a block request larger than the device's limits */
+	WL_HOSTILE_AVAIL = 5,	  /* an avail index more than a queue size ahead */
+	WL_HOSTILE_COUNT,
 };
 
 enum wl_placement {
@@ -173,6 +187,12 @@ struct wl_params {
 	uint64_t vio_failed;	 /* bit i: device i failed it (the guest printed why) */
 	uint64_t pages_reported; /* pages reported free so far */
 	uint64_t balloon_pages;	 /* pages in the balloon now */
+
+	/* Set by the VMM before it posts WL_REQ_HOSTILE; the guest copies them once. */
+	uint32_t hostile_dev;  /* index into virtio[] */
+	uint32_t hostile_kind; /* enum wl_hostile */
+	/* Written by vCPU 0 when it has posted the request: the number of requests done. */
+	uint64_t hostile_done;
 };
 
 #define WL_FREE_DELAY_MS 2000

@@ -16,6 +16,7 @@
 
 #include "vmm/fixup.h"
 #include "vmm/kvm.h"
+#include "vmm/vcpu_trace.h"
 #include "lib/log.h"
 
 #define SIG_KICK SIGUSR1
@@ -41,10 +42,11 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	atomic_bool stop;	/* set by vcpu_request_stop, read before each KVM_RUN */
-	unsigned mmio_warnings; /* rate limit for wild MMIO reports */
-	unsigned io_warnings;	/* rate limit for unclaimed port reports */
-	unsigned fixups;	/* instructions performed for the guest (vmm/fixup.c) */
+	atomic_bool stop;	 /* set by vcpu_request_stop, read before each KVM_RUN */
+	unsigned mmio_warnings;	 /* rate limit for wild MMIO reports */
+	unsigned io_warnings;	 /* rate limit for unclaimed port reports */
+	unsigned fixups;	 /* instructions performed for the guest (vmm/fixup.c) */
+	struct vcpu_trace trace; /* the last exits, logged with a fatal one */
 };
 
 static __thread unsigned self_id;
@@ -309,6 +311,7 @@ static bool handle_exit(struct vcpu *v)
 		/* fall through */
 	default:
 		describe_fatal(v, why, sizeof(why));
+		vcpu_trace_dump(&v->trace, v->fd, v->host.name, v->id);
 		die(v, why);
 		return false;
 	}
@@ -326,8 +329,10 @@ static bool run_once(struct vcpu *v)
 	rc = ioctl(v->fd, KVM_RUN, 0);
 	err = errno;
 	pause_leave(v->host.pause, v->id);
-	if (rc == 0)
+	if (rc == 0) {
+		vcpu_trace_record(&v->trace, v->run);
 		return handle_exit(v);
+	}
 	if (err == EINTR || err == EAGAIN) {
 		v->run->immediate_exit = 0;
 		return true;

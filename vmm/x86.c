@@ -9,6 +9,8 @@
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
 #define PTE_US 0x4ull
+#define PTE_A 0x20ull
+#define PTE_D 0x40ull
 #define PTE_PS 0x80ull
 
 int x86_build_gdt(struct guest_mem *m, uint64_t gpa)
@@ -36,10 +38,14 @@ uint64_t x86_identity_map_size(uint64_t limit)
 	return (2 + npd) * PAGE_SIZE;
 }
 
+/* Accessed and dirty bits are preset (as Linux does for its kernel mappings), so the CPU's
+ * page walker never writes these tables: they are identical in every guest of a fleet and
+ * the engine merges them, and a walker's A/D write would copy them again (a COW break
+ * inside a page walk, which nested virtualization has to emulate too). */
 int x86_build_identity_map(struct guest_mem *m, uint64_t pt_gpa, uint64_t limit, bool user)
 {
 	uint64_t npd = (limit + GIB - 1) / GIB;
-	uint64_t flags = PTE_P | PTE_RW | (user ? PTE_US : 0);
+	uint64_t flags = PTE_P | PTE_RW | PTE_A | (user ? PTE_US : 0);
 	uint64_t *pml4, *pdpt;
 
 	if (npd == 0 || npd > 512)
@@ -56,7 +62,7 @@ int x86_build_identity_map(struct guest_mem *m, uint64_t pt_gpa, uint64_t limit,
 
 		pdpt[i] = pd_gpa | flags;
 		for (uint64_t j = 0; j < 512; j++)
-			pd[j] = (i * GIB + j * (2ull << 20)) | flags | PTE_PS;
+			pd[j] = (i * GIB + j * (2ull << 20)) | flags | PTE_D | PTE_PS;
 	}
 	return 0;
 }

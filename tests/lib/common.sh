@@ -15,6 +15,12 @@ fail() {
 	for f in "$T"/*.log "$T"/console/*.log; do
 		[ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
 	done
+	# KSMVMM_TEST_KEEP=DIR keeps the failed run's logs and consoles (for nested runs).
+	if [ -n "${KSMVMM_TEST_KEEP:-}" ]; then
+		tar -C "$(dirname "$T")" --exclude='*.sock' -cf - "$(basename "$T")" |
+			tar -C "$KSMVMM_TEST_KEEP" -xf -
+		echo "kept $T in $KSMVMM_TEST_KEEP"
+	fi
 	exit 1
 }
 

@@ -134,9 +134,36 @@ def pool_mapped(e):
     return e >> 63 & 1 and e >> 61 & 1
 
 
+def pfn(e):
+    return e & ((1 << 55) - 1)
+
+
+def zero_frames(pfns):
+    """The frames among @pfns that are the kernel's zero page or its huge zero page
+    (KPF_ZERO_PAGE in /proc/kpageflags; empty if that is unreadable). pagemap marks the
+    huge zero page file-backed, so 512 frames of it, mapped where a guest read untouched
+    memory, look like pool pages mapped by every guest (seen on the nested VM's 6.1)."""
+    try:
+        f = open("/proc/kpageflags", "rb")
+    except OSError:
+        return set()
+    zero = set()
+    with f:
+        for p in pfns:
+            f.seek(p * 8)
+            if int.from_bytes(f.read(8), "little") >> 24 & 1:
+                zero.add(p)
+    return zero
+
+
 def pagemap_pfns(pid, ranges):
-    """PFNs of the present file-backed (pool) pages in @ranges [(hva, size)]."""
-    return {e & ((1 << 55) - 1) for e in pagemap_entries(pid, ranges) if pool_mapped(e)}
+    """PFNs of the present file-backed (pool) pages in @ranges [(hva, size)], less the
+    zero page's."""
+    pfns = {pfn(e) for e in pagemap_entries(pid, ranges) if pool_mapped(e)}
+    zero = zero_frames(pfns)
+    if zero:
+        print(f"  ({len(zero)} file-backed frames are the zero page, not the pool: left out)")
+    return pfns - zero
 
 
 def groups(sock, pid):
@@ -162,8 +189,11 @@ def groups(sock, pid):
 
 
 def file_pages(pid, ranges):
-    """Present file-backed (pool) pages in @ranges, counted per mapping, not per frame."""
-    return sum(1 for e in pagemap_entries(pid, ranges) if pool_mapped(e))
+    """Present file-backed (pool) pages in @ranges, counted per mapping, not per frame,
+    the zero page's left out (see zero_frames)."""
+    entries = [e for e in pagemap_entries(pid, ranges) if pool_mapped(e)]
+    zero = zero_frames({pfn(e) for e in entries})
+    return sum(1 for e in entries if pfn(e) not in zero)
 
 
 def audit(sock, pid):

@@ -121,6 +121,11 @@ static void test_identity_map(void)
 	CHECK_EQ(pdpt[5], 0);
 	CHECK_EQ(pd[1] & ~0xfffull, 2 * MIB);
 	CHECK_EQ(pd[1] & 0x80, 0x80);
+	/* A and D preset: the walker has nothing to write (merged tables stay merged). */
+	CHECK_EQ(pml4[0] & 0x60, 0x20);
+	CHECK_EQ(pdpt[4] & 0x60, 0x20);
+	CHECK_EQ(pd[1] & 0x60, 0x60);
+	CHECK_EQ(pd[512 * 4 + 3] & 0x60, 0x60);
 	CHECK_EQ(pd[512 * 4 + 3] & ~0xfffull, 4 * GIB + 6 * MIB);
 	CHECK_EQ(x86_build_identity_map(&m, 16 * MIB - 4096, GIB, false), -EFAULT);
 	CHECK_EQ(x86_build_identity_map(&m, 0x10000, 0, false), -EINVAL);

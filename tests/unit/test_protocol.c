@@ -542,6 +542,42 @@ static void test_lenient_replies(void)
 	g_string_free(s, TRUE);
 }
 
+static void test_hostile_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_HOSTILE, .name = "g2", .key = "loop"};
+	char err[128] = "";
+	char *line;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"hostile\"}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"key\":\"loop\"}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"value\":1}",
+	    "{\"cmd\":\"hostile\",\"key\":\"loop\",\"value\":1}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"key\":\"Loop!\",\"value\":1}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"key\":\"loop\",\"value\":-1}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"key\":\"loop\",\"value\":\"1\"}",
+	    "{\"cmd\":\"hostile\",\"name\":\"g0\",\"key\":\"loop\",\"value\":1,\"bytes\":0}",
+	    "{\"cmd\":\"set\",\"name\":\"g0\",\"key\":\"batch_pages\",\"value\":1}",
+	};
+
+	CHECK(parse("{\"cmd\":\"hostile\",\"name\":\"g1\",\"key\":\"avail\",\"value\":4}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_HOSTILE && !strcmp(r.name, "g1") && !strcmp(r.key, "avail") &&
+		  r.value == 4,
+	      "hostile g1 4 avail: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0,
+		      "rejects %s (%s)", bad[i], err);
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.cmd == PROTO_CMD_HOSTILE &&
+		  !strcmp(r.key, "loop") && r.value == 0 && !strcmp(r.name, "g2"),
+	      "build and parse hostile: %s", line ? line : "(null)");
+	g_free(line);
+	in.name[0] = '\0';
+	CHECK(!proto_build_request(&in), "no hostile without a name");
+	in = (struct proto_request){.cmd = PROTO_CMD_SET, .name = "g0", .key = "batch_pages"};
+	CHECK(!proto_build_request(&in), "no set with a name");
+}
+
 static void test_balloon_requests(void)
 {
 	struct proto_request r, in = {.cmd = PROTO_CMD_BALLOON, .name = "g2", .bytes = 1ull << 40};
@@ -784,6 +820,7 @@ int main(void)
 	test_hostile_replies();
 	test_lenient_replies();
 	test_balloon_requests();
+	test_hostile_requests();
 	test_devices_requests();
 	test_reply_devices();
 	test_hostile_devices();

@@ -48,6 +48,11 @@ static void ksmctl_usage(FILE *out)
 		"  verify [NAME]  make workload guests check their memory; prints\n"
 		"                 'NAME VERIFY ok=N bad=N' per guest\n"
 		"  fault NAME     make workload guest NAME triple-fault (a test hook)\n"
+		"  hostile NAME DEVICE ATTACK\n"
+		"                 workload guest NAME posts a bad request to its virtio device\n"
+		"                 DEVICE (0 = its first virtio device): ATTACK is outside,\n"
+		"                 loop, direction, oversize or avail; reset makes it reset\n"
+		"                 and check the device again (a test hook)\n"
 		"  ping           check that ksmvmm answers\n"
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
 		"  probe          workload guests time their first write to up to 256 merged\n"
@@ -116,6 +121,27 @@ static int ksmctl_parse_set(int argc, char **argv, struct ksmctl_args *a)
 	if (errno || *end || !argv[2][0] || argv[2][0] == '-')
 		return ksmctl_usage_error("'%s' is not a number", argv[2]);
 	strcpy(a->req.key, argv[1]);
+	return KSMCTL_OK;
+}
+
+/* "hostile NAME DEVICE ATTACK": DEVICE a number, ATTACK a name the VMM checks. */
+static int ksmctl_parse_hostile(int argc, char **argv, struct ksmctl_args *a)
+{
+	char *end;
+
+	if (argc != 4)
+		return ksmctl_usage_error(
+		    "'hostile' wants NAME DEVICE ATTACK, e.g. hostile g0 1 loop");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	errno = 0;
+	a->req.value = strtoull(argv[2], &end, 10);
+	if (errno || *end || !argv[2][0] || argv[2][0] == '-')
+		return ksmctl_usage_error("device '%s' is not a number", argv[2]);
+	if (!argv[3][0] || strlen(argv[3]) >= sizeof(a->req.key))
+		return ksmctl_usage_error("bad attack name '%s'", argv[3]);
+	strcpy(a->req.name, argv[1]);
+	strcpy(a->req.key, argv[3]);
 	return KSMCTL_OK;
 }
 
@@ -210,6 +236,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_parse_local(argc, argv, a);
 	if (proto_cmd_lookup(cmd, &a->req.cmd))
 		return ksmctl_usage_error("unknown command '%s'", cmd);
+	if (a->req.cmd == PROTO_CMD_HOSTILE)
+		return ksmctl_parse_hostile(argc, argv, a);
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)

@@ -1,5 +1,5 @@
 /* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report, devices,
- * balloon.
+ * balloon, hostile.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "vmm/control/history.h"
 #include "vmm/control/protocol.h"
+#include "vmm/devices/wl_dev.h"
 #include "vmm/fleet.h"
 
 #define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
@@ -182,6 +183,27 @@ static char *control_fault(struct control_cmds *c, const struct proto_request *r
 	if (line)
 		return line;
 	ret = fleet_fault_guest(c->fleet, i);
+	return ret ? control_error(req->name, ret) : proto_reply_ok();
+}
+
+/* "hostile": key names the attack, value the device (tests/kvm/virtio-hostile.sh). */
+static char *control_hostile(struct control_cmds *c, const struct proto_request *req)
+{
+	size_t i = 0;
+	char *line = control_find(c->fleet, req->name, &i);
+	int kind = wl_dev_hostile_lookup(req->key);
+	int ret;
+
+	if (line)
+		return line;
+	if (kind < 0)
+		return proto_reply_error("unknown attack \"%s\" (outside, loop, direction, "
+					 "oversize, avail or reset)",
+					 req->key);
+	if (req->value >= WL_MAX_VIRTIO)
+		return proto_reply_error("device %llu out of range (0..%u)",
+					 (unsigned long long) req->value, WL_MAX_VIRTIO - 1);
+	ret = fleet_hostile_guest(c->fleet, i, (uint32_t) req->value, (uint32_t) kind);
 	return ret ? control_error(req->name, ret) : proto_reply_ok();
 }
 
@@ -405,7 +427,7 @@ static char *control_probe_compute(struct control_cmds *c, const struct proto_re
 /* Worker thread: one workload guest watches for stalls for req->ms. */
 static char *control_watch_compute(struct control_cmds *c, const struct proto_request *req)
 {
-	size_t idx;
+	size_t idx = 0; /* set when control_find returns NULL; gcc cannot see that */
 	char *reply = control_find(c->fleet, req->name, &idx);
 	int err = 0;
 
@@ -449,7 +471,7 @@ static const control_cmd_fn control_cmd_table[PROTO_CMD_COUNT] = {
     [PROTO_CMD_STOP] = control_stop,	   [PROTO_CMD_FAULT] = control_fault,
     [PROTO_CMD_STATS] = control_stats,	   [PROTO_CMD_SET] = control_set,
     [PROTO_CMD_HISTORY] = control_history, [PROTO_CMD_DEVICES] = control_devices,
-    [PROTO_CMD_BALLOON] = control_balloon,
+    [PROTO_CMD_BALLOON] = control_balloon, [PROTO_CMD_HOSTILE] = control_hostile,
 };
 
 char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,

@@ -21,12 +21,13 @@
 #include "lib/errbuf.h"
 
 enum proto_arg {
-	PROTO_ARG_NONE,		 /* no member besides "cmd" */
-	PROTO_ARG_NAME_OPTIONAL, /* "name" may be given; absent = all guests */
-	PROTO_ARG_NAME_REQUIRED, /* "name" must be given */
-	PROTO_ARG_KEY_VALUE,	 /* "key" (string) and "value" (integer) must be given */
-	PROTO_ARG_WATCH,	 /* "name" and "ms" must be given, "threshold_us" may be */
-	PROTO_ARG_NAME_BYTES,	 /* "name" and "bytes" must be given */
+	PROTO_ARG_NONE,		  /* no member besides "cmd" */
+	PROTO_ARG_NAME_OPTIONAL,  /* "name" may be given; absent = all guests */
+	PROTO_ARG_NAME_REQUIRED,  /* "name" must be given */
+	PROTO_ARG_KEY_VALUE,	  /* "key" (string) and "value" (integer) must be given */
+	PROTO_ARG_WATCH,	  /* "name" and "ms" must be given, "threshold_us" may be */
+	PROTO_ARG_NAME_BYTES,	  /* "name" and "bytes" must be given */
+	PROTO_ARG_NAME_KEY_VALUE, /* "name", "key" and "value" must be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -47,6 +48,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_WATCH] = {"watch", PROTO_ARG_WATCH},
     [PROTO_CMD_DEVICES] = {"devices", PROTO_ARG_NAME_REQUIRED},
     [PROTO_CMD_BALLOON] = {"balloon", PROTO_ARG_NAME_BYTES},
+    [PROTO_CMD_HOSTILE] = {"hostile", PROTO_ARG_NAME_KEY_VALUE},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -73,7 +75,8 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE);
 }
 
 static bool proto_cmd_is_watch(enum proto_cmd cmd)
@@ -83,7 +86,9 @@ static bool proto_cmd_is_watch(enum proto_cmd cmd)
 
 bool proto_cmd_takes_key_value(enum proto_cmd cmd)
 {
-	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_KEY_VALUE;
+	return (unsigned) cmd < PROTO_CMD_COUNT &&
+	       (proto_cmds[cmd].arg == PROTO_ARG_KEY_VALUE ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE);
 }
 
 bool proto_cmd_needs_name(enum proto_cmd cmd)
@@ -91,7 +96,8 @@ bool proto_cmd_needs_name(enum proto_cmd cmd)
 	return (unsigned) cmd < PROTO_CMD_COUNT &&
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE);
 }
 
 bool proto_cmd_takes_bytes(enum proto_cmd cmd)

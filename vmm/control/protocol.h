@@ -38,6 +38,9 @@ enum proto_cmd {
 	PROTO_CMD_WATCH,   /* a workload guest times the stalls it notices: "name", "ms" */
 	PROTO_CMD_DEVICES, /* a guest's devices and their counters: "name" */
 	PROTO_CMD_BALLOON, /* set a guest's balloon target: "name" and "bytes" */
+	/* test hook: a workload guest posts a bad virtio request: "name", "key" (the
+	 * attack, e.g. "loop"), "value" (the index of the device among its virtio ones) */
+	PROTO_CMD_HOSTILE,
 	PROTO_CMD_COUNT,
 };
 
@@ -45,8 +48,8 @@ enum proto_cmd {
 struct proto_request {
 	enum proto_cmd cmd;
 	char name[PROTO_NAME_MAX]; /* target guest; "" = none given (all guests) */
-	char key[PROTO_KEY_MAX];   /* "set": the tunable */
-	uint64_t value;		   /* "set": its new value */
+	char key[PROTO_KEY_MAX];   /* "set": the tunable; "hostile": the attack */
+	uint64_t value;		   /* "set": its new value; "hostile": the device */
 	uint32_t ms;		   /* "watch": how long, 1..PROTO_WATCH_MAX_MS */
 	uint32_t threshold_us;	   /* "watch": shortest stall, 1..PROTO_WATCH_MAX_THRESHOLD_US */
 	uint64_t bytes;		   /* "balloon": target size, 0..PROTO_BALLOON_MAX_BYTES */
@@ -130,7 +133,7 @@ bool proto_cmd_takes_bytes(enum proto_cmd cmd);
 /* Whether @key is a valid device counter name: 1..PROTO_DEV_KEY_MAX-1 of [a-z0-9_]. */
 bool proto_counter_key_ok(const char *key);
 
-/* Whether @cmd needs "key" and "value" (set). */
+/* Whether @cmd needs "key" and "value" (set, hostile). */
 bool proto_cmd_takes_key_value(enum proto_cmd cmd);
 
 /* Parse one request line of @len bytes (a trailing "\n" or "\r\n" is allowed; @line

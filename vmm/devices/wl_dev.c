@@ -284,6 +284,43 @@ int wl_dev_fault(struct wl_dev *d)
 	return ret;
 }
 
+static const char *const hostile_names[WL_HOSTILE_COUNT] = {
+    [WL_HOSTILE_RESET] = "reset",	[WL_HOSTILE_OUTSIDE] = "outside",
+    [WL_HOSTILE_LOOP] = "loop",		[WL_HOSTILE_DIRECTION] = "direction",
+    [WL_HOSTILE_OVERSIZE] = "oversize", [WL_HOSTILE_AVAIL] = "avail",
+};
+
+int wl_dev_hostile_lookup(const char *name)
+{
+	for (int i = 0; i < WL_HOSTILE_COUNT; i++)
+		if (!strcmp(name, hostile_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+/* The parameters go through the write guard, as in reset_counters. */
+int wl_dev_hostile(struct wl_dev *d, uint32_t dev, uint32_t kind)
+{
+	struct wl_params *p;
+	int ret = 0;
+
+	if (kind >= WL_HOSTILE_COUNT || dev >= WL_MAX_VIRTIO)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	p = d->shutdown ? NULL : ram_write_begin(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
+	if (p) {
+		p->hostile_dev = dev;
+		p->hostile_kind = kind;
+		ram_write_end(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
+		d->pending[0] = WL_REQ_HOSTILE;
+	} else {
+		ret = d->shutdown ? -ESRCH : -EFAULT;
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 void wl_dev_destroy(struct wl_dev *d)
 {
 	if (!d)

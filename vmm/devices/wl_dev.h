@@ -62,6 +62,16 @@ int wl_dev_watch(struct wl_dev *d, uint32_t ms, uint32_t threshold_us, uint32_t 
 /* Ask vCPU 0 to triple-fault. Returns 0 or -ESRCH. */
 int wl_dev_fault(struct wl_dev *d);
 
+/* The enum wl_hostile value called @name ("outside", "loop", "direction", "oversize",
+ * "avail", or "reset"), or -EINVAL. */
+int wl_dev_hostile_lookup(const char *name);
+
+/* Ask vCPU 0 to post bad request @kind (enum wl_hostile) to its virtio device @dev (an
+ * index into wl_params.virtio[]), or with WL_HOSTILE_RESET to reset and recheck it. Does
+ * not wait: the guest prints the outcome and counts hostile_done. Returns 0, -EINVAL
+ * (@kind or @dev out of range) or -ESRCH. */
+int wl_dev_hostile(struct wl_dev *d, uint32_t dev, uint32_t kind);
+
 void wl_dev_destroy(struct wl_dev *d);
 
 #endif

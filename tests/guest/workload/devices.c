@@ -231,3 +231,83 @@ int wl_report_free(struct wl_devices *w, const struct vio_buf *ranges, unsigned 
 		return -1;
 	return vio_transfer(&w->dev[w->balloon], (unsigned) w->reporting, ranges, n) < 0 ? -1 : 0;
 }
+
+/* ---- Hostile requests (WL_REQ_HOSTILE) ---- */
+
+/* The queue the attack goes to, and whether the device reads its buffers. */
+static unsigned hostile_queue(const struct vio_dev *d, int *device_reads)
+{
+	*device_reads = d->id != ID_RNG;
+	return d->id == ID_CONSOLE ? 1 : 0; /* the console reads its transmitq */
+}
+
+/* Build the descriptors of attack @kind on @d in @desc; returns their number, 0 if the
+ * device cannot be attacked that way. *@bump is the avail index step. */
+static unsigned hostile_chain(const struct vio_dev *d, uint32_t kind, struct vio_desc *desc,
+			      uint16_t *bump)
+{
+	int reads;
+	unsigned q = hostile_queue(d, &reads);
+	uint16_t w;
+
+	w = reads ? 0 : VIO_DESC_F_WRITE; /* the honest direction */
+	*bump = 1;
+	desc[0] = (struct vio_desc){addr(d, OFF_DATA), 16, w, 0};
+	switch (kind) {
+	case WL_HOSTILE_OUTSIDE: desc[0].addr = 1ull << 46; return 1; /* far beyond RAM */
+	case WL_HOSTILE_LOOP:
+		desc[0].flags |= VIO_DESC_F_NEXT, desc[0].next = 1;
+		desc[1] = (struct vio_desc){addr(d, OFF_BACK), 16, w | VIO_DESC_F_NEXT, 0};
+		return 2;
+	case WL_HOSTILE_DIRECTION: desc[0].flags = reads ? VIO_DESC_F_WRITE : 0; return 1;
+	case WL_HOSTILE_AVAIL: *bump = (uint16_t) (d->q[q].size + 1); return 1;
+	case WL_HOSTILE_OVERSIZE:
+		if (d->id != ID_BLOCK)
+			return 0;
+		/* Read 8 MiB (the limit is 4 MiB) from sector 0 into RAM at 16 MiB. */
+		memset(d->buf + OFF_HDR, 0, 16);
+		desc[0] = (struct vio_desc){addr(d, OFF_HDR), 16, VIO_DESC_F_NEXT, 1};
+		desc[1] =
+		    (struct vio_desc){16ull << 20, 8u << 20, VIO_DESC_F_WRITE | VIO_DESC_F_NEXT, 2};
+		desc[2] = (struct vio_desc){addr(d, OFF_STATUS), 1, VIO_DESC_F_WRITE, 0};
+		return 3;
+	default: return 0;
+	}
+}
+
+static void hostile_reset(struct wl_devices *w, unsigned i, const struct wl_params *prm)
+{
+	unsigned disks = 0;
+	int ok = init_one(w, i, &prm->virtio[i]) == 0 && check_one(w, i, prm, &disks) == 0;
+
+	w->ready[i] = ok;
+	wl_printf("HOSTILE reset: VIRTIO %s %s (device %u, status 0x%x)\n",
+		  kind(prm->virtio[i].device_id), ok ? "ok" : "FAILED", i, vio_status(&w->dev[i]));
+}
+
+void wl_devices_hostile(struct wl_devices *w, uint32_t i, uint32_t how, const struct wl_params *prm)
+{
+	struct vio_desc desc[3];
+	uint16_t bump = 1;
+	unsigned n, q;
+	int reads;
+
+	if (i >= w->n || how >= WL_HOSTILE_COUNT) {
+		wl_printf("HOSTILE: no device %u or no attack %u\n", i, how);
+		return;
+	}
+	if (how == WL_HOSTILE_RESET) {
+		hostile_reset(w, i, prm);
+		return;
+	}
+	n = hostile_chain(&w->dev[i], how, desc, &bump);
+	q = hostile_queue(&w->dev[i], &reads);
+	if (!n || w->dev[i].q[q].size == 0) {
+		wl_printf("HOSTILE: attack %u does not apply to device %u\n", how, i);
+		return;
+	}
+	w->ready[i] = 0; /* from now on the guest leaves the device alone */
+	vio_post_raw(&w->dev[i], q, desc, n, bump);
+	wl_printf("HOSTILE attack %u on device %u (%s): status 0x%x\n", how, i, kind(w->dev[i].id),
+		  vio_wait_status(&w->dev[i], VIO_S_NEEDS_RESET, 1000000));
+}

@@ -44,4 +44,11 @@ int wl_balloon_move(struct wl_devices *w, int inflate, const uint32_t *pfns, uns
  * Returns 0 or -1. */
 int wl_report_free(struct wl_devices *w, const struct vio_buf *ranges, unsigned n);
 
+/* WL_REQ_HOSTILE: post attack @how (enum wl_hostile) on device @i, wait up to a second
+ * for DEVICE_NEEDS_RESET and print "HOSTILE attack ..." with the status; from then on
+ * the guest does not use the device. WL_HOSTILE_RESET instead resets device @i and runs
+ * its check again ("HOSTILE reset: VIRTIO <kind> ok|FAILED ..."). */
+void wl_devices_hostile(struct wl_devices *w, uint32_t i, uint32_t how,
+			const struct wl_params *prm);
+
 #endif

@@ -1,6 +1,7 @@
 /* virtio.c - a polled virtio-mmio (version 2) driver with split virtqueues, for vCPU 0. */
 #include "tests/guest/workload/virtio.h"
 
+#include "tests/guest/workload/console.h"
 #include "tests/guest/workload/port.h"
 
 /* Register offsets of the virtio-mmio transport, version 2. */
@@ -34,16 +35,7 @@ enum {
 	VIO_S_FEATURES_OK = 8,
 };
 
-#define VIO_DESC_F_NEXT 1
-#define VIO_DESC_F_WRITE 2
 #define VIO_AVAIL_F_NO_INTERRUPT 1
-
-struct vio_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
 
 struct vio_avail {
 	uint16_t flags;
@@ -107,6 +99,7 @@ static int setup_queue(struct vio_dev *d, unsigned i, uint64_t page)
 	if (max == 0)
 		return -1;
 	q->size = max < VIO_QUEUE_SIZE ? (uint16_t) max : VIO_QUEUE_SIZE;
+	q->avail_idx = q->used_idx = 0; /* a reset device starts its rings at 0 again */
 	zero((volatile uint8_t *) (uintptr_t) page, 0x1000);
 	q->desc = (volatile struct vio_desc *) (uintptr_t) page;
 	q->avail = (volatile struct vio_avail *) (uintptr_t) (page + 0x100);
@@ -183,7 +176,7 @@ int vio_init(struct vio_dev *d, uint64_t base, uint64_t slot, uint64_t want, uns
 int64_t vio_transfer(struct vio_dev *d, unsigned qi, const struct vio_buf *b, unsigned n)
 {
 	struct vio_queue *q = &d->q[qi];
-	uint64_t deadline = wl_rdtsc() + 2000000 * vio_tsc_per_us;
+	uint64_t deadline = wl_rdtsc() + VIO_TIMEOUT_US * vio_tsc_per_us;
 
 	if (qi >= VIO_MAX_QUEUES || !q->size || n == 0 || n > q->size)
 		return -1;
@@ -203,11 +196,42 @@ int64_t vio_transfer(struct vio_dev *d, unsigned qi, const struct vio_buf *b, un
 	asm volatile("mfence" ::: "memory"); /* index out before the notify exit */
 	wr(d, VIO_QUEUE_NOTIFY, qi);
 	while (q->used->idx == q->used_idx) {
-		if (wl_rdtsc() > deadline)
+		if (wl_rdtsc() > deadline) {
+			wl_printf("VIRTIO device at 0x%lx: queue %u did not answer in %u s\n",
+				  d->base, qi, (unsigned) (VIO_TIMEOUT_US / 1000000));
 			return -1;
+		}
 		wl_pause();
 	}
 	asm volatile("" ::: "memory"); /* read the element after the index (x86: in order) */
 	q->used_idx++;
 	return q->used->ring[(uint16_t) (q->used_idx - 1) % q->size].len;
+}
+
+int vio_post_raw(struct vio_dev *d, unsigned qi, const struct vio_desc *desc, unsigned n,
+		 uint16_t bump)
+{
+	struct vio_queue *q = &d->q[qi];
+
+	if (qi >= VIO_MAX_QUEUES || !q->size || n > q->size)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		q->desc[i] = desc[i];
+	q->avail->ring[q->avail_idx % q->size] = 0;
+	asm volatile("" ::: "memory"); /* as in vio_transfer: entries before the index */
+	q->avail_idx = (uint16_t) (q->avail_idx + bump);
+	q->avail->idx = q->avail_idx;
+	asm volatile("mfence" ::: "memory");
+	wr(d, VIO_QUEUE_NOTIFY, qi);
+	return 0;
+}
+
+uint32_t vio_wait_status(const struct vio_dev *d, uint32_t bits, uint64_t us)
+{
+	uint64_t deadline = wl_rdtsc() + us * vio_tsc_per_us;
+	uint32_t s;
+
+	while (!((s = vio_status(d)) & bits) && wl_rdtsc() < deadline)
+		wl_pause();
+	return s;
 }

@@ -13,8 +13,24 @@
 #define VIO_MAX_QUEUES 4
 #define VIO_QUEUE_SIZE 16
 #define VIO_BUF_SIZE 0x4000u /* the slot's buffer pages */
+/* How long vio_transfer polls. Generous: under nested KVM on a loaded host a device took
+ * more than 2 s (the old limit), and a chain given up on is still completed later, so the
+ * guest's own counts (pages reported free) would disagree with the device's. */
+#define VIO_TIMEOUT_US 30000000ull
 
 #define VIO_F_VERSION_1 (1ull << 32)
+
+#define VIO_DESC_F_NEXT 1
+#define VIO_DESC_F_WRITE 2
+#define VIO_S_NEEDS_RESET 0x40
+
+/* A split-ring descriptor as the device reads it. */
+struct vio_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
 
 struct vio_queue {
 	uint16_t size;	    /* 0: not set up */
@@ -48,14 +64,23 @@ int vio_init(struct vio_dev *d, uint64_t base, uint64_t slot, uint64_t want, uns
 	     const char **why);
 
 /* Post @n buffers on queue @q as one chain, notify, and poll for its return (up to
- * about 2 s). Returns the length the device wrote, or -1 on timeout. */
+ * VIO_TIMEOUT_US). Returns the length the device wrote, or -1 on timeout (printed). */
 int64_t vio_transfer(struct vio_dev *d, unsigned q, const struct vio_buf *b, unsigned n);
+
+/* Hostile-driver tests: copy @n descriptors (flags and next as given, not checked) to the
+ * start of queue @q's table, make descriptor 0 the next avail entry, move the avail index
+ * by @bump (1 is honest) and notify. Does not wait for the device. Returns 0 or -1. */
+int vio_post_raw(struct vio_dev *d, unsigned q, const struct vio_desc *desc, unsigned n,
+		 uint16_t bump);
+
+/* Poll the status register until one of @bits is set or about @us pass; returns it. */
+uint32_t vio_wait_status(const struct vio_dev *d, uint32_t bits, uint64_t us);
 
 /* Device configuration space (offset from 0x100). */
 uint32_t vio_config32(const struct vio_dev *d, unsigned off);
 void vio_config_write32(const struct vio_dev *d, unsigned off, uint32_t v);
 
-/* Device status register (DEVICE_NEEDS_RESET is 0x40). */
+/* Device status register (DEVICE_NEEDS_RESET is VIO_S_NEEDS_RESET). */
 uint32_t vio_status(const struct vio_dev *d);
 
 #endif

@@ -593,6 +593,17 @@ static void devices_start(struct wl_cpu *c)
 		c->free_due = wl_rdtsc() + (uint64_t) WL_FREE_DELAY_MS * 1000 * c->tsc_per_us;
 }
 
+/* WL_REQ_HOSTILE (vCPU 0 only: it owns the devices). */
+static void hostile(struct wl_cpu *c)
+{
+	uint32_t dev = c->live->hostile_dev, how = c->live->hostile_kind;
+
+	if (!c->dev)
+		return;
+	wl_devices_hostile(c->dev, dev, how, &c->prm);
+	wl_atomic_add(&c->live->hostile_done, 1);
+}
+
 static void serve(struct wl_cpu *c, uint32_t req)
 {
 	if (req == WL_REQ_VERIFY)
@@ -603,6 +614,8 @@ static void serve(struct wl_cpu *c, uint32_t req)
 		watch(c);
 	else if (req == WL_REQ_FAULT)
 		wl_die();
+	else if (req == WL_REQ_HOSTILE)
+		hostile(c);
 	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
 }
 
