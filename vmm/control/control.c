@@ -23,6 +23,7 @@
 #include <glib-unix.h>
 
 #include "lib/errbuf.h"
+#include "lib/unixsock.h"
 #include "lib/log.h"
 #include "vmm/control/cmds.h"
 #include "vmm/control/protocol.h"
@@ -53,14 +54,12 @@ struct control_conn {
 struct control {
 	struct control_cmds *cmds;
 	char *path;
-	dev_t dev; /* the socket file we bound: unlinked only if still ours */
-	ino_t ino;
-	int fd;		     /* listening socket */
-	guint watch;	     /* accept source; 0 while paused */
-	guint retry;	     /* timer resuming accept; 0 = none */
-	bool accept_failing; /* accept failed since it last worked (warned once) */
-	bool stopping;	     /* control_destroy() runs: no new requests */
-	GList *conns;	     /* open connections */
+	struct unixsock sock; /* listening */
+	guint watch;	      /* accept source; 0 while paused */
+	guint retry;	      /* timer resuming accept; 0 = none */
+	bool accept_failing;  /* accept failed since it last worked (warned once) */
+	bool stopping;	      /* control_destroy() runs: no new requests */
+	GList *conns;	      /* open connections */
 	unsigned nconns;
 };
 
@@ -296,7 +295,7 @@ static gboolean control_resume_accept(gpointer data)
 	struct control *ctl = data;
 
 	ctl->retry = 0;
-	ctl->watch = g_unix_fd_add(ctl->fd, G_IO_IN, control_on_accept, ctl);
+	ctl->watch = g_unix_fd_add(ctl->sock.fd, G_IO_IN, control_on_accept, ctl);
 	return G_SOURCE_REMOVE;
 }
 
@@ -350,142 +349,17 @@ static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* The socket address of @path: 0, or -ENAMETOOLONG / -EINVAL with @err set. */
-static int control_address(const char *path, struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	if (!path[0])
-		return errbuf_set(err, errlen, -EINVAL, "the control socket path is empty");
-	if (strlen(path) >= sizeof(addr->sun_path))
-		return errbuf_set(err, errlen, -ENAMETOOLONG,
-				  "control socket path %s is longer than %zu bytes", path,
-				  sizeof(addr->sun_path) - 1);
-	strcpy(addr->sun_path, path);
-	return 0;
-}
-
-/* Whether someone listens at @addr: 1 yes, 0 no (a stale socket), -errno unknown. */
-static int control_probe(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *) addr, sizeof(*addr));
-	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS)
-		ret = 1; /* accepted, or a listener with a full backlog */
-	else
-		ret = errno == ECONNREFUSED ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-/* Make @path free for bind(): nothing there, or a stale socket removed. Returns 0 or
- * -errno with @err set. */
-static int control_clear_path(const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	const char *path = addr->sun_path;
-	struct stat st;
-	int ret;
-
-	if (lstat(path, &st) < 0) {
-		ret = -errno;
-		return ret == -ENOENT ? 0
-				      : errbuf_set(err, errlen, ret, "cannot stat %s: %s", path,
-						   g_strerror(-ret));
-	}
-	if (!S_ISSOCK(st.st_mode))
-		return errbuf_set(err, errlen, -ENOTSOCK, "%s exists and is not a socket", path);
-	ret = control_probe(addr);
-	if (ret > 0)
-		return errbuf_set(err, errlen, -EADDRINUSE, "control socket %s is in use", path);
-	if (ret < 0)
-		return errbuf_set(err, errlen, ret, "cannot probe control socket %s: %s", path,
-				  g_strerror(-ret));
-	if (unlink(path) < 0) {
-		ret = -errno;
-		return errbuf_set(err, errlen, ret, "cannot remove stale control socket %s: %s",
-				  path, g_strerror(-ret));
-	}
-	pr_info("removed stale control socket %s", path);
-	return 0;
-}
-
-/* Bind a new socket at @addr. The socket inode is made 0600 before bind(), which gives
- * the file its mode (Linux), so no other user can ever connect. Returns the fd, or
- * -errno with @err set and nothing left behind. */
-static int control_bind(const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	const char *path = addr->sun_path;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int ret;
-
-	if (fd < 0) {
-		ret = -errno;
-		return errbuf_set(err, errlen, ret, "cannot create a socket: %s", g_strerror(-ret));
-	}
-	if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *) addr, sizeof(*addr)) < 0) {
-		ret = -errno;
-		if (ret == -EADDRINUSE)
-			errbuf_set(err, errlen, ret, "control socket %s is in use", path);
-		else
-			errbuf_set(err, errlen, ret, "cannot bind %s: %s", path, g_strerror(-ret));
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-/* Bind and listen at @addr; the socket's mode is checked once it exists. Returns the
- * fd, or -errno with @err set and nothing left behind. */
-static int control_listen(struct control *ctl, const struct sockaddr_un *addr, char *err,
-			  size_t errlen)
-{
-	const char *path = addr->sun_path;
-	int fd = control_bind(addr, err, errlen);
-	struct stat st;
-	int ret;
-
-	if (fd < 0)
-		return fd;
-	if (lstat(path, &st) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
-		ret = -errno;
-		errbuf_set(err, errlen, ret, "cannot listen on %s: %s", path, g_strerror(-ret));
-		goto err_unlink;
-	}
-	if (st.st_mode & 077) {
-		ret = errbuf_set(err, errlen, -EPERM, "%s has mode %o: other users could connect",
-				 path, st.st_mode & 0777);
-		goto err_unlink;
-	}
-	ctl->dev = st.st_dev;
-	ctl->ino = st.st_ino;
-	return fd;
-
-err_unlink:
-	unlink(path);
-	close(fd);
-	return ret;
-}
-
 struct control *control_create(const char *path, struct fleet *f, char *err, size_t errlen)
 {
-	struct sockaddr_un addr;
-	struct control *ctl;
+	struct control *ctl = g_new0(struct control, 1);
 
-	if (control_address(path, &addr, err, errlen) || control_clear_path(&addr, err, errlen))
-		return NULL;
-	ctl = g_new0(struct control, 1);
 	ctl->path = g_strdup(path);
 	ctl->cmds = control_cmds_create(f, err, errlen);
 	if (!ctl->cmds)
 		goto err_free;
-	ctl->fd = control_listen(ctl, &addr, err, errlen);
-	if (ctl->fd < 0)
+	if (unixsock_listen(path, "control socket", CONTROL_BACKLOG, &ctl->sock, err, errlen))
 		goto err_destroy_cmds;
-	ctl->watch = g_unix_fd_add(ctl->fd, G_IO_IN, control_on_accept, ctl);
+	ctl->watch = g_unix_fd_add(ctl->sock.fd, G_IO_IN, control_on_accept, ctl);
 	return ctl;
 
 err_destroy_cmds:
@@ -496,15 +370,6 @@ err_free:
 	return NULL;
 }
 
-/* Unlink the socket file if it is still the one we bound. */
-static void control_unlink(struct control *ctl)
-{
-	struct stat st;
-
-	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
-		unlink(ctl->path);
-}
-
 void control_destroy(struct control *ctl)
 {
 	if (!ctl)
@@ -513,8 +378,8 @@ void control_destroy(struct control *ctl)
 		g_source_remove(ctl->watch);
 	if (ctl->retry)
 		g_source_remove(ctl->retry);
-	close(ctl->fd);
-	control_unlink(ctl);
+	close(ctl->sock.fd);
+	unixsock_unlink(ctl->path, &ctl->sock);
 	/* Verify replies still due are delivered, then sent along with the rest. */
 	ctl->stopping = true;
 	control_cmds_destroy(ctl->cmds);

@@ -88,20 +88,26 @@ static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
 	return 0;
 }
 
+/* The running domain of key @k, or NULL with libvirt's error in @e. */
+static struct lvdom *running_or_fail(struct lvfleet *lf, const struct lv_key *k, struct lv_err *e)
+{
+	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
+
+	if (d && d->slot < 0) {
+		lvdom_fail(e, LV_ERR_OPERATION_INVALID,
+			   "Requested operation is not valid: domain is not running");
+		return NULL;
+	}
+	return d;
+}
+
 static int op_memory_stats(void *be, const struct lv_key *k, struct lv_memstat *out, size_t max,
 			   struct lv_err *e)
 {
 	struct lvfleet *lf = be;
-	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
+	struct lvdom *d = running_or_fail(lf, k, e);
 
-	if (!d)
-		return -1;
-	if (d->slot < 0) {
-		lvdom_fail(e, LV_ERR_OPERATION_INVALID,
-			   "Requested operation is not valid: domain is not running");
-		return -1;
-	}
-	return lvstats_memory(lf, d, out, max);
+	return d ? lvstats_memory(lf, d, out, max) : -1;
 }
 
 static int op_domain_stats(void *be, const struct lv_key *k, unsigned stats, struct lv_param *out,
@@ -121,16 +127,9 @@ static int op_block_stats(void *be, const struct lv_key *k, const char *path,
 			  struct lv_blkstat *out, struct lv_err *e)
 {
 	struct lvfleet *lf = be;
-	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
+	struct lvdom *d = running_or_fail(lf, k, e);
 
-	if (!d)
-		return -1;
-	if (d->slot < 0) {
-		lvdom_fail(e, LV_ERR_OPERATION_INVALID,
-			   "Requested operation is not valid: domain is not running");
-		return -1;
-	}
-	return lvstats_block(lf, d, path, out, e);
+	return d ? lvstats_block(lf, d, path, out, e) : -1;
 }
 
 static int op_node_memory_get(void *be, struct lv_param *out, size_t max)

@@ -31,6 +31,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/log.h"
+#include "lib/unixsock.h"
 #include "vmm/libvirt/procs.h"
 #include "vmm/libvirt/rpc.h"
 
@@ -66,11 +67,9 @@ struct lv_pending {
 struct lv_server {
 	struct procs_backend b;
 	char *path;
-	dev_t dev; /* the socket file we bound: unlinked only if still ours */
-	ino_t ino;
-	int fd;
-	guint watch; /* accept source; 0 while paused */
-	guint retry; /* timer resuming accept; 0 = none */
+	struct unixsock sock; /* listening */
+	guint watch;	      /* accept source; 0 while paused */
+	guint retry;	      /* timer resuming accept; 0 = none */
 	unsigned stall_ms;
 	GList *clients;
 	unsigned nclients;
@@ -270,7 +269,7 @@ static gboolean lv_resume_accept(gpointer data)
 	struct lv_server *s = data;
 
 	s->retry = 0;
-	s->watch = g_unix_fd_add(s->fd, G_IO_IN, lv_on_accept, s);
+	s->watch = g_unix_fd_add(s->sock.fd, G_IO_IN, lv_on_accept, s);
 	return G_SOURCE_REMOVE;
 }
 
@@ -357,116 +356,15 @@ void lv_server_lifecycle(struct lv_server *s, const struct lv_dom *d, int event,
 	g_mutex_unlock(&s->lock);
 }
 
-/* ---- The socket ---- */
-
-static int lv_address(const char *path, struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	if (!path[0] || strlen(path) >= sizeof(addr->sun_path))
-		return errbuf_set(err, errlen, -ENAMETOOLONG,
-				  "libvirt socket path '%s' is empty or longer than %zu bytes",
-				  path, sizeof(addr->sun_path) - 1);
-	strcpy(addr->sun_path, path);
-	return 0;
-}
-
-/* Whether someone listens at @addr: 1 yes, 0 no (a stale socket), -errno unknown. */
-static int lv_probe(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *) addr, sizeof(*addr));
-	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS)
-		ret = 1;
-	else
-		ret = errno == ECONNREFUSED ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-/* Make the path free for bind(): nothing there, or a stale socket removed. */
-static int lv_clear_path(const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	const char *path = addr->sun_path;
-	struct stat st;
-	int ret;
-
-	if (lstat(path, &st) < 0) {
-		ret = -errno;
-		return ret == -ENOENT ? 0
-				      : errbuf_set(err, errlen, ret, "cannot stat %s: %s", path,
-						   g_strerror(-ret));
-	}
-	if (!S_ISSOCK(st.st_mode))
-		return errbuf_set(err, errlen, -ENOTSOCK, "%s exists and is not a socket", path);
-	ret = lv_probe(addr);
-	if (ret != 0)
-		return errbuf_set(err, errlen, ret > 0 ? -EADDRINUSE : ret,
-				  "libvirt socket %s is in use or cannot be probed", path);
-	if (unlink(path) < 0) {
-		ret = -errno;
-		return errbuf_set(err, errlen, ret, "cannot remove stale socket %s: %s", path,
-				  g_strerror(-ret));
-	}
-	return 0;
-}
-
-/* Bind and listen; the inode is made 0600 before bind(), which gives the socket file
- * its mode on Linux, and the mode is checked before anyone can connect. */
-static int lv_listen(struct lv_server *s, const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct stat st;
-	int ret;
-
-	if (fd < 0)
-		return errbuf_set(err, errlen, -errno, "cannot create a socket: %s",
-				  g_strerror(errno));
-	if (fchmod(fd, 0600) < 0 || bind(fd, (const struct sockaddr *) addr, sizeof(*addr)) < 0) {
-		ret = -errno;
-		close(fd);
-		return errbuf_set(err, errlen, ret, "cannot bind %s: %s", addr->sun_path,
-				  g_strerror(-ret));
-	}
-	if (lstat(addr->sun_path, &st) < 0 || listen(fd, LV_BACKLOG) < 0) {
-		ret = -errno;
-		errbuf_set(err, errlen, ret, "cannot listen on %s: %s", addr->sun_path,
-			   g_strerror(-ret));
-		goto err_unlink;
-	}
-	if (st.st_mode & 077) {
-		ret = errbuf_set(err, errlen, -EPERM, "%s has mode %o: other users could connect",
-				 addr->sun_path, st.st_mode & 0777);
-		goto err_unlink;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	return fd;
-
-err_unlink:
-	unlink(addr->sun_path);
-	close(fd);
-	return ret;
-}
-
 struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops *ops, void *be,
 				   char *err, size_t errlen)
 {
-	struct sockaddr_un addr;
-	struct lv_server *s;
+	struct lv_server *s = g_new0(struct lv_server, 1);
 
-	if (lv_address(path, &addr, err, errlen) || lv_clear_path(&addr, err, errlen))
-		return NULL;
-	s = g_new0(struct lv_server, 1);
 	s->b.ops = ops;
 	s->b.be = be;
 	s->stall_ms = LV_STALL_MS;
-	s->fd = lv_listen(s, &addr, err, errlen);
-	if (s->fd < 0) {
+	if (unixsock_listen(path, "libvirt socket", LV_BACKLOG, &s->sock, err, errlen)) {
 		g_free(s);
 		return NULL;
 	}
@@ -474,7 +372,7 @@ struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops
 	xdr_writer_init(&s->scratch, LV_SCRATCH_MAX);
 	g_mutex_init(&s->lock);
 	g_queue_init(&s->pending);
-	s->watch = g_unix_fd_add(s->fd, G_IO_IN, lv_on_accept, s);
+	s->watch = g_unix_fd_add(s->sock.fd, G_IO_IN, lv_on_accept, s);
 	pr_info("serving libvirt's remote protocol on %s", path);
 	return s;
 }
@@ -482,14 +380,6 @@ struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops
 void lv_server_set_stall_timeout(struct lv_server *s, unsigned ms)
 {
 	s->stall_ms = ms ? ms : LV_STALL_MS;
-}
-
-static void lv_unlink(struct lv_server *s)
-{
-	struct stat st;
-
-	if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-		unlink(s->path);
 }
 
 void lv_server_destroy(struct lv_server *s)
@@ -500,8 +390,8 @@ void lv_server_destroy(struct lv_server *s)
 		g_source_remove(s->watch);
 	if (s->retry)
 		g_source_remove(s->retry);
-	close(s->fd);
-	lv_unlink(s);
+	close(s->sock.fd);
+	unixsock_unlink(s->path, &s->sock);
 	while (s->clients) {
 		struct lv_client *cl = s->clients->data;
 
