@@ -18,7 +18,10 @@
 set -euo pipefail
 
 MEM=4G
-CPUS=2
+# One CPU by default: with -smp 2 the VM's own kernel panicked ("corrupted stack end
+# detected inside scheduler", in our vCPU threads) or hung (RCU stalls) in 5 of about 30
+# KVM-suite runs; with one CPU the whole suite passed. Guests keep their own vCPU counts.
+CPUS=1
 LIMIT=1800
 CPU_MODEL=max
 VERBOSE=0
