@@ -139,6 +139,9 @@ const char options_usage[] =
     "                  [--merge MODE] [--share-group RULE]... [engine tunables]\n"
     "                  [--control SOCKET] [--libvirt SOCKET] [--metrics [ADDR:]PORT]\n"
     "                  [--console DIR] [--verbose]\n"
+    "       ksmvmm run --restore DIR [--count N] [--name PREFIX] [--share-group RULE]...\n"
+    "                  [--merge MODE] [engine tunables] [--control SOCKET] [--libvirt SOCKET]\n"
+    "                  [--metrics [ADDR:]PORT] [--console DIR] [--verbose]\n"
     "       ksmvmm serve --state-dir DIR [--libvirt SOCKET] [--control SOCKET]\n"
     "                  [--metrics [ADDR:]PORT] [--merge MODE] [engine tunables]\n"
     "                  [--console DIR] [--verbose]\n"
@@ -164,6 +167,9 @@ const char options_usage[] =
     "                   never written, each guest keeps its writes in a private overlay\n"
     "  --virtio LIST    virtio devices besides disks: console,rng,balloon (default all\n"
     "                   three; none for none)\n"
+    "  --restore DIR    start the guests from the snapshot in DIR (ksmctl snapshot): its\n"
+    "                   memory, vCPUs, devices and definition; each guest gets a new\n"
+    "                   identity, and with the engine they share the snapshot's pages\n"
     "  --kernel FILE    boot Linux from a bzImage or an uncompressed vmlinux ELF\n"
     "  --initrd FILE    the initramfs of --kernel\n"
     "  --cmdline STR    the kernel command line of --kernel\n"
@@ -220,6 +226,7 @@ enum {
 	OPT_VIRTIO,
 	OPT_LIBVIRT,
 	OPT_STATE_DIR,
+	OPT_RESTORE,
 };
 
 static const struct option long_opts[] = {
@@ -249,6 +256,7 @@ static const struct option long_opts[] = {
     {"virtio", required_argument, NULL, OPT_VIRTIO},
     {"libvirt", required_argument, NULL, OPT_LIBVIRT},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"restore", required_argument, NULL, OPT_RESTORE},
     {NULL, 0, NULL, 0},
 };
 
@@ -570,6 +578,7 @@ static int apply_option(struct options *o, int c, const char *v, bool *have_gues
 	case OPT_CONTROL: o->control = v; return 0;
 	case OPT_LIBVIRT: o->libvirt = v; return 0;
 	case OPT_STATE_DIR: o->state_dir = v; return 0;
+	case OPT_RESTORE: o->restore = v; return 0;
 	case OPT_METRICS: return set_metrics(o, v, err, errlen);
 	case OPT_CONSOLE: o->console_dir = v; return 0;
 	case OPT_IMAGE: o->workload_image = v; return 0;
@@ -665,9 +674,18 @@ static bool serve_option(int c)
 	}
 }
 
+/* Options that --restore takes besides the fleet-wide ones: the rest describe guests,
+ * which come from the snapshot. */
+static bool restore_option(int c)
+{
+	return serve_option(c) || c == OPT_COUNT || c == OPT_NAME || c == OPT_SHARE_GROUP ||
+	       c == OPT_RESTORE;
+}
+
 /* What the arguments gave, for the checks after the loop. */
 struct seen {
 	bool guest, profile, mem;
+	int shape; /* the first option given that describes a guest (0: none) */
 };
 
 /* Apply every option of @argv to @o (from the defaults); @serve: only fleet-wide ones. */
@@ -689,6 +707,8 @@ static int parse_args(int argc, char **argv, struct options *o, bool serve, stru
 					  "domain XML (virsh define)",
 					  opt_name(c));
 		seen->mem |= c == OPT_MEM;
+		if (!seen->shape && !restore_option(c))
+			seen->shape = c;
 		if (apply_option(o, c, optarg, &seen->guest, &seen->profile, err, errlen))
 			return -EINVAL;
 	}
@@ -703,6 +723,13 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 
 	if (parse_args(argc, argv, o, false, &seen, err, errlen))
 		return -EINVAL;
+	if (o->restore && seen.shape)
+		return errbuf_set(
+		    err, errlen, -EINVAL,
+		    "--%s describes guests: with --restore they come from the snapshot",
+		    opt_name(seen.shape));
+	if (o->restore)
+		return 0;
 	if (!seen.mem)
 		return errbuf_set(err, errlen, -EINVAL, "--mem SIZE is required");
 	if (o->state_dir)

@@ -88,6 +88,7 @@ struct options {
 	const char *control;   /* socket path or NULL */
 	const char *libvirt;   /* libvirt remote-protocol socket path or NULL */
 	const char *state_dir; /* `ksmvmm serve`: where domain definitions persist */
+	const char *restore;   /* `ksmvmm run --restore DIR`: the guests come from a snapshot */
 	const char *metrics; /* --metrics [ADDR:]PORT (checked by options_parse_metrics) or NULL */
 	const char *console_dir;
 	int verbose;

@@ -97,6 +97,28 @@ static void test_run_options(void)
 	CHECK_EQ(PARSE(&o, "--mem", "5000", "--guest", "workload"), -EINVAL); /* not 4K aligned */
 }
 
+/* --restore takes fleet-wide options, a count and names; never a guest's shape. */
+static void test_restore(void)
+{
+	struct options o;
+
+	CHECK_EQ(PARSE(&o, "--restore", "/tmp/snap", "--count", "8", "--name", "c", "--control",
+		       "/tmp/s", "--merge", "vmm", "--share-group", "A"),
+		 0);
+	CHECK(o.restore && !strcmp(o.restore, "/tmp/snap"));
+	CHECK_EQ(o.count, 8);
+	CHECK(!strcmp(o.name, "c"));
+	CHECK_EQ(PARSE(&o, "--restore", "/tmp/snap", "--mem", "64M"), -EINVAL);
+	CHECK(strstr(err, "--mem describes guests: with --restore they come from the snapshot"));
+	CHECK_EQ(PARSE(&o, "--restore", "/tmp/snap", "--count", "2", "--guest", "workload"),
+		 -EINVAL);
+	CHECK(strstr(err, "--guest describes guests"));
+	CHECK_EQ(PARSE(&o, "--restore", "/tmp/snap", "--disk", "/x"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--restore", "/tmp/snap", "--count", "0"), -EINVAL);
+	CHECK_EQ(PARSE(&o, "--mem", "64M", "--guest", "workload"), 0);
+	CHECK(o.restore == NULL);
+}
+
 /* --disk, --virtio and the profile's free=. */
 static void test_devices(void)
 {
@@ -246,5 +268,6 @@ int main(void)
 	test_seed_rules();
 	test_metrics();
 	test_usage_options();
+	test_restore();
 	return check_done("test_options");
 }
