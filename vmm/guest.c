@@ -317,7 +317,9 @@ static void random_uuid(uint8_t uuid[16])
 	uuid[8] = (uint8_t) ((uuid[8] & 0x3f) | 0x80);
 }
 
-struct guest *guest_create(const struct options *o, unsigned index, bool tee_stdout)
+/* Everything but the loader; @boot NULL: the loader sets g->boot. */
+static struct guest *build(const struct options *o, unsigned index, bool tee_stdout,
+			   const struct x86_boot *boot)
 {
 	struct guest *g = calloc(1, sizeof(*g));
 
@@ -334,16 +336,30 @@ struct guest *guest_create(const struct options *o, unsigned index, bool tee_std
 	}
 	g->index = index;
 	g->kind = o->kind;
+	g->def = *o;
 	g->console_fd = -1;
 	g->state = GUEST_STARTING;
 	pthread_mutex_init(&g->lock, NULL);
 	pause_init(&g->pause, kick_vcpu, g);
+	if (boot)
+		g->boot = *boot;
 	if (create_vm(g, o->mem, o->merge) || create_devices(g, o, tee_stdout) ||
-	    load_guest(g, o) || create_vcpus(g, o->cpus)) {
+	    (!boot && load_guest(g, o)) || create_vcpus(g, o->cpus)) {
 		guest_destroy(g);
 		return NULL;
 	}
 	return g;
+}
+
+struct guest *guest_create(const struct options *o, unsigned index, bool tee_stdout)
+{
+	return build(o, index, tee_stdout, NULL);
+}
+
+struct guest *guest_create_blank(const struct options *o, unsigned index, bool tee_stdout,
+				 const struct x86_boot *boot)
+{
+	return build(o, index, tee_stdout, boot);
 }
 
 int guest_start(struct guest *g)

@@ -42,6 +42,7 @@ struct guest {
 	int console_fd;		 /* owned; -1 when the console is discarded */
 	struct wl_dev *wl;	 /* the workload device (one of devices); NULL for Linux */
 	struct x86_boot boot;
+	struct options def; /* what it was made from (a snapshot saves its guest fields) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[OPT_MAX_CPUS];
 
@@ -63,6 +64,12 @@ struct guest {
 /* Build guest @index of @opts: VM, RAM, memslots, loader, devices, vCPUs (not running).
  * @tee_stdout: also copy the console to stdout. Returns NULL after one clear error. */
 struct guest *guest_create(const struct options *opts, unsigned index, bool tee_stdout);
+
+/* The same machine without loading anything: RAM left empty, devices in their reset
+ * state, vCPUs set up from @boot (its CPUID choices: linux_cpuid, enable_avx) for a
+ * restore to load saved state into before guest_start. */
+struct guest *guest_create_blank(const struct options *o, unsigned index, bool tee_stdout,
+				 const struct x86_boot *boot);
 
 /* Start the vCPU threads. Returns 0 or -errno (then nothing runs). */
 int guest_start(struct guest *g);

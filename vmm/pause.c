@@ -18,6 +18,8 @@ void pause_init(struct pause *p, pause_kick_fn kick, void *opaque)
 	pthread_condattr_t attr;
 
 	atomic_init(&p->req, false);
+	atomic_init(&p->settle, false);
+	p->settled = 0;
 	for (unsigned i = 0; i < PAUSE_MAX_VCPUS; i++)
 		atomic_init(&p->in_guest[i], false);
 	p->nr_vcpus = 0;
@@ -37,39 +39,58 @@ void pause_set_vcpus(struct pause *p, unsigned n)
 	p->nr_vcpus = n < PAUSE_MAX_VCPUS ? n : PAUSE_MAX_VCPUS;
 }
 
-/* Park until the pause is over; first tell the pauser this vCPU is out. */
+/* Park until the pause is over; first tell the pauser this vCPU is out (and, for a
+ * settled pause, counted: the caller completed its last exit). */
 static void park(struct pause *p)
 {
+	bool counted = false;
+
 	pthread_mutex_lock(&p->lock);
+	if (atomic_load(&p->settle)) {
+		p->settled++;
+		counted = true;
+	}
 	pthread_cond_broadcast(&p->out_cond);
 	while (atomic_load(&p->req))
 		pthread_cond_wait(&p->park_cond, &p->lock);
+	if (counted)
+		p->settled--;
 	pthread_mutex_unlock(&p->lock);
 }
 
 /* The seq_cst store of in_guest then load of req pair with pause_request's store of req
  * then load of in_guest (see the top of this file). */
-static bool enter(struct pause *p, atomic_bool *in, const atomic_bool *stop)
+static enum pause_verdict enter(struct pause *p, atomic_bool *in, const atomic_bool *stop,
+				bool exit_pending)
 {
 	atomic_store(in, true);
 	while (atomic_load(&p->req)) {
 		atomic_store(in, false);
+		/* settle is stored before req (pause_request_settled). */
+		if (exit_pending && atomic_load(&p->settle))
+			return atomic_load(stop) ? PAUSE_STOP : PAUSE_COMPLETE;
 		park(p);
 		if (atomic_load(stop))
-			return false;
+			return PAUSE_STOP;
 		atomic_store(in, true);
 	}
-	return !atomic_load(stop);
+	return atomic_load(stop) ? PAUSE_STOP : PAUSE_RUN;
+}
+
+enum pause_verdict pause_enter_exit(struct pause *p, unsigned id, const atomic_bool *stop,
+				    bool exit_pending)
+{
+	atomic_bool *in = &p->in_guest[id];
+	enum pause_verdict v = enter(p, in, stop, exit_pending);
+
+	if (v != PAUSE_RUN)
+		atomic_store(in, false);
+	return v;
 }
 
 bool pause_enter(struct pause *p, unsigned id, const atomic_bool *stop)
 {
-	atomic_bool *in = &p->in_guest[id];
-
-	if (enter(p, in, stop))
-		return true;
-	atomic_store(in, false);
-	return false;
+	return pause_enter_exit(p, id, stop, false) == PAUSE_RUN;
 }
 
 void pause_leave(struct pause *p, unsigned id)
@@ -120,9 +141,35 @@ void pause_wait(struct pause *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
+int pause_request_settled(struct pause *p, int timeout_ms)
+{
+	uint64_t left = (uint64_t) timeout_ms;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&p->mem_guard);
+	atomic_store(&p->settle, true);
+	atomic_store(&p->req, true);
+	kick_those_inside(p);
+	pthread_mutex_lock(&p->lock);
+	while (p->settled < p->nr_vcpus && ret == 0) {
+		struct timespec ts;
+
+		/* park() signals out_cond once it counted itself; kick again each ms. */
+		clock_deadline(&ts, CLOCK_MONOTONIC, 1000);
+		if (pthread_cond_timedwait(&p->out_cond, &p->lock, &ts) == ETIMEDOUT) {
+			kick_those_inside(p);
+			if (left-- == 0)
+				ret = -ETIMEDOUT;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 void pause_resume(struct pause *p)
 {
 	pthread_mutex_lock(&p->lock);
+	atomic_store(&p->settle, false);
 	atomic_store(&p->req, false);
 	pthread_cond_broadcast(&p->park_cond);
 	pthread_mutex_unlock(&p->lock);

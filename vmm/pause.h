@@ -21,6 +21,8 @@ typedef void (*pause_kick_fn)(void *opaque, unsigned id);
 
 struct pause {
 	atomic_bool req;		       /* vCPUs must not enter KVM_RUN */
+	atomic_bool settle;		       /* and must complete their last exit first */
+	unsigned settled;		       /* vCPUs parked with nothing pending (lock) */
 	atomic_bool in_guest[PAUSE_MAX_VCPUS]; /* vCPU i is in KVM_RUN or about to enter it */
 	unsigned nr_vcpus;		       /* vCPUs 0..nr-1 take part; set before they run */
 	pthread_mutex_t lock;		       /* with park_cond: parked vCPUs wait here */
@@ -42,6 +44,18 @@ void pause_set_vcpus(struct pause *p, unsigned n);
  * Called on the vCPU's own thread. */
 bool pause_enter(struct pause *p, unsigned id, const atomic_bool *stop);
 
+enum pause_verdict {
+	PAUSE_RUN,	/* enter KVM_RUN (marked in the guest) */
+	PAUSE_STOP,	/* *stop is set: leave the run loop */
+	PAUSE_COMPLETE, /* a settled pause wants the last exit completed first: KVM_RUN with
+			 * immediate_exit (runs no guest code), then ask again */
+};
+
+/* pause_enter for a vCPU that knows whether its last exit still waits for KVM to
+ * complete it (@exit_pending: KVM_EXIT_IO / MMIO data not yet taken back by KVM_RUN). */
+enum pause_verdict pause_enter_exit(struct pause *p, unsigned id, const atomic_bool *stop,
+				    bool exit_pending);
+
 /* vCPU @id just returned from KVM_RUN: mark it out and tell a pausing engine. */
 void pause_leave(struct pause *p, unsigned id);
 
@@ -51,6 +65,12 @@ void pause_leave(struct pause *p, unsigned id);
 void pause_request(struct pause *p);
 void pause_wait(struct pause *p);
 void pause_resume(struct pause *p);
+
+/* A snapshot's pause: pause_request, and wait until every vCPU is parked with its last
+ * exit completed by KVM, so that its registers are final (KVM's API: an I/O exit is done
+ * only once KVM_RUN is entered again). Returns 0, or -ETIMEDOUT after @timeout_ms (a
+ * vCPU busy in a device, or gone); the pause holds either way: pause_resume ends it. */
+int pause_request_settled(struct pause *p, int timeout_ms);
 
 /* A VMM writer of guest RAM holds off pauses between these two. */
 void pause_writer_begin(struct pause *p);

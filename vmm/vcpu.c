@@ -43,6 +43,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;	 /* set by vcpu_request_stop, read before each KVM_RUN */
+	bool exit_pending;	 /* the last exit waits for KVM_RUN to complete it */
 	unsigned mmio_warnings;	 /* rate limit for wild MMIO reports */
 	unsigned io_warnings;	 /* rate limit for unclaimed port reports */
 	unsigned fixups;	 /* instructions performed for the guest (vmm/fixup.c) */
@@ -324,11 +325,22 @@ static bool run_once(struct vcpu *v)
 	char why[160];
 	int rc, err;
 
-	if (!pause_enter(v->host.pause, v->id, &v->stop))
-		return false;
+	switch (pause_enter_exit(v->host.pause, v->id, &v->stop, v->exit_pending)) {
+	case PAUSE_STOP: return false;
+	case PAUSE_COMPLETE:
+		/* A snapshot waits for final registers: let KVM take the exit's data back
+		 * without running guest code (KVM API: immediate_exit). */
+		v->run->immediate_exit = 1;
+		ioctl(v->fd, KVM_RUN, 0);
+		v->run->immediate_exit = 0;
+		v->exit_pending = false;
+		return true;
+	case PAUSE_RUN: break;
+	}
 	rc = ioctl(v->fd, KVM_RUN, 0);
 	err = errno;
 	pause_leave(v->host.pause, v->id);
+	v->exit_pending = rc == 0;
 	if (rc == 0) {
 		vcpu_trace_record(&v->trace, v->run);
 		return handle_exit(v);
@@ -368,6 +380,11 @@ int vcpu_start(struct vcpu *v)
 	pthread_setname_np(v->thread, name);
 	v->started = true;
 	return 0;
+}
+
+int vcpu_fd(const struct vcpu *v)
+{
+	return v->fd;
 }
 
 unsigned long vcpu_tsc_khz(struct vcpu *v)

@@ -42,6 +42,10 @@ void vcpu_request_stop(struct vcpu *v);
  * pause_request). */
 void vcpu_kick(struct vcpu *v);
 
+/* The vCPU's KVM fd, for saving and loading its state (vmm/vmstate.h) while it is not in
+ * KVM_RUN: before it starts, or parked by a pause. */
+int vcpu_fd(const struct vcpu *v);
+
 /* The guest TSC frequency in kHz, or 0 if KVM cannot say. */
 unsigned long vcpu_tsc_khz(struct vcpu *v);
 

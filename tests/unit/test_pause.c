@@ -2,6 +2,7 @@
  * "KVM_RUN" and no VMM writer is inside the guard; kicks end a run; stop ends parked vCPUs. */
 #include "vmm/pause.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -22,6 +23,9 @@ static atomic_uint runs[NR];
 static atomic_bool writing; /* a VMM writer is inside the guard */
 static atomic_bool writer_stop;
 static atomic_uint kicks;
+static atomic_bool pending[NR];	  /* the fake's last exit waits for completion */
+static atomic_uint completes[NR]; /* PAUSE_COMPLETE verdicts acted on */
+static atomic_bool busy[NR];	  /* the fake vCPU is held in a "device" outside KVM_RUN */
 
 static void fake_kick(void *opaque, unsigned id)
 {
@@ -42,12 +46,25 @@ static void *vcpu_thread(void *arg)
 {
 	unsigned id = (unsigned) (uintptr_t) arg;
 
-	while (pause_enter(&p, id, &stop[id])) {
+	for (;;) {
+		enum pause_verdict v =
+		    pause_enter_exit(&p, id, &stop[id], atomic_load(&pending[id]));
+
+		if (v == PAUSE_STOP)
+			break;
+		if (v == PAUSE_COMPLETE) {
+			atomic_store(&pending[id], false);
+			atomic_fetch_add(&completes[id], 1);
+			continue;
+		}
 		atomic_store(&inside[id], true);
 		atomic_fetch_add(&runs[id], 1);
 		fake_run(id);
 		atomic_store(&inside[id], false);
 		pause_leave(&p, id);
+		atomic_store(&pending[id], true); /* an exit the "VMM" handles next */
+		while (atomic_load(&busy[id]))
+			usleep(100);
 	}
 	atomic_store(&exited[id], true);
 	return NULL;
@@ -97,6 +114,49 @@ static void test_rounds(void)
 		CHECK(atomic_load(&runs[i]) > 1); /* every vCPU ran again after resumes */
 }
 
+/* A settled pause returns only once every vCPU completed its last exit and parked; a vCPU
+ * held in a device makes it time out, and the pause still holds until resumed. */
+static void test_settled(void)
+{
+	unsigned bad = 0, unsettled = 0;
+
+	for (int r = 0; r < ROUNDS / 4; r++) {
+		CHECK_EQ(pause_request_settled(&p, 2000), 0);
+		bad += nr_inside();
+		for (unsigned i = 0; i < NR; i++)
+			unsettled += atomic_load(&pending[i]);
+		usleep(50);
+		bad += nr_inside();
+		pause_resume(&p);
+		usleep(20);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(unsettled, 0);
+	for (unsigned i = 0; i < NR; i++)
+		CHECK(atomic_load(&completes[i]) > 0);
+	/* The plain pause does not ask for completion. */
+	for (unsigned i = 0; i < NR; i++)
+		atomic_store(&completes[i], 0);
+	for (int r = 0; r < 20; r++) {
+		pause_request(&p);
+		pause_wait(&p);
+		pause_resume(&p);
+		usleep(20);
+	}
+	for (unsigned i = 0; i < NR; i++)
+		CHECK_EQ(atomic_load(&completes[i]), 0);
+
+	atomic_store(&busy[1], true);
+	usleep(5000); /* vCPU 1 is now held after an exit */
+	CHECK_EQ(pause_request_settled(&p, 20), -ETIMEDOUT);
+	bad = nr_inside();
+	atomic_store(&busy[1], false);
+	usleep(2000);
+	bad += nr_inside(); /* released from the device, vCPU 1 still may not run */
+	CHECK_EQ(bad, 0);
+	pause_resume(&p);
+}
+
 /* A vCPU stopped during a pause stays parked until the pause is over, then exits. */
 static void test_stop_while_paused(void)
 {
@@ -125,6 +185,7 @@ int main(void)
 	test_rounds();
 	atomic_store(&writer_stop, true);
 	pthread_join(w, NULL);
+	test_settled();
 	test_stop_while_paused();
 	for (unsigned i = 0; i < NR; i++)
 		pthread_join(t[i], NULL);
