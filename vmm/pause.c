@@ -40,7 +40,9 @@ void pause_set_vcpus(struct pause *p, unsigned n)
 }
 
 /* Park until the pause is over; first tell the pauser this vCPU is out (and, for a
- * settled pause, counted: the caller completed its last exit). */
+ * settled pause, counted: the caller completed its last exit). A vCPU parked by a plain
+ * pause that a settled one follows returns early, so that its caller can complete its
+ * exit and park again, counted. */
 static void park(struct pause *p)
 {
 	bool counted = false;
@@ -51,7 +53,7 @@ static void park(struct pause *p)
 		counted = true;
 	}
 	pthread_cond_broadcast(&p->out_cond);
-	while (atomic_load(&p->req))
+	while (atomic_load(&p->req) && (counted || !atomic_load(&p->settle)))
 		pthread_cond_wait(&p->park_cond, &p->lock);
 	if (counted)
 		p->settled--;
@@ -151,6 +153,7 @@ int pause_request_settled(struct pause *p, int timeout_ms)
 	atomic_store(&p->req, true);
 	kick_those_inside(p);
 	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->park_cond); /* vCPUs parked uncounted: see park() */
 	while (p->settled < p->nr_vcpus && ret == 0) {
 		struct timespec ts;
 

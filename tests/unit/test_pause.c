@@ -26,6 +26,7 @@ static atomic_uint kicks;
 static atomic_bool pending[NR];	  /* the fake's last exit waits for completion */
 static atomic_uint completes[NR]; /* PAUSE_COMPLETE verdicts acted on */
 static atomic_bool busy[NR];	  /* the fake vCPU is held in a "device" outside KVM_RUN */
+static atomic_bool held[NR];	  /* ... and is there now */
 
 static void fake_kick(void *opaque, unsigned id)
 {
@@ -63,8 +64,11 @@ static void *vcpu_thread(void *arg)
 		atomic_store(&inside[id], false);
 		pause_leave(&p, id);
 		atomic_store(&pending[id], true); /* an exit the "VMM" handles next */
-		while (atomic_load(&busy[id]))
+		while (atomic_load(&busy[id])) {
+			atomic_store(&held[id], true);
 			usleep(100);
+		}
+		atomic_store(&held[id], false);
 	}
 	atomic_store(&exited[id], true);
 	return NULL;
@@ -147,7 +151,8 @@ static void test_settled(void)
 		CHECK_EQ(atomic_load(&completes[i]), 0);
 
 	atomic_store(&busy[1], true);
-	usleep(5000); /* vCPU 1 is now held after an exit */
+	while (!atomic_load(&held[1])) /* vCPU 1 is held after an exit */
+		usleep(100);
 	CHECK_EQ(pause_request_settled(&p, 20), -ETIMEDOUT);
 	bad = nr_inside();
 	atomic_store(&busy[1], false);
