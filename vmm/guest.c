@@ -337,6 +337,7 @@ static struct guest *build(const struct options *o, unsigned index, bool tee_std
 	g->index = index;
 	g->kind = o->kind;
 	g->def = *o;
+	g->generation = (uint64_t) g_random_int() << 32 | g_random_int();
 	g->console_fd = -1;
 	g->state = GUEST_STARTING;
 	pthread_mutex_init(&g->lock, NULL);
