@@ -1,0 +1,441 @@
+/* snapshot.c - save a running guest to a snapshot directory, and build guests from one. */
+#define pr_fmt(fmt) "snapshot: " fmt
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ksm/ksm.h"
+#include "lib/clock.h"
+#include "lib/errbuf.h"
+#include "lib/log.h"
+#include "lib/page.h"
+#include "lib/sbuf.h"
+#include "vmm/devices/table.h"
+#include "vmm/devices/wl_dev.h"
+#include "vmm/guest.h"
+#include "vmm/snapfile.h"
+#include "vmm/vcpu.h"
+#include "vmm/vmstate.h"
+
+#define GUEST_SECTION_VERSION 1
+/* How long a snapshot waits for every vCPU to park (one may be in a device wait). */
+#define SNAPSHOT_PAUSE_MS 10000
+/* Engine images: one per sharing group the restored guests are in. */
+#define MAX_IMAGES 8
+
+/* The guest section: what the blank machine must be built with. */
+struct guest_section {
+	uint32_t kind;
+	uint32_t nr_vcpus;
+	uint32_t enable_avx;
+	uint32_t linux_cpuid;
+	uint32_t irqchip;
+};
+
+struct snapshot_src {
+	char dir[1024];
+	struct snapshot *file;
+	struct snapdef_origin origin;
+	struct guest_section gs;
+	struct {
+		uint32_t group;
+		struct ksm_image *img;
+	} images[MAX_IMAGES];
+	unsigned nr_images;
+};
+
+static bool has_irqchip(const struct guest *g)
+{
+	return g->kind == GUEST_KIND_LINUX;
+}
+
+/* ---- Saving ---- */
+
+/* Append one section built by @b to @w, freeing @b. */
+static int add_section(struct snap_writer *w, uint32_t tag, uint32_t index, struct sbuf *b)
+{
+	int ret = b->err ? b->err : snapfile_add(w, tag, index, b);
+
+	sbuf_free(b);
+	return ret;
+}
+
+static int save_definition(struct guest *g, struct snap_writer *w)
+{
+	struct snapdef_origin origin = {.index = g->index, .generation = g->generation};
+	struct sbuf b;
+
+	snprintf(origin.name, sizeof(origin.name), "%s", g->name);
+	snprintf(origin.group, sizeof(origin.group), "%s", g->group);
+	memcpy(origin.uuid, g->uuid, sizeof(origin.uuid));
+	origin.seed = options_seed_of(&g->def, g->name);
+	sbuf_init(&b);
+	snapdef_save(&g->def, &origin, &b);
+	return add_section(w, SNAP_SEC_DEFINITION, 0, &b);
+}
+
+static int save_guest_section(struct guest *g, struct snap_writer *w)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	sbuf_put_u32(&b, GUEST_SECTION_VERSION);
+	sbuf_put_u32(&b, (uint32_t) g->kind);
+	sbuf_put_u32(&b, g->nr_vcpus);
+	sbuf_put_u32(&b, g->boot.enable_avx);
+	sbuf_put_u32(&b, g->boot.linux_cpuid);
+	sbuf_put_u32(&b, has_irqchip(g));
+	return add_section(w, SNAP_SEC_GUEST, 0, &b);
+}
+
+/* Every section but memory; @what names the piece that failed. */
+static int save_state(struct guest *g, struct snap_writer *w, const char **what)
+{
+	struct sbuf b;
+	int ret;
+
+	*what = "definition";
+	ret = save_definition(g, w);
+	if (!ret)
+		ret = save_guest_section(g, w);
+	*what = "VM state";
+	sbuf_init(&b);
+	if (!ret && !(ret = vmstate_save_vm(g->vm_fd, has_irqchip(g), &b)))
+		ret = add_section(w, SNAP_SEC_VM, 0, &b);
+	sbuf_free(&b);
+	*what = "vCPU state";
+	for (unsigned i = 0; i < g->nr_vcpus && !ret; i++) {
+		sbuf_init(&b);
+		ret = vmstate_save_vcpu(vcpu_fd(g->vcpus[i]), has_irqchip(g), &b);
+		ret = ret ? ret : add_section(w, SNAP_SEC_VCPU, i, &b);
+		sbuf_free(&b);
+	}
+	*what = "device state";
+	sbuf_init(&b);
+	if (!ret && !(ret = devices_save(g->devices, &b)))
+		ret = add_section(w, SNAP_SEC_DEVICES, 0, &b);
+	sbuf_free(&b);
+	*what = "workload device state";
+	sbuf_init(&b);
+	if (!ret && g->wl && !(ret = wl_dev_save(g->wl, &b)))
+		ret = add_section(w, SNAP_SEC_WL, 0, &b);
+	sbuf_free(&b);
+	return ret;
+}
+
+/* Progress of the memory write: a line per quarter. */
+static void memory_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	unsigned *quarter = opaque;
+
+	if (total && done * 4 / total > *quarter) {
+		*quarter = (unsigned) (done * 4 / total);
+		pr_info("writing memory: %llu of %llu MiB", (unsigned long long) (done >> 20),
+			(unsigned long long) (total >> 20));
+	}
+}
+
+static int save_memory(struct guest *g, struct snap_writer *w)
+{
+	const uint8_t *hva[MEM_MAX_REGIONS];
+	uint64_t npages[MEM_MAX_REGIONS];
+	unsigned quarter = 0;
+
+	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
+		hva[i] = g->mem.regions[i].hva;
+		npages[i] = g->mem.regions[i].size / PAGE_SIZE;
+	}
+	return snapfile_write_memory(w, hva, npages, g->mem.nr_regions, memory_progress, &quarter);
+}
+
+/* The guest is paused (settled) and its device workers stopped. */
+static int save_paused(struct guest *g, struct snap_writer *w, char *err, size_t len)
+{
+	const char *what = "";
+	int ret = save_state(g, w, &what);
+
+	if (ret)
+		return errbuf_set(err, len, ret, "%s: cannot save its %s: %s", g->name, what,
+				  strerror(-ret));
+	ret = save_memory(g, w);
+	if (ret)
+		return errbuf_set(err, len, ret, "%s: cannot write its memory: %s", g->name,
+				  strerror(-ret));
+	return 0;
+}
+
+int snapshot_save(struct guest *g, const char *dir, char *err, size_t len)
+{
+	struct snap_writer *w;
+	uint64_t t0 = clock_now_us();
+	int ret;
+
+	if (guest_get_state(g) != GUEST_RUNNING)
+		return errbuf_set(err, len, -ESRCH, "%s is not running", g->name);
+	w = snapfile_create(dir, err, len);
+	if (!w)
+		return -EINVAL;
+	ret = devices_quiesce(g->devices);
+	if (ret) {
+		snapfile_abort(w);
+		return errbuf_set(err, len, ret, "%s: its devices are busy: %s", g->name,
+				  strerror(-ret));
+	}
+	ret = pause_request_settled(&g->pause, SNAPSHOT_PAUSE_MS);
+	if (ret)
+		errbuf_set(err, len, ret, "%s: its vCPUs did not stop within %d s", g->name,
+			   SNAPSHOT_PAUSE_MS / 1000);
+	else
+		ret = save_paused(g, w, err, len);
+	pause_resume(&g->pause);
+	devices_resume(g->devices);
+	if (ret) {
+		snapfile_abort(w);
+		return ret;
+	}
+	ret = snapfile_commit(w, err, len);
+	if (!ret)
+		pr_info("%s saved to %s in %.2f s", g->name, dir, (clock_now_us() - t0) / 1e6);
+	return ret;
+}
+
+/* ---- Restoring ---- */
+
+/* Section @tag/@index as a reader; false (with @err set) if the snapshot has none. */
+static bool section(const struct snapshot_src *s, uint32_t tag, uint32_t index,
+		    struct sbuf_reader *r)
+{
+	size_t n = 0;
+	const void *p = snapfile_section(s->file, tag, index, &n);
+
+	sbuf_reader_init(r, p, n);
+	return sbuf_check(r, p != NULL, "no section %u/%u", tag, index);
+}
+
+static int load_guest_section(struct snapshot_src *s, const struct options *o, char *err,
+			      size_t len)
+{
+	struct guest_section *gs = &s->gs;
+	struct sbuf_reader r;
+	uint32_t version;
+
+	if (section(s, SNAP_SEC_GUEST, 0, &r)) {
+		version = sbuf_get_u32(&r);
+		sbuf_check(&r, version == GUEST_SECTION_VERSION, "guest section version %u",
+			   version);
+		gs->kind = sbuf_get_u32(&r);
+		gs->nr_vcpus = sbuf_get_u32(&r);
+		gs->enable_avx = sbuf_get_u32(&r);
+		gs->linux_cpuid = sbuf_get_u32(&r);
+		gs->irqchip = sbuf_get_u32(&r);
+		sbuf_check(&r,
+			   gs->kind == (uint32_t) o->kind && gs->nr_vcpus == o->cpus &&
+			       gs->irqchip == (o->kind == GUEST_KIND_LINUX),
+			   "guest section disagrees with the definition");
+		sbuf_check(&r, sbuf_left(&r) == 0, "guest section: trailing bytes");
+	}
+	if (sbuf_error(&r))
+		return errbuf_set(err, len, -EINVAL, "snapshot %s: %s", s->dir, r.why);
+	return 0;
+}
+
+static int load_definition(struct snapshot_src *s, struct options *o, char *err, size_t len)
+{
+	struct sbuf_reader r;
+	uint64_t ram;
+
+	if (section(s, SNAP_SEC_DEFINITION, 0, &r))
+		snapdef_load(&r, o, &s->origin);
+	if (sbuf_error(&r))
+		return errbuf_set(err, len, -EINVAL, "snapshot %s: definition: %s", s->dir, r.why);
+	ram = snapfile_ram_size(s->file);
+	if (ram != o->mem)
+		return errbuf_set(err, len, -EINVAL,
+				  "snapshot %s: memory holds %llu bytes, the definition %llu",
+				  s->dir, (unsigned long long) ram, (unsigned long long) o->mem);
+	o->workload_image = NULL; /* the guest is in the memory already */
+	o->ram_image = NULL;
+	return load_guest_section(s, o, err, len);
+}
+
+struct snapshot_src *snapshot_open(const char *dir, struct options *o, char *err, size_t len)
+{
+	struct snapshot_src *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		errbuf_set(err, len, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->file = snapfile_open(dir, err, len);
+	if (!s->file || load_definition(s, o, err, len)) {
+		snapshot_close(s, NULL);
+		return NULL;
+	}
+	return s;
+}
+
+const struct snapdef_origin *snapshot_origin(const struct snapshot_src *s)
+{
+	return &s->origin;
+}
+
+/* Load every saved state into the blank guest @g; @what names what failed. */
+static int load_state(struct snapshot_src *s, struct guest *g, struct sbuf_reader *r,
+		      const char **what)
+{
+	bool irq = s->gs.irqchip;
+
+	*what = "VM state";
+	if (!section(s, SNAP_SEC_VM, 0, r) || vmstate_load_vm(g->vm_fd, irq, r))
+		return -EINVAL;
+	for (unsigned i = 0; i < g->nr_vcpus; i++) {
+		*what = "vCPU state";
+		if (!section(s, SNAP_SEC_VCPU, i, r) ||
+		    vmstate_load_vcpu(vcpu_fd(g->vcpus[i]), irq, r))
+			return -EINVAL;
+	}
+	*what = "device state";
+	if (!section(s, SNAP_SEC_DEVICES, 0, r) || devices_load(g->devices, r))
+		return -EINVAL;
+	*what = "workload device state";
+	if (g->wl && (!section(s, SNAP_SEC_WL, 0, r) || wl_dev_load(g->wl, r)))
+		return -EINVAL;
+	return 0;
+}
+
+struct guest *snapshot_restore_guest(struct snapshot_src *s, const struct options *o,
+				     unsigned index, bool tee_stdout)
+{
+	const struct x86_boot boot = {.enable_avx = s->gs.enable_avx,
+				      .linux_cpuid = s->gs.linux_cpuid};
+	struct guest *g = guest_create_blank(o, index, tee_stdout, &boot);
+	struct sbuf_reader r;
+	const char *what = "";
+
+	if (!g)
+		return NULL;
+	sbuf_reader_init(&r, NULL, 0);
+	if (load_state(s, g, &r, &what)) {
+		pr_err("%s: cannot restore from %s: %s: %s", g->name, s->dir, what,
+		       r.why[0] ? r.why : "refused by KVM");
+		guest_destroy(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* The snapshot's memory as the regions of @g's RAM see it. */
+static int memory_sources(struct snapshot_src *s, const struct guest *g, const uint8_t **src,
+			  uint64_t *npages)
+{
+	const uint8_t *map = snapfile_memory_map(s->file);
+	uint64_t off = 0;
+
+	if (!map)
+		return -errno ? -errno : -EIO;
+	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
+		src[i] = map + off;
+		npages[i] = g->mem.regions[i].size / PAGE_SIZE;
+		off += g->mem.regions[i].size;
+	}
+	return 0;
+}
+
+/* The engine image of group @group, made on first use. */
+static struct ksm_image *image_of(struct snapshot_src *s, const struct guest *g, struct ksm *k,
+				  uint32_t group)
+{
+	const uint8_t *src[MEM_MAX_REGIONS];
+	uint64_t npages[MEM_MAX_REGIONS], t0 = clock_now_us();
+	struct ksm_image *img;
+
+	for (unsigned i = 0; i < s->nr_images; i++)
+		if (s->images[i].group == group)
+			return s->images[i].img;
+	if (s->nr_images == MAX_IMAGES) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	if (memory_sources(s, g, src, npages))
+		return NULL;
+	img = ksm_image_create(k, src, npages, g->mem.nr_regions, group);
+	if (img) {
+		s->images[s->nr_images].group = group;
+		s->images[s->nr_images++].img = img;
+		pr_info("%s: %llu pages in the pool in %.3f s", s->dir,
+			(unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6);
+	}
+	return img;
+}
+
+/* Without the engine: copy the non-zero pages into the guest's own RAM. */
+static int copy_ram(struct snapshot_src *s, struct guest *g)
+{
+	const uint8_t *src[MEM_MAX_REGIONS];
+	uint64_t npages[MEM_MAX_REGIONS];
+	static const uint8_t zero[PAGE_SIZE];
+	int ret = memory_sources(s, g, src, npages);
+
+	for (unsigned i = 0; i < g->mem.nr_regions && !ret; i++)
+		for (uint64_t p = 0; p < npages[i]; p++)
+			if (memcmp(src[i] + p * PAGE_SIZE, zero, PAGE_SIZE))
+				memcpy(g->mem.regions[i].hva + p * PAGE_SIZE,
+				       src[i] + p * PAGE_SIZE, PAGE_SIZE);
+	return ret;
+}
+
+int snapshot_fill_ram(struct snapshot_src *s, struct guest *g, struct ksm *k, struct ksm_vm *vm,
+		      uint32_t group)
+{
+	struct ksm_image *img;
+	int ret;
+
+	if (!k || !vm) {
+		ret = copy_ram(s, g);
+		if (ret)
+			pr_err("%s: cannot read the memory of %s: %s", g->name, s->dir,
+			       strerror(-ret));
+		return ret;
+	}
+	img = image_of(s, g, k, group);
+	if (!img) {
+		ret = -errno;
+		pr_err("%s: cannot put the memory of %s into the pool: %s", g->name, s->dir,
+		       strerror(-ret));
+		return ret;
+	}
+	ret = ksm_image_adopt(k, img, vm);
+	if (ret)
+		pr_err("%s: cannot map the pages of %s: %s", g->name, s->dir, strerror(-ret));
+	return ret;
+}
+
+static uint64_t random_u64(void)
+{
+	return (uint64_t) g_random_int() << 32 | g_random_int();
+}
+
+int snapshot_new_identity(struct guest *g, unsigned index)
+{
+	uint64_t seed = random_u64();
+
+	g->generation = random_u64();
+	if (!g->wl)
+		return 0; /* a Linux guest: no generation ID device yet */
+	return wl_dev_restored(g->wl, index, seed, g->generation);
+}
+
+void snapshot_close(struct snapshot_src *s, struct ksm *k)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->nr_images; i++)
+		ksm_image_put(k, s->images[i].img);
+	snapfile_close(s->file);
+	free(s);
+}
