@@ -8,6 +8,9 @@
  * Phases: validate the parameters; fill the owned pages (version 0); report READY; then
  * loop: rewrite a batch of the mutating working set every 10 ms tick (if mutate_rate > 0)
  * and wait on WL_PORT_WAIT for the rest of the tick, serving VERIFY and FAULT requests.
+ * RESTORED (this memory image is a new instance: a restored snapshot or a clone) gives
+ * every vCPU a new identity; each page's version tag says under which entry of the
+ * vCPU's lineage table it was written, so verify checks inherited and new pages alike.
  * Exits to the VMM are expensive (~17 us each under PVM), so the loop makes one wait per
  * tick and nothing else.
  */
@@ -35,6 +38,8 @@ struct wl_cpu {
 	volatile struct wl_params *live; /* the shared counters */
 	volatile uint32_t *versions;	 /* version table, one entry per profile page */
 	struct wl_layout lay;
+	struct wl_identity *lineage; /* this vCPU's lineage table (only it uses it) */
+	uint32_t entry;		     /* its current entry: pages are written under it */
 	/* Mutation (only when rate > 0 and the working set has owned pages). */
 	uint64_t rate;	     /* pages per second for this vCPU */
 	uint64_t acc;	     /* pages owed, in 1/100 page (ticks per second = 100) */
@@ -173,19 +178,26 @@ static void setup(struct wl_cpu *c, uint64_t index, struct wl_params *params)
 	c->ncpu = c->prm.nr_cpus;
 	c->versions = (volatile uint32_t *) (uintptr_t) WL_VERSIONS_GPA;
 	wl_layout_init(&c->lay, &c->prm);
+	c->lineage =
+	    (struct wl_identity *) (uintptr_t) (WL_LINEAGE_GPA + index * WL_LINEAGE_STRIDE);
+	c->lineage[0] = c->lay.self;
+	c->live->lineage_len[index] = 1;
 }
 
-/* Write page @p at version @v (and record the version after the content). */
+/* Write page @p at version count @v under the current identity (and record its tag
+ * after the content). */
 static void write_page(struct wl_cpu *c, uint64_t p, uint32_t v)
 {
-	struct wl_content want = wl_page_content(&c->lay, p, v);
+	struct wl_content want = wl_page_content_by(&c->lay, &c->lineage[c->entry], p, v);
+	uint32_t tag = wl_version_tag(c->entry, v);
 
 	wl_store_page(page_ptr(c, p), &want, c->prm.has_avx);
-	if (c->versions[p] != v)
-		c->versions[p] = v;
+	if (c->versions[p] != tag)
+		c->versions[p] = tag;
 }
 
 static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t nbad);
+static void restored(struct wl_cpu *c);
 
 /* A 32-bit checksum of a page (image mode): a strong mix of every qword. */
 static uint32_t page_sum(const uint64_t *page)
@@ -242,7 +254,10 @@ static uint64_t timed_wait(struct wl_cpu *c, uint32_t us)
 		wl_die();
 	if (req == WL_REQ_NONE)
 		return t1 - t0;
-	c->pending = req;
+	if (req == WL_REQ_RESTORED)
+		restored(c); /* needs nothing of the later phases */
+	else
+		c->pending = req;
 	return 0;
 }
 
@@ -313,11 +328,9 @@ static void mutate_batch(struct wl_cpu *c)
 	c->acc %= 100;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t p = next_mutating(c);
-		uint32_t v = c->versions[p] + 1;
 
-		/* Never wrap back to the original content, nor to the mark of a page given
-		 * away (mutating pages are never given away). */
-		write_page(c, p, v && v != WL_VERSION_GONE ? v : 1);
+		/* Mutating pages are never given away, so the tag is never WL_VERSION_GONE. */
+		write_page(c, p, wl_version_count(wl_version_next(c->versions[p], c->entry)));
 	}
 	if (n)
 		wl_atomic_add(&c->live->mutations, n);
@@ -329,23 +342,27 @@ static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t 
 	const uint64_t *page = page_ptr(c, p);
 
 	if (nbad <= MAX_BAD_REPORTS)
-		wl_printf("verify: bad page %lu gpa 0x%lx version %u cpu %u qword0 0x%lx\n", p,
-			  (uint64_t) (uintptr_t) page, v, c->index, page[0]);
+		wl_printf("verify: bad page %lu gpa 0x%lx version %u entry %u cpu %u qword0 "
+			  "0x%lx\n",
+			  p, (uint64_t) (uintptr_t) page, wl_version_count(v), wl_version_entry(v),
+			  c->index, page[0]);
 }
 
-/* VERIFY request: check every owned page against the content its version implies. The
- * last vCPU to finish prints the fleet-visible totals and tells the VMM. */
+/* VERIFY request: check every owned page against the content its version tag implies
+ * (count, and the identity of its lineage entry). The last vCPU to finish prints the
+ * fleet-visible totals and tells the VMM. */
 static void verify(struct wl_cpu *c)
 {
 	uint64_t ok = 0, bad = 0;
 
 	for (uint64_t p = c->index; p < c->lay.total && !c->prm.image_mode; p += c->ncpu) {
 		uint32_t v = c->versions[p];
-		struct wl_content want = wl_page_content(&c->lay, p, v);
+		struct wl_content want;
 
 		if (v == WL_VERSION_GONE)
 			continue; /* given away: reported free or in the balloon */
-		if (wl_check_page(page_ptr(c, p), &want)) {
+		if (!wl_tagged_content(&c->lay, c->lineage, c->entry + 1, p, v, &want) &&
+		    wl_check_page(page_ptr(c, p), &want)) {
 			ok++;
 		} else {
 			bad++;
@@ -371,7 +388,7 @@ static void verify(struct wl_cpu *c)
  * page to version 1 (this guest's own content). Returns the store's TSC ticks. */
 static uint64_t probe_page(struct wl_cpu *c, uint64_t p)
 {
-	struct wl_content want = wl_page_content(&c->lay, p, 1);
+	struct wl_content want = wl_page_content_by(&c->lay, &c->lineage[c->entry], p, 1);
 	volatile uint64_t *page = page_ptr(c, p);
 	uint64_t t0, t1;
 
@@ -604,6 +621,53 @@ static void hostile(struct wl_cpu *c)
 	wl_atomic_add(&c->live->hostile_done, 1);
 }
 
+/* The lineage table is full: make @id entry 0 of a fresh table. Pages whose content
+ * depends on the identity are rewritten under @id (at the same count), the others keep
+ * their bytes and are retagged; the old table is read until every page is done. */
+static void rebase(struct wl_cpu *c, const struct wl_identity *id)
+{
+	for (uint64_t p = c->index; p < c->lay.total && !c->prm.image_mode; p += c->ncpu) {
+		uint32_t tag = c->versions[p], v = wl_version_count(tag);
+
+		if (tag == WL_VERSION_GONE || wl_version_entry(tag) > c->entry)
+			continue; /* given away, or already bad: verify will say so */
+		if (wl_page_personal(&c->lay, p, v)) {
+			struct wl_content want = wl_page_content_by(&c->lay, id, p, v);
+
+			wl_store_page(page_ptr(c, p), &want, c->prm.has_avx);
+		}
+		c->versions[p] = wl_version_tag(0, v);
+	}
+	c->lineage[0] = *id;
+	c->entry = 0;
+}
+
+/* RESTORED request: take the identity the VMM wrote into the parameters (copied once:
+ * the VMM may write them again for the next request) and write under it from now on. */
+static void restored(struct wl_cpu *c)
+{
+	struct wl_identity id = {
+	    .generation = c->live->generation,
+	    .seed = c->live->unique_seed,
+	    .guest_index = c->live->guest_index,
+	};
+
+	if (!id.seed)
+		id.seed = c->prm.seed;
+	c->prm.generation = id.generation;
+	c->prm.unique_seed = id.seed;
+	c->prm.guest_index = id.guest_index;
+	if (c->entry + 1 < WL_LINEAGE_MAX)
+		c->lineage[++c->entry] = id;
+	else
+		rebase(c, &id);
+	c->live->lineage_len[c->index] = c->entry + 1;
+	if (c->index == 0)
+		wl_printf("RESTORED generation=%lx guest=%u lineage=%u\n", id.generation,
+			  id.guest_index, c->entry + 1);
+	wl_outl(WL_PORT_CMD, WL_CMD_RESTORED_DONE);
+}
+
 static void serve(struct wl_cpu *c, uint32_t req)
 {
 	if (req == WL_REQ_VERIFY)
@@ -616,6 +680,8 @@ static void serve(struct wl_cpu *c, uint32_t req)
 		wl_die();
 	else if (req == WL_REQ_HOSTILE)
 		hostile(c);
+	else if (req == WL_REQ_RESTORED)
+		restored(c);
 	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
 }
 
@@ -671,11 +737,13 @@ void wl_main(uint64_t index, struct wl_params *params)
 	memset(&c, 0, sizeof(c));
 	setup(&c, index, params);
 	if (c.index == 0 && c.prm.image_mode)
-		wl_printf("workload: %lu pages image cpus=%u\n", c.lay.total, c.ncpu);
+		wl_printf("workload: %lu pages image cpus=%u generation=%lx\n", c.lay.total, c.ncpu,
+			  c.prm.generation);
 	else if (c.index == 0)
-		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u\n",
+		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u "
+			  "generation=%lx\n",
 			  c.lay.total, c.lay.nzero, c.lay.nshared, c.lay.ndup, c.lay.nunique,
-			  c.ncpu);
+			  c.ncpu, c.prm.generation);
 	if (c.prm.image_mode)
 		record_sums(&c);
 	else
