@@ -113,6 +113,7 @@ static void test_restored(void)
 {
 	struct rig r;
 	struct wl_params *p;
+	uint64_t ok, bad;
 
 	printf("restored: identity written and marked dirty, RESTORED first, done per vCPU\n");
 	if (rig_init(&r, 1)) {
@@ -137,7 +138,9 @@ static void test_restored(void)
 	CHECK_EQ(guest_wait(&r, 1000, NULL), WL_REQ_NONE);
 	port_out(&r, WL_PORT_CMD, WL_CMD_RESTORED_DONE);
 	CHECK_EQ(wl_dev_restored_wait(r.dev, 10), 0);
-	port_out(&r, WL_PORT_CMD, WL_CMD_RESTORED_DONE); /* stray: ignored */
+	port_out(&r, WL_PORT_CMD, WL_CMD_RESTORED_DONE);	   /* stray: ignored */
+	CHECK_EQ(wl_dev_verify(r.dev, 20, &ok, &bad), -ETIMEDOUT); /* nobody answers */
+	CHECK_EQ(guest_wait(&r, 1000, NULL), WL_REQ_NONE);	   /* and it was withdrawn */
 	CHECK_EQ(wl_dev_restored(r.dev, 9, 3, 4), 0);
 	CHECK_EQ(p->guest_index, 9);
 	wl_dev_shutdown(r.dev);

@@ -256,6 +256,10 @@ static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args 
 		post(d, i, req);
 	pthread_cond_broadcast(&d->cond);
 	ret = wait_round(d, timeout_ms);
+	/* Withdraw it from vCPUs that never took it (timeout), or a late one would answer
+	 * the next round with this one's report. */
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+		d->pending[i] &= ~REQ_BIT(req);
 	d->round = 0;
 	return ret;
 }
