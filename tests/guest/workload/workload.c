@@ -662,6 +662,10 @@ static void restored(struct wl_cpu *c)
 	else
 		rebase(c, &id);
 	c->live->lineage_len[c->index] = c->entry + 1;
+	/* Device rounds and balloon checks are due now: the TSC of a restored image need not
+	 * go on from where the parent's deadlines were set. */
+	c->next_poll = 0;
+	c->next_round = 0;
 	if (c->index == 0)
 		wl_printf("RESTORED generation=%lx guest=%u lineage=%u\n", id.generation,
 			  id.guest_index, c->entry + 1);
