@@ -48,6 +48,7 @@
 #define WL_VIRTIO_GPA 0x80000ull /* virtio queues and buffers of the guest's driver */
 #define WL_VIRTIO_SLOT 0x8000ull /* per device: 4 queue pages, then 4 buffer pages */
 #define WL_MAX_VIRTIO 8		 /* devices that fit there (up to 0xc0000) */
+
 /* Identity and lineage. An instance of the workload guest has an identity: its guest
  * index and its unique seed, from which it derives the contents only it writes (dup and
  * unique pages, odd versions), and a generation ID, which only names the instance. A
