@@ -8,12 +8,16 @@
  * Layout of guest-physical memory for a workload guest:
  *   0x00001000  GDT (built by the VMM)
  *   0x00002000  struct wl_params (written by the VMM before the first KVM_RUN)
+ *   0x00003000  first-write probe samples (WL_PROBE_GPA), then stall watch samples
+ *               (WL_WATCH_GPA, up to 0xc000)
+ *   0x0000c000  lineage tables (WL_LINEAGE_GPA): per vCPU, the identities it has had
+ *               (up to 0xf000)
  *   0x00010000  page tables: PML4, PDPT, then one PD per GiB of guest-physical space
  *   0x00060000  vCPU stacks, WL_STACK_SIZE each, the stack of vCPU i ends at
  *               WL_STACK_TOP - i * WL_STACK_SIZE
  *   0x00080000  the guest's virtio driver: WL_VIRTIO_SLOT bytes per device (queues, buffers)
  *   0x00100000  the guest image (flat binary, entry at its first byte), at most 1 MiB
- *   0x00200000  version table: one uint32_t per profile page (current version)
+ *   0x00200000  version table: one uint32_t per profile page: its version tag (below)
  *   params.regions  the profile pages, in order of page index
  *
  * Entry state of vCPU i: RIP = WL_LOAD_GPA, RSP = its stack top, RDI = i,
@@ -44,6 +48,29 @@
 #define WL_VIRTIO_GPA 0x80000ull /* virtio queues and buffers of the guest's driver */
 #define WL_VIRTIO_SLOT 0x8000ull /* per device: 4 queue pages, then 4 buffer pages */
 #define WL_MAX_VIRTIO 8		 /* devices that fit there (up to 0xc0000) */
+
+/* Identity and lineage. An instance of the workload guest has an identity: its guest
+ * index and its unique seed, from which it derives the contents only it writes (dup and
+ * unique pages, odd versions), and a generation ID, which only names the instance. A
+ * snapshot restored N times, or a live clone, repeats one memory image: the VMM gives
+ * each instance a new identity (WL_REQ_RESTORED) and from then on it writes under it.
+ * Pages written before keep the content of the identity that wrote them, so each vCPU
+ * keeps a lineage table: the identities it has had, oldest first, entry 0 the one it
+ * booted with. Each vCPU's table is its own (it writes and reads only its own), at
+ * WL_LINEAGE_GPA + cpu * WL_LINEAGE_STRIDE.
+ *
+ * A version tag (the version table's entry for a page) is (entry << WL_VERSION_SHIFT) |
+ * count: the lineage entry of the owning vCPU under which the page was last written, and
+ * its version count (0: the fill's content; the mutator counts on, wrapping from
+ * WL_VERSION_COUNT_MAX back to 1). entry < WL_LINEAGE_MAX, so no tag equals
+ * WL_VERSION_GONE. When a vCPU's table is full, the next identity replaces the whole
+ * table: the vCPU first rewrites its pages whose content depends on the identity under
+ * the new one, and retags the others, all to entry 0. */
+#define WL_LINEAGE_GPA 0xc000ull
+#define WL_LINEAGE_MAX 64 /* identities per vCPU table */
+#define WL_VERSION_SHIFT 24
+#define WL_VERSION_COUNT_MAX 0xffffffu
+
 /* Version table entry of a page the guest gave away (reported free or in the balloon):
  * neither verified nor mutated until the guest takes it back and rewrites it. */
 #define WL_VERSION_GONE 0xffffffffu
@@ -53,7 +80,7 @@
 #define WL_PAGE_SIZE PAGE_SIZE /* the one page size, shared with the guest */
 
 #define WL_MAGIC 0x4b534d574c4f4144ull /* "KSMWLOAD" */
-#define WL_ABI_VERSION 4
+#define WL_ABI_VERSION 5
 
 /* Ports. COM1 (0x3f8) is the console: the guest writes bytes to its THR. */
 #define WL_PORT_CONSOLE 0x3f8
@@ -67,11 +94,12 @@
 #define WL_PORT_TSC_KHZ 0x518
 
 enum wl_cmd {
-	WL_CMD_READY = 1,	/* all vCPUs filled their pages (sent once, by the last) */
-	WL_CMD_VERIFY_DONE = 2, /* verify_ok / verify_bad hold the totals (sent by the last) */
-	WL_CMD_PANIC = 3,	/* the guest found its parameters unusable; it printed why */
-	WL_CMD_PROBE_DONE = 4,	/* probe_count samples are at WL_PROBE_GPA (sent by the last) */
-	WL_CMD_WATCH_DONE = 5,	/* watch_* hold the totals, samples at WL_WATCH_GPA (last) */
+	WL_CMD_READY = 1,	  /* all vCPUs filled their pages (sent once, by the last) */
+	WL_CMD_VERIFY_DONE = 2,	  /* verify_ok / verify_bad hold the totals (sent by the last) */
+	WL_CMD_PANIC = 3,	  /* the guest found its parameters unusable; it printed why */
+	WL_CMD_PROBE_DONE = 4,	  /* probe_count samples are at WL_PROBE_GPA (sent by the last) */
+	WL_CMD_WATCH_DONE = 5,	  /* watch_* hold the totals, samples at WL_WATCH_GPA (last) */
+	WL_CMD_RESTORED_DONE = 6, /* this vCPU took the identity of WL_REQ_RESTORED (each) */
 };
 
 enum wl_req {
@@ -81,6 +109,11 @@ enum wl_req {
 	WL_REQ_PROBE = 3,   /* time the first store to up to probe_pages shared pages each */
 	WL_REQ_WATCH = 4,   /* spin for watch_ms timing every gap longer than the threshold */
 	WL_REQ_HOSTILE = 5, /* vCPU 0 posts a bad request to a device (hostile_*; tests) */
+	/* Every vCPU takes the identity now in guest_index / unique_seed / generation,
+	 * appends it to its lineage table and answers WL_CMD_RESTORED_DONE; vCPU 0 prints
+	 * "RESTORED generation=<hex> guest=<n> lineage=<entries>". Served before any other
+	 * request waiting for the same vCPU. */
+	WL_REQ_RESTORED = 6,
 };
 
 /* What WL_REQ_HOSTILE makes vCPU 0 post on virtio device hostile_dev, as a hostile driver
@@ -113,13 +146,27 @@ struct wl_virtio_dev {
 	uint32_t pad;
 };
 
+/* One entry of a lineage table (written by the guest). */
+struct wl_identity {
+	uint64_t generation;  /* generation ID of the instance (for people: never in content) */
+	uint64_t seed;	      /* unique seed: params.unique_seed, or params.seed if that was 0 */
+	uint32_t guest_index; /* params.guest_index */
+	uint32_t pad;
+};
+
+#define WL_LINEAGE_STRIDE (WL_LINEAGE_MAX * sizeof(struct wl_identity))
+
 struct wl_params {
 	uint64_t magic;	      /* WL_MAGIC */
 	uint32_t abi_version; /* WL_ABI_VERSION */
 	uint32_t nr_cpus;     /* vCPUs running the workload, 1..WL_MAX_CPUS */
-	uint32_t guest_index; /* 0..nr_guests-1, distinct per guest of the fleet */
-	uint32_t has_avx;     /* 1: AVX stores usable (XCR0 set by the VMM) */
-	uint64_t seed;	      /* fleet seed: shared content depends only on it */
+	/* Current identity (see "Identity and lineage"): at boot 0..nr_guests-1, distinct
+	 * per guest of the fleet; rewritten by the VMM before it posts WL_REQ_RESTORED. It
+	 * also picks the SHUFFLED permutation, but only the boot value: a restored instance
+	 * keeps its parent's placement. */
+	uint32_t guest_index;
+	uint32_t has_avx; /* 1: AVX stores usable (XCR0 set by the VMM) */
+	uint64_t seed;	  /* fleet seed: shared content depends only on it */
 
 	/* Profile, in percent of the profile pages; the rest is unique. */
 	uint32_t pct_zero;
@@ -193,7 +240,21 @@ struct wl_params {
 	uint32_t hostile_kind; /* enum wl_hostile */
 	/* Written by vCPU 0 when it has posted the request: the number of requests done. */
 	uint64_t hostile_done;
+
+	/* Identity, with guest_index above: written by the VMM at boot and before each
+	 * WL_REQ_RESTORED, read by every vCPU when it takes the request. */
+	uint64_t generation;  /* random per instance, new at every restore or clone */
+	uint64_t unique_seed; /* seed of this instance's own contents; 0: use seed */
+	/* Written by each vCPU: entries in its lineage table (1 after boot). */
+	uint32_t lineage_len[WL_MAX_CPUS];
 };
+
+/* The low areas do not overlap. */
+_Static_assert(WL_WATCH_GPA + WL_WATCH_MAX * 4 <= WL_LINEAGE_GPA, "watch samples overlap");
+_Static_assert(WL_LINEAGE_GPA + WL_MAX_CPUS * WL_LINEAGE_STRIDE <= WL_PT_GPA,
+	       "lineage tables overlap the page tables");
+_Static_assert(WL_LINEAGE_MAX - 1 < (WL_VERSION_GONE >> WL_VERSION_SHIFT),
+	       "a version tag could equal WL_VERSION_GONE");
 
 #define WL_FREE_DELAY_MS 2000
 

@@ -1,8 +1,17 @@
 /* wl_dev.c - the workload guest's command device: its command, wait and TSC ports.
  *
  * The guest reports through WL_PORT_CMD and sleeps in WL_PORT_WAIT, where this device
- * blocks the vCPU thread until a request (verify, probe, watch, fault) arrives or the
- * guest's own timeout passes. Requests come from other threads (the control socket).
+ * blocks the vCPU thread until a request (verify, probe, watch, fault, restored) arrives
+ * or the guest's own timeout passes. Requests come from other threads (the control
+ * socket, the restore path). Each vCPU has a set of waiting requests, taken one per
+ * wait, RESTORED first: a verify posted right after a restore runs under the new
+ * identity.
+ *
+ * Saved state (wl_dev_save): only the timeouts the vCPUs armed for their next wait. A
+ * request waiting at snapshot time belongs to a caller of the parent (its verify, probe,
+ * watch) and is not carried into the restored instance: it starts with none, and a report
+ * the guest still sends for a round it was serving is ignored as unsolicited. The READY
+ * flag is the guest object's (wl_dev_host.mark_ready), not the device's.
  */
 #define pr_fmt(fmt) "workload: " fmt
 #include "vmm/devices/wl_dev.h"
@@ -16,6 +25,7 @@
 #include "vmm/guest_abi.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/sbuf.h"
 #include "vmm/vcpu.h"
 
 struct wl_dev {
@@ -24,14 +34,37 @@ struct wl_dev {
 	pthread_mutex_t lock;		  /* protects everything below */
 	pthread_cond_t cond;		  /* signalled on every change below */
 	uint32_t timeout_us[WL_MAX_CPUS]; /* armed by each vCPU for its next wait */
-	uint32_t pending[WL_MAX_CPUS];	  /* request waiting for each vCPU */
+	uint32_t pending[WL_MAX_CPUS];	  /* bit r: request r waits for vCPU i */
 	bool shutdown;			  /* guest is stopping: waits return at once */
 	uint32_t round;			  /* request of the round in flight, or 0 */
 	bool round_done;		  /* the guest reported the round */
 	unsigned warnings;		  /* rate limit for reports of guest mistakes */
 	uint64_t verify_ok;		  /* totals copied from the guest at VERIFY_DONE */
 	uint64_t verify_bad;
+	uint32_t restoring;  /* bit i: vCPU i has not yet taken the identity */
+	uint64_t generation; /* the identity of the last wl_dev_restored */
+	uint32_t guest_index;
 };
+
+#define REQ_BIT(r) (1u << (r))
+
+/* Post @req to vCPU @id. Caller holds d->lock and broadcasts. */
+static void post(struct wl_dev *d, unsigned id, uint32_t req)
+{
+	d->pending[id] |= REQ_BIT(req);
+}
+
+/* Take one of vCPU @id's waiting requests (RESTORED first), or WL_REQ_NONE. */
+static uint32_t take(struct wl_dev *d, unsigned id)
+{
+	uint32_t set = d->pending[id], req;
+
+	if (!set)
+		return WL_REQ_NONE;
+	req = set & REQ_BIT(WL_REQ_RESTORED) ? WL_REQ_RESTORED : (uint32_t) __builtin_ctz(set);
+	d->pending[id] &= ~REQ_BIT(req);
+	return req;
+}
 
 /* The vCPU blocks here until a request, the armed timeout, or shutdown. */
 static uint32_t wait_request(struct wl_dev *d, unsigned id)
@@ -47,8 +80,7 @@ static uint32_t wait_request(struct wl_dev *d, unsigned id)
 		else
 			pthread_cond_wait(&d->cond, &d->lock);
 	}
-	req = d->pending[id];
-	d->pending[id] = WL_REQ_NONE;
+	req = take(d, id);
 	d->timeout_us[id] = 0;
 	return req;
 }
@@ -73,7 +105,19 @@ static void on_round_done(struct wl_dev *d, uint32_t req)
 	pthread_cond_broadcast(&d->cond);
 }
 
-static void on_command(struct wl_dev *d, uint32_t cmd)
+/* vCPU @id took the identity of the last wl_dev_restored. */
+static void on_restored(struct wl_dev *d, unsigned id)
+{
+	if (id >= WL_MAX_CPUS || !(d->restoring & 1u << id))
+		return; /* a report of the parent's restore, inherited with its memory */
+	d->restoring &= ~(1u << id);
+	if (!d->restoring)
+		pr_info("%s: restored as guest %u, generation %016llx", d->host.name,
+			d->guest_index, (unsigned long long) d->generation);
+	pthread_cond_broadcast(&d->cond);
+}
+
+static void on_command(struct wl_dev *d, unsigned id, uint32_t cmd)
 {
 	switch (cmd) {
 	case WL_CMD_READY:
@@ -85,6 +129,7 @@ static void on_command(struct wl_dev *d, uint32_t cmd)
 	case WL_CMD_VERIFY_DONE: on_round_done(d, WL_REQ_VERIFY); break;
 	case WL_CMD_PROBE_DONE: on_round_done(d, WL_REQ_PROBE); break;
 	case WL_CMD_WATCH_DONE: on_round_done(d, WL_REQ_WATCH); break;
+	case WL_CMD_RESTORED_DONE: on_restored(d, id); break;
 	case WL_CMD_PANIC:
 		pthread_mutex_unlock(&d->lock);
 		d->host.die(d->host.opaque, "workload guest panicked (see its console)");
@@ -106,7 +151,7 @@ static void wl_io(void *opaque, uint64_t port, bool write, uint8_t *data, unsign
 	memcpy(&val, data, size < 4 ? size : 4);
 	pthread_mutex_lock(&d->lock);
 	if (port == WL_PORT_CMD && write)
-		on_command(d, val);
+		on_command(d, id, val);
 	else if (port == WL_PORT_WAIT && write)
 		d->timeout_us[id] = val;
 	else if (port == WL_PORT_WAIT)
@@ -125,6 +170,12 @@ struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus)
 
 	if (!d)
 		return NULL;
+	if (host->nr_vcpus > WL_MAX_CPUS) {
+		pr_err("%s: %u vCPUs, the workload guest takes at most %d", host->name,
+		       host->nr_vcpus, WL_MAX_CPUS);
+		free(d);
+		return NULL;
+	}
 	d->host = *host;
 	d->params = mem_gpa(host->ram->mem, WL_PARAMS_GPA, sizeof(*d->params));
 	pthread_mutex_init(&d->lock, NULL);
@@ -202,9 +253,13 @@ static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args 
 	d->round_done = false;
 	reset_counters(d, a);
 	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
-		d->pending[i] = req;
+		post(d, i, req);
 	pthread_cond_broadcast(&d->cond);
 	ret = wait_round(d, timeout_ms);
+	/* Withdraw it from vCPUs that never took it (timeout), or a late one would answer
+	 * the next round with this one's report. */
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+		d->pending[i] &= ~REQ_BIT(req);
 	d->round = 0;
 	return ret;
 }
@@ -278,7 +333,7 @@ int wl_dev_fault(struct wl_dev *d)
 	if (d->shutdown)
 		ret = -ESRCH;
 	else
-		d->pending[0] = WL_REQ_FAULT;
+		post(d, 0, WL_REQ_FAULT);
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
@@ -312,13 +367,94 @@ int wl_dev_hostile(struct wl_dev *d, uint32_t dev, uint32_t kind)
 		p->hostile_dev = dev;
 		p->hostile_kind = kind;
 		ram_write_end(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
-		d->pending[0] = WL_REQ_HOSTILE;
+		post(d, 0, WL_REQ_HOSTILE);
 	} else {
 		ret = d->shutdown ? -ESRCH : -EFAULT;
 	}
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return ret;
+}
+
+/* The identity goes through the write guard, as in reset_counters; the guest reads it
+ * only once it takes the request posted after the write. */
+int wl_dev_restored(struct wl_dev *d, uint32_t guest_index, uint64_t seed, uint64_t generation)
+{
+	struct wl_params *p = NULL;
+	int ret = 0;
+
+	if (!seed)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	if (d->shutdown || d->restoring)
+		ret = d->shutdown ? -ESRCH : -EBUSY;
+	else if (!(p = ram_write_begin(d->host.ram, WL_PARAMS_GPA, sizeof(*p))))
+		ret = -EFAULT;
+	if (p) {
+		p->guest_index = guest_index;
+		p->unique_seed = seed;
+		p->generation = generation;
+		ram_write_end(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
+		d->guest_index = guest_index;
+		d->generation = generation;
+		for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+			post(d, i, WL_REQ_RESTORED);
+		d->restoring = (uint32_t) ((1ull << d->host.nr_vcpus) - 1);
+		pthread_cond_broadcast(&d->cond);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+int wl_dev_restored_wait(struct wl_dev *d, int timeout_ms)
+{
+	struct timespec deadline;
+	int rc = 0, ret;
+
+	pthread_mutex_lock(&d->lock);
+	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint32_t) timeout_ms * 1000u);
+	while (d->restoring && !d->shutdown && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
+	ret = !d->restoring ? 0 : d->shutdown ? -ESRCH : -ETIMEDOUT;
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+#define WL_DEV_STATE_VERSION 1
+
+int wl_dev_save(struct wl_dev *d, struct sbuf *out)
+{
+	pthread_mutex_lock(&d->lock);
+	sbuf_put_u32(out, WL_DEV_STATE_VERSION);
+	sbuf_put_u32(out, d->host.nr_vcpus);
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+		sbuf_put_u32(out, d->timeout_us[i]);
+	pthread_mutex_unlock(&d->lock);
+	return out->err;
+}
+
+/* Any armed timeout is one the guest could have set (the port takes any 32-bit value),
+ * so only the layout is checked; nothing is applied unless all of it reads back. */
+int wl_dev_load(struct wl_dev *d, struct sbuf_reader *in)
+{
+	uint32_t version = sbuf_get_u32(in), n, timeout[WL_MAX_CPUS];
+
+	if (!sbuf_check(in, version == WL_DEV_STATE_VERSION,
+			"workload device state version %u (known: %u)", version,
+			WL_DEV_STATE_VERSION))
+		return -EINVAL;
+	n = sbuf_get_u32(in);
+	if (!sbuf_check(in, n == d->host.nr_vcpus, "workload device of %u vCPUs, guest has %u", n,
+			d->host.nr_vcpus))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		timeout[i] = sbuf_get_u32(in);
+	if (sbuf_error(in))
+		return sbuf_error(in);
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->timeout_us, timeout, n * sizeof(*timeout));
+	pthread_mutex_unlock(&d->lock);
+	return 0;
 }
 
 void wl_dev_destroy(struct wl_dev *d)

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/sbuf.h"
 #include "vmm/devices/bus.h"
 #include "vmm/guest_abi.h"
 #include "vmm/ram.h"
@@ -71,6 +72,30 @@ int wl_dev_hostile_lookup(const char *name);
  * not wait: the guest prints the outcome and counts hostile_done. Returns 0, -EINVAL
  * (@kind or @dev out of range) or -ESRCH. */
 int wl_dev_hostile(struct wl_dev *d, uint32_t dev, uint32_t kind);
+
+/* This guest is a new instance of a memory image (a restored snapshot, a clone): write
+ * its new identity into the parameters (through the write guard) and ask every vCPU to
+ * take it (WL_REQ_RESTORED). @seed (non-zero) seeds the contents only this instance
+ * writes; @guest_index names it in the guest's lines; @generation is its generation ID
+ * (random, new for every instance). Call once the restored guest's vCPUs run; it does
+ * not wait (see wl_dev_restored_wait), and requests posted after it are served after the
+ * identity is taken. Returns 0, -EINVAL (@seed 0), -EBUSY (the previous identity is not
+ * yet taken by every vCPU), -EFAULT or -ESRCH (guest stopping). */
+int wl_dev_restored(struct wl_dev *d, uint32_t guest_index, uint64_t seed, uint64_t generation);
+
+/* Wait until every vCPU took the identity of the last wl_dev_restored (at once if none is
+ * outstanding). Returns 0, -ESRCH or -ETIMEDOUT. */
+int wl_dev_restored_wait(struct wl_dev *d, int timeout_ms);
+
+/* Append the device's state to @out (the guest is paused: no vCPU in an exit of this
+ * device changes it): a version, then the timeout each vCPU armed for its next wait.
+ * Waiting requests are not saved (see wl_dev.c). Returns 0 or -ENOMEM. */
+int wl_dev_save(struct wl_dev *d, struct sbuf *out);
+
+/* Read back what wl_dev_save wrote, into a device whose vCPUs do not run yet. Every value
+ * is checked; on error nothing changes and @in->why says what was wrong. Returns 0 or
+ * -EINVAL. */
+int wl_dev_load(struct wl_dev *d, struct sbuf_reader *in);
 
 void wl_dev_destroy(struct wl_dev *d);
 

@@ -10,6 +10,12 @@
  *   unique  the rest                         different in every page of every guest
  * A page rewritten by the mutator (version v > 0) gets a content unique to (guest, p, v).
  *
+ * "guest" above is an identity (vmm/guest_abi.h, "Identity and lineage"): a guest index
+ * and a unique seed. Shared pages, zero pages and even versions depend on the fleet seed
+ * only, so instances restored from one snapshot keep sharing what none of them rewrote;
+ * dup and unique pages and odd versions depend on the identity that wrote them, which
+ * the page's version tag names (an entry of its vCPU's lineage table).
+ *
  * A page's content is a pure function of a 64-bit key: qword k = key + k * step, where
  * step is an odd constant, or 0 for keys stored with `rep stosq`. The key also picks
  * which kind of store instruction writes the page, so the fleet exercises every write
@@ -64,10 +70,11 @@ struct wl_layout {
 	uint64_t shared_start; /* first page of each block; zero pages start at 0 */
 	uint64_t dup_start;
 	uint64_t unique_start;
-	uint64_t ndistinct; /* distinct dup contents: max(1, ndup / 4) */
-	uint64_t seed;
-	uint64_t guest;	    /* guest_index */
-	uint32_t placement; /* enum wl_placement */
+	uint64_t ndistinct;	 /* distinct dup contents: max(1, ndup / 4) */
+	uint64_t seed;		 /* fleet seed */
+	uint64_t guest;		 /* boot guest_index: picks the SHUFFLED permutation */
+	struct wl_identity self; /* the boot identity (lineage entry 0 after boot) */
+	uint32_t placement;	 /* enum wl_placement */
 	uint32_t mutate_pct;
 	uint64_t extent;   /* SHUFFLED: pages per permuted extent (>= 1) */
 	uint64_t nextents; /* whole extents in the shared block; the tail stays in place */
@@ -152,6 +159,10 @@ static inline void wl_layout_init(struct wl_layout *l, const struct wl_params *p
 	l->ndistinct = l->ndup / 4 ? l->ndup / 4 : 1;
 	l->seed = p->seed;
 	l->guest = p->guest_index;
+	l->self.generation = p->generation;
+	l->self.seed = p->unique_seed ? p->unique_seed : p->seed;
+	l->self.guest_index = p->guest_index;
+	l->self.pad = 0;
 	l->placement = p->placement;
 	l->mutate_pct = p->mutate_pct;
 	l->extent = p->shuffle_extent ? p->shuffle_extent : 1;
@@ -199,17 +210,18 @@ static inline struct wl_content wl_key_content(uint64_t key)
 	return c;
 }
 
-/* Expected content of page @p at version @v. */
-static inline struct wl_content wl_page_content(const struct wl_layout *l, uint64_t p, uint32_t v)
+/* Expected content of page @p at version count @v, written under identity @id. */
+static inline struct wl_content
+wl_page_content_by(const struct wl_layout *l, const struct wl_identity *id, uint64_t p, uint32_t v)
 {
 	struct wl_content zero = {0, 0, WL_STORE_STOS};
 	uint64_t key;
 
-	/* Odd versions are this guest's own; even ones are the same in every guest that
+	/* Odd versions are this identity's own; even ones are the same in every guest that
 	 * reached them, so a mutating fleet keeps breaking and re-merging pages, as guests
 	 * rewriting the same data do. Neither ever equals an earlier version. */
 	if (v > 0 && v % 2)
-		return wl_key_content(wl_hash4(WL_TAG_MUTATED, l->seed, l->guest, p, v));
+		return wl_key_content(wl_hash4(WL_TAG_MUTATED, id->seed, id->guest_index, p, v));
 	if (v > 0)
 		return wl_key_content(wl_hash4(WL_TAG_REMERGE, l->seed, p, v, 0));
 	switch (wl_page_class(l, p)) {
@@ -219,11 +231,64 @@ static inline struct wl_content wl_page_content(const struct wl_layout *l, uint6
 		    wl_hash4(WL_TAG_SHARED, l->seed, wl_shared_index(l, p - l->shared_start), 0, 0);
 		break;
 	case WL_CLASS_DUP:
-		key = wl_hash4(WL_TAG_DUP, l->seed, l->guest, (p - l->dup_start) % l->ndistinct, 0);
+		key = wl_hash4(WL_TAG_DUP, id->seed, id->guest_index,
+			       (p - l->dup_start) % l->ndistinct, 0);
 		break;
-	default: key = wl_hash4(WL_TAG_UNIQUE, l->seed, l->guest, p, 0); break;
+	default: key = wl_hash4(WL_TAG_UNIQUE, id->seed, id->guest_index, p, 0); break;
 	}
 	return wl_key_content(key);
+}
+
+/* Expected content of page @p at version count @v under the boot identity. */
+static inline struct wl_content wl_page_content(const struct wl_layout *l, uint64_t p, uint32_t v)
+{
+	return wl_page_content_by(l, &l->self, p, v);
+}
+
+/* Whether the content of page @p at count @v depends on the identity that wrote it. */
+static inline int wl_page_personal(const struct wl_layout *l, uint64_t p, uint32_t v)
+{
+	enum wl_class k = wl_page_class(l, p);
+
+	return v ? v % 2 : k == WL_CLASS_DUP || k == WL_CLASS_UNIQUE;
+}
+
+/* Version tags (vmm/guest_abi.h): lineage entry and version count of a page. */
+static inline uint32_t wl_version_tag(uint32_t entry, uint32_t count)
+{
+	return entry << WL_VERSION_SHIFT | (count & WL_VERSION_COUNT_MAX);
+}
+
+static inline uint32_t wl_version_entry(uint32_t tag)
+{
+	return tag >> WL_VERSION_SHIFT;
+}
+
+static inline uint32_t wl_version_count(uint32_t tag)
+{
+	return tag & WL_VERSION_COUNT_MAX;
+}
+
+/* Tag of the next rewrite of a page tagged @tag, made under lineage entry @entry: the
+ * count goes on, wrapping to 1 (never back to the fill's content, count 0). */
+static inline uint32_t wl_version_next(uint32_t tag, uint32_t entry)
+{
+	uint32_t count = wl_version_count(tag);
+
+	return wl_version_tag(entry, count < WL_VERSION_COUNT_MAX ? count + 1 : 1);
+}
+
+/* Expected content of page @p tagged @tag by a vCPU whose lineage table holds @n
+ * entries at @lineage. Returns 0, or -1 if the tag names no entry (the page is bad). */
+static inline int wl_tagged_content(const struct wl_layout *l, const struct wl_identity *lineage,
+				    uint32_t n, uint64_t p, uint32_t tag, struct wl_content *out)
+{
+	uint32_t e = wl_version_entry(tag);
+
+	if (e >= n)
+		return -1;
+	*out = wl_page_content_by(l, &lineage[e], p, wl_version_count(tag));
+	return 0;
 }
 
 /* Qword @k of a page holding @c. */

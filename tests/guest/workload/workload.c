@@ -8,15 +8,24 @@
  * Phases: validate the parameters; fill the owned pages (version 0); report READY; then
  * loop: rewrite a batch of the mutating working set every 10 ms tick (if mutate_rate > 0)
  * and wait on WL_PORT_WAIT for the rest of the tick, serving VERIFY and FAULT requests.
+ * RESTORED (this memory image is a new instance: a restored snapshot or a clone) gives
+ * every vCPU a new identity; each page's version tag says under which entry of the
+ * vCPU's lineage table it was written, so verify checks inherited and new pages alike.
  * Exits to the VMM are expensive (~17 us each under PVM), so the loop makes one wait per
  * tick and nothing else.
+ *
+ * cpu.c holds the vCPU's page access, measure.c the PROBE and WATCH requests, lineage.c
+ * the identities (RESTORED).
  */
 #include <stdint.h>
 
 #include "tests/guest/workload/console.h"
+#include "tests/guest/workload/cpu.h"
 #include "tests/guest/workload/devices.h"
 #include "tests/guest/workload/layout.h"
 #include "tests/guest/workload/libc.h"
+#include "tests/guest/workload/lineage.h"
+#include "tests/guest/workload/measure.h"
 #include "tests/guest/workload/port.h"
 #include "tests/guest/workload/store.h"
 #include "vmm/guest_abi.h"
@@ -27,51 +36,10 @@
 #define MAX_BAD_REPORTS 3	 /* bad pages printed per vCPU per verify round */
 #define MAX_TOTAL_PAGES (((uint64_t) WL_MAX_PD << 30) / WL_PAGE_SIZE)
 
-/* State of one vCPU; lives on its stack. */
-struct wl_cpu {
-	uint32_t index;	      /* this vCPU */
-	uint32_t ncpu;	      /* params.nr_cpus */
-	struct wl_params prm; /* validated copy: bounds come from here, never from live */
-	volatile struct wl_params *live; /* the shared counters */
-	volatile uint32_t *versions;	 /* version table, one entry per profile page */
-	struct wl_layout lay;
-	/* Mutation (only when rate > 0 and the working set has owned pages). */
-	uint64_t rate;	     /* pages per second for this vCPU */
-	uint64_t acc;	     /* pages owed, in 1/100 page (ticks per second = 100) */
-	uint64_t cursor;     /* next owned page to consider for mutation */
-	uint64_t tsc_per_us; /* calibrated against a VMM timed wait */
-	uint32_t pending;    /* request received during calibration, served after READY */
-	/* Devices (vCPU 0 only): its virtio driver, balloon and free page reporting. */
-	struct wl_devices *dev;
-	uint64_t free_due;	/* TSC at which to report free pages; 0 = done or never */
-	uint64_t balloon_floor; /* lowest page in the balloon (total when empty) */
-	uint64_t next_poll;	/* TSC of the next balloon check */
-	uint64_t next_round;	/* TSC of the next round of device traffic */
-	uint64_t dev_bad;	/* device rounds that read back wrong data (count as bad) */
-};
-
 static struct wl_devices devices; /* vCPU 0's; in .data, inside the image */
 extern uint64_t vio_tsc_per_us;
 
 void wl_main(uint64_t index, struct wl_params *params) __attribute__((noreturn));
-
-/* Arm @us (0 = forever) and block in the VMM; returns enum wl_req. Two exits. */
-static uint32_t wl_wait(uint32_t us)
-{
-	wl_outl(WL_PORT_WAIT, us);
-	return wl_inl(WL_PORT_WAIT);
-}
-
-/* Address of profile page @p (< total; regions validated; guest memory is identity-mapped). */
-static uint64_t *page_ptr(const struct wl_cpu *c, uint64_t p)
-{
-	for (uint32_t i = 0; i < c->prm.nr_regions; i++) {
-		if (p < c->prm.regions[i].npages)
-			return (uint64_t *) (uintptr_t) (c->prm.regions[i].gpa + p * WL_PAGE_SIZE);
-		p -= c->prm.regions[i].npages;
-	}
-	wl_die(); /* unreachable: p < total_pages == sum of npages */
-}
 
 /* Regions must be page aligned, ascending, above the version table and inside the
  * identity map. Returns NULL or why not. */
@@ -140,7 +108,7 @@ static int avx_usable(void)
 static __attribute__((noreturn)) void wait_forever(void)
 {
 	for (;;)
-		if (wl_wait(0) == WL_REQ_FAULT)
+		if (wl_cpu_wait(0) == WL_REQ_FAULT)
 			wl_die();
 }
 
@@ -173,16 +141,7 @@ static void setup(struct wl_cpu *c, uint64_t index, struct wl_params *params)
 	c->ncpu = c->prm.nr_cpus;
 	c->versions = (volatile uint32_t *) (uintptr_t) WL_VERSIONS_GPA;
 	wl_layout_init(&c->lay, &c->prm);
-}
-
-/* Write page @p at version @v (and record the version after the content). */
-static void write_page(struct wl_cpu *c, uint64_t p, uint32_t v)
-{
-	struct wl_content want = wl_page_content(&c->lay, p, v);
-
-	wl_store_page(page_ptr(c, p), &want, c->prm.has_avx);
-	if (c->versions[p] != v)
-		c->versions[p] = v;
+	wl_lineage_init(c);
 }
 
 static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t nbad);
@@ -203,14 +162,14 @@ static void record_sums(struct wl_cpu *c)
 	uint64_t n = 0;
 
 	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu, n++)
-		c->versions[p] = page_sum(page_ptr(c, p));
+		c->versions[p] = page_sum(wl_cpu_page(c, p));
 	wl_atomic_add(&c->live->pages_filled, n);
 }
 
 static void verify_sums(struct wl_cpu *c, uint64_t *ok, uint64_t *bad)
 {
 	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu) {
-		if (page_sum(page_ptr(c, p)) == c->versions[p]) {
+		if (page_sum(wl_cpu_page(c, p)) == c->versions[p]) {
 			(*ok)++;
 		} else {
 			(*bad)++;
@@ -226,7 +185,7 @@ static void fill(struct wl_cpu *c)
 	uint64_t n = 0;
 
 	for (uint64_t p = c->index; p < c->lay.total; p += c->ncpu, n++)
-		write_page(c, p, 0);
+		wl_cpu_write(c, p, 0);
 	wl_atomic_add(&c->live->pages_filled, n);
 }
 
@@ -235,14 +194,17 @@ static void fill(struct wl_cpu *c)
 static uint64_t timed_wait(struct wl_cpu *c, uint32_t us)
 {
 	uint64_t t0 = wl_rdtsc(), t1;
-	uint32_t req = wl_wait(us);
+	uint32_t req = wl_cpu_wait(us);
 
 	t1 = wl_rdtsc();
 	if (req == WL_REQ_FAULT)
 		wl_die();
 	if (req == WL_REQ_NONE)
 		return t1 - t0;
-	c->pending = req;
+	if (req == WL_REQ_RESTORED)
+		wl_lineage_restored(c); /* needs nothing of the later phases */
+	else
+		c->pending = req;
 	return 0;
 }
 
@@ -313,11 +275,9 @@ static void mutate_batch(struct wl_cpu *c)
 	c->acc %= 100;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t p = next_mutating(c);
-		uint32_t v = c->versions[p] + 1;
 
-		/* Never wrap back to the original content, nor to the mark of a page given
-		 * away (mutating pages are never given away). */
-		write_page(c, p, v && v != WL_VERSION_GONE ? v : 1);
+		/* Mutating pages are never given away, so the tag is never WL_VERSION_GONE. */
+		wl_cpu_write(c, p, wl_version_count(wl_version_next(c->versions[p], c->entry)));
 	}
 	if (n)
 		wl_atomic_add(&c->live->mutations, n);
@@ -326,26 +286,30 @@ static void mutate_batch(struct wl_cpu *c)
 /* Print the first few bad pages of a round: the VMM's tests need to know which. */
 static void report_bad(const struct wl_cpu *c, uint64_t p, uint32_t v, uint64_t nbad)
 {
-	const uint64_t *page = page_ptr(c, p);
+	const uint64_t *page = wl_cpu_page(c, p);
 
 	if (nbad <= MAX_BAD_REPORTS)
-		wl_printf("verify: bad page %lu gpa 0x%lx version %u cpu %u qword0 0x%lx\n", p,
-			  (uint64_t) (uintptr_t) page, v, c->index, page[0]);
+		wl_printf("verify: bad page %lu gpa 0x%lx version %u entry %u cpu %u qword0 "
+			  "0x%lx\n",
+			  p, (uint64_t) (uintptr_t) page, wl_version_count(v), wl_version_entry(v),
+			  c->index, page[0]);
 }
 
-/* VERIFY request: check every owned page against the content its version implies. The
- * last vCPU to finish prints the fleet-visible totals and tells the VMM. */
+/* VERIFY request: check every owned page against the content its version tag implies
+ * (count, and the identity of its lineage entry). The last vCPU to finish prints the
+ * fleet-visible totals and tells the VMM. */
 static void verify(struct wl_cpu *c)
 {
 	uint64_t ok = 0, bad = 0;
 
 	for (uint64_t p = c->index; p < c->lay.total && !c->prm.image_mode; p += c->ncpu) {
 		uint32_t v = c->versions[p];
-		struct wl_content want = wl_page_content(&c->lay, p, v);
+		struct wl_content want;
 
 		if (v == WL_VERSION_GONE)
 			continue; /* given away: reported free or in the balloon */
-		if (wl_check_page(page_ptr(c, p), &want)) {
+		if (!wl_tagged_content(&c->lay, c->lineage, c->entry + 1, p, v, &want) &&
+		    wl_check_page(wl_cpu_page(c, p), &want)) {
 			ok++;
 		} else {
 			bad++;
@@ -364,92 +328,6 @@ static void verify(struct wl_cpu *c)
 	if (wl_xadd(&c->live->verify_cpus, 1) + 1 == c->ncpu) {
 		wl_printf("VERIFY ok=%lu bad=%lu\n", c->live->verify_ok, c->live->verify_bad);
 		wl_outl(WL_PORT_CMD, WL_CMD_VERIFY_DONE);
-	}
-}
-
-/* Time the first store to page @p (version 0, merged if merging converged), then move the
- * page to version 1 (this guest's own content). Returns the store's TSC ticks. */
-static uint64_t probe_page(struct wl_cpu *c, uint64_t p)
-{
-	struct wl_content want = wl_page_content(&c->lay, p, 1);
-	volatile uint64_t *page = page_ptr(c, p);
-	uint64_t t0, t1;
-
-	t0 = wl_rdtsc_fenced();
-	page[0] = wl_content_qword(&want, 0);
-	t1 = wl_rdtsc_fenced();
-	write_page(c, p, 1);
-	return t1 - t0;
-}
-
-/* PROBE request: first-store cost on up to probe_pages of this vCPU's shared pages that
- * were never rewritten and do not mutate. */
-static void probe(struct wl_cpu *c)
-{
-	volatile uint32_t *samples = (volatile uint32_t *) (uintptr_t) WL_PROBE_GPA;
-	uint32_t want = c->live->probe_pages, n = 0;
-	uint64_t first = c->lay.shared_start;
-
-	first += (c->index + c->ncpu - first % c->ncpu) % c->ncpu; /* our first shared page */
-	for (uint64_t p = first; p < c->lay.dup_start && n < want && !c->prm.image_mode;
-	     p += c->ncpu) {
-		uint64_t ticks, slot;
-
-		if (c->versions[p] || wl_page_mutates(&c->lay, p))
-			continue;
-		ticks = probe_page(c, p);
-		slot = wl_xadd(&c->live->probe_count, 1);
-		if (slot < WL_PROBE_MAX)
-			samples[slot] = ticks > 0xffffffffu ? 0xffffffffu : (uint32_t) ticks;
-		n++;
-	}
-	if (wl_xadd(&c->live->probe_cpus, 1) + 1 == c->ncpu) {
-		wl_printf("PROBE pages=%lu\n", c->live->probe_count);
-		wl_outl(WL_PORT_CMD, WL_CMD_PROBE_DONE);
-	}
-}
-
-/* Bounds of a watch, from the live parameters (the VMM may be hostile to itself). */
-static uint64_t watch_param(volatile uint32_t *v, uint32_t lo, uint32_t hi)
-{
-	uint32_t x = *v;
-
-	return x < lo ? lo : x > hi ? hi : x;
-}
-
-/* WATCH request: for watch_ms, read one word of each owned page in turn and time every
- * read. A gap above the threshold is a stall this guest noticed; its length is recorded.
- * Reads never change a page, so merged pages stay merged. */
-static void watch(struct wl_cpu *c)
-{
-	volatile uint32_t *samples = (volatile uint32_t *) (uintptr_t) WL_WATCH_GPA;
-	uint64_t span = watch_param(&c->live->watch_ms, 1, WL_WATCH_MAX_MS) * 1000 * c->tsc_per_us;
-	uint64_t limit = watch_param(&c->live->watch_threshold_us, 1, 1000) * c->tsc_per_us;
-	uint64_t start = wl_rdtsc(), prev = start, now = start, p = c->index;
-	uint64_t reads = 0, stalled = 0;
-
-	while (now - start < span) {
-		(void) *(volatile uint64_t *) page_ptr(c, p);
-		now = wl_rdtsc();
-		reads++;
-		if (now - prev > limit) {
-			uint64_t gap = now - prev, slot = wl_xadd(&c->live->watch_count, 1);
-
-			stalled += gap;
-			if (slot < WL_WATCH_MAX)
-				samples[slot] = gap > 0xffffffffu ? 0xffffffffu : (uint32_t) gap;
-		}
-		prev = now;
-		p += c->ncpu;
-		if (p >= c->lay.total)
-			p = c->index;
-	}
-	wl_atomic_add(&c->live->watch_stall_ticks, stalled);
-	wl_atomic_add(&c->live->watch_ticks, now - start);
-	wl_atomic_add(&c->live->watch_reads, reads);
-	if (wl_xadd(&c->live->watch_cpus, 1) + 1 == c->ncpu) {
-		wl_printf("WATCH stalls=%lu\n", c->live->watch_count);
-		wl_outl(WL_PORT_CMD, WL_CMD_WATCH_DONE);
 	}
 }
 
@@ -488,7 +366,7 @@ static void report_free(struct wl_cpu *c)
 	unsigned n = 0;
 
 	for (uint64_t p = 0; p < c->lay.total; p++) {
-		uint64_t a = (uint64_t) (uintptr_t) page_ptr(c, p);
+		uint64_t a = (uint64_t) (uintptr_t) wl_cpu_page(c, p);
 
 		if (!reportable(c, p))
 			continue;
@@ -510,7 +388,7 @@ static void report_free(struct wl_cpu *c)
 
 static uint32_t pfn(const struct wl_cpu *c, uint64_t p)
 {
-	return (uint32_t) ((uintptr_t) page_ptr(c, p) / WL_PAGE_SIZE);
+	return (uint32_t) ((uintptr_t) wl_cpu_page(c, p) / WL_PAGE_SIZE);
 }
 
 /* Inflate towards @target: spare pages from the top down, below the balloon's floor. */
@@ -549,7 +427,7 @@ static void deflate(struct wl_cpu *c, uint64_t have, uint64_t target)
 	if (!n || wl_balloon_move(c->dev, 0, pfns, n, (uint32_t) (have - n)))
 		return;
 	for (unsigned i = 0; i < n; i++)
-		write_page(c, pages[i], 1);
+		wl_cpu_write(c, pages[i], 1);
 	c->balloon_floor = p;
 	c->live->balloon_pages = have - n;
 }
@@ -609,13 +487,15 @@ static void serve(struct wl_cpu *c, uint32_t req)
 	if (req == WL_REQ_VERIFY)
 		verify(c);
 	else if (req == WL_REQ_PROBE)
-		probe(c);
+		wl_measure_probe(c);
 	else if (req == WL_REQ_WATCH)
-		watch(c);
+		wl_measure_watch(c);
 	else if (req == WL_REQ_FAULT)
 		wl_die();
 	else if (req == WL_REQ_HOSTILE)
 		hostile(c);
+	else if (req == WL_REQ_RESTORED)
+		wl_lineage_restored(c);
 	/* WL_REQ_NONE (timeout) and unknown requests: nothing to do. */
 }
 
@@ -623,7 +503,7 @@ static void serve(struct wl_cpu *c, uint32_t req)
 static __attribute__((noreturn)) void idle(struct wl_cpu *c)
 {
 	for (;;) {
-		serve(c, wl_wait(c->dev ? 100000 : 0)); /* vCPU 0 looks at its balloon */
+		serve(c, wl_cpu_wait(c->dev ? 100000 : 0)); /* vCPU 0 looks at its balloon */
 		devices_poll(c);
 	}
 }
@@ -650,7 +530,7 @@ static __attribute__((noreturn)) void mutate_loop(struct wl_cpu *c)
 		now = wl_rdtsc();
 		if (now > deadline + tick)
 			deadline = now;
-		serve(c, wl_wait(us_until(c, now, deadline)));
+		serve(c, wl_cpu_wait(us_until(c, now, deadline)));
 		devices_poll(c);
 		deadline += tick;
 	}
@@ -671,11 +551,13 @@ void wl_main(uint64_t index, struct wl_params *params)
 	memset(&c, 0, sizeof(c));
 	setup(&c, index, params);
 	if (c.index == 0 && c.prm.image_mode)
-		wl_printf("workload: %lu pages image cpus=%u\n", c.lay.total, c.ncpu);
+		wl_printf("workload: %lu pages image cpus=%u generation=%lx\n", c.lay.total, c.ncpu,
+			  c.prm.generation);
 	else if (c.index == 0)
-		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u\n",
+		wl_printf("workload: %lu pages zero=%lu shared=%lu dup=%lu unique=%lu cpus=%u "
+			  "generation=%lx\n",
 			  c.lay.total, c.lay.nzero, c.lay.nshared, c.lay.ndup, c.lay.nunique,
-			  c.ncpu);
+			  c.ncpu, c.prm.generation);
 	if (c.prm.image_mode)
 		record_sums(&c);
 	else
