@@ -17,6 +17,7 @@
 #include "lib/page.h"
 #include "vmm/fleet_internal.h"
 #include "vmm/guest.h"
+#include "vmm/snapshot.h"
 
 /* Refuse fleets promising more than this many times the host's RAM: a typo guard. */
 #define MAX_OVERCOMMIT 8
@@ -231,7 +232,65 @@ static int fleet_fill(struct fleet *f, size_t i, struct guest *g)
 	return 0;
 }
 
-struct fleet *fleet_create(const struct options *o)
+/* --restore: every guest's RAM comes from the snapshot, through the engine's image of it
+ * when the engine runs (the guests are registered already). */
+static int fill_restored(struct fleet *f, struct snapshot_src *snap)
+{
+	for (size_t i = 0; i < f->nr; i++) {
+		struct guest *g = f->slots[i] ? f->slots[i]->g : NULL;
+		uint32_t group;
+		int ret;
+
+		if (!g)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		group = group_id(f, g->group);
+		pthread_mutex_unlock(&f->lock);
+		ret = snapshot_fill_ram(snap, g, f->ksm, g->ksm_vm, group);
+		/* Before it runs: no instruction under the parent's identity. */
+		if (!ret)
+			ret = snapshot_new_identity(g, (unsigned) i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static struct guest *make_guest(struct snapshot_src *snap, const struct options *o, unsigned i)
+{
+	return snap ? snapshot_restore_guest(snap, o, i, o->count == 1)
+		    : guest_create(o, i, o->count == 1);
+}
+
+static struct fleet *create(const struct options *o, struct snapshot_src *snap);
+
+struct fleet *fleet_create(const struct options *in)
+{
+	struct options o = *in;
+	struct snapshot_src *snap = NULL;
+	struct fleet *f;
+	char err[512];
+	int ret;
+
+	if (in->restore) {
+		snap = snapshot_open(in->restore, &o, err, sizeof(err));
+		if (!snap) {
+			pr_err("%s", err);
+			return NULL;
+		}
+	}
+	f = create(&o, snap);
+	ret = f && snap ? fill_restored(f, snap) : 0;
+	/* The guests hold their pool pages now; the image's own references go. */
+	snapshot_close(snap, f ? f->ksm : NULL);
+	if (ret) {
+		fleet_destroy(f);
+		f = NULL;
+	}
+	return f;
+}
+
+static struct fleet *create(const struct options *o, struct snapshot_src *snap)
 {
 	struct fleet *f;
 
@@ -250,7 +309,7 @@ struct fleet *fleet_create(const struct options *o)
 		pool = host_pages > 0 ? (uint64_t) host_pages : pool;
 	}
 	for (unsigned i = 0; i < o->count; i++) {
-		struct guest *g = guest_create(o, i, o->count == 1);
+		struct guest *g = make_guest(snap, o, i);
 
 		if (!g || fleet_fill(f, i, g)) {
 			guest_destroy(g);
@@ -293,6 +352,7 @@ int fleet_start(struct fleet *f)
 	for (size_t i = 0; i < f->nr; i++) {
 		struct fleet_entry *e = fleet_get(f, i);
 		int ret = e ? guest_start(e->g) : 0;
+
 
 		n += e != NULL;
 		fleet_put(f, e);

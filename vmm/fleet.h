@@ -125,6 +125,11 @@ int fleet_fault_guest(struct fleet *f, size_t i);
  * @dev (tests; see wl_dev_hostile). Returns 0, -EINVAL, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind);
 
+/* Save guest @i to the new directory @dir (vmm/snapshot.h); it is paused meanwhile and
+ * goes on. Blocks for as long as the memory takes to write: call from a worker thread.
+ * Returns 0, -ENOENT (no guest there) or -errno with a one-line reason in @err. */
+int fleet_snapshot_guest(struct fleet *f, size_t i, const char *dir, char *err, size_t len);
+
 /* Fill up to @max entries of @out with guest @i's devices. Returns how many (0.. the
  * guest's device count), or -ENOENT. Safe while the guest runs (counters are read
  * without stopping anything, so they may be a moment apart). */

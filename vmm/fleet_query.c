@@ -9,6 +9,7 @@
 
 #include "ksm/ksm.h"
 #include "lib/clock.h"
+#include "lib/errbuf.h"
 #include "lib/page.h"
 #include "virtio/balloon.h"
 #include "vmm/devices/table.h"
@@ -16,6 +17,7 @@
 #include "vmm/fleet.h"
 #include "vmm/fleet_internal.h"
 #include "vmm/guest.h"
+#include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
 
 int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t max)
@@ -285,4 +287,16 @@ int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind)
 	err = wl_dev_hostile(e->g->wl, dev, kind);
 	fleet_put(f, e);
 	return err;
+}
+
+int fleet_snapshot_guest(struct fleet *f, size_t i, const char *dir, char *err, size_t len)
+{
+	struct fleet_entry *e = fleet_get(f, i);
+	int ret;
+
+	if (!e)
+		return errbuf_set(err, len, -ENOENT, "no guest in slot %zu", i);
+	ret = snapshot_save(e->g, dir, err, len);
+	fleet_put(f, e);
+	return ret;
 }

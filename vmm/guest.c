@@ -239,6 +239,7 @@ static int load_guest(struct guest *g, const struct options *o)
 		    .mem = &g->mem,
 		    .name = g->name,
 		    .index = g->index,
+		    .generation = g->generation,
 		    .nr_virtio = devices_virtio_list(g->devices, vio, WL_MAX_VIRTIO),
 		    .virtio = vio,
 		};

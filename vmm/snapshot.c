@@ -422,7 +422,7 @@ static uint64_t random_u64(void)
 
 int snapshot_new_identity(struct guest *g, unsigned index)
 {
-	uint64_t seed = random_u64();
+	uint64_t seed = random_u64() | 1; /* 0 would mean "the fleet seed" */
 
 	g->generation = random_u64();
 	if (!g->wl)

@@ -47,8 +47,9 @@ struct guest *snapshot_restore_guest(struct snapshot_src *s, const struct option
 int snapshot_fill_ram(struct snapshot_src *s, struct guest *g, struct ksm *k, struct ksm_vm *vm,
 		      uint32_t group);
 
-/* The guest runs: give it its new identity (workload guests: index @index, a fresh seed
- * and generation ID). Returns 0 or -errno. */
+/* Give restored guest @g its new identity (workload guests: index @index, a fresh seed
+ * and generation ID), after snapshot_fill_ram and before it runs: its vCPUs take it
+ * before anything else. Returns 0 or -errno. */
 int snapshot_new_identity(struct guest *g, unsigned index);
 
 /* Drop the snapshot (and the engine image's own references: pages no restored guest

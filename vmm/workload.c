@@ -109,6 +109,7 @@ static void fill_params(struct wl_params *p, const struct workload_guest *g,
 	p->abi_version = WL_ABI_VERSION;
 	p->nr_cpus = o->cpus;
 	p->guest_index = g->index;
+	p->generation = g->generation;
 	p->has_avx = kvm_has_avx();
 	p->seed = options_seed_of(o, g->name);
 	p->pct_zero = o->profile.zero;

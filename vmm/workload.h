@@ -14,6 +14,7 @@ struct workload_guest {
 	struct guest_mem *mem;
 	const char *name;
 	unsigned index;
+	uint64_t generation; /* the generation ID it sees (wl_params.generation) */
 	unsigned nr_virtio; /* its virtio devices, in device-table order */
 	const struct wl_virtio_dev *virtio;
 };

@@ -578,6 +578,49 @@ static void test_hostile_requests(void)
 	CHECK(!proto_build_request(&in), "no set with a name");
 }
 
+static void test_snapshot_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_SNAPSHOT, .name = "g2", .path = "/srv/s"};
+	char err[128] = "";
+	char *line, *longp;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"snapshot\"}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\"}",
+	    "{\"cmd\":\"snapshot\",\"path\":\"/x\"}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"relative/x\"}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"\"}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":7}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"/x\",\"bytes\":0}",
+	    "{\"cmd\":\"verify\",\"name\":\"g0\",\"path\":\"/x\"}",
+	};
+
+	CHECK(parse("{\"cmd\":\"snapshot\",\"name\":\"g1\",\"path\":\"/tmp/a b\"}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_SNAPSHOT && !strcmp(r.name, "g1") &&
+		  !strcmp(r.path, "/tmp/a b"),
+	      "snapshot g1 /tmp/a b: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0,
+		      "rejects %s (%s)", bad[i], err);
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.cmd == PROTO_CMD_SNAPSHOT &&
+		  !strcmp(r.path, "/srv/s") && !strcmp(r.name, "g2"),
+	      "build and parse snapshot: %s", line ? line : "(null)");
+	g_free(line);
+	/* A path of PROTO_PATH_MAX bytes does not fit; one byte less does. */
+	longp = g_strdup_printf("{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"/%0*d\"}",
+				PROTO_PATH_MAX - 1, 0);
+	CHECK(parse(longp, &r, err, sizeof(err)) == -EINVAL, "a path too long");
+	g_free(longp);
+	longp = g_strdup_printf("{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"/%0*d\"}",
+				PROTO_PATH_MAX - 2, 0);
+	CHECK(parse(longp, &r, err, sizeof(err)) == 0 && strlen(r.path) == PROTO_PATH_MAX - 1,
+	      "the longest path: %s", err);
+	g_free(longp);
+	strcpy(in.path, "rel");
+	CHECK(!proto_build_request(&in), "no snapshot to a relative path");
+}
+
 static void test_balloon_requests(void)
 {
 	struct proto_request r, in = {.cmd = PROTO_CMD_BALLOON, .name = "g2", .bytes = 1ull << 40};
@@ -821,6 +864,7 @@ int main(void)
 	test_lenient_replies();
 	test_balloon_requests();
 	test_hostile_requests();
+	test_snapshot_requests();
 	test_devices_requests();
 	test_reply_devices();
 	test_hostile_devices();

@@ -53,6 +53,10 @@ static void ksmctl_usage(FILE *out)
 		"                 DEVICE (0 = its first virtio device): ATTACK is outside,\n"
 		"                 loop, direction, oversize or avail; reset makes it reset\n"
 		"                 and check the device again (a test hook)\n"
+		"  snapshot NAME DIR\n"
+		"                 pause guest NAME, save its memory, vCPUs, devices and\n"
+		"                 definition to the new directory DIR, let it go on\n"
+		"                 (ksmvmm run --restore DIR starts guests from it)\n"
 		"  ping           check that ksmvmm answers\n"
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
 		"  probe          workload guests time their first write to up to 256 merged\n"
@@ -142,6 +146,31 @@ static int ksmctl_parse_hostile(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_usage_error("bad attack name '%s'", argv[3]);
 	strcpy(a->req.name, argv[1]);
 	strcpy(a->req.key, argv[3]);
+	return KSMCTL_OK;
+}
+
+/* "snapshot NAME DIR": DIR made absolute here, since the VMM's working directory is not
+ * ours; it must not exist yet (the VMM checks). */
+static int ksmctl_parse_snapshot(int argc, char **argv, struct ksmctl_args *a)
+{
+	char cwd[PROTO_PATH_MAX];
+	int n;
+
+	if (argc != 3)
+		return ksmctl_usage_error("'snapshot' wants NAME DIR, e.g. snapshot g0 /srv/snap");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	if (!argv[2][0])
+		return ksmctl_usage_error("empty snapshot directory");
+	if (argv[2][0] == '/')
+		n = snprintf(a->req.path, sizeof(a->req.path), "%s", argv[2]);
+	else if (getcwd(cwd, sizeof(cwd)))
+		n = snprintf(a->req.path, sizeof(a->req.path), "%s/%s", cwd, argv[2]);
+	else
+		return ksmctl_usage_error("cannot tell the current directory: %s", strerror(errno));
+	if (n < 0 || (size_t) n >= sizeof(a->req.path))
+		return ksmctl_usage_error("snapshot directory name too long");
+	strcpy(a->req.name, argv[1]);
 	return KSMCTL_OK;
 }
 
@@ -238,6 +267,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_usage_error("unknown command '%s'", cmd);
 	if (a->req.cmd == PROTO_CMD_HOSTILE)
 		return ksmctl_parse_hostile(argc, argv, a);
+	if (a->req.cmd == PROTO_CMD_SNAPSHOT)
+		return ksmctl_parse_snapshot(argc, argv, a);
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)
@@ -389,10 +420,10 @@ static void ksmctl_print_devices(const struct proto_reply *r)
 	}
 }
 
-/* Print a successful reply to @cmd. */
-static void ksmctl_print(enum proto_cmd cmd, const struct proto_reply *r)
+/* Print a successful reply to request @req. */
+static void ksmctl_print(const struct proto_request *req, const struct proto_reply *r)
 {
-	switch (cmd) {
+	switch (req->cmd) {
 	case PROTO_CMD_LIST: ksmctl_print_list(r); break;
 	case PROTO_CMD_VERIFY: ksmctl_print_verify(r); break;
 	case PROTO_CMD_DEVICES: ksmctl_print_devices(r); break;
@@ -401,6 +432,7 @@ static void ksmctl_print(enum proto_cmd cmd, const struct proto_reply *r)
 			printf("%s stopping\n", r->stopped[i]);
 		break;
 	case PROTO_CMD_PING: printf("ksmvmm is alive\n"); break;
+	case PROTO_CMD_SNAPSHOT: printf("%s saved to %s\n", req->name, req->path); break;
 	default: break;
 	}
 }
@@ -480,7 +512,7 @@ static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
 		ret = KSMCTL_OK;
 	} else {
 		if (!a->json)
-			ksmctl_print(a->req.cmd, &r);
+			ksmctl_print(&a->req, &r);
 		ret = ksmctl_status(&r);
 	}
 	proto_reply_clear(&r);
@@ -506,7 +538,8 @@ static int ksmctl_run_view(struct ksmctl_args *a)
 /* Send the request, wait for the reply, show it. Returns the exit status. */
 static int ksmctl_run(struct ksmctl_args *a)
 {
-	int timeout = a->req.cmd == PROTO_CMD_VERIFY || a->req.cmd == PROTO_CMD_PROBE
+	int timeout = a->req.cmd == PROTO_CMD_VERIFY || a->req.cmd == PROTO_CMD_PROBE ||
+			      a->req.cmd == PROTO_CMD_SNAPSHOT
 			  ? KSMCTL_VERIFY_TIMEOUT_MS
 			  : KSMCTL_TIMEOUT_MS;
 

@@ -1,5 +1,5 @@
 /* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report, devices,
- * balloon, hostile.
+ * balloon, hostile, snapshot.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -437,6 +437,19 @@ static char *control_watch_compute(struct control_cmds *c, const struct proto_re
 	return reply ? reply : control_error(req->name, err);
 }
 
+/* Worker thread: save one guest to a new directory (seconds for a large guest). */
+static char *control_snapshot_compute(struct control_cmds *c, const struct proto_request *req)
+{
+	size_t idx = 0;
+	char *reply = control_find(c->fleet, req->name, &idx), err[PROTO_TEXT_MAX];
+
+	if (reply)
+		return reply;
+	if (fleet_snapshot_guest(c->fleet, idx, req->path, err, sizeof(err)))
+		return proto_reply_error("%s", err);
+	return proto_reply_ok();
+}
+
 /* Start a job running @compute on a worker thread; NULL means the reply comes through
  * @done. */
 static char *control_compute(struct control_cmds *c,
@@ -490,6 +503,8 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 		return control_compute(c, control_probe_compute, &req, done, opaque);
 	if (req.cmd == PROTO_CMD_WATCH)
 		return control_compute(c, control_watch_compute, &req, done, opaque);
+	if (req.cmd == PROTO_CMD_SNAPSHOT)
+		return control_compute(c, control_snapshot_compute, &req, done, opaque);
 	if (!control_cmd_table[req.cmd])
 		return proto_reply_error("\"%s\" is not supported", proto_cmd_name(req.cmd));
 	return control_cmd_table[req.cmd](c, &req);

@@ -28,6 +28,7 @@ enum proto_arg {
 	PROTO_ARG_WATCH,	  /* "name" and "ms" must be given, "threshold_us" may be */
 	PROTO_ARG_NAME_BYTES,	  /* "name" and "bytes" must be given */
 	PROTO_ARG_NAME_KEY_VALUE, /* "name", "key" and "value" must be given */
+	PROTO_ARG_NAME_PATH,	  /* "name" and "path" must be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -49,6 +50,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_DEVICES] = {"devices", PROTO_ARG_NAME_REQUIRED},
     [PROTO_CMD_BALLOON] = {"balloon", PROTO_ARG_NAME_BYTES},
     [PROTO_CMD_HOSTILE] = {"hostile", PROTO_ARG_NAME_KEY_VALUE},
+    [PROTO_CMD_SNAPSHOT] = {"snapshot", PROTO_ARG_NAME_PATH},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -76,7 +78,13 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH);
+}
+
+bool proto_cmd_takes_path(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH;
 }
 
 static bool proto_cmd_is_watch(enum proto_cmd cmd)
@@ -97,7 +105,8 @@ bool proto_cmd_needs_name(enum proto_cmd cmd)
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH);
 }
 
 bool proto_cmd_takes_bytes(enum proto_cmd cmd)
@@ -252,6 +261,17 @@ static int proto_get_key(JsonNode *n, char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* "path": an absolute path (the VMM's working directory is not the client's). */
+static int proto_get_path(JsonNode *n, char *path, char *err, size_t errlen)
+{
+	if (!proto_holds(n, G_TYPE_STRING) || proto_copy(n, path, PROTO_PATH_MAX, false) ||
+	    path[0] != '/')
+		return errbuf_set(err, errlen, -EINVAL,
+				  "\"path\" must be an absolute path of at most %d bytes",
+				  PROTO_PATH_MAX - 1);
+	return 0;
+}
+
 /* Member @what: an integer in 1..@max. */
 static int proto_get_bounded(JsonNode *n, const char *what, uint32_t max, uint32_t *out, char *err,
 			     size_t errlen)
@@ -315,6 +335,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		else if (strcmp(key, "bytes") == 0 && proto_cmd_takes_bytes(req->cmd))
 			ret = proto_get_bytes(json_object_get_member(o, key), &req->bytes, err,
 					      errlen);
+		else if (strcmp(key, "path") == 0 && proto_cmd_takes_path(req->cmd))
+			ret =
+			    proto_get_path(json_object_get_member(o, key), req->path, err, errlen);
 		else if (strcmp(key, "ms") == 0 && proto_cmd_is_watch(req->cmd))
 			ret = proto_get_bounded(json_object_get_member(o, key), "ms",
 						PROTO_WATCH_MAX_MS, &req->ms, err, errlen);
@@ -332,6 +355,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		ret = errbuf_set(err, errlen, -EINVAL, "\"watch\" needs \"ms\"");
 	if (!ret && proto_cmd_takes_bytes(req->cmd) && !json_object_has_member(o, "bytes"))
 		ret = errbuf_set(err, errlen, -EINVAL, "\"balloon\" needs \"bytes\"");
+	if (!ret && proto_cmd_takes_path(req->cmd) && !req->path[0])
+		ret = errbuf_set(err, errlen, -EINVAL, "\"%s\" needs a \"path\"",
+				 proto_cmd_name(req->cmd));
 	if (!ret && proto_cmd_is_watch(req->cmd) && !req->threshold_us)
 		req->threshold_us = PROTO_WATCH_THRESHOLD_US;
 	if (!ret && proto_cmd_needs_name(req->cmd) && !req->name[0])
@@ -380,7 +406,9 @@ char *proto_build_request(const struct proto_request *req)
 	    (proto_cmd_takes_key_value(req->cmd) && (!req->key[0] || req->value > INT64_MAX)) ||
 	    (proto_cmd_is_watch(req->cmd) && (req->ms < 1 || req->ms > PROTO_WATCH_MAX_MS ||
 					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)) ||
-	    (proto_cmd_takes_bytes(req->cmd) && req->bytes > PROTO_BALLOON_MAX_BYTES))
+	    (proto_cmd_takes_bytes(req->cmd) && req->bytes > PROTO_BALLOON_MAX_BYTES) ||
+	    (proto_cmd_takes_path(req->cmd) &&
+	     (req->path[0] != '/' || !memchr(req->path, '\0', sizeof(req->path)))))
 		return NULL;
 	b = json_builder_new();
 	json_builder_begin_object(b);
@@ -399,6 +427,8 @@ char *proto_build_request(const struct proto_request *req)
 	}
 	if (proto_cmd_takes_bytes(req->cmd))
 		proto_add_uint(b, "bytes", req->bytes);
+	if (proto_cmd_takes_path(req->cmd))
+		proto_add_string(b, "path", req->path);
 	return proto_finish(b);
 }
 

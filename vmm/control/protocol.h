@@ -22,6 +22,7 @@
 #define PROTO_STATE_MAX 16	    /* guest state buffers ("running", ...) */
 #define PROTO_TEXT_MAX 256	    /* error and reason buffers */
 #define PROTO_KEY_MAX 32	    /* tunable names of "set" */
+#define PROTO_PATH_MAX 4096	    /* "path" buffers: absolute paths of 1..4095 bytes */
 
 /* Requests. New commands go at the end and into the table in protocol.c. */
 enum proto_cmd {
@@ -41,6 +42,7 @@ enum proto_cmd {
 	/* test hook: a workload guest posts a bad virtio request: "name", "key" (the
 	 * attack, e.g. "loop"), "value" (the index of the device among its virtio ones) */
 	PROTO_CMD_HOSTILE,
+	PROTO_CMD_SNAPSHOT, /* save a running guest to a new directory: "name", "path" */
 	PROTO_CMD_COUNT,
 };
 
@@ -53,7 +55,11 @@ struct proto_request {
 	uint32_t ms;		   /* "watch": how long, 1..PROTO_WATCH_MAX_MS */
 	uint32_t threshold_us;	   /* "watch": shortest stall, 1..PROTO_WATCH_MAX_THRESHOLD_US */
 	uint64_t bytes;		   /* "balloon": target size, 0..PROTO_BALLOON_MAX_BYTES */
+	char path[PROTO_PATH_MAX]; /* "snapshot": the directory to create (absolute) */
 };
+
+/* Does @cmd take a "path"? */
+bool proto_cmd_takes_path(enum proto_cmd cmd);
 
 #define PROTO_BALLOON_MAX_BYTES (1ull << 40) /* 1 TiB: no guest is larger */
 
