@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ksm/image.h"
 #include "ksm/internal.h"
 #include "ksm/scan.h"
 #include "ksm/stats.h"
@@ -272,6 +273,7 @@ void ksm_destroy(struct ksm *k)
 		k->vms = vm->next;
 		vm_release(vm);
 	}
+	ksm_image_free_all(k);
 	ksm_pool_destroy(&k->pool);
 	ksm_index_free(&k->stable);
 	ksm_index_free(&k->unstable);
