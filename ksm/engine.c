@@ -171,6 +171,13 @@ void ksm_pass(struct ksm *k)
 	pthread_mutex_unlock(&k->lock);
 }
 
+void ksm_publish(struct ksm *k)
+{
+	pthread_mutex_lock(&k->lock);
+	ksm_stats_publish(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
 static void *engine_thread(void *arg)
 {
 	struct ksm *k = arg;

@@ -364,7 +364,6 @@ int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm)
 		drop_actions(vm);
 		ret = adopt_map(k, img, vm);
 		vm->volatile_pages = 0;
-		ksm_stats_publish(k);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return ret;

@@ -184,6 +184,10 @@ void ksm_stop(struct ksm *k);
 /* Run one pass on the calling thread (tests; the engine thread must not be running). */
 void ksm_pass(struct ksm *k);
 
+/* Publish the figures now (passes publish on their own; ksm_image_adopt does not, so
+ * that adopting N VMs costs no N walks of the fleet). Takes k->lock. */
+void ksm_publish(struct ksm *k);
+
 /* Snapshot of the engine's figures. @vms gets up to @max VMs; returns how many. */
 size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max);
 
@@ -221,7 +225,8 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
  * the VM's RAM: before its vCPUs and devices first run (restore) or while the caller
  * holds it paused (live clone: the parent adopts the image of its own paused RAM and
  * then shares every page with its clones). @vm must be registered (not detached), of
- * the image's size and group. Takes k->lock.
+ * the image's size and group. Takes k->lock. The published figures show the adoption
+ * after the next pass or ksm_publish.
  * Returns 0; -EINVAL (size or group mismatch, unknown VM) or -ENOSPC (the mapping budget
  * cannot take the runs), and then nothing changed; or the -errno of a failed mmap or
  * madvise: then the pages before the failure map the image and the rest are as they were,

@@ -351,6 +351,9 @@ static void adopt_three(struct ksm *k, struct ksm_image *img, struct fake **f, s
 		CHECK_EQ(ksm_image_adopt(k, img, vm[v]), 0);
 	CHECK_EQ(f[0]->pauses, 0); /* the caller keeps the VM still, not the engine */
 	ksm_get_stats(k, &s, vs, 3);
+	CHECK_EQ(s.adopted, 0); /* not published yet */
+	ksm_publish(k);
+	ksm_get_stats(k, &s, vs, 3);
 	CHECK_EQ(s.pool_pages, IMG_NONZERO);
 	CHECK_EQ(s.image_pages, IMG_NONZERO);
 	CHECK_EQ(s.image_idle, 0);
@@ -525,6 +528,7 @@ static void test_readopt(void)
 	ksm_pass(k);
 	CHECK_EQ(ksm_image_adopt(k, img, va), 0);
 	CHECK(reads_image(a));
+	ksm_publish(k);
 	ksm_get_stats(k, &s, &vs, 1);
 	CHECK_EQ(vs.pages_merged, IMG_NONZERO);
 	CHECK_EQ(vs.pages_private, 0);
@@ -554,6 +558,7 @@ static void test_refused(void)
 	CHECK(has(fake_page(a, 3), 0x33, 0x33333333) && is_backed(a, 3));
 	CHECK(has(fake_page(b, 3), 0x33, 0x33333333) && is_backed(b, 3));
 	CHECK(!is_pool_page(b, 0));
+	ksm_publish(k);
 	ksm_get_stats(k, &s, vs, 2);
 	CHECK_EQ(vs[0].pages_merged + vs[1].pages_merged, 0);
 	CHECK_EQ(s.image_idle, IMG_NONZERO);
@@ -736,6 +741,7 @@ static void test_budget(void)
 	CHECK_EQ(ksm_image_adopt(k, img, vb), -ENOSPC);
 	CHECK_EQ(vmas_in(b->hva[0], n * PAGE), 1);
 	CHECK(has(fake_page(b, 0), 0x17, 0x17171717) && is_backed(b, 0));
+	ksm_publish(k);
 	ksm_get_stats(k, &s, vs, 2);
 	CHECK_EQ(vs[0].pages_merged, runs);
 	CHECK_EQ(vs[1].pages_merged, 0);
