@@ -55,29 +55,41 @@ static void unpin_all(struct ksm *k, const struct ksm_image *img, uint64_t n)
 			unpin(k, img->canon[i]);
 }
 
-/* Copy @src into a new pinned pool page, right after @prev if that one is free, and
- * index it. Returns the page or KSM_POOL_NONE (pool full). */
+/* Make pinned page @c the stable index's entry for its content, unless an image's page
+ * is already: a pinned page outlives the guests, so later guests find it rather than a
+ * page whose last mapper may soon go (which stays mapped, only no longer found). A
+ * failed insert only misses merges. */
+static void index_page(struct ksm *k, uint32_t c)
+{
+	const struct ksm_canon *cn = &k->pool.canon[c];
+	uint32_t e = ksm_index_find(&k->stable, cn->hash, cn->group);
+
+	if (cn->group == KSM_GROUP_NONE || (e != KSM_INDEX_NONE && ksm_pool_pinned(&k->pool, e)))
+		return;
+	if (e != KSM_INDEX_NONE)
+		ksm_index_remove(&k->stable, cn->hash, cn->group, e);
+	(void) ksm_index_insert(&k->stable, cn->hash, cn->group, c);
+}
+
+/* Copy @src into a new pinned, indexed pool page, right after @prev if that one is
+ * free. Returns the page or KSM_POOL_NONE (pool full). */
 static uint32_t copy_page(struct ksm *k, const struct ksm_image *img, const uint8_t *src,
 			  uint32_t prev)
 {
 	uint32_t hint = prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1;
 	uint32_t c = ksm_pool_add(&k->pool, hint, src, 0, img->group);
-	struct ksm_canon *cn;
 
 	if (c == KSM_POOL_NONE)
 		return c;
-	cn = &k->pool.canon[c];
 	/* The hash describes the pool's copy, whatever the source does meanwhile. */
-	cn->hash = XXH3_64bits(ksm_pool_page(&k->pool, c), PAGE_SIZE);
+	k->pool.canon[c].hash = XXH3_64bits(ksm_pool_page(&k->pool, c), PAGE_SIZE);
 	ksm_pool_pin(&k->pool, c);
-	/* One entry per content (the first copy); a failed insert only misses merges. */
-	if (img->group != KSM_GROUP_NONE &&
-	    ksm_index_find(&k->stable, cn->hash, img->group) == KSM_INDEX_NONE)
-		(void) ksm_index_insert(&k->stable, cn->hash, img->group, c);
+	index_page(k, c);
 	return c;
 }
 
-/* Copy every non-zero page of the sources into the pool. On -ENOSPC nothing is kept. */
+/* Copy every non-zero page of the sources into the pool. On -ENOSPC nothing is kept
+ * (pool pages whose index entries were taken stay unindexed: only merges are missed). */
 static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
 		const uint64_t *npages, unsigned nsrc)
 {

@@ -207,9 +207,9 @@ int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
  * @group, each pinned by the image: consecutive non-zero pages get consecutive pool pages
  * where the pool has them, so that a run of guest pages maps with one mapping. All-zero
  * pages get no pool page: an adopting VM leaves them unbacked. Each page is hashed
- * (xxh3, of the pool's copy) and enters the stable index unless its content is there
- * already (a duplicate keeps its own pool page, so runs stay whole, but is not found by
- * later merges). @src may be a mapped snapshot memory file or a paused guest's RAM; it
+ * (xxh3, of the pool's copy) and becomes the stable index's entry for its content, so
+ * that later guests merge onto it, unless an image's page is that already (a duplicate
+ * keeps its own pool page, so runs stay whole, but is not found by later merges). @src may be a mapped snapshot memory file or a paused guest's RAM; it
  * must not change during the call. The pool must have room: size ksm_create's
  * @max_pages for the guests plus the images' pages. Takes k->lock (waits for a running
  * pass). Returns NULL with errno set: EINVAL (no pages), ENOSPC (pool full), ENOMEM. */

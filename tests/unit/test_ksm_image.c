@@ -755,6 +755,52 @@ static void test_budget(void)
 	fake_free(b);
 }
 
+/* The image's copy of a content already merged elsewhere becomes the index's entry: once
+ * the guests that shared the older pool page are gone, a new guest still merges onto
+ * the image's page. */
+static void test_index_takeover(void)
+{
+	struct ksm *k = engine(4096);
+	struct fake *e = fake_new(64, 0), *g = fake_new(64, 0), *h = fake_new(64, 0);
+	struct ksm_vm *ve = fake_add(k, e, "e", 0), *vg = fake_add(k, g, "g", 0), *vh;
+	struct ksm_image *img;
+	struct ksm_stats s;
+	struct ksm_vm_stats vs[2];
+
+	for (uint64_t i = 0; i < 64; i++) {
+		fill(fake_page(e, i), img_val(2) + (i == 2 ? 0 : 100), i == 2 ? 2 : (uint32_t) i);
+		memcpy(fake_page(g, i), fake_page(e, i), PAGE);
+		mark(e->dirty, e, i);
+		mark(g->dirty, g, i);
+	}
+	ksm_pass(k);
+	ksm_pass(k);
+	ksm_get_stats(k, &s, NULL, 0);
+	CHECK_EQ(s.pool_pages, 64); /* e and g share every page */
+	img = image_make(k, 0);	    /* its page 2 is e's and g's page 2 */
+	free_vm(k, ve);
+	free_vm(k, vg);
+	ksm_get_stats(k, &s, NULL, 0);
+	CHECK_EQ(s.pool_pages, IMG_NONZERO); /* what e and g shared is gone */
+	vh = fake_add(k, h, "h", 0);
+	fill(fake_page(h, 2), img_val(2), 2);
+	mark(h->dirty, h, 2);
+	ksm_pass(k);
+	ksm_pass(k);
+	ksm_get_stats(k, &s, vs, 1);
+	CHECK_EQ(vs[0].pages_merged, 1);
+	CHECK(is_pool_page(h, 2));
+	CHECK_EQ(s.pool_pages, IMG_NONZERO);
+	free_vm(k, vh);
+	ksm_image_put(k, img);
+	ksm_get_stats(k, &s, NULL, 0);
+	CHECK_EQ(s.pool_pages, 0);
+	ksm_destroy(k);
+	fake_free(e);
+	fake_free(g);
+	fake_free(h);
+}
+
 int main(void)
 {
 	test_adopt();
@@ -763,6 +809,7 @@ int main(void)
 	test_refused();
 	test_pool_full();
 	test_live_clone();
+	test_index_takeover();
 	test_budget();
 	return check_done("test_ksm_image");
 }
