@@ -209,19 +209,21 @@ int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
  * pages get no pool page: an adopting VM leaves them unbacked. Each page is hashed
  * (xxh3, of the pool's copy) and becomes the stable index's entry for its content, so
  * that later guests merge onto it, unless an image's page is that already (a duplicate
- * keeps its own pool page, so runs stay whole, but is not found by later merges). @src may be a mapped snapshot memory file or a paused guest's RAM; it
- * must not change during the call. The pool must have room: size ksm_create's
- * @max_pages for the guests plus the images' pages. Takes k->lock (waits for a running
- * pass). Returns NULL with errno set: EINVAL (no pages), ENOSPC (pool full), ENOMEM. */
+ * keeps its own pool page, so runs stay whole, but is not found by later merges).
+ * @src may be a mapped snapshot memory file or a paused guest's RAM; it must not change
+ * during the call and may go afterwards (the image is a copy). The pool must have room:
+ * size ksm_create's @max_pages for the guests plus the images' pages. Takes k->lock
+ * (waits for a running pass). Returns NULL with errno set: EINVAL (no pages, or more
+ * than a VM can have), ENOSPC (pool full: nothing is kept), ENOMEM. */
 struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
 				   unsigned nsrc, uint32_t group);
 
 /* Replace the whole of @vm's RAM by the image: page i of the VM maps the image's page i
  * (MAP_PRIVATE|MAP_FIXED of the pool memfd, one mapping per run) and becomes merged
- * (one reference, hashed, in the stable index's view); zero pages are released (a fresh
- * VM's stay empty). What the VM had is dropped: its private pages are freed, its pool
- * references put, its queued merges, pending dirty-log bits and reported pages
- * forgotten (drained through its ops, on the calling thread). Only while nothing writes
+ * (one reference each, hashed); zero pages are released (a fresh VM's stay empty).
+ * What the VM had is dropped: its private pages are freed, its pool references put, its
+ * queued merges, pending dirty-log bits and reported pages forgotten (drained through
+ * its ops, on the calling thread). Only while nothing writes
  * the VM's RAM: before its vCPUs and devices first run (restore) or while the caller
  * holds it paused (live clone: the parent adopts the image of its own paused RAM and
  * then shares every page with its clones). @vm must be registered (not detached), of
