@@ -227,7 +227,8 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
  * the VM's RAM: before its vCPUs and devices first run (restore) or while the caller
  * holds it paused (live clone: the parent adopts the image of its own paused RAM and
  * then shares every page with its clones). @vm must be registered (not detached), of
- * the image's size and group. Takes k->lock. The published figures show the adoption
+ * the image's size and group, its RAM anonymous private memory where the engine has not
+ * mapped the pool (zero pages are released with MADV_DONTNEED there). Takes k->lock. The published figures show the adoption
  * after the next pass or ksm_publish.
  * Returns 0; -EINVAL (size or group mismatch, unknown VM) or -ENOSPC (the mapping budget
  * cannot take the runs), and then nothing changed; or the -errno of a failed mmap or
