@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "ksm/image.h"
 #include "ksm/internal.h"
 #include "ksm/scan.h"
 #include "ksm/stats.h"
@@ -170,6 +171,13 @@ void ksm_pass(struct ksm *k)
 	pthread_mutex_unlock(&k->lock);
 }
 
+void ksm_publish(struct ksm *k)
+{
+	pthread_mutex_lock(&k->lock);
+	ksm_stats_publish(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
 static void *engine_thread(void *arg)
 {
 	struct ksm *k = arg;
@@ -272,6 +280,7 @@ void ksm_destroy(struct ksm *k)
 		k->vms = vm->next;
 		vm_release(vm);
 	}
+	ksm_image_free_all(k);
 	ksm_pool_destroy(&k->pool);
 	ksm_index_free(&k->stable);
 	ksm_index_free(&k->unstable);

@@ -84,6 +84,7 @@ struct ksm_vm {
 	void *opaque;
 	/* Counters (engine thread writes, stats reads under k->lock). */
 	uint64_t merges;	 /* pages merged over its life */
+	uint64_t adopted;	 /* pages mapped from an image by ksm_image_adopt, over its life */
 	uint64_t cow_breaks;	 /* merged pages copied on write */
 	uint64_t reports;	 /* pages taken in as reported */
 	uint64_t volatile_pages; /* dirty in the last pass */
@@ -101,6 +102,7 @@ struct ksm {
 	bool running;
 	bool stopping;
 	struct ksm_vm *vms;
+	struct ksm_image *images; /* images not yet put, newest first (image.c) */
 	struct ksm_pool pool;
 	struct ksm_index stable;   /* (hash, group) -> pool page */
 	struct ksm_index unstable; /* (hash, group) -> vm->base + page, for hashed pages that
@@ -123,6 +125,7 @@ struct ksm {
 	/* Engine counters (see struct ksm_stats). */
 	uint64_t passes, pages_scanned, pages_hashed, merges, zero_released, compare_fail;
 	uint64_t cow_breaks, budget_skips;
+	uint64_t adopted;	/* guest pages mapped from images at adoption */
 	uint64_t first_touches; /* never-written pages the guests wrote in this pass */
 	unsigned held_passes;	/* consecutive passes that held merging back */
 	unsigned calm_passes;	/* consecutive passes without a fill storm */

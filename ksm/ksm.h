@@ -31,10 +31,21 @@
  *  (f) A pool page loses a mapper, and is freed when none is left, only once
  *      /proc/self/pagemap shows that guest page no longer maps it uncopied.
  *
+ * Images (snapshot restore, live clone): ksm_image_create copies an image of a guest's
+ * RAM into pool pages once, each page pinned by the image; ksm_image_adopt maps it over
+ * a VM that is not running, so that the VM's pages are merged from its first
+ * instruction, with no copy of its own. From then on they are ordinary merged pages: a
+ * guest write is a copy-on-write break, later guests merge onto them through the stable
+ * index. A pin is not a mapper: a pool page mapped by k guests counts k references and
+ * saves k-1 pages whether an image pins it or not, so one restored guest alone saves
+ * nothing and N of them save N-1 copies. A pinned page no guest maps any more is
+ * charged to no VM (ksm_stats.image_idle); ksm_image_put frees it.
+ *
  * Who does what: engine.c the thread, VM registry and tunables; scan.c the pass (dirty
  * log, hashing, planning); merge.c the paused compare and remap, (a)-(c); cow.c the
  * pagemap checks, (f); vm.c a VM's page bookkeeping; stats.c the published figures;
- * pool.c, index.c, vmas.c and stall.c the data structures they share.
+ * image.c images; pool.c, index.c, vmas.c and stall.c the data structures
+ * they share.
  *
  * Why replace the memory under an unchanged memslot instead of moving merged ranges to
  * read-only memory: a guest write to a read-only mapping is no fault the host resolves.
@@ -57,6 +68,7 @@
 
 struct ksm;
 struct ksm_vm;
+struct ksm_image;
 
 /* How the engine reaches one VM. Called on the engine thread. */
 struct ksm_vm_ops {
@@ -107,6 +119,7 @@ struct ksm_vm_stats {
 	uint64_t pages_volatile;  /* written during the last pass */
 	uint64_t pages_unscanned; /* not hashed yet */
 	uint64_t merges;	  /* merges done into this VM, over its life */
+	uint64_t adopted;	  /* pages mapped from an image at adoption, over its life */
 	uint64_t cow_breaks;	  /* merged pages the guest wrote (host copied them) */
 	uint64_t bytes_saved;	  /* zero pages + (k-1)/k of each page shared by k mappers */
 	uint64_t pages_private;	  /* the guest's own pages: unique, volatile, unscanned */
@@ -125,6 +138,9 @@ struct ksm_stats {
 	uint64_t cow_breaks;	     /* copy-on-write breaks seen */
 	uint64_t pool_pages;	     /* canonical pages in the pool now */
 	uint64_t pool_freed;	     /* canonical pages freed over the engine's life */
+	uint64_t image_pages;	     /* pool pages pinned by images (part of pool_pages) */
+	uint64_t image_idle;	     /* of those, mapped by no guest: charged to no VM */
+	uint64_t adopted;	     /* guest pages mapped from images at adoption */
 	uint64_t mappings_used;	     /* VMAs of the process (counted or estimated) */
 	uint64_t mappings_limit;     /* vm.max_map_count */
 	uint64_t budget_skips;	     /* merges not done for lack of mapping budget */
@@ -168,6 +184,10 @@ void ksm_stop(struct ksm *k);
 /* Run one pass on the calling thread (tests; the engine thread must not be running). */
 void ksm_pass(struct ksm *k);
 
+/* Publish the figures now (passes publish on their own; ksm_image_adopt does not, so
+ * that adopting N VMs costs no N walks of the fleet). Takes k->lock. */
+void ksm_publish(struct ksm *k);
+
 /* Snapshot of the engine's figures. @vms gets up to @max VMs; returns how many. */
 size_t ksm_get_stats(struct ksm *k, struct ksm_stats *out, struct ksm_vm_stats *vms, size_t max);
 
@@ -182,7 +202,53 @@ int ksm_matrix(struct ksm *k, uint64_t *out, void **opaques, size_t n);
  * Returns 0, -ENOENT (unknown key) or -ERANGE. */
 int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
 
-/* Stop the engine and free it, with the bookkeeping of VMs still registered. */
+/* Copy @nsrc runs of guest pages, @npages[s] pages from @src[s] each, concatenated in
+ * the VM's page order (regions one after the other), into pool pages of sharing group
+ * @group, each pinned by the image: consecutive non-zero pages get consecutive pool pages
+ * where the pool has them, so that a run of guest pages maps with one mapping. All-zero
+ * pages get no pool page: an adopting VM leaves them unbacked. Each page is hashed
+ * (xxh3, of the pool's copy) and becomes the stable index's entry for its content, so
+ * that later guests merge onto it, unless an image's page is that already (a duplicate
+ * keeps its own pool page, so runs stay whole, but is not found by later merges).
+ * @src may be a mapped snapshot memory file or a paused guest's RAM; it must not change
+ * during the call and may go afterwards (the image is a copy). The pool must have room:
+ * size ksm_create's @max_pages for the guests plus the images' pages. Takes k->lock
+ * (waits for a running pass). Returns NULL with errno set: EINVAL (no pages, or more
+ * than a VM can have), ENOSPC (pool full: nothing is kept), ENOMEM. */
+struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
+				   unsigned nsrc, uint32_t group);
+
+/* Replace the whole of @vm's RAM by the image: page i of the VM maps the image's page i
+ * (MAP_PRIVATE|MAP_FIXED of the pool memfd, one mapping per run) and becomes merged
+ * (one reference each, hashed); zero pages are released (a fresh VM's stay empty).
+ * What the VM had is dropped: its private pages are freed, its pool references put, its
+ * queued merges, pending dirty-log bits and reported pages forgotten (drained through
+ * its ops, on the calling thread). Only while nothing writes
+ * the VM's RAM: before its vCPUs and devices first run (restore) or while the caller
+ * holds it paused (live clone: the parent adopts the image of its own paused RAM and
+ * then shares every page with its clones). @vm must be registered (not detached), of
+ * the image's size and group, its RAM anonymous private memory where the engine has not
+ * mapped the pool (zero pages are released with MADV_DONTNEED there). Takes k->lock. The published figures show the adoption
+ * after the next pass or ksm_publish.
+ * Returns 0; -EINVAL (size or group mismatch, unknown VM) or -ENOSPC (the mapping budget
+ * cannot take the runs), and then nothing changed; or the -errno of a failed mmap or
+ * madvise: then the pages before the failure map the image and the rest are as they were,
+ * and the engine's bookkeeping matches both exactly (a parent's RAM still reads its own
+ * content; a restored VM must not be run). */
+int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm);
+
+/* Drop the image's pins: its pool pages that no guest maps are freed, the others live on
+ * as long as guests map them. @img is gone afterwards. Takes k->lock. */
+void ksm_image_put(struct ksm *k, struct ksm_image *img);
+
+/* Pool pages @img holds (its non-zero pages). */
+uint64_t ksm_image_pages(const struct ksm_image *img);
+
+/* Guest pages @img covers (what an adopting VM must have). */
+uint64_t ksm_image_npages(const struct ksm_image *img);
+
+/* Stop the engine and free it, with the bookkeeping of VMs still registered and of
+ * images not yet put (their pointers are then invalid). */
 void ksm_destroy(struct ksm *k);
 
 #endif

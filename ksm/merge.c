@@ -56,7 +56,7 @@ static void mapped(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a,
 		p->kind = KSM_PAGE_MERGED;
 		p->canon = a[i].canon;
 		p->flags |= KSM_PF_POOLVMA;
-		k->pool.canon[a[i].canon].refs++;
+		ksm_pool_get(&k->pool, a[i].canon);
 	}
 	vm->merges += n;
 	k->merges += n;

@@ -25,7 +25,8 @@ int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 	p->bits = calloc((cap + 63) / 64, sizeof(*p->bits));
 	p->canon = calloc(cap, sizeof(*p->canon));
 	p->populated = calloc((cap / KSM_POOL_CHUNK + 64) / 64, sizeof(*p->populated));
-	if (!p->bits || !p->canon || !p->populated)
+	p->pinned = calloc((cap + 63) / 64, sizeof(*p->pinned));
+	if (!p->bits || !p->canon || !p->populated || !p->pinned)
 		goto err;
 	p->cap = cap;
 	return 0;
@@ -46,6 +47,7 @@ void ksm_pool_destroy(struct ksm_pool *p)
 	free(p->bits);
 	free(p->canon);
 	free(p->populated);
+	free(p->pinned);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 }
@@ -114,8 +116,9 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 
 void ksm_pool_release(struct ksm_pool *p, uint32_t id)
 {
-	/* A page with references is still read by guests: never punch it. */
-	if (!ksm_pool_allocated(p, id) || p->canon[id].refs)
+	/* A page with references is still read by guests, a pinned one will be: never
+	 * punch it. */
+	if (!ksm_pool_allocated(p, id) || p->canon[id].refs || ksm_pool_pinned(p, id))
 		return;
 	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) (id * PAGE_SIZE),
 		  (off_t) PAGE_SIZE);
@@ -127,12 +130,44 @@ void ksm_pool_release(struct ksm_pool *p, uint32_t id)
 	p->freed++;
 }
 
+void ksm_pool_get(struct ksm_pool *p, uint32_t id)
+{
+	if (p->canon[id].refs++ == 0 && ksm_pool_pinned(p, id))
+		p->nr_idle--;
+}
+
 bool ksm_pool_put(struct ksm_pool *p, uint32_t id)
 {
 	if (!ksm_pool_allocated(p, id) || p->canon[id].refs == 0)
 		return false;
 	if (--p->canon[id].refs)
 		return false;
+	if (ksm_pool_pinned(p, id)) {
+		p->nr_idle++;
+		return false;
+	}
+	ksm_pool_release(p, id);
+	return true;
+}
+
+void ksm_pool_pin(struct ksm_pool *p, uint32_t id)
+{
+	if (!ksm_pool_allocated(p, id) || ksm_pool_pinned(p, id))
+		return;
+	p->pinned[id / 64] |= 1ull << (id % 64);
+	p->nr_pinned++;
+	p->nr_idle += p->canon[id].refs == 0;
+}
+
+bool ksm_pool_unpin(struct ksm_pool *p, uint32_t id)
+{
+	if (!ksm_pool_allocated(p, id) || !ksm_pool_pinned(p, id))
+		return false;
+	p->pinned[id / 64] &= ~(1ull << (id % 64));
+	p->nr_pinned--;
+	if (p->canon[id].refs)
+		return false;
+	p->nr_idle--;
 	ksm_pool_release(p, id);
 	return true;
 }

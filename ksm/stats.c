@@ -18,6 +18,7 @@ static void vm_stats(const struct ksm *k, const struct ksm_vm *vm, struct ksm_vm
 	s->group = vm->group;
 	s->pages_total = vm->npages;
 	s->merges = vm->merges;
+	s->adopted = vm->adopted;
 	s->cow_breaks = vm->cow_breaks;
 	s->reports = vm->reports;
 	s->pages_volatile = vm->volatile_pages;
@@ -65,6 +66,9 @@ static void engine_stats(struct ksm *k, struct ksm_stats *out)
 	    .cow_breaks = k->cow_breaks,
 	    .pool_pages = k->pool.used,
 	    .pool_freed = k->pool.freed,
+	    .image_pages = k->pool.nr_pinned,
+	    .image_idle = k->pool.nr_idle,
+	    .adopted = k->adopted,
 	    .mappings_used = k->vmas.used,
 	    .mappings_limit = k->vmas.limit,
 	    .budget_skips = k->budget_skips,

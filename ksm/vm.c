@@ -76,11 +76,13 @@ void ksm_vm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 
 void ksm_vm_canon_put(struct ksm *k, uint32_t id)
 {
-	const struct ksm_canon *c = &k->pool.canon[id];
+	struct ksm_canon c = k->pool.canon[id];
 
-	if (c->refs == 1)
-		ksm_index_remove(&k->stable, c->hash, c->group, id);
-	ksm_pool_put(&k->pool, id);
+	/* Unindexed once freed, not before: a page an image pins stays findable with no
+	 * guest left. A page that is not the index's entry for its key (an image's second
+	 * copy of a content) finds nothing to remove. */
+	if (ksm_pool_put(&k->pool, id))
+		ksm_index_remove(&k->stable, c.hash, c.group, id);
 }
 
 void ksm_vm_page_reported(struct ksm *k, struct ksm_vm *vm, uint64_t i)

@@ -35,7 +35,8 @@ void ksm_vm_unstable_add(struct ksm *k, struct ksm_vm *vm, uint64_t i);
 /* Take page @i out of the unstable index if it is there. */
 void ksm_vm_unstable_forget(struct ksm *k, struct ksm_vm *vm, uint64_t i);
 
-/* Drop one reference of pool page @id; unindex it if that frees it. */
+/* Drop one reference of pool page @id; unindex it if that frees it (not while an image
+ * pins it). */
 void ksm_vm_canon_put(struct ksm *k, uint32_t id);
 
 /* Page @i was given back to the host by the VMM (discarded: it reads zeros): it leaves

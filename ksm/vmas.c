@@ -69,6 +69,11 @@ bool ksm_vmas_allow(const struct ksm_vmas *v, uint64_t npages)
 	return npages > 1 || v->used + 2 <= v->isolated_stop;
 }
 
+bool ksm_vmas_fits(const struct ksm_vmas *v, uint64_t calls)
+{
+	return calls <= (v->limit - v->reserve) / 2 && v->used + 2 * calls <= v->limit - v->reserve;
+}
+
 void ksm_vmas_add(struct ksm_vmas *v)
 {
 	v->used += 2;

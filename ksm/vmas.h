@@ -27,6 +27,10 @@ void ksm_vmas_maybe_resync(struct ksm_vmas *v);
 /* May the engine make one more mapping for a run of @npages pages? */
 bool ksm_vmas_allow(const struct ksm_vmas *v, uint64_t npages);
 
+/* Can the budget take @calls mapping calls at once (worst case +2 each), keeping the
+ * reserve? For an operation that must not stop halfway (adopting an image). */
+bool ksm_vmas_fits(const struct ksm_vmas *v, uint64_t calls);
+
 /* Account a mapping call that may have split a mapping (worst case +2). */
 void ksm_vmas_add(struct ksm_vmas *v);
 

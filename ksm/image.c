@@ -1,0 +1,419 @@
+/* image.c - snapshot images: guest RAM copied once into pinned pool pages, then mapped
+ * over VMs as merged pages (contract and accounting: ksm/ksm.h). */
+#define pr_fmt(fmt) "ksm: " fmt
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+#include "ksm/cow.h"
+#include "ksm/image.h"
+#include "ksm/internal.h"
+#include "ksm/stats.h"
+#include "ksm/vm.h"
+#include "lib/log.h"
+
+/* Zero runs are released by chunks of this many pages (one pagemap read each). */
+#define IMAGE_CHUNK 512
+
+struct ksm_image {
+	struct ksm_image *next; /* k->images */
+	uint32_t group;		/* sharing group of its pool pages */
+	uint64_t npages;	/* guest pages it covers */
+	uint64_t held;		/* pool pages it pins */
+	uint32_t *canon;	/* per guest page: its pool page, KSM_POOL_NONE if all zero */
+};
+
+static bool page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE_SIZE];
+
+	return memcmp(p, zero, PAGE_SIZE) == 0;
+}
+
+static void image_free(struct ksm_image *img)
+{
+	free(img->canon);
+	free(img);
+}
+
+/* Drop the image's pin of pool page @c; unindex the page if that frees it. */
+static void unpin(struct ksm *k, uint32_t c)
+{
+	struct ksm_canon cn = k->pool.canon[c];
+
+	if (ksm_pool_unpin(&k->pool, c))
+		ksm_index_remove(&k->stable, cn.hash, cn.group, c);
+}
+
+/* Unpin the pool pages of the image's first @n guest pages. */
+static void unpin_all(struct ksm *k, const struct ksm_image *img, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (img->canon[i] != KSM_POOL_NONE)
+			unpin(k, img->canon[i]);
+}
+
+/* Make pinned page @c the stable index's entry for its content, unless an image's page
+ * is already: a pinned page outlives the guests, so later guests find it rather than a
+ * page whose last mapper may soon go (which stays mapped, only no longer found). A
+ * failed insert only misses merges. */
+static void index_page(struct ksm *k, uint32_t c)
+{
+	const struct ksm_canon *cn = &k->pool.canon[c];
+	uint32_t e = ksm_index_find(&k->stable, cn->hash, cn->group);
+
+	if (cn->group == KSM_GROUP_NONE || (e != KSM_INDEX_NONE && ksm_pool_pinned(&k->pool, e)))
+		return;
+	if (e != KSM_INDEX_NONE)
+		ksm_index_remove(&k->stable, cn->hash, cn->group, e);
+	(void) ksm_index_insert(&k->stable, cn->hash, cn->group, c);
+}
+
+/* Copy @src into a new pinned, indexed pool page, right after @prev if that one is
+ * free. Returns the page or KSM_POOL_NONE (pool full). */
+static uint32_t copy_page(struct ksm *k, const struct ksm_image *img, const uint8_t *src,
+			  uint32_t prev)
+{
+	uint32_t hint = prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1;
+	uint32_t c = ksm_pool_add(&k->pool, hint, src, 0, img->group);
+
+	if (c == KSM_POOL_NONE)
+		return c;
+	/* The hash describes the pool's copy, whatever the source does meanwhile. */
+	k->pool.canon[c].hash = XXH3_64bits(ksm_pool_page(&k->pool, c), PAGE_SIZE);
+	ksm_pool_pin(&k->pool, c);
+	index_page(k, c);
+	return c;
+}
+
+/* Copy every non-zero page of the sources into the pool. On -ENOSPC nothing is kept
+ * (pool pages whose index entries were taken stay unindexed: only merges are missed). */
+static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
+		const uint64_t *npages, unsigned nsrc)
+{
+	uint32_t prev = KSM_POOL_NONE;
+	uint64_t i = 0;
+
+	for (unsigned s = 0; s < nsrc; s++) {
+		for (uint64_t j = 0; j < npages[s]; j++, i++) {
+			const uint8_t *page = src[s] + j * PAGE_SIZE;
+
+			img->canon[i] = KSM_POOL_NONE;
+			if (page_is_zero(page))
+				continue;
+			prev = copy_page(k, img, page, prev);
+			if (prev == KSM_POOL_NONE) {
+				unpin_all(k, img, i);
+				return -ENOSPC;
+			}
+			img->canon[i] = prev;
+			img->held++;
+		}
+	}
+	return 0;
+}
+
+/* A new image of @npages guest pages, empty yet; NULL with errno set. */
+static struct ksm_image *image_alloc(const uint64_t *npages, unsigned nsrc, uint32_t group)
+{
+	struct ksm_image *img;
+	uint64_t total = 0;
+
+	/* An image larger than the engine's page ids could never be adopted. */
+	for (unsigned s = 0; s < nsrc; s++) {
+		if (npages[s] >= KSM_INDEX_NONE - total) {
+			errno = EINVAL;
+			return NULL;
+		}
+		total += npages[s];
+	}
+	if (total == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	img = calloc(1, sizeof(*img));
+	if (img)
+		img->canon = malloc(total * sizeof(*img->canon));
+	if (!img || !img->canon) {
+		free(img);
+		errno = ENOMEM;
+		return NULL;
+	}
+	img->group = group;
+	img->npages = total;
+	return img;
+}
+
+struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
+				   unsigned nsrc, uint32_t group)
+{
+	struct ksm_image *img = image_alloc(npages, nsrc, group);
+	int ret;
+
+	if (!img)
+		return NULL;
+	pthread_mutex_lock(&k->lock);
+	ret = fill(k, img, src, npages, nsrc);
+	if (!ret) {
+		img->next = k->images;
+		k->images = img;
+	}
+	ksm_stats_publish(k);
+	pthread_mutex_unlock(&k->lock);
+	if (ret) {
+		image_free(img);
+		errno = -ret;
+		return NULL;
+	}
+	return img;
+}
+
+/* End of the run that starts at page @i: pages of one region mapping consecutive pool
+ * pages, or zero pages. */
+static uint64_t run_end(const struct ksm_image *img, const struct ksm_vm *vm, uint64_t i)
+{
+	unsigned r = ksm_vm_region(vm, i);
+	uint64_t end = vm->first_page[r] + vm->regions[r].npages, j = i + 1;
+	const uint32_t *c = img->canon;
+
+	if (c[i] == KSM_POOL_NONE)
+		while (j < end && c[j] == KSM_POOL_NONE)
+			j++;
+	else
+		while (j < end && c[j] == c[j - 1] + 1)
+			j++;
+	return j;
+}
+
+/* Does a page of [i, end) lie in a pool mapping? Then only an anonymous mapping over it
+ * makes it read zeros (MADV_DONTNEED would bring the pool page back). */
+static bool in_pool_vma(const struct ksm_vm *vm, uint64_t i, uint64_t end)
+{
+	for (; i < end; i++)
+		if (vm->pages[i].flags & KSM_PF_POOLVMA)
+			return true;
+	return false;
+}
+
+static uint64_t chunk_end(uint64_t i, uint64_t end)
+{
+	return end - i > IMAGE_CHUNK ? i + IMAGE_CHUNK : end;
+}
+
+/* Mapping calls that adopting @img into @vm makes (as adopt_map makes them). */
+static uint64_t count_calls(const struct ksm_image *img, const struct ksm_vm *vm)
+{
+	uint64_t calls = 0;
+
+	for (uint64_t i = 0, end; i < vm->npages; i = end) {
+		end = run_end(img, vm, i);
+		if (img->canon[i] != KSM_POOL_NONE) {
+			calls++;
+			continue;
+		}
+		for (uint64_t j = i; j < end; j = chunk_end(j, end))
+			calls += in_pool_vma(vm, j, chunk_end(j, end));
+	}
+	return calls;
+}
+
+static bool registered(const struct ksm *k, const struct ksm_vm *vm)
+{
+	for (const struct ksm_vm *v = k->vms; v; v = v->next)
+		if (v == vm)
+			return true;
+	return false;
+}
+
+/* May @img be adopted into @vm? Nothing is changed when it may not. */
+static int adopt_check(struct ksm *k, const struct ksm_image *img, const struct ksm_vm *vm)
+{
+	uint64_t calls;
+
+	if (!registered(k, vm) || vm->npages != img->npages || vm->group != img->group)
+		return -EINVAL;
+	calls = count_calls(img, vm);
+	if (ksm_vmas_fits(&k->vmas, calls))
+		return 0;
+	ksm_vmas_resync(&k->vmas); /* the estimate only grows between counts: recount */
+	if (ksm_vmas_fits(&k->vmas, calls))
+		return 0;
+	pr_warn("%s: adopting an image needs up to %llu more mappings, %llu of %llu are used "
+		"(raise vm.max_map_count)",
+		vm->name, (unsigned long long) (2 * calls), (unsigned long long) k->vmas.used,
+		(unsigned long long) k->vmas.limit);
+	return -ENOSPC;
+}
+
+/* The image supersedes what the dirty log and the reported pages say about the VM's old
+ * content. A reported page left pending would later be taken for a discard of the
+ * image's page, dropping a reference the guest still uses. */
+static void drain(struct ksm_vm *vm)
+{
+	for (unsigned r = 0; r < vm->nr_regions; r++) {
+		(void) vm->ops->fetch_dirty(vm->opaque, r, vm->dirty[r]);
+		if (vm->ops->fetch_reported)
+			(void) vm->ops->fetch_reported(vm->opaque, r, vm->reported[r]);
+	}
+}
+
+/* Queued merges (a pass held back) were planned for the old content: the compare under
+ * the next pause would refuse most, but one onto equal content would map over the image
+ * and lose its reference. */
+static void drop_actions(struct ksm_vm *vm)
+{
+	for (uint64_t n = 0; n < vm->nr_actions; n++)
+		vm->pages[vm->actions[n].page].flags &= (uint8_t) ~KSM_PF_PLANNED;
+	vm->nr_actions = 0;
+}
+
+/* Page @i leaves what it was (its new mapping is in place): out of the unstable index,
+ * its old pool reference put. */
+static void forget_page(struct ksm *k, struct ksm_vm *vm, uint64_t i)
+{
+	ksm_vm_unstable_forget(k, vm, i);
+	if (vm->pages[i].kind == KSM_PAGE_MERGED)
+		ksm_vm_canon_put(k, vm->pages[i].canon);
+}
+
+/* Map the image's pool run over pages [i, end) of @vm: they become merged. */
+static int map_run(struct ksm *k, const struct ksm_image *img, struct ksm_vm *vm, uint64_t i,
+		   uint64_t end)
+{
+	uint32_t c = img->canon[i];
+	void *r =
+	    mmap(ksm_vm_page(vm, i), (end - i) * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, k->pool.fd, (off_t) ksm_pool_offset(c));
+
+	if (r == MAP_FAILED)
+		return -errno;
+	ksm_vmas_add(&k->vmas);
+	vm->adopted += end - i;
+	k->adopted += end - i;
+	for (; i < end; i++, c++) {
+		ksm_pool_get(&k->pool, c); /* before the put: the old page may be this one */
+		forget_page(k, vm, i);
+		vm->pages[i] = (struct ksm_page){.hash = k->pool.canon[c].hash,
+						 .canon = c,
+						 .kind = KSM_PAGE_MERGED,
+						 .flags = KSM_PF_HASHED | KSM_PF_POOLVMA};
+	}
+	return 0;
+}
+
+/* Page @i reads zeros now. A page of the guest's own (@backed) was released; one that had
+ * nothing behind it is empty, and a zero page keeps what it was (empty, reported). */
+static void zero_page(struct ksm *k, struct ksm_vm *vm, uint64_t i, bool backed)
+{
+	struct ksm_page *p = &vm->pages[i];
+	uint8_t flags = KSM_PF_EMPTY;
+
+	if (backed) {
+		flags = 0;
+		k->zero_released++;
+	} else if (p->kind == KSM_PAGE_ZERO) {
+		flags = p->flags & (KSM_PF_EMPTY | KSM_PF_REPORTED);
+	}
+	forget_page(k, vm, i);
+	*p = (struct ksm_page){.canon = KSM_POOL_NONE, .kind = KSM_PAGE_ZERO, .flags = flags};
+}
+
+/* Make pages [i, end) (one chunk, one region) read zeros. */
+static int zero_chunk(struct ksm *k, struct ksm_vm *vm, uint64_t i, uint64_t end)
+{
+	uint8_t *hva = ksm_vm_page(vm, i);
+	size_t len = (end - i) * PAGE_SIZE;
+	uint64_t e[IMAGE_CHUNK];
+
+	if (!ksm_cow_read_pagemap(k, hva, end - i, e))
+		memset(e, 0, sizeof(e)); /* unknown: counted as empty (figures only) */
+	if (in_pool_vma(vm, i, end)) {
+		if (mmap(hva, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			 0) == MAP_FAILED)
+			return -errno;
+		ksm_vmas_add(&k->vmas);
+	} else if (madvise(hva, len, MADV_DONTNEED)) {
+		return -errno;
+	}
+	for (uint64_t j = 0; i + j < end; j++)
+		zero_page(k, vm, i + j, ksm_cow_backed(e[j]));
+	return 0;
+}
+
+/* Map the whole image over @vm, run by run; stops at the first failure (the pages
+ * before it are adopted, their state exact). */
+static int adopt_map(struct ksm *k, const struct ksm_image *img, struct ksm_vm *vm)
+{
+	int ret = 0;
+
+	for (uint64_t i = 0, end; i < vm->npages; i = end) {
+		end = run_end(img, vm, i);
+		if (img->canon[i] != KSM_POOL_NONE)
+			ret = map_run(k, img, vm, i, end);
+		for (uint64_t j = i; !ret && img->canon[i] == KSM_POOL_NONE && j < end;
+		     j = chunk_end(j, end))
+			ret = zero_chunk(k, vm, j, chunk_end(j, end));
+		if (ret) {
+			pr_err("%s: adopting an image stopped in the run at page %llu: %s",
+			       vm->name, (unsigned long long) i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm)
+{
+	int ret;
+
+	pthread_mutex_lock(&k->lock);
+	ret = adopt_check(k, img, vm);
+	if (!ret) {
+		drain(vm);
+		drop_actions(vm);
+		ret = adopt_map(k, img, vm);
+		vm->volatile_pages = 0;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+void ksm_image_put(struct ksm *k, struct ksm_image *img)
+{
+	if (!img)
+		return;
+	pthread_mutex_lock(&k->lock);
+	for (struct ksm_image **pp = &k->images; *pp; pp = &(*pp)->next) {
+		if (*pp == img) {
+			*pp = img->next;
+			break;
+		}
+	}
+	unpin_all(k, img, img->npages);
+	ksm_stats_publish(k);
+	pthread_mutex_unlock(&k->lock);
+	image_free(img);
+}
+
+uint64_t ksm_image_pages(const struct ksm_image *img)
+{
+	return img->held;
+}
+
+uint64_t ksm_image_npages(const struct ksm_image *img)
+{
+	return img->npages;
+}
+
+void ksm_image_free_all(struct ksm *k)
+{
+	while (k->images) {
+		struct ksm_image *img = k->images;
+
+		k->images = img->next;
+		image_free(img);
+	}
+}
