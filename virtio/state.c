@@ -180,6 +180,7 @@ static bool state_get_queue(struct virtio_dev *dev, struct sbuf_reader *in, unsi
 {
 	bool ready;
 	uint16_t last_avail, used_idx, signalled;
+	int ret;
 
 	virtq_reset(vq);
 	vq->size = sbuf_get_u16(in);
@@ -195,8 +196,8 @@ static bool state_get_queue(struct virtio_dev *dev, struct sbuf_reader *in, unsi
 		return false;
 	if (!ready)
 		return true;
-	if (!sbuf_check(in, !virtq_enable(vq, &dev->mem, dev->type->queue_max),
-			"queue %u (size %u, rings 0x%llx 0x%llx 0x%llx): %s", q, vq->size,
+	ret = virtq_enable(vq, &dev->mem, dev->type->queue_max); /* sets vq->error */
+	if (!sbuf_check(in, !ret, "queue %u (size %u, rings 0x%llx 0x%llx 0x%llx): %s", q, vq->size,
 			(unsigned long long) vq->desc_gpa, (unsigned long long) vq->avail_gpa,
 			(unsigned long long) vq->used_gpa, vq->error))
 		return false;
