@@ -425,7 +425,7 @@ static int balloon_load(struct virtio_dev *dev, struct sbuf_reader *in)
 {
 	struct virtio_balloon *b = virtio_dev_priv(dev);
 	uint32_t version = sbuf_get_u32(in);
-	bool held, wanted;
+	uint8_t held, wanted;
 	uint16_t head;
 
 	if (!sbuf_check(in, sbuf_error(in) || version == BALLOON_STATE_VERSION,
@@ -437,8 +437,9 @@ static int balloon_load(struct virtio_dev *dev, struct sbuf_reader *in)
 	wanted = sbuf_get_u8(in);
 	if (virtio_dev_status(dev) & VIRTIO_CONFIG_S_DRIVER_OK)
 		balloon_driver_ok(dev); /* the queue roles, as the driver numbered them */
-	if (sbuf_error(in) || (held && !balloon_load_held(dev, in, head)) ||
-	    !balloon_load_guest(b, in))
+	if (sbuf_error(in) ||
+	    !sbuf_check(in, held <= 1 && wanted <= 1, "stats flags %u %u", held, wanted) ||
+	    (held && !balloon_load_held(dev, in, head)) || !balloon_load_guest(b, in))
 		return -EINVAL;
 	balloon_load_counters(b, in);
 	b->stats_held = held;

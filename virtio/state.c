@@ -178,8 +178,8 @@ static bool state_check_status(struct sbuf_reader *in, const struct virtio_image
 static bool state_get_queue(struct virtio_dev *dev, struct sbuf_reader *in, unsigned q,
 			    struct virtq *vq)
 {
-	bool ready;
 	uint16_t last_avail, used_idx, signalled;
+	uint8_t ready;
 	int ret;
 
 	virtq_reset(vq);
@@ -191,12 +191,10 @@ static bool state_get_queue(struct virtio_dev *dev, struct sbuf_reader *in, unsi
 	last_avail = sbuf_get_u16(in);
 	used_idx = sbuf_get_u16(in);
 	signalled = sbuf_get_u16(in);
-	if (sbuf_error(in) ||
-	    !sbuf_check(in, vq->size <= VIRTQ_MAX_SIZE, "queue %u: size %u", q, vq->size))
+	if (sbuf_error(in) || !sbuf_check(in, vq->size <= VIRTQ_MAX_SIZE && ready <= 1,
+					  "queue %u: size %u, ready %u", q, vq->size, ready))
 		return false;
-	if (!ready)
-		return true;
-	ret = virtq_enable(vq, &dev->mem, dev->type->queue_max); /* sets vq->error */
+	ret = ready ? virtq_enable(vq, &dev->mem, dev->type->queue_max) : 0; /* sets error */
 	if (!sbuf_check(in, !ret, "queue %u (size %u, rings 0x%llx 0x%llx 0x%llx): %s", q, vq->size,
 			(unsigned long long) vq->desc_gpa, (unsigned long long) vq->avail_gpa,
 			(unsigned long long) vq->used_gpa, vq->error))
