@@ -326,13 +326,13 @@ static bool balloon_config_write(struct virtio_dev *dev, uint32_t off, const uin
 }
 
 /* --- Snapshot state ------------------------------------------------------------------
- * Saved: the target, the stats buffer the device holds (the driver posts one and waits
- * for it: a restored device that forgot it would never see statistics again), whether the
- * host asked for fresh ones, the guest's last statistics (their age, not a clock value of
- * this process) and the counters of what the guest did (inflated, deflated, reports).
- * `actual` lives in config space (the transport's state). The queue roles are derived
- * from the accepted features, as at DRIVER_OK. Not carried over: the discard counters,
- * which count this host process's work. */
+ * Saved: the stats buffer the device holds (the driver posts one and waits for it: a
+ * restored device that forgot it would never see statistics again), whether the host
+ * asked for fresh ones, the guest's last statistics (their age, not a clock value of this
+ * process) and the counters of what the guest did (inflated, deflated, reports). The
+ * target and `actual` live in config space (the transport's state); the queue roles are
+ * derived from the accepted features, as at DRIVER_OK. Not carried over: the discard
+ * counters, which count this host process's work. */
 #define BALLOON_STATE_VERSION 1u
 #define BALLOON_NO_AGE UINT64_MAX
 
@@ -354,7 +354,6 @@ static int balloon_save(struct virtio_dev *dev, struct sbuf *out)
 	struct virtio_balloon *b = virtio_dev_priv(dev);
 
 	sbuf_put_u32(out, BALLOON_STATE_VERSION);
-	sbuf_put_u32(out, __atomic_load_n(&b->cnt.target, __ATOMIC_RELAXED));
 	sbuf_put_u8(out, b->stats_held);
 	sbuf_put_u16(out, b->stats_head);
 	sbuf_put_u8(out, __atomic_load_n(&b->stats_wanted, __ATOMIC_ACQUIRE));
@@ -405,20 +404,17 @@ static void balloon_load_counters(struct virtio_balloon *b, struct sbuf_reader *
 	b->cnt.reported_pages = sbuf_get_u64(in);
 }
 
-/* The target must be what config space tells the driver. */
-static bool balloon_load_target(struct virtio_dev *dev, struct sbuf_reader *in)
+/* The target is what config space tells the driver (virtio_balloon_set_target writes
+ * both): taken from the loaded config, so a target set while the snapshot was written
+ * cannot make the two disagree. */
+static void balloon_load_target(struct virtio_dev *dev)
 {
 	struct virtio_balloon *b = virtio_dev_priv(dev);
-	uint32_t target = sbuf_get_u32(in), num_pages;
+	uint32_t num_pages;
 
 	virtio_config_get(dev, offsetof(struct virtio_balloon_config, num_pages), &num_pages,
 			  sizeof(num_pages));
-	if (sbuf_error(in) ||
-	    !sbuf_check(in, target == le32toh(num_pages), "target %u, but config space says %u",
-			target, le32toh(num_pages)))
-		return false;
-	__atomic_store_n(&b->cnt.target, target, __ATOMIC_RELAXED);
-	return true;
+	__atomic_store_n(&b->cnt.target, le32toh(num_pages), __ATOMIC_RELAXED);
 }
 
 static int balloon_load(struct virtio_dev *dev, struct sbuf_reader *in)
@@ -429,9 +425,9 @@ static int balloon_load(struct virtio_dev *dev, struct sbuf_reader *in)
 	uint16_t head;
 
 	if (!sbuf_check(in, sbuf_error(in) || version == BALLOON_STATE_VERSION,
-			"unknown balloon state version %u", version) ||
-	    !balloon_load_target(dev, in))
+			"unknown balloon state version %u", version))
 		return -EINVAL;
+	balloon_load_target(dev);
 	held = sbuf_get_u8(in);
 	head = sbuf_get_u16(in);
 	wanted = sbuf_get_u8(in);

@@ -72,10 +72,13 @@ int devices_resume(struct devices *d);
 int devices_save(struct devices *d, struct sbuf *out);
 
 /* Load a section of devices_save into the devices of a guest just created (same device
- * configuration, before devices_start and before any vCPU runs). A snapshot of a different
- * device set is refused by name ("snapshot has a balloon, this guest has none"), a
- * device's refused state names the device ("device rng: ..."). Returns 0, or -EINVAL with
- * the reason in @in->why (devices may then be partly loaded: destroy the guest). */
+ * configuration, before devices_start and before any vCPU runs), whose RAM is mapped at
+ * its final host addresses (loaded queues cache host pointers into it, as at QueueReady).
+ * A snapshot of a different device set is refused by name ("snapshot has a balloon, this
+ * guest has none"), a device's refused state names the device ("device rng: ..."). Returns
+ * 0, or -EINVAL with the reason in @in->why (devices may then be partly loaded: destroy
+ * the guest). Call devices_start only once the irqchip's state is restored too: that start
+ * raises again the interrupts the snapshot caught pending. */
 int devices_load(struct devices *d, struct sbuf_reader *in);
 
 /* The workload guest's command device, or NULL. */
