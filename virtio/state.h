@@ -21,7 +21,8 @@
 /* Version of the section body virtio_dev_save writes (its first u32). */
 #define VIRTIO_STATE_VERSION 1u
 
-/* Append @dev's state to @out. The worker must be stopped (virtio_dev_stop) and the
+/* Append @dev's state to @out. The worker must be stopped (virtio_dev_stop, called before
+ * the guest is paused: a worker held off by a pause in write_begin cannot stop) and the
  * guest's vCPUs paused, so that nothing changes while it is read: returns -EBUSY while
  * the worker runs, -EBUSY or -errno from the type's save, -ENOMEM if @out could not grow,
  * else 0. Other threads (control requests) may still call in; the device lock holds them

@@ -58,7 +58,10 @@ struct sbuf;
 struct sbuf_reader;
 
 /* Snapshot: stop every virtio worker, so that no device touches guest memory or its
- * queues until devices_resume (the vCPUs are paused by the caller). Idempotent. */
+ * queues until devices_resume. Idempotent. Call it BEFORE pausing the guest (vmm/pause):
+ * a worker in the middle of a request may be waiting in ram_write_begin, which a pause
+ * holds off, and it cannot stop until that write is done; the vCPUs meanwhile only queue
+ * notifications (eventfds), which the restarted or restored worker picks up. */
 void devices_quiesce(struct devices *d);
 
 /* Restart the workers devices_quiesce stopped (if devices_start had started them).
