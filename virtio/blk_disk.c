@@ -385,7 +385,10 @@ int virtio_blk_load(struct virtio_dev *dev, struct sbuf_reader *in)
 		return 0;
 	if (__atomic_load_n(&blk->stats.overlay_clusters, __ATOMIC_RELAXED))
 		blk_overlay_clear(blk); /* not a fresh device: start from the image again */
-	if (!blk_load_overlay(blk, in)) {
+	/* Trailing bytes would fail the whole load after this returns: check them here, so
+	 * that every refusal leaves the overlay empty. */
+	if (!blk_load_overlay(blk, in) ||
+	    !sbuf_check(in, !sbuf_left(in), "%zu bytes after the overlay", sbuf_left(in))) {
 		blk_overlay_clear(blk);
 		return -EINVAL;
 	}

@@ -655,6 +655,98 @@ static void test_hostile_types(void)
 	con_close(&b);
 }
 
+/* Where the type's own state starts in a section of a device with @cfg bytes of config
+ * space and @nq queues (after the type blob's length). */
+static size_t type_body(size_t cfg, unsigned nq)
+{
+	return OFF_CONFIG + 4 + cfg + 33 * nq + 4; /* a queue record is 33 bytes */
+}
+
+/* A balloon's held stats buffer must exist in this driver's queues. */
+static void test_hostile_balloon(void)
+{
+	struct virtio_dev *a = virtio_balloon_create(&ram_a.ops, count_discard, &discards[0]);
+	struct virtio_dev *b = virtio_balloon_create(&ram_b.ops, count_discard, &discards[1]);
+	size_t body = type_body(sizeof(struct virtio_balloon_config), 4);
+	struct drv_vq q[4];
+	struct sbuf s;
+	char why[128];
+
+	fake_ram_clear(&ram_a);
+	up(&ram_a, a, 0, q, 2, 32); /* no STATS_VQ: inflate and deflate only */
+	save(a, &s);
+	ram_copy();
+	CHECK_EQ(load(b, s.data, s.len, why, sizeof(why)), 0);
+	CHECK_EQ(load_patched(b, &s, body + 4, 1, 1, why), -EINVAL);
+	CHECK(why_has(why, "no stats queue"));
+	CHECK_EQ(load_patched(b, &s, body + 4, 2, 1, why), -EINVAL);
+	CHECK(why_has(why, "stats flags 2"));
+	CHECK_EQ(load_patched(b, &s, body + 8, 1u << 10, 4, why), -EINVAL);
+	CHECK(why_has(why, "statistics tags"));
+	CHECK_EQ(load_patched(b, &s, body, 7, 4, why), -EINVAL);
+	CHECK(why_has(why, "unknown balloon state version 7"));
+	sbuf_free(&s);
+	/* With a stats queue of 32, a held head of 999 is no buffer of it. */
+	fake_ram_clear(&ram_a);
+	up(&ram_a, a, F_STATS, q, 3, 32);
+	save(a, &s);
+	ram_copy();
+	CHECK_EQ(load_patched(b, &s, body + 4, 1 | (999u << 8), 3, why), -EINVAL);
+	CHECK(why_has(why, "held stats buffer 999 of a queue of 32"));
+	CHECK_EQ(load_patched(b, &s, body + 4, 1 | (31u << 8), 3, why), 0);
+	sbuf_free(&s);
+	virtio_dev_destroy(a);
+	virtio_dev_destroy(b);
+}
+
+/* Overlay runs out of place or of the wrong size are refused, and leave no overlay. */
+static void test_hostile_blk(void)
+{
+	size_t body = type_body(sizeof(struct virtio_blk_config), 1);
+	size_t runs = body + 4 + 1 + 8 + 4 + strlen(img);
+	struct virtio_blk_stats st;
+	struct disk a, b;
+	struct sbuf s;
+	char why[128];
+
+	fake_ram_clear(&ram_a);
+	CHECK(disk_open(&a, &ram_a, img, VIRTIO_BLK_SNAPSHOT));
+	CHECK(disk_open(&b, &ram_b, img, VIRTIO_BLK_SNAPSHOT));
+	up(&ram_a, a.dev, 0, &a.q, 1, VIRTIO_BLK_QUEUE_SIZE);
+	disk_fill(&a, 16, 4096, 0x44); /* cluster 2 */
+	disk_fill(&a, 80, 4096, 0x55); /* cluster 10 */
+	save(a.dev, &s);
+	ram_copy();
+	CHECK_EQ(load(b.dev, s.data, s.len, why, sizeof(why)), 0);
+	virtio_blk_stats(b.dev, &st);
+	CHECK_EQ(st.overlay_clusters, 2);
+	CHECK_EQ(load_patched(b.dev, &s, runs, 1, 4, why), -EINVAL); /* one run, then junk */
+	CHECK(why_has(why, "after the overlay"));
+	virtio_blk_stats(b.dev, &st);
+	CHECK_EQ(st.overlay_clusters, 0);
+	CHECK_EQ(load(b.dev, s.data, s.len, why, sizeof(why)), 0);
+	CHECK_EQ(load_patched(b.dev, &s, runs + 4, 256, 8, why), -EINVAL);
+	CHECK(why_has(why, "beyond the disk"));
+	virtio_blk_stats(b.dev, &st);
+	CHECK_EQ(st.overlay_clusters, 0); /* nothing of a refused load is kept */
+	/* The second run moved before the first: out of order. */
+	CHECK_EQ(load_patched(b.dev, &s, runs + 4 + 8 + 4 + 4096, 1, 8, why), -EINVAL);
+	CHECK(why_has(why, "out of order"));
+	CHECK_EQ(load_patched(b.dev, &s, runs + 4 + 8, 4095, 4, why), -EINVAL);
+	CHECK_EQ(load_patched(b.dev, &s, runs, 0xffffffu, 4, why), -EINVAL);
+	CHECK(why_has(why, "overlay runs"));
+	CHECK_EQ(load_patched(b.dev, &s, body + 4, 0, 1, why), -EINVAL);
+	CHECK(why_has(why, "is snapshot, the snapshot's was rw"));
+	CHECK_EQ(load_patched(b.dev, &s, body + 5, IMG_SIZE * 2, 8, why), -EINVAL);
+	CHECK(why_has(why, "has 1048576 bytes, the snapshot's had 2097152"));
+	CHECK_EQ(load(b.dev, s.data, s.len, why, sizeof(why)), 0);
+	b.q = a.q;
+	CHECK(disk_holds(&b, 80, 4096, 0x55));
+	sbuf_free(&s);
+	virtio_dev_destroy(a.dev);
+	virtio_dev_destroy(b.dev);
+}
+
 int main(void)
 {
 	log_level = -1; /* refusals are expected here */
@@ -671,6 +763,8 @@ int main(void)
 	test_blk();
 	test_hostile_rng();
 	test_hostile_types();
+	test_hostile_balloon();
+	test_hostile_blk();
 	unlink(img);
 	unlink(img2);
 	fake_ram_free(&ram_a);
