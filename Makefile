@@ -131,6 +131,15 @@ $(FUZZ_DEV_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard virtio/*.h
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS)
 
+# Saved device state (virtio/state.c, each type's load, uart_load): hostile sections,
+# raw and mutated from valid ones, then worker rounds on what was loaded.
+FUZZ_STATE_SRCS := $(FUZZ_SRCS) vmm/devices/uart.c vmm/devices/bus.c
+$(B)/fuzz/fuzz_state: tests/fuzz/fuzz_state.c $(FUZZ_STATE_SRCS) $(wildcard virtio/*.h) \
+		vmm/devices/uart.h tests/unit/virtio_driver.h tests/fuzz/fuzz_prog.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_STATE_SRCS)
+
 # The libvirt endpoint: a hostile client's byte stream through the framer and the
 # dispatcher over the fake backend (needs GLib).
 FUZZ_LV_SRCS := vmm/libvirt/xdr.c vmm/libvirt/rpc.c $(wildcard vmm/libvirt/procs*.c) \
@@ -153,7 +162,8 @@ $(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $$(pkg-config --cflags $(FUZZ_XML_PKGS)) -o $@ $< \
 		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc $(B)/fuzz/fuzz_domxml
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_state $(B)/fuzz/fuzz_lvrpc \
+	$(B)/fuzz/fuzz_domxml
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

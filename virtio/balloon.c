@@ -33,6 +33,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/page.h"
+#include "lib/sbuf.h"
 #include "virtio/virtq.h"
 
 #define BALLOON_QUEUES 4 /* inflate, deflate, stats, reporting: the most a driver uses */
@@ -324,6 +325,125 @@ static bool balloon_config_write(struct virtio_dev *dev, uint32_t off, const uin
 	return off >= lo && len <= lo + sizeof(uint32_t) - off;
 }
 
+/* --- Snapshot state ------------------------------------------------------------------
+ * Saved: the stats buffer the device holds (the driver posts one and waits for it: a
+ * restored device that forgot it would never see statistics again), whether the host
+ * asked for fresh ones, the guest's last statistics (their age, not a clock value of this
+ * process) and the counters of what the guest did (inflated, deflated, reports). The
+ * target and `actual` live in config space (the transport's state); the queue roles are
+ * derived from the accepted features, as at DRIVER_OK. Not carried over: the discard
+ * counters, which count this host process's work. */
+#define BALLOON_STATE_VERSION 1u
+#define BALLOON_NO_AGE UINT64_MAX
+
+static void balloon_save_guest(struct virtio_balloon *b, struct sbuf *out)
+{
+	uint64_t now = clock_now_us();
+
+	pthread_mutex_lock(&b->stats_lock);
+	sbuf_put_u32(out, b->guest.valid);
+	for (unsigned i = 0; i < VIRTIO_BALLOON_STATS_NR; i++)
+		sbuf_put_u64(out, b->guest.val[i]);
+	sbuf_put_u64(out, b->guest.time_us ? now - b->guest.time_us : BALLOON_NO_AGE);
+	sbuf_put_u64(out, b->guest.updates);
+	pthread_mutex_unlock(&b->stats_lock);
+}
+
+static int balloon_save(struct virtio_dev *dev, struct sbuf *out)
+{
+	struct virtio_balloon *b = virtio_dev_priv(dev);
+
+	sbuf_put_u32(out, BALLOON_STATE_VERSION);
+	sbuf_put_u8(out, b->stats_held);
+	sbuf_put_u16(out, b->stats_head);
+	sbuf_put_u8(out, __atomic_load_n(&b->stats_wanted, __ATOMIC_ACQUIRE));
+	balloon_save_guest(b, out);
+	sbuf_put_u64(out, __atomic_load_n(&b->cnt.inflated, __ATOMIC_RELAXED));
+	sbuf_put_u64(out, __atomic_load_n(&b->cnt.deflated, __ATOMIC_RELAXED));
+	sbuf_put_u64(out, __atomic_load_n(&b->cnt.reports, __ATOMIC_RELAXED));
+	sbuf_put_u64(out, __atomic_load_n(&b->cnt.reported_pages, __ATOMIC_RELAXED));
+	return 0;
+}
+
+/* A held stats buffer needs a running driver with a ready stats queue that has the head. */
+static bool balloon_load_held(struct virtio_dev *dev, struct sbuf_reader *in, uint16_t head)
+{
+	struct virtio_balloon *b = virtio_dev_priv(dev);
+	struct virtq *vq = b->stats_q >= 0 ? virtio_dev_queue(dev, b->stats_q) : NULL;
+
+	return sbuf_check(in, vq && vq->ready, "a held stats buffer, but no stats queue") &&
+	       sbuf_check(in, head < vq->size, "held stats buffer %u of a queue of %u", head,
+			  vq->size);
+}
+
+static bool balloon_load_guest(struct virtio_balloon *b, struct sbuf_reader *in)
+{
+	struct virtio_balloon_guest_stats g;
+	uint64_t age, now = clock_now_us();
+
+	g.valid = sbuf_get_u32(in);
+	for (unsigned i = 0; i < VIRTIO_BALLOON_STATS_NR; i++)
+		g.val[i] = sbuf_get_u64(in);
+	age = sbuf_get_u64(in);
+	g.updates = sbuf_get_u64(in);
+	g.time_us = age == BALLOON_NO_AGE ? 0 : age < now ? now - age : 1;
+	if (sbuf_error(in) ||
+	    !sbuf_check(in, !(g.valid >> VIRTIO_BALLOON_STATS_NR), "statistics tags 0x%x", g.valid))
+		return false;
+	pthread_mutex_lock(&b->stats_lock);
+	b->guest = g;
+	pthread_mutex_unlock(&b->stats_lock);
+	return true;
+}
+
+static void balloon_load_counters(struct virtio_balloon *b, struct sbuf_reader *in)
+{
+	b->cnt.inflated = sbuf_get_u64(in);
+	b->cnt.deflated = sbuf_get_u64(in);
+	b->cnt.reports = sbuf_get_u64(in);
+	b->cnt.reported_pages = sbuf_get_u64(in);
+}
+
+/* The target is what config space tells the driver (virtio_balloon_set_target writes
+ * both): taken from the loaded config, so a target set while the snapshot was written
+ * cannot make the two disagree. */
+static void balloon_load_target(struct virtio_dev *dev)
+{
+	struct virtio_balloon *b = virtio_dev_priv(dev);
+	uint32_t num_pages;
+
+	virtio_config_get(dev, offsetof(struct virtio_balloon_config, num_pages), &num_pages,
+			  sizeof(num_pages));
+	__atomic_store_n(&b->cnt.target, le32toh(num_pages), __ATOMIC_RELAXED);
+}
+
+static int balloon_load(struct virtio_dev *dev, struct sbuf_reader *in)
+{
+	struct virtio_balloon *b = virtio_dev_priv(dev);
+	uint32_t version = sbuf_get_u32(in);
+	uint8_t held, wanted;
+	uint16_t head;
+
+	if (!sbuf_check(in, sbuf_error(in) || version == BALLOON_STATE_VERSION,
+			"unknown balloon state version %u", version))
+		return -EINVAL;
+	balloon_load_target(dev);
+	held = sbuf_get_u8(in);
+	head = sbuf_get_u16(in);
+	wanted = sbuf_get_u8(in);
+	if (virtio_dev_status(dev) & VIRTIO_CONFIG_S_DRIVER_OK)
+		balloon_driver_ok(dev); /* the queue roles, as the driver numbered them */
+	if (sbuf_error(in) ||
+	    !sbuf_check(in, held <= 1 && wanted <= 1, "stats flags %u %u", held, wanted) ||
+	    (held && !balloon_load_held(dev, in, head)) || !balloon_load_guest(b, in))
+		return -EINVAL;
+	balloon_load_counters(b, in);
+	b->stats_held = held;
+	b->stats_head = head;
+	__atomic_store_n(&b->stats_wanted, wanted, __ATOMIC_RELEASE);
+	return sbuf_error(in);
+}
+
 static void balloon_destroy(struct virtio_dev *dev)
 {
 	struct virtio_balloon *b = virtio_dev_priv(dev);
@@ -345,6 +465,8 @@ static const struct virtio_device_type balloon_type = {
     .reset = balloon_reset,
     .config_write = balloon_config_write,
     .destroy = balloon_destroy,
+    .save = balloon_save,
+    .load = balloon_load,
 };
 
 struct virtio_dev *virtio_balloon_create(const struct virtio_mem_ops *mem,

@@ -17,7 +17,9 @@
  * $TMPDIR, default /var/tmp; mkostemp + unlink where the file system lacks O_TMPFILE) and
  * a bitmap of the VIRTIO_BLK_CLUSTER-sized clusters it holds. A read takes every cluster
  * from the overlay or the image; a write that covers part of a cluster not yet in the
- * overlay copies the image's cluster there first. The overlay dies with the device.
+ * overlay copies the image's cluster there first. The overlay dies with the device; a
+ * device snapshot carries its clusters, and each device restored from it gets its own
+ * overlay holding a copy of them (blk_disk.c, which also keeps the image and overlay I/O).
  *
  * Guest errors (a chain without a readable 16-byte header or a final writable status
  * byte, data of the wrong direction for the type, data not in whole sectors, an oversized
@@ -41,23 +43,10 @@
 
 #include "lib/errbuf.h"
 #include "lib/log.h"
+#include "virtio/blk_internal.h"
 #include "virtio/virtq.h"
 
-#define BLK_SECTOR 512u
 #define BLK_HDR_LEN 16u /* struct virtio_blk_outhdr */
-/* Reads are staged through this many bytes at a time. */
-#define BLK_BOUNCE (128u * 1024)
-
-struct virtio_blk {
-	enum virtio_blk_mode mode;
-	int fd;		/* the image */
-	int overlay_fd; /* snapshot: the private overlay, else -1 */
-	uint64_t size;	/* capacity in bytes (a multiple of BLK_SECTOR) */
-	uint64_t *map;	/* snapshot: bit per cluster, set when the overlay holds it */
-	uint8_t *bounce;
-	char serial[VIRTIO_BLK_SERIAL_MAX]; /* zero-padded, not terminated */
-	struct virtio_blk_stats stats;	    /* updated by the worker, read by anyone */
-};
 
 /* One request's header and data, after its shape was checked. */
 struct blk_req {
@@ -69,126 +58,6 @@ struct blk_req {
 static void blk_count(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
-}
-
-/* --- The image and its overlay -------------------------------------------------------- */
-
-static bool blk_mapped(const struct virtio_blk *blk, uint64_t cluster)
-{
-	return blk->map[cluster / 64] & (1ull << (cluster % 64));
-}
-
-static void blk_map_set(struct virtio_blk *blk, uint64_t cluster)
-{
-	if (blk_mapped(blk, cluster))
-		return;
-	blk->map[cluster / 64] |= 1ull << (cluster % 64);
-	blk_count(&blk->stats.overlay_clusters, 1);
-}
-
-/* pread all @len bytes at @off: 0, or -errno (-EIO for a file that ended early). */
-static int blk_pread_all(int fd, uint8_t *buf, uint64_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* pwritev all of @iov (@cnt entries, modified) at @off: 0 or -errno. */
-static int blk_pwritev_all(int fd, struct iovec *iov, int cnt, uint64_t off)
-{
-	while (cnt) {
-		ssize_t n = pwritev(fd, iov, cnt, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		off += n;
-		for (; cnt && (size_t) n >= iov->iov_len; iov++, cnt--)
-			n -= iov->iov_len;
-		if (cnt) {
-			iov->iov_base = (uint8_t *) iov->iov_base + n;
-			iov->iov_len -= n;
-		}
-	}
-	return 0;
-}
-
-/* Read [off, off + len) of the disk as the guest sees it into @buf: from the image, or
- * in snapshot mode cluster run by cluster run from the overlay or the image. */
-static int blk_disk_read(struct virtio_blk *blk, uint8_t *buf, uint64_t off, uint64_t len)
-{
-	if (blk->mode != VIRTIO_BLK_SNAPSHOT)
-		return blk_pread_all(blk->fd, buf, len, off);
-	while (len) {
-		bool in_overlay = blk_mapped(blk, off / VIRTIO_BLK_CLUSTER);
-		uint64_t end = off;
-		int ret;
-
-		do
-			end = (end / VIRTIO_BLK_CLUSTER + 1) * VIRTIO_BLK_CLUSTER;
-		while (end < off + len && blk_mapped(blk, end / VIRTIO_BLK_CLUSTER) == in_overlay);
-		if (end > off + len)
-			end = off + len;
-		ret = blk_pread_all(in_overlay ? blk->overlay_fd : blk->fd, buf, end - off, off);
-		if (ret)
-			return ret;
-		buf += end - off;
-		len -= end - off;
-		off = end;
-	}
-	return 0;
-}
-
-/* Snapshot: copy cluster @cluster of the image into the overlay (the bounce buffer is
- * free: writes do not use it). */
-static int blk_overlay_fill(struct virtio_blk *blk, uint64_t cluster)
-{
-	uint64_t off = cluster * VIRTIO_BLK_CLUSTER;
-	uint64_t len = blk->size - off < VIRTIO_BLK_CLUSTER ? blk->size - off : VIRTIO_BLK_CLUSTER;
-	struct iovec iov = {.iov_base = blk->bounce, .iov_len = len};
-	int ret;
-
-	if (blk_mapped(blk, cluster))
-		return 0;
-	ret = blk_pread_all(blk->fd, blk->bounce, len, off);
-	if (!ret)
-		ret = blk_pwritev_all(blk->overlay_fd, &iov, 1, off);
-	if (!ret)
-		blk_map_set(blk, cluster);
-	return ret;
-}
-
-/* Write @iov (@len bytes) at @off of the disk: to the image, or in snapshot mode to the
- * overlay, whose partly covered edge clusters are filled from the image first. A cluster
- * is marked only once its overlay copy is whole. */
-static int blk_disk_write(struct virtio_blk *blk, struct iovec *iov, int cnt, uint64_t off,
-			  uint64_t len)
-{
-	uint64_t first = off / VIRTIO_BLK_CLUSTER, last = (off + len - 1) / VIRTIO_BLK_CLUSTER;
-	int ret = 0;
-
-	if (blk->mode != VIRTIO_BLK_SNAPSHOT)
-		return blk_pwritev_all(blk->fd, iov, cnt, off);
-	if (off % VIRTIO_BLK_CLUSTER)
-		ret = blk_overlay_fill(blk, first);
-	if (!ret && (off + len) % VIRTIO_BLK_CLUSTER && off + len < blk->size)
-		ret = blk_overlay_fill(blk, last);
-	if (!ret)
-		ret = blk_pwritev_all(blk->overlay_fd, iov, cnt, off);
-	for (uint64_t c = first; !ret && c <= last; c++)
-		blk_map_set(blk, c);
-	return ret;
 }
 
 /* --- Requests ------------------------------------------------------------------------ */
@@ -210,7 +79,7 @@ static int blk_do_in(struct virtio_blk *blk, struct virtq *vq, const struct virt
 
 	for (uint64_t done = 0; done < r->data_len;) {
 		uint64_t n = r->data_len - done < BLK_BOUNCE ? r->data_len - done : BLK_BOUNCE;
-		int ret = blk_disk_read(blk, blk->bounce, base + done, n);
+		int ret = virtio_blk_disk_read(blk, blk->bounce, base + done, n);
 
 		if (ret) {
 			pr_warn("read at %llu: %s", (unsigned long long) (base + done),
@@ -262,7 +131,7 @@ static int blk_do_out(struct virtio_blk *blk, const struct virtio_mem_ops *mem,
 	cnt = blk_out_iov(mem, c, iov);
 	if (cnt < 0)
 		return cnt;
-	ret = cnt ? blk_disk_write(blk, iov, cnt, r->sector * BLK_SECTOR, r->data_len) : 0;
+	ret = cnt ? virtio_blk_disk_write(blk, iov, cnt, r->sector * BLK_SECTOR, r->data_len) : 0;
 	if (ret) {
 		pr_warn("write at sector %llu: %s", (unsigned long long) r->sector, strerror(-ret));
 		return VIRTIO_BLK_S_IOERR;
@@ -430,6 +299,7 @@ static void blk_free(struct virtio_blk *blk)
 		close(blk->fd);
 	free(blk->map);
 	free(blk->bounce);
+	free(blk->path);
 	free(blk);
 }
 
@@ -448,6 +318,8 @@ static const struct virtio_device_type blk_type = {
     .config_size = sizeof(struct virtio_blk_config),
     .queue_notify = blk_notify,
     .destroy = blk_destroy,
+    .save = virtio_blk_save,
+    .load = virtio_blk_load,
 };
 
 int virtio_blk_mode_parse(const char *s, enum virtio_blk_mode *mode)
@@ -461,50 +333,6 @@ int virtio_blk_mode_parse(const char *s, enum virtio_blk_mode *mode)
 		}
 	}
 	return -EINVAL;
-}
-
-/* The overlay file: unlinked from the start (O_TMPFILE), or right after creation. */
-static int blk_overlay_open(struct virtio_blk *blk, char *err, size_t errlen)
-{
-	const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	char path[4096];
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
-		snprintf(path, sizeof(path), "%s/ksmvmm-overlay-XXXXXX", dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
-	if (fd < 0)
-		return errbuf_set(err, errlen, -errno, "snapshot overlay in %s: %s", dir,
-				  strerror(errno));
-	blk->overlay_fd = fd;
-	if (ftruncate(fd, blk->size) < 0)
-		return errbuf_set(err, errlen, -errno, "snapshot overlay: %s", strerror(errno));
-	blk->map = calloc((blk->size / VIRTIO_BLK_CLUSTER + 64) / 64, sizeof(uint64_t));
-	return blk->map ? 0 : errbuf_set(err, errlen, -ENOMEM, "out of memory");
-}
-
-/* Open and lock the image, size it. */
-static int blk_image_open(struct virtio_blk *blk, const char *path, char *err, size_t errlen)
-{
-	bool rw = blk->mode == VIRTIO_BLK_RW;
-	off_t end;
-
-	blk->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (blk->fd < 0)
-		return errbuf_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	if (flock(blk->fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0)
-		return errbuf_set(err, errlen, -errno, "%s: in use by another disk (%s)", path,
-				  strerror(errno));
-	end = lseek(blk->fd, 0, SEEK_END);
-	if (end < 0)
-		return errbuf_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
-	blk->size = (uint64_t) end / BLK_SECTOR * BLK_SECTOR;
-	if (!blk->size)
-		return errbuf_set(err, errlen, -EINVAL, "%s: smaller than one sector", path);
-	return 0;
 }
 
 static void blk_config_init(struct virtio_dev *dev, const struct virtio_blk *blk)
@@ -537,9 +365,9 @@ static struct virtio_blk *blk_open(const char *path, enum virtio_blk_mode mode, 
 		errbuf_set(err, errlen, -ENOMEM, "out of memory");
 		goto err_free;
 	}
-	if (blk_image_open(blk, path, err, errlen))
+	if (virtio_blk_image_open(blk, path, err, errlen))
 		goto err_free;
-	if (mode == VIRTIO_BLK_SNAPSHOT && blk_overlay_open(blk, err, errlen))
+	if (mode == VIRTIO_BLK_SNAPSHOT && virtio_blk_overlay_open(blk, err, errlen))
 		goto err_free;
 	blk->stats.capacity = blk->size / BLK_SECTOR;
 	return blk;

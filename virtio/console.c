@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sbuf.h"
 #include "virtio/virtq.h"
 
 struct console {
@@ -172,6 +173,45 @@ static void console_destroy(struct virtio_dev *dev)
 	free(virtio_dev_priv(dev));
 }
 
+/* Snapshot: input read from the host but not yet given to the driver was typed at the
+ * guest, so it goes with it. The host side (the fds, whether the input fd is polled or
+ * ended) is the new device's own: a restored console prints on its guest's console fd.
+ * Output is never held (each transmit chain is written out before it is used). */
+#define CONSOLE_STATE_VERSION 1u
+
+static int console_save(struct virtio_dev *dev, struct sbuf *out)
+{
+	struct console *con = virtio_dev_priv(dev);
+
+	sbuf_put_u32(out, CONSOLE_STATE_VERSION);
+	sbuf_put_blob(out, con->in_buf, (uint32_t) con->in_len);
+	return 0;
+}
+
+static int console_load(struct virtio_dev *dev, struct sbuf_reader *in)
+{
+	struct console *con = virtio_dev_priv(dev);
+	uint32_t version = sbuf_get_u32(in), len;
+	const void *p;
+
+	if (!sbuf_check(in, sbuf_error(in) || version == CONSOLE_STATE_VERSION,
+			"unknown console state version %u", version))
+		return -EINVAL;
+	p = sbuf_get_blob(in, &len);
+	if (sbuf_error(in) ||
+	    !sbuf_check(in, len <= sizeof(con->in_buf), "%u bytes of pending input (at most %zu)",
+			len, sizeof(con->in_buf)))
+		return -EINVAL;
+	if (len)
+		memcpy(con->in_buf, p, len);
+	con->in_len = len;
+	if (con->in_len == sizeof(con->in_buf) && con->in_watched) {
+		virtio_dev_unwatch(dev, con->in_fd); /* full: back-pressure, as console_input */
+		con->in_watched = false;
+	}
+	return 0;
+}
+
 static const struct virtio_device_type console_type = {
     .name = "console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -180,6 +220,8 @@ static const struct virtio_device_type console_type = {
     .config_size = sizeof(struct virtio_console_config),
     .queue_notify = console_notify,
     .destroy = console_destroy,
+    .save = console_save,
+    .load = console_load,
 };
 
 struct virtio_dev *virtio_console_create(const struct virtio_mem_ops *mem, int out_fd, int out2_fd,

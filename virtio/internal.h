@@ -48,6 +48,9 @@ struct virtio_dev {
 	struct virtio_watch watch[VIRTIO_MAX_WATCHES];
 	pthread_t worker;
 	bool running;
+	/* Loaded from a snapshot (virtio_dev_load) and not started since: the first start
+	 * raises the interrupt again if InterruptStatus is not zero. */
+	bool restored;
 
 	uint64_t fail_log_us; /* last DEVICE_NEEDS_RESET log line (rate limit) */
 	uint64_t log_us;      /* last bad-access log line (rate limit) */

@@ -103,6 +103,10 @@ static int rng_notify(struct virtio_dev *dev, unsigned q)
 	return ret < 0 ? ret : 0;
 }
 
+/* No save or load hook: the device holds nothing between requests. A restored or cloned
+ * rng needs no reseeding either: every request is filled from the host's getrandom at
+ * the time it is served, so each clone draws its own fresh entropy from its first
+ * request on (the identity a clone's guest builds from it is its own). */
 static const struct virtio_device_type rng_type = {
     .name = "rng",
     .device_id = VIRTIO_ID_RNG,

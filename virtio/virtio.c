@@ -339,6 +339,14 @@ int virtio_dev_start(struct virtio_dev *dev)
 	snprintf(name, sizeof(name), "virtio-%s", dev->type->name); /* for top -H, gdb */
 	pthread_setname_np(dev->worker, name);
 	dev->running = true;
+	/* A restored device's pending interrupt: the snapshot was taken between setting
+	 * InterruptStatus and the driver's acknowledgement, and whether the line's edge
+	 * reached the new guest's irqchip is not known. Only now, with the irqchip restored
+	 * and the irqfd registered, can it be raised again; an extra interrupt finds
+	 * InterruptStatus read and is harmless, a lost one would hang the driver. */
+	if (dev->restored && __atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST))
+		virtio_eventfd_signal(dev->irq_fd);
+	dev->restored = false;
 	return 0;
 }
 

@@ -29,6 +29,8 @@ struct virtio_mem_ops {
 
 struct virtio_dev;
 struct virtq;
+struct sbuf;
+struct sbuf_reader;
 
 /* Queues per device and the largest queue size the layer accepts. */
 #define VIRTIO_MAX_QUEUES 8
@@ -67,6 +69,16 @@ struct virtio_device_type {
 			     unsigned len);
 	/* Optional: free the device's state; the worker is already stopped. */
 	void (*destroy)(struct virtio_dev *dev);
+	/* Optional, snapshot (virtio/state.h): append the device's own state to @out, with
+	 * the device lock held and the worker stopped. 0, or -errno (-EBUSY: something is
+	 * in flight that cannot be saved). Without it the device has no state of its own. */
+	int (*save)(struct virtio_dev *dev, struct sbuf *out);
+	/* Optional, restore: read back what save wrote into a device of this type that was
+	 * created with this guest's configuration and has just had its transport state
+	 * loaded (features, status and queues are final; no worker runs). @in holds exactly
+	 * the saved bytes, which are untrusted: check every value. 0, or -EINVAL with the
+	 * reason set by sbuf_check. On failure the caller resets the device. */
+	int (*load)(struct virtio_dev *dev, struct sbuf_reader *in);
 };
 
 /* Create a device of @type over guest memory @mem (copied), with device state @priv.

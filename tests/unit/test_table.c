@@ -1,6 +1,7 @@
 /* test_table.c - the device table: order, bus ranges, allocated lines, the kernel command
  * line and the workload guest's list all come from one table (no KVM: vm_fd -1, so the
- * eventfd registrations fail and only warn). */
+ * eventfd registrations fail and only warn); the devices' state saved and loaded into a
+ * guest of the same device set, refused by name for a different one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sbuf.h"
 #include "tests/unit/check.h"
 #include "virtio/mmio.h"
 #include "vmm/devices/table.h"
@@ -107,6 +109,83 @@ static void test_minimal(void)
 	CHECK(make(&o, true) == NULL);
 }
 
+static int load_into(struct devices *d, const struct sbuf *s, size_t len, char *why)
+{
+	struct sbuf_reader r;
+	int ret;
+
+	sbuf_reader_init(&r, s->data, len);
+	ret = devices_load(d, &r);
+	snprintf(why, 128, "%s", r.why);
+	if (!ret)
+		CHECK_EQ(sbuf_left(&r), 0);
+	return ret;
+}
+
+static bool has(const char *why, const char *part)
+{
+	if (strstr(why, part))
+		return true;
+	fprintf(stderr, "reason \"%s\" lacks \"%s\"\n", why, part);
+	return false;
+}
+
+static void test_state(const char *img)
+{
+	struct options o = {.virtio = OPT_VIRTIO_DEFAULT, .nr_disks = 1};
+	struct fleet_device info[FLEET_DEV_MAX];
+	struct devices *a, *b;
+	struct sbuf s;
+	char why[128];
+	unsigned refused = 0;
+
+	snprintf(o.disks[0].path, sizeof(o.disks[0].path), "%s", img);
+	o.disks[0].mode = OPT_DISK_SNAPSHOT;
+	a = make(&o, true);
+	CHECK_EQ(devices_balloon_target(a, 777), 0);
+	sbuf_init(&s);
+	CHECK_EQ(devices_start(a), 0);
+	CHECK_EQ(devices_save(a, &s), -EBUSY); /* the workers run */
+	devices_quiesce(a);
+	sbuf_free(&s);
+	CHECK_EQ(devices_save(a, &s), 0);
+	CHECK_EQ(devices_resume(a), 0);
+	b = make(&o, true);
+	CHECK_EQ(load_into(b, &s, s.len, why), 0);
+	CHECK_EQ(devices_info(b, info, FLEET_DEV_MAX), 5);
+	CHECK_EQ(info[3].counters[0].value, 777); /* the balloon's target came along */
+	for (size_t n = 0; n < s.len; n++)
+		refused += load_into(b, &s, n, why) == -EINVAL && why[0];
+	CHECK_EQ(refused, s.len);
+	devices_destroy(b);
+	/* A different device set, refused by name. */
+	o.virtio &= ~OPT_VIRTIO_BALLOON;
+	b = make(&o, true);
+	CHECK_EQ(load_into(b, &s, s.len, why), -EINVAL);
+	CHECK(has(why, "snapshot has a balloon, this guest has none"));
+	devices_destroy(b);
+	o.virtio |= OPT_VIRTIO_BALLOON;
+	o.nr_disks = 2;
+	snprintf(o.disks[1].path, sizeof(o.disks[1].path), "%s", img);
+	o.disks[1].mode = OPT_DISK_SNAPSHOT;
+	b = make(&o, true);
+	CHECK_EQ(load_into(b, &s, s.len, why), -EINVAL);
+	CHECK(has(why, "this guest has blk 2, the snapshot has none"));
+	devices_destroy(b);
+	/* Without a console every later device sits elsewhere: the console is named. */
+	o.nr_disks = 1;
+	o.virtio &= ~OPT_VIRTIO_CONSOLE;
+	b = make(&o, true);
+	CHECK_EQ(load_into(b, &s, s.len, why), -EINVAL);
+	CHECK(has(why, "snapshot has a console, this guest has none"));
+	devices_destroy(b);
+	/* Running again after the resume: no save without a quiesce. */
+	sbuf_free(&s);
+	CHECK_EQ(devices_save(a, &s), -EBUSY);
+	sbuf_free(&s);
+	devices_destroy(a);
+}
+
 int main(void)
 {
 	char img[] = "/tmp/test-table-XXXXXX";
@@ -119,6 +198,7 @@ int main(void)
 	CHECK_EQ(ram_init(&ram, &mem, &pause_, -1, true), 0);
 	test_linux_table(img);
 	test_minimal();
+	test_state(img);
 	ram_destroy(&ram);
 	mem_unmap(&mem);
 	pause_destroy(&pause_);

@@ -18,51 +18,15 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
+#include "vmm/devices/table_internal.h"
 #include "vmm/devices/uart.h"
 
-#define DEV_MAX (2 + 3 + OPT_MAX_DISKS)
 #define VIRTIO_NOTIFY_REG 0x50 /* QueueNotify, where ioeventfds listen */
 #define COM1_IRQ 4	       /* the legacy line of COM1 that Linux's 8250 driver expects */
 
 /* Interrupt lines for devices: the ISA lines nothing on a PC claims by convention
  * (0 timer, 1 keyboard, 2 cascade, 3/4 COM2/COM1, 8 RTC, 13 FPU), edge-triggered. */
 static const int irq_pool[] = {5, 6, 7, 9, 10, 11, 12, 14, 15};
-
-struct dev_slot {
-	const struct dev_type *type;
-	unsigned n;	       /* instance of its type (disk number) */
-	enum bus_space space;  /* where its registers are */
-	uint64_t base, size;   /* its register window */
-	int irq;	       /* -1: none */
-	struct uart *uart;     /* legacy devices */
-	struct wl_dev *wl;     /* ... */
-	struct virtio_dev *vd; /* virtio devices */
-	int notify[VIRTIO_MAX_QUEUES];
-	bool notify_on[VIRTIO_MAX_QUEUES]; /* KVM_IOEVENTFD registered */
-	unsigned nq;
-	int irqfd;
-	bool irqfd_on; /* KVM_IRQFD registered */
-	char detail[96];
-};
-
-struct devices {
-	struct dev_env env;
-	struct virtio_mem_ops mem; /* guest RAM for virtio devices, over env.ram */
-	unsigned nr, next_irq, nr_virtio;
-	struct dev_slot slot[DEV_MAX];
-	struct dev_slot *balloon;
-};
-
-/* A device type of the table: how many instances a guest gets, and how to make, describe
- * and undo one. */
-struct dev_type {
-	const char *kind;
-	uint32_t virtio_id; /* VIRTIO_ID_* of a virtio device, 0 for a legacy one */
-	unsigned (*count)(const struct dev_env *e);
-	int (*create)(struct devices *d, struct dev_slot *s);
-	void (*counters)(struct dev_slot *s, struct fleet_device *out);
-	void (*destroy)(struct devices *d, struct dev_slot *s);
-};
 
 static int alloc_irq(struct devices *d, const char *what)
 {
@@ -403,6 +367,7 @@ struct devices *devices_create(const struct dev_env *env)
 
 int devices_start(struct devices *d)
 {
+	d->started = true;
 	for (unsigned i = 0; i < d->nr; i++) {
 		int ret = d->slot[i].vd ? virtio_dev_start(d->slot[i].vd) : 0;
 

@@ -54,6 +54,36 @@ void devices_shutdown(struct devices *d);
 /* Stop the workers and free every device, in reverse table order. NULL is a no-op. */
 void devices_destroy(struct devices *d);
 
+struct sbuf;
+struct sbuf_reader;
+
+/* Snapshot: stop every virtio worker, so that no device touches guest memory or its
+ * queues until devices_resume. Idempotent. Call it BEFORE pausing the guest (vmm/pause):
+ * a worker in the middle of a request may be waiting in ram_write_begin, which a pause
+ * holds off, and it cannot stop until that write is done; the vCPUs meanwhile only queue
+ * notifications (eventfds), which the restarted or restored worker picks up. */
+void devices_quiesce(struct devices *d);
+
+/* Restart the workers devices_quiesce stopped (if devices_start had started them).
+ * Returns 0 or -errno. */
+int devices_resume(struct devices *d);
+
+/* Append the state of every device but the workload device (saved by its own
+ * wl_dev_save) to @out, in table order, each tagged with its kind, instance and bus
+ * address. Call between devices_quiesce and devices_resume, vCPUs paused. Returns 0 or
+ * -errno (logged; -EBUSY while a worker runs). */
+int devices_save(struct devices *d, struct sbuf *out);
+
+/* Load a section of devices_save into the devices of a guest just created (same device
+ * configuration, before devices_start and before any vCPU runs), whose RAM is mapped at
+ * its final host addresses (loaded queues cache host pointers into it, as at QueueReady).
+ * A snapshot of a different device set is refused by name ("snapshot has a balloon, this
+ * guest has none"), a device's refused state names the device ("device rng: ..."). Returns
+ * 0, or -EINVAL with the reason in @in->why (devices may then be partly loaded: destroy
+ * the guest). Call devices_start only once the irqchip's state is restored too: that start
+ * raises again the interrupts the snapshot caught pending. */
+int devices_load(struct devices *d, struct sbuf_reader *in);
+
 /* The workload guest's command device, or NULL. */
 struct wl_dev *devices_wl(struct devices *d);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sbuf.h"
 
 /* Register offsets and bits, as in the 16550 data sheet. */
 enum {
@@ -232,6 +233,83 @@ void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque)
 	u->irq_opaque = opaque;
 	u->irq_level = false;
 	pthread_mutex_unlock(&u->lock);
+}
+
+/* Saved state: u32 version, u8 IER, LCR, MCR, SCR, FCR, DLL, DLM, u8 THRE pending,
+ * u8 line level, blob the partial line. */
+#define UART_STATE_VERSION 1u
+
+int uart_save(struct uart *u, struct sbuf *out)
+{
+	pthread_mutex_lock(&u->lock);
+	sbuf_put_u32(out, UART_STATE_VERSION);
+	sbuf_put_u8(out, u->ier);
+	sbuf_put_u8(out, u->lcr);
+	sbuf_put_u8(out, u->mcr);
+	sbuf_put_u8(out, u->scr);
+	sbuf_put_u8(out, u->fcr);
+	sbuf_put_u8(out, u->dll);
+	sbuf_put_u8(out, u->dlm);
+	sbuf_put_u8(out, u->thr_pending);
+	sbuf_put_u8(out, u->irq_level);
+	sbuf_put_blob(out, u->line, (uint32_t) u->len);
+	pthread_mutex_unlock(&u->lock);
+	return out->err;
+}
+
+/* Decoded registers of a saved UART, checked before they are used. */
+struct uart_image {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	uint8_t thr_pending, irq_level;
+	const void *line;
+	uint32_t len;
+};
+
+/* Read and check: the values uart_write_reg can leave, a line shorter than the buffer. */
+static bool uart_get_image(struct sbuf_reader *in, struct uart_image *m)
+{
+	m->ier = sbuf_get_u8(in);
+	m->lcr = sbuf_get_u8(in);
+	m->mcr = sbuf_get_u8(in);
+	m->scr = sbuf_get_u8(in);
+	m->fcr = sbuf_get_u8(in);
+	m->dll = sbuf_get_u8(in);
+	m->dlm = sbuf_get_u8(in);
+	m->thr_pending = sbuf_get_u8(in);
+	m->irq_level = sbuf_get_u8(in);
+	m->line = sbuf_get_blob(in, &m->len);
+	return !sbuf_error(in) && sbuf_check(in, !(m->ier & ~IER_MASK), "IER 0x%x", m->ier) &&
+	       sbuf_check(in, !(m->mcr & ~MCR_MASK), "MCR 0x%x", m->mcr) &&
+	       sbuf_check(in, !(m->fcr & ~0xc9), "FCR 0x%x", m->fcr) &&
+	       sbuf_check(in, m->thr_pending <= 1 && m->irq_level <= 1, "flags %u %u",
+			  m->thr_pending, m->irq_level) &&
+	       sbuf_check(in, m->len < UART_LINE_MAX, "partial line of %u bytes", m->len);
+}
+
+int uart_load(struct uart *u, struct sbuf_reader *in)
+{
+	uint32_t version = sbuf_get_u32(in);
+	struct uart_image m;
+
+	if (!sbuf_check(in, sbuf_error(in) || version == UART_STATE_VERSION,
+			"unknown uart state version %u", version) ||
+	    !uart_get_image(in, &m))
+		return -EINVAL;
+	pthread_mutex_lock(&u->lock);
+	u->ier = m.ier;
+	u->lcr = m.lcr;
+	u->mcr = m.mcr;
+	u->scr = m.scr;
+	u->fcr = m.fcr;
+	u->dll = m.dll;
+	u->dlm = m.dlm;
+	u->thr_pending = m.thr_pending;
+	u->irq_level = m.irq_level; /* the level the restored irqchip holds for the line */
+	if (m.len)
+		memcpy(u->line, m.line, m.len);
+	u->len = m.len;
+	pthread_mutex_unlock(&u->lock);
+	return 0;
 }
 
 void uart_flush(struct uart *u)

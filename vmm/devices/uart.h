@@ -31,6 +31,20 @@ void uart_set_irq(struct uart *u, uart_irq_fn fn, void *opaque);
 /* Write out a partial line still buffered (output is flushed at each newline). */
 void uart_flush(struct uart *u);
 
+struct sbuf;
+struct sbuf_reader;
+
+/* Snapshot: append the UART's registers (LCR, IER, MCR, scratch, FCR, divisor), its
+ * pending THRE interrupt and the partial output line not yet written out to @out. The
+ * guest's vCPUs must be paused. Returns 0 or -ENOMEM. */
+int uart_save(struct uart *u, struct sbuf *out);
+
+/* Restore into a UART just created (its fds and line are the new guest's; the partial
+ * line is written to them with the rest of it). Every value is checked: 0, or -EINVAL with
+ * the reason in @in->why (the UART is then unchanged). The line's level is not driven:
+ * it is part of the interrupt controller's state, which is restored with the vCPUs. */
+int uart_load(struct uart *u, struct sbuf_reader *in);
+
 /* Flush and free. */
 void uart_destroy(struct uart *u);
 
