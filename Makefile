@@ -107,7 +107,14 @@ $(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
 # The dispatcher's unit test runs over the fake backend too.
 $(B)/unit/test_procs: $(B)/tests/libvirt/fake_backend.o
 
-unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
+# vmstate and snapfile on real KVM (tests/kvm/vmstate-probe.sh): a guest saved and carried
+# into a second VM.
+$(B)/tests/vmstate-probe: $(B)/tests/kvm/vmstate_probe.o $(VMM_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(B)/tests/lv-fake-server $(B)/tests/vmstate-probe
 .PHONY: unit
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile
