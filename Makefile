@@ -160,7 +160,15 @@ $(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $$(pkg-config --cflags $(FUZZ_XML_PKGS)) -o $@ $< \
 		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
 
-fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc $(B)/fuzz/fuzz_domxml
+# The snapshot state parser and the vCPU/VM state decoders (no KVM: the codec half only).
+FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/vmstate_codec.c $(wildcard lib/*.c)
+$(B)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(FUZZ_SNAP_SRCS) vmm/snapfile.h vmm/vmstate.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SNAP_SRCS) -lxxhash
+
+fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_lvrpc $(B)/fuzz/fuzz_domxml \
+	$(B)/fuzz/fuzz_snapfile
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.
