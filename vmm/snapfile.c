@@ -49,7 +49,10 @@ static struct snap_writer *writer_new(const char *dir)
 	w->mem_fd = -1;
 	sbuf_init(&w->sections);
 	w->dir = strdup(dir);
-	if (!w->dir || asprintf(&w->partial, "%s.partial-%d", dir, (int) getpid()) < 0) {
+	/* "snap/" names snap: its partial sibling must not land inside it */
+	for (size_t n = w->dir ? strlen(w->dir) : 0; n > 1 && w->dir[n - 1] == '/'; n--)
+		w->dir[n - 1] = '\0';
+	if (!w->dir || asprintf(&w->partial, "%s.partial-%d", w->dir, (int) getpid()) < 0) {
 		w->partial = NULL;
 		writer_free(w);
 		return NULL;

@@ -131,9 +131,11 @@ static bool parse_section(struct snapshot *s, struct sbuf_reader *r)
 
 static bool parse_state(struct snapshot *s, struct sbuf_reader *r)
 {
-	if (!parse_envelope(r, s->state, s->state_len) || !parse_memory_header(s, r))
+	if (!parse_envelope(r, s->state, s->state_len))
 		return false;
-	r->len -= TRAILER_LEN; /* sections end where the trailer starts */
+	r->len -= TRAILER_LEN; /* what follows the header ends where the trailer starts */
+	if (!parse_memory_header(s, r))
+		return false;
 	while (sbuf_left(r) > 0) {
 		if (!sbuf_check(r, sbuf_left(r) >= SECTION_HEAD_LEN, "section header truncated") ||
 		    !parse_section(s, r))

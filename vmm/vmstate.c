@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "vmm/kvm.h"
 
+#define MSR_IA32_TSC 0x10
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 
 /* KVM's list of saveable MSRs, read from /dev/kvm once. */
@@ -312,6 +313,50 @@ static int put_msrs(int fd, const struct vmstate_vcpu *st, bool deadline, struct
 	return r ? refuse(why, r, "KVM_SET_MSRS") : 0;
 }
 
+static int msr_rw(int fd, unsigned long req, uint32_t index, uint64_t *v)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h.nmsrs = 1, .e = {.index = index, .data = *v}};
+
+	if (ioctl(fd, req, &m) != 1)
+		return -EIO;
+	*v = m.e.data;
+	return 0;
+}
+
+static uint64_t tsc_distance(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* KVM takes a host write of the TSC that lands within a second of what it expects (the
+ * last write plus the time since; a fresh vCPU's is 0 at its creation) for an attempt to
+ * synchronize vCPUs, and keeps the old offset instead of the value: a guest saved in its
+ * first second would restart its TSC from the restore's creation time (seen nested on
+ * 6.1). Then one write far away (not "synchronizing") and the value again put it exactly.
+ * The further vCPUs of a guest are matched to the first one's offset on purpose (their
+ * TSCs stay in sync), and land within a millisecond: left alone. */
+static int put_tsc(int fd, const struct vmstate_vcpu *st, struct sbuf_reader *why)
+{
+	uint64_t ms = st->tsc_khz ? st->tsc_khz : 1000000, want = 0, got = 0, far;
+
+	for (uint32_t i = 0; i < st->nr_msrs; i++)
+		if (st->msrs[i].index == MSR_IA32_TSC)
+			want = st->msrs[i].data;
+	if (!want || msr_rw(fd, KVM_GET_MSRS, MSR_IA32_TSC, &got) || tsc_distance(got, want) <= ms)
+		return 0;
+	far = want + 10000 * ms;
+	if (msr_rw(fd, KVM_SET_MSRS, MSR_IA32_TSC, &far) ||
+	    msr_rw(fd, KVM_SET_MSRS, MSR_IA32_TSC, &want) ||
+	    msr_rw(fd, KVM_GET_MSRS, MSR_IA32_TSC, &got))
+		return refuse(why, -EIO, "setting the TSC");
+	if (tsc_distance(got, want) > ms)
+		pr_warn("vCPU TSC restored %llu cycles off", (unsigned long long) (got - want));
+	return 0;
+}
+
 static int put_events(int fd, const struct vmstate_vcpu *st, struct sbuf_reader *why)
 {
 	struct kvm_vcpu_events ev = st->events;
@@ -346,6 +391,8 @@ int vmstate_vcpu_put(int fd, const struct vmstate_vcpu *st, struct sbuf_reader *
 		ret = put(fd, KVM_SET_XCRS, &st->xcrs, "KVM_SET_XCRS", why);
 	if (!ret)
 		ret = put_msrs(fd, st, false, why);
+	if (!ret)
+		ret = put_tsc(fd, st, why);
 	if (!ret && st->irqchip)
 		ret = put(fd, KVM_SET_MP_STATE, &st->mp_state, "KVM_SET_MP_STATE", why);
 	if (!ret && st->irqchip)

@@ -186,6 +186,8 @@ static void test_existing_dir(void)
 	CHECK(has("already exists"));
 	CHECK(snapfile_create(path("nodir", "x"), err, sizeof(err)) == NULL);
 	CHECK(has("cannot create"));
+	CHECK(snapfile_create(path("snap/", NULL), err, sizeof(err)) == NULL);
+	CHECK(has("already exists"));
 }
 
 /* What a crash leaves (a partial directory with memory, no state) is not a snapshot; an
@@ -193,7 +195,7 @@ static void test_existing_dir(void)
 static void test_interrupted(void)
 {
 	struct snap_region regs[1] = {{ram[1], R1_SIZE}};
-	struct snap_writer *w = snapfile_create(path("cut", NULL), err, sizeof(err));
+	struct snap_writer *w = snapfile_create(path("cut//", NULL), err, sizeof(err));
 	char partial[512];
 
 	CHECK(w != NULL);
@@ -201,6 +203,7 @@ static void test_interrupted(void)
 		return;
 	snprintf(partial, sizeof(partial), "%s", snapfile_partial_dir(w));
 	CHECK(strstr(partial, ".partial-") != NULL);
+	CHECK(strstr(partial, "/cut.partial-") != NULL);
 	CHECK_EQ(snapfile_write_memory(w, regs, 1, NULL, NULL, err, sizeof(err)), 0);
 	CHECK(access(path("cut", NULL), F_OK) != 0);
 	CHECK(snapfile_open(partial, err, sizeof(err)) == NULL);
@@ -361,7 +364,8 @@ static void test_unknown_tags(void)
 
 /* A state file built by hand: a valid envelope around @body (after the RAM size and one
  * chunk hash), for layouts the writer never makes. */
-static struct snapshot *parse_crafted(const void *body, size_t len)
+static struct snapshot *parse_crafted_ram(uint64_t ram_size, unsigned hashes, const void *body,
+					  size_t len)
 {
 	struct sbuf b;
 	struct snapshot *s;
@@ -370,13 +374,19 @@ static struct snapshot *parse_crafted(const void *body, size_t len)
 	sbuf_put_bytes(&b, SNAPFILE_MAGIC, 8);
 	sbuf_put_u32(&b, SNAPFILE_VERSION);
 	sbuf_put_u32(&b, 0);
-	sbuf_put_u64(&b, PAGE_SIZE);
-	sbuf_put_u64(&b, 0);
+	sbuf_put_u64(&b, ram_size);
+	for (unsigned i = 0; i < hashes; i++)
+		sbuf_put_u64(&b, 0);
 	sbuf_put_bytes(&b, body, len);
 	sbuf_put_u64(&b, XXH3_64bits(b.data, b.len));
 	s = snapfile_parse(b.data, b.len, err, sizeof(err));
 	sbuf_free(&b);
 	return s;
+}
+
+static struct snapshot *parse_crafted(const void *body, size_t len)
+{
+	return parse_crafted_ram(PAGE_SIZE, 1, body, len);
 }
 
 static void test_crafted(void)
@@ -404,6 +414,15 @@ static void test_crafted(void)
 	}
 	CHECK(parse_crafted(b.data, b.len) == NULL);
 	CHECK(has("section 0x80000004/3 twice"));
+	/* 4 MiB want two chunk hashes; one and the trailer must not pass for them (fuzz) */
+	CHECK(parse_crafted_ram(4ull << 20, 1, NULL, 0) == NULL);
+	CHECK(has("truncated in chunk hashes"));
+	CHECK(parse_crafted_ram(4ull << 20, 1, "12345", 5) == NULL);
+	CHECK(has("truncated in chunk hashes"));
+	CHECK(parse_crafted_ram(PAGE_SIZE + 1, 1, NULL, 0) == NULL);
+	CHECK(has("bad RAM size 4097"));
+	CHECK(parse_crafted_ram(0, 0, NULL, 0) == NULL);
+	CHECK(has("bad RAM size 0"));
 	sbuf_free(&b);
 }
 
