@@ -107,7 +107,14 @@ $(B)/tests/lv-fake-server: $(B)/tests/libvirt/lv_fake_server.o $(LV_FAKE_OBJS)
 # The dispatcher's unit test runs over the fake backend too.
 $(B)/unit/test_procs: $(B)/tests/libvirt/fake_backend.o
 
-unit: $(UNIT_BINS) $(B)/tests/lv-fake-server
+# vmstate and snapfile on real KVM (tests/kvm/vmstate-probe.sh): a guest saved and carried
+# into a second VM.
+$(B)/tests/vmstate-probe: $(B)/tests/kvm/vmstate_probe.o $(VMM_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(B)/tests/lv-fake-server $(B)/tests/vmstate-probe
 .PHONY: unit
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile
@@ -162,8 +169,15 @@ $(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $$(pkg-config --cflags $(FUZZ_XML_PKGS)) -o $@ $< \
 		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
 
+# The snapshot state parser and the vCPU/VM state decoders (no KVM: the codec half only).
+FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/vmstate_codec.c $(wildcard lib/*.c)
+$(B)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(FUZZ_SNAP_SRCS) vmm/snapfile.h vmm/vmstate.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SNAP_SRCS) -lxxhash
+
 fuzz: $(B)/fuzz/fuzz_virtq $(FUZZ_DEV_BINS) $(B)/fuzz/fuzz_state $(B)/fuzz/fuzz_lvrpc \
-	$(B)/fuzz/fuzz_domxml
+	$(B)/fuzz/fuzz_domxml $(B)/fuzz/fuzz_snapfile
 .PHONY: fuzz
 
 # Linux guest image: Debian's kernel (vmlinux + bzImage) and a busybox initramfs.

@@ -30,8 +30,11 @@ for t in build/fuzz/fuzz_*; do
 	# Seed inputs, if the target has some (read only: new inputs go to the corpus).
 	seeds=()
 	[ -d "tests/fuzz/seeds/$name" ] && seeds=("tests/fuzz/seeds/$name")
+	# A real vCPU section is about 9 KB (XSAVE area, LAPIC, CPUID, MSRs).
+	max_len=4096
+	[ "$name" = fuzz_snapfile ] && max_len=16384
 	echo "== $name -runs=$runs"
-	"$t" -runs="$runs" -max_len=4096 -timeout=10 -artifact_prefix=build/fuzz/ \
+	"$t" -runs="$runs" -max_len=$max_len -timeout=10 -artifact_prefix=build/fuzz/ \
 		"build/fuzz/corpus-$name" "${seeds[@]}" >"build/fuzz/$name.log" 2>&1
 	r=$?
 	grep -E "^Done|ERROR|SUMMARY" "build/fuzz/$name.log"
