@@ -89,8 +89,10 @@ void sbuf_put_blob(struct sbuf *b, const void *p, uint32_t n)
 
 void sbuf_reader_init(struct sbuf_reader *r, const void *data, size_t len)
 {
+	static const uint8_t empty[1];
+
 	memset(r, 0, sizeof(*r));
-	r->data = data;
+	r->data = data ? data : empty; /* take() may add 0 to it: never to NULL */
 	r->len = data ? len : 0;
 }
 

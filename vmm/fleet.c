@@ -253,6 +253,8 @@ static int fill_restored(struct fleet *f, struct snapshot_src *snap)
 		if (ret)
 			return ret;
 	}
+	if (f->ksm)
+		ksm_publish(f->ksm); /* the reports show them shared from the start */
 	return 0;
 }
 
@@ -295,7 +297,8 @@ static struct fleet *create(const struct options *o, struct snapshot_src *snap)
 	struct fleet *f;
 
 	long host_pages = sysconf(_SC_PHYS_PAGES);
-	uint64_t pool = (uint64_t) o->count * (o->mem / PAGE_SIZE);
+	/* A restore's image takes one more guest's worth of pool pages at most. */
+	uint64_t pool = (uint64_t) (o->count + (snap != NULL)) * (o->mem / PAGE_SIZE);
 
 	if (check_host_memory(o, 0) || make_console_dir(o->console_dir))
 		return NULL;
@@ -352,7 +355,6 @@ int fleet_start(struct fleet *f)
 	for (size_t i = 0; i < f->nr; i++) {
 		struct fleet_entry *e = fleet_get(f, i);
 		int ret = e ? guest_start(e->g) : 0;
-
 
 		n += e != NULL;
 		fleet_put(f, e);

@@ -42,7 +42,7 @@ struct guest {
 	int console_fd;		 /* owned; -1 when the console is discarded */
 	struct wl_dev *wl;	 /* the workload device (one of devices); NULL for Linux */
 	struct x86_boot boot;
-	struct options def; /* what it was made from (a snapshot saves its guest fields) */
+	struct options def;  /* what it was made from (a snapshot saves its guest fields) */
 	uint64_t generation; /* the generation ID it runs with (new for a restored guest) */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[OPT_MAX_CPUS];

@@ -139,17 +139,15 @@ static void memory_progress(void *opaque, uint64_t done, uint64_t total)
 	}
 }
 
-static int save_memory(struct guest *g, struct snap_writer *w)
+static int save_memory(struct guest *g, struct snap_writer *w, char *err, size_t len)
 {
-	const uint8_t *hva[MEM_MAX_REGIONS];
-	uint64_t npages[MEM_MAX_REGIONS];
+	struct snap_region r[MEM_MAX_REGIONS];
 	unsigned quarter = 0;
 
-	for (unsigned i = 0; i < g->mem.nr_regions; i++) {
-		hva[i] = g->mem.regions[i].hva;
-		npages[i] = g->mem.regions[i].size / PAGE_SIZE;
-	}
-	return snapfile_write_memory(w, hva, npages, g->mem.nr_regions, memory_progress, &quarter);
+	for (unsigned i = 0; i < g->mem.nr_regions; i++)
+		r[i] = (struct snap_region){.hva = g->mem.regions[i].hva,
+					    .size = g->mem.regions[i].size};
+	return snapfile_write_memory(w, r, g->mem.nr_regions, memory_progress, &quarter, err, len);
 }
 
 /* The guest is paused (settled) and its device workers stopped. */
@@ -161,11 +159,7 @@ static int save_paused(struct guest *g, struct snap_writer *w, char *err, size_t
 	if (ret)
 		return errbuf_set(err, len, ret, "%s: cannot save its %s: %s", g->name, what,
 				  strerror(-ret));
-	ret = save_memory(g, w);
-	if (ret)
-		return errbuf_set(err, len, ret, "%s: cannot write its memory: %s", g->name,
-				  strerror(-ret));
-	return 0;
+	return save_memory(g, w, err, len);
 }
 
 int snapshot_save(struct guest *g, const char *dir, char *err, size_t len)
@@ -179,12 +173,7 @@ int snapshot_save(struct guest *g, const char *dir, char *err, size_t len)
 	w = snapfile_create(dir, err, len);
 	if (!w)
 		return -EINVAL;
-	ret = devices_quiesce(g->devices);
-	if (ret) {
-		snapfile_abort(w);
-		return errbuf_set(err, len, ret, "%s: its devices are busy: %s", g->name,
-				  strerror(-ret));
-	}
+	devices_quiesce(g->devices); /* before the pause: see devices_quiesce */
 	ret = pause_request_settled(&g->pause, SNAPSHOT_PAUSE_MS);
 	if (ret)
 		errbuf_set(err, len, ret, "%s: its vCPUs did not stop within %d s", g->name,
@@ -192,7 +181,8 @@ int snapshot_save(struct guest *g, const char *dir, char *err, size_t len)
 	else
 		ret = save_paused(g, w, err, len);
 	pause_resume(&g->pause);
-	devices_resume(g->devices);
+	if (devices_resume(g->devices) && !ret)
+		ret = errbuf_set(err, len, -EIO, "%s: its devices could not restart", g->name);
 	if (ret) {
 		snapfile_abort(w);
 		return ret;
@@ -290,6 +280,13 @@ static int load_state(struct snapshot_src *s, struct guest *g, struct sbuf_reade
 {
 	bool irq = s->gs.irqchip;
 
+	/* Devices first, then the interrupt controllers and vCPUs that see them. */
+	*what = "device state";
+	if (!section(s, SNAP_SEC_DEVICES, 0, r) || devices_load(g->devices, r))
+		return -EINVAL;
+	*what = "workload device state";
+	if (g->wl && (!section(s, SNAP_SEC_WL, 0, r) || wl_dev_load(g->wl, r)))
+		return -EINVAL;
 	*what = "VM state";
 	if (!section(s, SNAP_SEC_VM, 0, r) || vmstate_load_vm(g->vm_fd, irq, r))
 		return -EINVAL;
@@ -299,12 +296,6 @@ static int load_state(struct snapshot_src *s, struct guest *g, struct sbuf_reade
 		    vmstate_load_vcpu(vcpu_fd(g->vcpus[i]), irq, r))
 			return -EINVAL;
 	}
-	*what = "device state";
-	if (!section(s, SNAP_SEC_DEVICES, 0, r) || devices_load(g->devices, r))
-		return -EINVAL;
-	*what = "workload device state";
-	if (g->wl && (!section(s, SNAP_SEC_WL, 0, r) || wl_dev_load(g->wl, r)))
-		return -EINVAL;
 	return 0;
 }
 

@@ -15,7 +15,7 @@ struct workload_guest {
 	const char *name;
 	unsigned index;
 	uint64_t generation; /* the generation ID it sees (wl_params.generation) */
-	unsigned nr_virtio; /* its virtio devices, in device-table order */
+	unsigned nr_virtio;  /* its virtio devices, in device-table order */
 	const struct wl_virtio_dev *virtio;
 };
 

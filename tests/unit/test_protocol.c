@@ -294,6 +294,8 @@ static void test_build_requests(void)
 		}
 		if (r.cmd == PROTO_CMD_WATCH)
 			r.ms = 250;
+		if (proto_cmd_takes_path(r.cmd))
+			strcpy(r.path, "/tmp/x");
 		line = proto_build_request(&r);
 		CHECK(line && parse(line, &out, err, sizeof(err)) == 0 && out.cmd == r.cmd,
 		      "build and parse %s", proto_cmd_name(r.cmd));
