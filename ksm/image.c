@@ -146,27 +146,37 @@ static struct ksm_image *image_alloc(const uint64_t *npages, unsigned nsrc, uint
 	return img;
 }
 
-struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
-				   unsigned nsrc, uint32_t group)
+/* ksm_image_create with k->lock held by the caller. */
+static struct ksm_image *create_locked(struct ksm *k, const uint8_t *const *src,
+				       const uint64_t *npages, unsigned nsrc, uint32_t group)
 {
 	struct ksm_image *img = image_alloc(npages, nsrc, group);
 	int ret;
 
 	if (!img)
 		return NULL;
-	pthread_mutex_lock(&k->lock);
 	ret = fill(k, img, src, npages, nsrc);
 	if (!ret) {
 		img->next = k->images;
 		k->images = img;
 	}
 	ksm_stats_publish(k);
-	pthread_mutex_unlock(&k->lock);
 	if (ret) {
 		image_free(img);
 		errno = -ret;
 		return NULL;
 	}
+	return img;
+}
+
+struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
+				   unsigned nsrc, uint32_t group)
+{
+	struct ksm_image *img;
+
+	pthread_mutex_lock(&k->lock);
+	img = create_locked(k, src, npages, nsrc, group);
+	pthread_mutex_unlock(&k->lock);
 	return img;
 }
 
@@ -365,27 +375,9 @@ static int adopt_map(struct ksm *k, const struct ksm_image *img, struct ksm_vm *
 	return 0;
 }
 
-int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm)
+/* Unlink @img, drop its pins and free it. Caller holds k->lock. */
+static void put_locked(struct ksm *k, struct ksm_image *img)
 {
-	int ret;
-
-	pthread_mutex_lock(&k->lock);
-	ret = adopt_check(k, img, vm);
-	if (!ret) {
-		drain(vm);
-		drop_actions(vm);
-		ret = adopt_map(k, img, vm);
-		vm->volatile_pages = 0;
-	}
-	pthread_mutex_unlock(&k->lock);
-	return ret;
-}
-
-void ksm_image_put(struct ksm *k, struct ksm_image *img)
-{
-	if (!img)
-		return;
-	pthread_mutex_lock(&k->lock);
 	for (struct ksm_image **pp = &k->images; *pp; pp = &(*pp)->next) {
 		if (*pp == img) {
 			*pp = img->next;
@@ -393,9 +385,72 @@ void ksm_image_put(struct ksm *k, struct ksm_image *img)
 		}
 	}
 	unpin_all(k, img, img->npages);
+	image_free(img);
+}
+
+/* ksm_image_adopt with k->lock held by the caller. */
+static int adopt_locked(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm)
+{
+	int ret = adopt_check(k, img, vm);
+
+	if (!ret) {
+		drain(vm);
+		drop_actions(vm);
+		ret = adopt_map(k, img, vm);
+		vm->volatile_pages = 0;
+	}
+	return ret;
+}
+
+int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm)
+{
+	int ret;
+
+	pthread_mutex_lock(&k->lock);
+	ret = adopt_locked(k, img, vm);
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+struct ksm_image *ksm_image_fork(struct ksm *k, struct ksm_vm *vm, int (*hold)(void *opaque),
+				 void (*release)(void *opaque), void *opaque)
+{
+	const uint8_t *src[KSM_MAX_REGIONS];
+	uint64_t npages[KSM_MAX_REGIONS];
+	struct ksm_image *img = NULL;
+	int ret;
+
+	pthread_mutex_lock(&k->lock);
+	ret = registered(k, vm) ? hold(opaque) : -EINVAL;
+	if (!ret) {
+		for (unsigned r = 0; r < vm->nr_regions; r++) {
+			src[r] = vm->regions[r].hva;
+			npages[r] = vm->regions[r].npages;
+		}
+		img = create_locked(k, src, npages, vm->nr_regions, vm->group);
+		ret = img ? adopt_locked(k, img, vm) : -errno;
+		release(opaque);
+	}
+	if (ret && img) {
+		/* The parent's pages that did map the image keep their references. */
+		put_locked(k, img);
+		img = NULL;
+	}
 	ksm_stats_publish(k);
 	pthread_mutex_unlock(&k->lock);
-	image_free(img);
+	if (ret)
+		errno = -ret;
+	return img;
+}
+
+void ksm_image_put(struct ksm *k, struct ksm_image *img)
+{
+	if (!img)
+		return;
+	pthread_mutex_lock(&k->lock);
+	put_locked(k, img);
+	ksm_stats_publish(k);
+	pthread_mutex_unlock(&k->lock);
 }
 
 uint64_t ksm_image_pages(const struct ksm_image *img)

@@ -237,6 +237,15 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
  * content; a restored VM must not be run). */
 int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm);
 
+/* Live clone: with the engine lock held (no pass runs, so the engine cannot be waiting
+ * to pause the VM), call @hold (it pauses the VM and captures what else it needs; 0 or
+ * -errno), make an image of @vm's RAM in its group, adopt it into @vm itself, call
+ * @release (the VM goes on, now sharing every page with the image), and return the
+ * image for the clones to adopt. NULL with errno (hold's error, or create's or adopt's;
+ * a failed adopt leaves the VM as ksm_image_adopt says, and no image). */
+struct ksm_image *ksm_image_fork(struct ksm *k, struct ksm_vm *vm, int (*hold)(void *opaque),
+				 void (*release)(void *opaque), void *opaque);
+
 /* Drop the image's pins: its pool pages that no guest maps are freed, the others live on
  * as long as guests map them. @img is gone afterwards. Takes k->lock. */
 void ksm_image_put(struct ksm *k, struct ksm_image *img);
