@@ -117,7 +117,7 @@ static const struct ksm_vm_ops guest_ksm_ops = {
 
 /* Id of sharing group @name ("none" opts out), UINT32_MAX when the table is full.
  * Caller holds f->lock once guests come and go. */
-static uint32_t group_id(struct fleet *f, const char *name)
+uint32_t fleet_group_id(struct fleet *f, const char *name)
 {
 	unsigned i;
 
@@ -145,13 +145,13 @@ static void engine_tunables(const struct options *o, struct ksm_tunables *t)
 	t->scan_rate = o->ksm_scan_rate;
 }
 
-static int register_guest(struct fleet *f, struct guest *g)
+int fleet_register_guest(struct fleet *f, struct guest *g)
 {
 	struct ksm_region r[MEM_MAX_REGIONS];
 	uint32_t group;
 
 	pthread_mutex_lock(&f->lock);
-	group = group_id(f, g->group);
+	group = fleet_group_id(f, g->group);
 	pthread_mutex_unlock(&f->lock);
 	if (group == UINT32_MAX) {
 		pr_err("%s: too many sharing groups (at most %d)", g->name, FLEET_MAX_GROUPS);
@@ -185,7 +185,7 @@ static int setup_merging(struct fleet *f, const struct options *o, uint64_t max_
 	for (size_t i = 0; i < f->nr; i++) {
 		struct guest *g = f->slots[i] ? f->slots[i]->g : NULL;
 
-		if (g && register_guest(f, g)) {
+		if (g && fleet_register_guest(f, g)) {
 			pr_err("cannot register %s with the merge engine", g->name);
 			return -ENOMEM;
 		}
@@ -216,7 +216,7 @@ static struct fleet *fleet_alloc(size_t nr)
 }
 
 /* Put @g in slot @i (reserved or free) with the slot's reference. */
-static int fleet_fill(struct fleet *f, size_t i, struct guest *g)
+int fleet_fill(struct fleet *f, size_t i, struct guest *g)
 {
 	struct fleet_entry *e = f->slots[i] ? f->slots[i] : calloc(1, sizeof(*e));
 
@@ -244,7 +244,7 @@ static int fill_restored(struct fleet *f, struct snapshot_src *snap)
 		if (!g)
 			continue;
 		pthread_mutex_lock(&f->lock);
-		group = group_id(f, g->group);
+		group = fleet_group_id(f, g->group);
 		pthread_mutex_unlock(&f->lock);
 		ret = snapshot_fill_ram(snap, g, f->ksm, g->ksm_vm, group);
 		/* Before it runs: no instruction under the parent's identity. */
@@ -302,8 +302,9 @@ static struct fleet *create(const struct options *o, struct snapshot_src *snap)
 
 	if (check_host_memory(o, 0) || make_console_dir(o->console_dir))
 		return NULL;
-	/* With libvirt, more guests can join later (virsh create): room for them. */
-	f = fleet_alloc(o->libvirt ? OPT_MAX_GUESTS : o->count);
+	/* With libvirt, more guests can join later (virsh create), and with the engine,
+	 * clones (ksmctl clone): room for them. */
+	f = fleet_alloc(o->libvirt || o->merge == MERGE_VMM ? OPT_MAX_GUESTS : o->count);
 	if (!f)
 		return NULL;
 	if (o->libvirt) {
@@ -395,7 +396,7 @@ struct fleet_entry *fleet_get(struct fleet *f, size_t i)
 }
 
 /* The engine lets go of the RAM before it is unmapped, and of the pool pages after. */
-static void fleet_free_guest(struct fleet *f, struct guest *g)
+void fleet_free_guest(struct fleet *f, struct guest *g)
 {
 	struct ksm_vm *vm = g->ksm_vm;
 
@@ -451,7 +452,7 @@ int fleet_find(struct fleet *f, const char *name)
 }
 
 /* Reserve a free slot for a guest called @name: its index, -EEXIST or -ENOSPC. */
-static int reserve_slot(struct fleet *f, const char *name, unsigned long long *ram)
+int fleet_reserve_slot(struct fleet *f, const char *name, unsigned long long *ram)
 {
 	int ret = -ENOSPC;
 
@@ -475,7 +476,7 @@ out:
 	return ret;
 }
 
-static void release_slot(struct fleet *f, size_t i)
+void fleet_release_slot(struct fleet *f, size_t i)
 {
 	pthread_mutex_lock(&f->lock);
 	free(f->slots[i]);
@@ -492,7 +493,7 @@ static int add_in_slot(struct fleet *f, const struct options *o, size_t i)
 	if (!g)
 		return -EINVAL;
 	snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
-	ret = f->ksm ? register_guest(f, g) : 0;
+	ret = f->ksm ? fleet_register_guest(f, g) : 0;
 	if (!ret)
 		ret = fleet_fill(f, i, g);
 	if (ret) {
@@ -512,19 +513,19 @@ int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t 
 
 	if (!f->dynamic || o->count != 1 || !o->name_exact)
 		return errbuf_set(err, len, -EINVAL, "this fleet does not take guests at run time");
-	i = reserve_slot(f, o->name, &ram);
+	i = fleet_reserve_slot(f, o->name, &ram);
 	if (i == -EEXIST)
 		return errbuf_set(err, len, i, "a guest called %s is already running", o->name);
 	if (i < 0)
 		return errbuf_set(err, len, i, "the fleet is full (%d guests)", OPT_MAX_GUESTS);
 	log_clear_error();
 	if (check_host_memory(o, ram)) {
-		release_slot(f, (size_t) i);
+		fleet_release_slot(f, (size_t) i);
 		return errbuf_set(err, len, -ENOMEM, "%s", log_last_error());
 	}
 	ret = add_in_slot(f, o, (size_t) i);
 	if (ret && !f->slots[i]->g) { /* never filled: nothing runs */
-		release_slot(f, (size_t) i);
+		fleet_release_slot(f, (size_t) i);
 		return errbuf_set(err, len, ret, "%s", log_last_error());
 	}
 	if (ret) {

@@ -125,6 +125,15 @@ int fleet_fault_guest(struct fleet *f, size_t i);
  * @dev (tests; see wl_dev_hostile). Returns 0, -EINVAL, -ENOENT, -ENOTSUP, -ESRCH. */
 int fleet_hostile_guest(struct fleet *f, size_t i, uint32_t dev, uint32_t kind);
 
+/* Fork running guest @i into @n clones (vmm/fleet_clone.c): new guests named NAME-1,
+ * NAME-2, ... that go on from its state, share all of its memory at once through the
+ * engine (it shares with them too) and each take a new identity. Blocks while the
+ * parent's RAM is copied into the pool: call from a worker thread. @names gets the
+ * clones made, space separated. Returns 0 or -errno with a reason in @err (clones made
+ * before a failure stay). */
+int fleet_clone_guest(struct fleet *f, size_t i, unsigned n, char *names, size_t names_len,
+		      char *err, size_t len);
+
 /* Save guest @i to the new directory @dir (vmm/snapshot.h); it is paused meanwhile and
  * goes on. Blocks for as long as the memory takes to write: call from a worker thread.
  * Returns 0, -ENOENT (no guest there) or -errno with a one-line reason in @err. */

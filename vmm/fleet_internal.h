@@ -35,6 +35,24 @@ struct fleet {
 	void *end_opaque;
 };
 
+/* The id of sharing group @name (made on first use), UINT32_MAX when there are too many.
+ * Caller holds f->lock. */
+uint32_t fleet_group_id(struct fleet *f, const char *name);
+
+/* Register @g with the engine (g->group set). Returns 0 or -errno. */
+int fleet_register_guest(struct fleet *f, struct guest *g);
+
+/* Put @g in slot @i (reserved or free) with the slot's reference. Returns 0 or -ENOMEM. */
+int fleet_fill(struct fleet *f, size_t i, struct guest *g);
+
+/* Detach @g from the engine and free it (never started, or ended). */
+void fleet_free_guest(struct fleet *f, struct guest *g);
+
+/* Reserve a free slot for a guest called @name: its index, -EEXIST or -ENOSPC; *@ram
+ * gets the RAM of the guests in the fleet. fleet_release_slot gives it back unused. */
+int fleet_reserve_slot(struct fleet *f, const char *name, unsigned long long *ram);
+void fleet_release_slot(struct fleet *f, size_t i);
+
 /* The entry in slot @i with a reference taken, or NULL if no guest is there. */
 struct fleet_entry *fleet_get(struct fleet *f, size_t i);
 

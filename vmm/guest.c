@@ -306,8 +306,7 @@ static int create_vcpus(struct guest *g, unsigned n)
 	return 0;
 }
 
-/* A version 4 (random) UUID. */
-static void random_uuid(uint8_t uuid[16])
+void guest_random_uuid(uint8_t uuid[16])
 {
 	for (unsigned i = 0; i < 16; i += 4) {
 		uint32_t r = g_random_int();
@@ -333,7 +332,7 @@ static struct guest *build(const struct options *o, unsigned index, bool tee_std
 		memcpy(g->uuid, o->uuid, sizeof(g->uuid));
 	} else {
 		snprintf(g->name, sizeof(g->name), "%s%u", o->name, index);
-		random_uuid(g->uuid);
+		guest_random_uuid(g->uuid);
 	}
 	g->index = index;
 	g->kind = o->kind;

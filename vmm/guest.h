@@ -72,6 +72,9 @@ struct guest *guest_create(const struct options *opts, unsigned index, bool tee_
 struct guest *guest_create_blank(const struct options *o, unsigned index, bool tee_stdout,
 				 const struct x86_boot *boot);
 
+/* A version 4 (random) UUID. */
+void guest_random_uuid(uint8_t uuid[16]);
+
 /* Start the vCPU threads. Returns 0 or -errno (then nothing runs). */
 int guest_start(struct guest *g);
 

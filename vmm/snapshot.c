@@ -36,9 +36,17 @@ struct guest_section {
 	uint32_t irqchip;
 };
 
+/* A section kept in memory (live clone). */
+struct mem_section {
+	uint32_t tag, index;
+	struct sbuf b;
+};
+
 struct snapshot_src {
 	char dir[1024];
-	struct snapshot *file;
+	struct snapshot *file; /* NULL for a live clone: sections in @mem */
+	struct mem_section *mem;
+	unsigned nmem;
 	struct snapdef_origin origin;
 	struct guest_section gs;
 	struct {
@@ -55,16 +63,36 @@ static bool has_irqchip(const struct guest *g)
 
 /* ---- Saving ---- */
 
-/* Append one section built by @b to @w, freeing @b. */
-static int add_section(struct snap_writer *w, uint32_t tag, uint32_t index, struct sbuf *b)
+/* Where saved sections go: a snapshot file, or memory (a live clone). */
+struct sink {
+	struct snap_writer *file;
+	struct snapshot_src *mem;
+};
+
+static int keep_section(struct snapshot_src *s, uint32_t tag, uint32_t index, struct sbuf *b)
 {
-	int ret = b->err ? b->err : snapfile_add(w, tag, index, b);
+	struct mem_section *m = realloc(s->mem, (s->nmem + 1) * sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	s->mem = m;
+	m[s->nmem++] = (struct mem_section){.tag = tag, .index = index, .b = *b};
+	sbuf_init(b); /* moved */
+	return 0;
+}
+
+/* Append one section built by @b to @w, freeing (or moving) @b. */
+static int add_section(struct sink *w, uint32_t tag, uint32_t index, struct sbuf *b)
+{
+	int ret = b->err    ? b->err
+		  : w->file ? snapfile_add(w->file, tag, index, b)
+			    : keep_section(w->mem, tag, index, b);
 
 	sbuf_free(b);
 	return ret;
 }
 
-static int save_definition(struct guest *g, struct snap_writer *w)
+static int save_definition(struct guest *g, struct sink *w)
 {
 	struct snapdef_origin origin = {.index = g->index, .generation = g->generation};
 	struct sbuf b;
@@ -78,7 +106,7 @@ static int save_definition(struct guest *g, struct snap_writer *w)
 	return add_section(w, SNAP_SEC_DEFINITION, 0, &b);
 }
 
-static int save_guest_section(struct guest *g, struct snap_writer *w)
+static int save_guest_section(struct guest *g, struct sink *w)
 {
 	struct sbuf b;
 
@@ -93,7 +121,7 @@ static int save_guest_section(struct guest *g, struct snap_writer *w)
 }
 
 /* Every section but memory; @what names the piece that failed. */
-static int save_state(struct guest *g, struct snap_writer *w, const char **what)
+static int save_state(struct guest *g, struct sink *w, const char **what)
 {
 	struct sbuf b;
 	int ret;
@@ -153,8 +181,9 @@ static int save_memory(struct guest *g, struct snap_writer *w, char *err, size_t
 /* The guest is paused (settled) and its device workers stopped. */
 static int save_paused(struct guest *g, struct snap_writer *w, char *err, size_t len)
 {
+	struct sink sink = {.file = w};
 	const char *what = "";
-	int ret = save_state(g, w, &what);
+	int ret = save_state(g, &sink, &what);
 
 	if (ret)
 		return errbuf_set(err, len, ret, "%s: cannot save its %s: %s", g->name, what,
@@ -200,8 +229,14 @@ static bool section(const struct snapshot_src *s, uint32_t tag, uint32_t index,
 		    struct sbuf_reader *r)
 {
 	size_t n = 0;
-	const void *p = snapfile_section(s->file, tag, index, &n);
+	const void *p = s->file ? snapfile_section(s->file, tag, index, &n) : NULL;
 
+	for (unsigned i = 0; !s->file && i < s->nmem && !p; i++) {
+		if (s->mem[i].tag == tag && s->mem[i].index == index) {
+			p = s->mem[i].b.data;
+			n = s->mem[i].b.len;
+		}
+	}
 	sbuf_reader_init(r, p, n);
 	return sbuf_check(r, p != NULL, "no section %u/%u", tag, index);
 }
@@ -427,6 +462,86 @@ void snapshot_close(struct snapshot_src *s, struct ksm *k)
 		return;
 	for (unsigned i = 0; i < s->nr_images; i++)
 		ksm_image_put(k, s->images[i].img);
+	for (unsigned i = 0; i < s->nmem; i++)
+		sbuf_free(&s->mem[i].b);
+	free(s->mem);
 	snapfile_close(s->file);
 	free(s);
+}
+
+/* ---- Live clone ---- */
+
+struct fork_ctx {
+	struct guest *g;
+	struct snapshot_src *s;
+	char *err;
+	size_t len;
+};
+
+/* ksm_image_fork's hold: stop the parent, capture its state in memory. */
+static int fork_hold(void *opaque)
+{
+	struct fork_ctx *c = opaque;
+	struct sink sink = {.mem = c->s};
+	const char *what = "";
+	int ret;
+
+	devices_quiesce(c->g->devices); /* before the pause: see devices_quiesce */
+	ret = pause_request_settled(&c->g->pause, SNAPSHOT_PAUSE_MS);
+	if (ret)
+		errbuf_set(c->err, c->len, ret, "%s: its vCPUs did not stop within %d s",
+			   c->g->name, SNAPSHOT_PAUSE_MS / 1000);
+	else if ((ret = save_state(c->g, &sink, &what)))
+		errbuf_set(c->err, c->len, ret, "%s: cannot save its %s: %s", c->g->name, what,
+			   strerror(-ret));
+	if (ret) {
+		pause_resume(&c->g->pause);
+		devices_resume(c->g->devices);
+	}
+	return ret;
+}
+
+/* ksm_image_fork's release: the parent goes on, now sharing its RAM with the image. */
+static void fork_release(void *opaque)
+{
+	struct fork_ctx *c = opaque;
+
+	pause_resume(&c->g->pause);
+	if (devices_resume(c->g->devices))
+		pr_err("%s: its devices could not restart after the clone", c->g->name);
+}
+
+struct snapshot_src *snapshot_fork(struct guest *g, struct ksm *k, uint32_t group, char *err,
+				   size_t len)
+{
+	struct snapshot_src *s = calloc(1, sizeof(*s));
+	struct fork_ctx c = {.g = g, .s = s, .err = err, .len = len};
+	struct ksm_image *img;
+	uint64_t t0 = clock_now_us();
+
+	if (!s) {
+		errbuf_set(err, len, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(s->dir, sizeof(s->dir), "%s (live)", g->name);
+	s->gs = (struct guest_section){.kind = (uint32_t) g->kind,
+				       .nr_vcpus = g->nr_vcpus,
+				       .enable_avx = g->boot.enable_avx,
+				       .linux_cpuid = g->boot.linux_cpuid,
+				       .irqchip = has_irqchip(g)};
+	err[0] = '\0';
+	img = ksm_image_fork(k, g->ksm_vm, fork_hold, fork_release, &c);
+	if (!img) {
+		if (!err[0])
+			errbuf_set(err, len, -errno, "%s: cannot share its memory: %s", g->name,
+				   strerror(errno));
+		snapshot_close(s, k);
+		return NULL;
+	}
+	s->images[0].group = group;
+	s->images[0].img = img;
+	s->nr_images = 1;
+	pr_info("%s: forked, %llu pages shared, paused %.3f s", g->name,
+		(unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6);
+	return s;
 }

@@ -52,6 +52,14 @@ int snapshot_fill_ram(struct snapshot_src *s, struct guest *g, struct ksm *k, st
  * before anything else. Returns 0 or -errno. */
 int snapshot_new_identity(struct guest *g, unsigned index);
 
+/* Live clone: pause running guest @g (registered with engine @k, sharing group id
+ * @group), capture its state in memory, make its RAM an engine image that @g itself
+ * adopts (from now on it shares every page), and let it go on. Clones are then built
+ * from the result like restored guests (snapshot_restore_guest, snapshot_fill_ram,
+ * snapshot_new_identity), with @g's definition. NULL with a reason in @err. */
+struct snapshot_src *snapshot_fork(struct guest *g, struct ksm *k, uint32_t group, char *err,
+				   size_t len);
+
 /* Drop the snapshot (and the engine image's own references: pages no restored guest
  * maps any more are freed). */
 void snapshot_close(struct snapshot_src *s, struct ksm *k);

@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib/kvm.sh"
 
 head -c 1048576 /dev/urandom >"$T/disk.img"
 start_vmm --count 1 --mem 64M --cpus 2 --guest workload \
-	--profile shared=50,zero=10,mutate=10@200 --disk "$T/disk.img,snapshot"
+	--profile shared=50,zero=10,mutate=10@20 --disk "$T/disk.img,snapshot"
 wait_ready 1 120
 sleep 2 # some mutations before the snapshot
 ctl snapshot g0 "$T/snap" >"$T/snap.out" 2>&1 || fail "snapshot failed: $(cat "$T/snap.out")"
@@ -44,6 +44,15 @@ for g in s["guests"]:
     print(g["name"], "merged", g["pages_merged"], "of", g["pages_total"])
     assert g["pages_merged"] >= 0.8 * 0.9 * g["pages_total"], g
 PY
+# The audit compares the engine's published figures with the pagemap: with the guests
+# mutating, it runs while the engine makes no merges (copy-on-write breaks go on, within
+# the audit's tolerance at 20 pages/s).
+quiet_audit() {
+	ctl set interval_ms 60000 >/dev/null || fail "set interval_ms"
+	sleep 0.5
+	python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "$1"
+	ctl set interval_ms 100 >/dev/null || fail "set interval_ms"
+}
 # verify reads every page: the pagemap then shows which frames each guest maps.
 verify_restored() {
 	ctl verify >"$T/verify.txt" || fail "verify failed: $(cat "$T/verify.txt")"
@@ -52,14 +61,14 @@ verify_restored() {
 		fail "not every restored guest verified bad=0"
 }
 verify_restored
-python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "pagemap audit disagrees with the engine"
+quiet_audit "pagemap audit disagrees with the engine"
 pss=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read Pss"
 echo "4 restored guests of 64 MiB, every page read: process Pss $((pss >> 20)) MiB"
 [ "$pss" -lt $((2 * 64 << 20)) ] || fail "4 restored guests cost more than 2 guests' RAM"
 sleep 3 # they mutate under their own identities
 verify_restored
 python3 tests/lib/fleet.py cow "$SOCK" 1 60 || fail "no copy-on-write break after restoring"
-python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "audit after mutations"
+quiet_audit "audit after mutations"
 ctl stop >/dev/null
 wait_exit 60
 

@@ -296,6 +296,8 @@ static void test_build_requests(void)
 			r.ms = 250;
 		if (proto_cmd_takes_path(r.cmd))
 			strcpy(r.path, "/tmp/x");
+		if (proto_cmd_takes_count(r.cmd))
+			r.count = 3;
 		line = proto_build_request(&r);
 		CHECK(line && parse(line, &out, err, sizeof(err)) == 0 && out.cmd == r.cmd,
 		      "build and parse %s", proto_cmd_name(r.cmd));
@@ -623,6 +625,46 @@ static void test_snapshot_requests(void)
 	CHECK(!proto_build_request(&in), "no snapshot to a relative path");
 }
 
+static void test_clone_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_CLONE, .name = "g2", .count = 256};
+	struct proto_reply rep;
+	const char *names[] = {"g2-1", "g2-2"};
+	char err[128] = "";
+	char *line;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"clone\",\"name\":\"g0\"}",
+	    "{\"cmd\":\"clone\",\"count\":2}",
+	    "{\"cmd\":\"clone\",\"name\":\"g0\",\"count\":0}",
+	    "{\"cmd\":\"clone\",\"name\":\"g0\",\"count\":257}",
+	    "{\"cmd\":\"clone\",\"name\":\"g0\",\"count\":\"2\"}",
+	    "{\"cmd\":\"clone\",\"name\":\"g0\",\"count\":1.5}",
+	    "{\"cmd\":\"snapshot\",\"name\":\"g0\",\"path\":\"/x\",\"count\":1}",
+	};
+
+	CHECK(parse("{\"cmd\":\"clone\",\"name\":\"g1\",\"count\":4}", &r, err, sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_CLONE && !strcmp(r.name, "g1") && r.count == 4,
+	      "clone g1 4: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0,
+		      "rejects %s (%s)", bad[i], err);
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.count == 256,
+	      "build and parse clone: %s", line ? line : "(null)");
+	g_free(line);
+	in.count = 0;
+	CHECK(!proto_build_request(&in), "no clone of 0");
+	line = proto_reply_clones(names, 2);
+	CHECK(proto_parse_reply(line, strlen(line), &rep, err, sizeof(err)) == 0 &&
+		  rep.nclones == 2 && !strcmp(rep.clones[1], "g2-2"),
+	      "clones reply round trip: %s", line);
+	proto_reply_clear(&rep);
+	g_free(line);
+	CHECK(proto_parse_reply("{\"ok\":true,\"clones\":[1]}", 24, &rep, err, sizeof(err)) ==
+		  -EINVAL,
+	      "a clones reply of numbers");
+}
+
 static void test_balloon_requests(void)
 {
 	struct proto_request r, in = {.cmd = PROTO_CMD_BALLOON, .name = "g2", .bytes = 1ull << 40};
@@ -867,6 +909,7 @@ int main(void)
 	test_balloon_requests();
 	test_hostile_requests();
 	test_snapshot_requests();
+	test_clone_requests();
 	test_devices_requests();
 	test_reply_devices();
 	test_hostile_devices();

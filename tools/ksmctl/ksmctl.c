@@ -57,6 +57,10 @@ static void ksmctl_usage(FILE *out)
 		"                 pause guest NAME, save its memory, vCPUs, devices and\n"
 		"                 definition to the new directory DIR, let it go on\n"
 		"                 (ksmvmm run --restore DIR starts guests from it)\n"
+		"  clone NAME --count N\n"
+		"                 fork running guest NAME into N new guests NAME-1.. that go\n"
+		"                 on from its state and share all its memory (the engine must\n"
+		"                 run); each gets a new identity\n"
 		"  ping           check that ksmvmm answers\n"
 		"  stats          merge figures per guest and for the engine (docs/stats.md)\n"
 		"  probe          workload guests time their first write to up to 256 merged\n"
@@ -174,6 +178,28 @@ static int ksmctl_parse_snapshot(int argc, char **argv, struct ksmctl_args *a)
 	return KSMCTL_OK;
 }
 
+/* "clone NAME --count N" (or "clone NAME N"). */
+static int ksmctl_parse_clone(int argc, char **argv, struct ksmctl_args *a)
+{
+	const char *n = argc == 4 && !strcmp(argv[2], "--count") ? argv[3]
+			: argc == 3				 ? argv[2]
+								 : NULL;
+	char *end;
+	unsigned long v;
+
+	if (!n)
+		return ksmctl_usage_error("'clone' wants NAME --count N, e.g. clone g0 --count 4");
+	if (!argv[1][0] || strlen(argv[1]) >= sizeof(a->req.name))
+		return ksmctl_usage_error("bad guest name '%s'", argv[1]);
+	errno = 0;
+	v = strtoul(n, &end, 10);
+	if (errno || *end || !n[0] || n[0] == '-' || v < 1 || v > PROTO_CLONE_MAX)
+		return ksmctl_usage_error("clone count '%s': want 1 to %d", n, PROTO_CLONE_MAX);
+	a->req.count = (uint32_t) v;
+	strcpy(a->req.name, argv[1]);
+	return KSMCTL_OK;
+}
+
 /* A whole number in [1, @max] for @what, or a usage error. */
 static int ksmctl_parse_count(const char *s, const char *what, uint32_t max, uint32_t *out)
 {
@@ -269,6 +295,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_parse_hostile(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_SNAPSHOT)
 		return ksmctl_parse_snapshot(argc, argv, a);
+	if (a->req.cmd == PROTO_CMD_CLONE)
+		return ksmctl_parse_clone(argc, argv, a);
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)
@@ -433,6 +461,10 @@ static void ksmctl_print(const struct proto_request *req, const struct proto_rep
 		break;
 	case PROTO_CMD_PING: printf("ksmvmm is alive\n"); break;
 	case PROTO_CMD_SNAPSHOT: printf("%s saved to %s\n", req->name, req->path); break;
+	case PROTO_CMD_CLONE:
+		for (size_t i = 0; i < r->nclones; i++)
+			printf("%s cloned: %s\n", req->name, r->clones[i]);
+		break;
 	default: break;
 	}
 }
@@ -539,7 +571,7 @@ static int ksmctl_run_view(struct ksmctl_args *a)
 static int ksmctl_run(struct ksmctl_args *a)
 {
 	int timeout = a->req.cmd == PROTO_CMD_VERIFY || a->req.cmd == PROTO_CMD_PROBE ||
-			      a->req.cmd == PROTO_CMD_SNAPSHOT
+			      a->req.cmd == PROTO_CMD_SNAPSHOT || a->req.cmd == PROTO_CMD_CLONE
 			  ? KSMCTL_VERIFY_TIMEOUT_MS
 			  : KSMCTL_TIMEOUT_MS;
 

@@ -1,5 +1,5 @@
 /* cmds.c - the control commands: list, stop, verify, fault, ping, stats, report, devices,
- * balloon, hostile, snapshot.
+ * balloon, hostile, snapshot, clone.
  *
  * Every handler runs on the main-loop thread and returns its reply at once, except
  * verify and report: a guest checks all its pages, which takes a while, so a verify
@@ -450,6 +450,25 @@ static char *control_snapshot_compute(struct control_cmds *c, const struct proto
 	return proto_reply_ok();
 }
 
+/* Worker thread: fork one guest into req->count clones. */
+static char *control_clone_compute(struct control_cmds *c, const struct proto_request *req)
+{
+	size_t idx = 0;
+	char *reply = control_find(c->fleet, req->name, &idx), err[PROTO_TEXT_MAX];
+	char names[PROTO_CLONE_MAX * PROTO_NAME_MAX];
+	const char *list[PROTO_CLONE_MAX];
+	size_t n = 0;
+
+	if (reply)
+		return reply;
+	if (fleet_clone_guest(c->fleet, idx, req->count, names, sizeof(names), err, sizeof(err)))
+		return proto_reply_error("%s", err);
+	for (char *save, *t = strtok_r(names, " ", &save); t && n < PROTO_CLONE_MAX;
+	     t = strtok_r(NULL, " ", &save))
+		list[n++] = t;
+	return proto_reply_clones(list, n);
+}
+
 /* Start a job running @compute on a worker thread; NULL means the reply comes through
  * @done. */
 static char *control_compute(struct control_cmds *c,
@@ -505,6 +524,8 @@ char *control_cmds_handle(struct control_cmds *c, const char *line, size_t len,
 		return control_compute(c, control_watch_compute, &req, done, opaque);
 	if (req.cmd == PROTO_CMD_SNAPSHOT)
 		return control_compute(c, control_snapshot_compute, &req, done, opaque);
+	if (req.cmd == PROTO_CMD_CLONE)
+		return control_compute(c, control_clone_compute, &req, done, opaque);
 	if (!control_cmd_table[req.cmd])
 		return proto_reply_error("\"%s\" is not supported", proto_cmd_name(req.cmd));
 	return control_cmd_table[req.cmd](c, &req);

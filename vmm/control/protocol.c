@@ -29,6 +29,7 @@ enum proto_arg {
 	PROTO_ARG_NAME_BYTES,	  /* "name" and "bytes" must be given */
 	PROTO_ARG_NAME_KEY_VALUE, /* "name", "key" and "value" must be given */
 	PROTO_ARG_NAME_PATH,	  /* "name" and "path" must be given */
+	PROTO_ARG_NAME_COUNT,	  /* "name" and "count" must be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -51,6 +52,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_BALLOON] = {"balloon", PROTO_ARG_NAME_BYTES},
     [PROTO_CMD_HOSTILE] = {"hostile", PROTO_ARG_NAME_KEY_VALUE},
     [PROTO_CMD_SNAPSHOT] = {"snapshot", PROTO_ARG_NAME_PATH},
+    [PROTO_CMD_CLONE] = {"clone", PROTO_ARG_NAME_COUNT},
 };
 
 const char *proto_cmd_name(enum proto_cmd cmd)
@@ -79,7 +81,13 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_COUNT);
+}
+
+bool proto_cmd_takes_count(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_COUNT;
 }
 
 bool proto_cmd_takes_path(enum proto_cmd cmd)
@@ -106,7 +114,8 @@ bool proto_cmd_needs_name(enum proto_cmd cmd)
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_KEY_VALUE ||
-		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH);
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH ||
+		proto_cmds[cmd].arg == PROTO_ARG_NAME_COUNT);
 }
 
 bool proto_cmd_takes_bytes(enum proto_cmd cmd)
@@ -335,6 +344,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		else if (strcmp(key, "bytes") == 0 && proto_cmd_takes_bytes(req->cmd))
 			ret = proto_get_bytes(json_object_get_member(o, key), &req->bytes, err,
 					      errlen);
+		else if (strcmp(key, "count") == 0 && proto_cmd_takes_count(req->cmd))
+			ret = proto_get_bounded(json_object_get_member(o, key), "count",
+						PROTO_CLONE_MAX, &req->count, err, errlen);
 		else if (strcmp(key, "path") == 0 && proto_cmd_takes_path(req->cmd))
 			ret =
 			    proto_get_path(json_object_get_member(o, key), req->path, err, errlen);
@@ -355,6 +367,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		ret = errbuf_set(err, errlen, -EINVAL, "\"watch\" needs \"ms\"");
 	if (!ret && proto_cmd_takes_bytes(req->cmd) && !json_object_has_member(o, "bytes"))
 		ret = errbuf_set(err, errlen, -EINVAL, "\"balloon\" needs \"bytes\"");
+	if (!ret && proto_cmd_takes_count(req->cmd) && !req->count)
+		ret = errbuf_set(err, errlen, -EINVAL, "\"%s\" needs a \"count\"",
+				 proto_cmd_name(req->cmd));
 	if (!ret && proto_cmd_takes_path(req->cmd) && !req->path[0])
 		ret = errbuf_set(err, errlen, -EINVAL, "\"%s\" needs a \"path\"",
 				 proto_cmd_name(req->cmd));
@@ -407,6 +422,7 @@ char *proto_build_request(const struct proto_request *req)
 	    (proto_cmd_is_watch(req->cmd) && (req->ms < 1 || req->ms > PROTO_WATCH_MAX_MS ||
 					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)) ||
 	    (proto_cmd_takes_bytes(req->cmd) && req->bytes > PROTO_BALLOON_MAX_BYTES) ||
+	    (proto_cmd_takes_count(req->cmd) && (req->count < 1 || req->count > PROTO_CLONE_MAX)) ||
 	    (proto_cmd_takes_path(req->cmd) &&
 	     (req->path[0] != '/' || !memchr(req->path, '\0', sizeof(req->path)))))
 		return NULL;
@@ -429,6 +445,8 @@ char *proto_build_request(const struct proto_request *req)
 		proto_add_uint(b, "bytes", req->bytes);
 	if (proto_cmd_takes_path(req->cmd))
 		proto_add_string(b, "path", req->path);
+	if (proto_cmd_takes_count(req->cmd))
+		proto_add_uint(b, "count", req->count);
 	return proto_finish(b);
 }
 
@@ -505,16 +523,27 @@ char *proto_reply_results(const struct proto_result *r, size_t n)
 	return proto_finish(b);
 }
 
-char *proto_reply_stopped(const char *const *names, size_t n)
+/* {"ok":true,"@member":[names...]} */
+static char *proto_reply_names(const char *member, const char *const *names, size_t n)
 {
 	JsonBuilder *b = proto_begin(true);
 
-	json_builder_set_member_name(b, "stopped");
+	json_builder_set_member_name(b, member);
 	json_builder_begin_array(b);
 	for (size_t i = 0; i < n; i++)
 		proto_add_string(b, NULL, names[i]);
 	json_builder_end_array(b);
 	return proto_finish(b);
+}
+
+char *proto_reply_stopped(const char *const *names, size_t n)
+{
+	return proto_reply_names("stopped", names, n);
+}
+
+char *proto_reply_clones(const char *const *names, size_t n)
+{
+	return proto_reply_names("clones", names, n);
 }
 
 /* ---- Parsing replies ---- */
@@ -563,7 +592,7 @@ static int proto_parse_result(JsonNode *n, void *entry)
 	return 0;
 }
 
-/* Parse one "stopped" entry. */
+/* Parse one guest name of "stopped" or "clones". */
 static int proto_parse_stopped(JsonNode *n, void *entry)
 {
 	return proto_copy(n, entry, PROTO_NAME_MAX, false);
@@ -592,6 +621,10 @@ static int proto_parse_reply_object(JsonObject *o, struct proto_reply *r, char *
 				       &r->nstopped, proto_parse_stopped, &ret);
 	if (ret)
 		return errbuf_set(err, errlen, -EINVAL, "malformed \"stopped\" in reply");
+	r->clones = proto_parse_array(o, "clones", sizeof(*r->clones), PROTO_MAX_ENTRIES,
+				      &r->nclones, proto_parse_stopped, &ret);
+	if (ret)
+		return errbuf_set(err, errlen, -EINVAL, "malformed \"clones\" in reply");
 	return proto_dev_parse_reply(o, r, err, errlen);
 }
 
@@ -620,6 +653,7 @@ void proto_reply_clear(struct proto_reply *r)
 	g_free(r->guests);
 	g_free(r->results);
 	g_free(r->stopped);
+	g_free(r->clones);
 	g_free(r->devices);
 	memset(r, 0, sizeof(*r));
 }

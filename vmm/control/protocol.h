@@ -43,6 +43,7 @@ enum proto_cmd {
 	 * attack, e.g. "loop"), "value" (the index of the device among its virtio ones) */
 	PROTO_CMD_HOSTILE,
 	PROTO_CMD_SNAPSHOT, /* save a running guest to a new directory: "name", "path" */
+	PROTO_CMD_CLONE,    /* fork a running guest into "count" new guests: "name", "count" */
 	PROTO_CMD_COUNT,
 };
 
@@ -56,7 +57,13 @@ struct proto_request {
 	uint32_t threshold_us;	   /* "watch": shortest stall, 1..PROTO_WATCH_MAX_THRESHOLD_US */
 	uint64_t bytes;		   /* "balloon": target size, 0..PROTO_BALLOON_MAX_BYTES */
 	char path[PROTO_PATH_MAX]; /* "snapshot": the directory to create (absolute) */
+	uint32_t count;		   /* "clone": how many, 1..PROTO_CLONE_MAX */
 };
+
+#define PROTO_CLONE_MAX 256
+
+/* Does @cmd take a "count" (clone)? */
+bool proto_cmd_takes_count(enum proto_cmd cmd);
 
 /* Does @cmd take a "path"? */
 bool proto_cmd_takes_path(enum proto_cmd cmd);
@@ -118,6 +125,8 @@ struct proto_reply {
 	size_t nresults;
 	char (*stopped)[PROTO_NAME_MAX]; /* "stopped" (stop) */
 	size_t nstopped;
+	char (*clones)[PROTO_NAME_MAX]; /* "clones" (clone): the guests made */
+	size_t nclones;
 	char guest[PROTO_NAME_MAX];   /* "guest" (devices); "" when absent */
 	struct proto_device *devices; /* "devices" (devices) */
 	size_t ndevices;
@@ -168,6 +177,9 @@ char *proto_reply_results(const struct proto_result *r, size_t n);
 
 /* {"ok":true,"stopped":["g0",...]} */
 char *proto_reply_stopped(const char *const *names, size_t n);
+
+/* {"ok":true,"clones":["g0-1",...]} */
+char *proto_reply_clones(const char *const *names, size_t n);
 
 /* {"ok":true,"guest":"g0","devices":[{"kind","bus","base","size","irq","state","detail",
  * "counters":{"reads":N,...}},...]}. Counters with an invalid key are left out. */

@@ -1,0 +1,68 @@
+# clone.sh - live clone: `ksmctl clone g0 --count 3` forks a running, mutating workload
+# guest (2 vCPUs, every virtio device, a snapshot-mode disk) in place. The parent and its
+# 3 clones go on, the clones each with a new identity (distinct generation IDs, none the
+# parent's); all four share the parent's memory at once (engine stats, the pagemap
+# audit, host Pss) and verify bad=0, before and after they wrote under their own
+# identities. A clone of an unknown guest and a clone without the engine are refused.
+source "$(dirname "$0")/../lib/kvm.sh"
+
+head -c 1048576 /dev/urandom >"$T/disk.img"
+start_vmm --count 1 --mem 64M --cpus 2 --guest workload \
+	--profile shared=50,zero=10,mutate=10@20 --disk "$T/disk.img,snapshot"
+wait_ready 1 120
+python3 tests/lib/fleet.py converge "$SOCK" "$VMM_PID" "$T/console" -1 120 >/dev/null ||
+	fail "the parent did not settle"
+before=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read Pss"
+ctl clone g0 --count 3 >"$T/clone.out" 2>&1 || fail "clone failed: $(cat "$T/clone.out")"
+cat "$T/clone.out"
+[ "$(grep -c '^g0 cloned: g0-[123]$' "$T/clone.out")" -eq 3 ] || fail "clone said: $(cat "$T/clone.out")"
+wait_for 120 "3 clones RESTORED" sh -c "[ \$(grep -l '^RESTORED' $T/console/g0-*.log 2>/dev/null | wc -l) -eq 3 ]"
+parent_gen=$(grep -m1 -o 'generation=[0-9a-fx]*' "$T/console/g0.log" | cut -d= -f2)
+[ -n "$parent_gen" ] || fail "the parent printed no generation ID"
+gens=$(grep -h '^RESTORED' "$T"/console/g0-*.log | sed 's/.*generation=\([0-9a-fx]*\).*/\1/')
+[ "$(echo "$gens" | sort -u | wc -l)" -eq 3 ] || fail "the clones' generation IDs are not distinct"
+echo "$gens" | grep -qx "$parent_gen" && fail "a clone kept the parent's generation ID"
+ctl list | grep -E '^g0-[123] +running' | wc -l | grep -qx 3 || fail "the clones are not running: $(ctl list)"
+
+quiet_audit() {
+	ctl set interval_ms 60000 >/dev/null || fail "set interval_ms"
+	sleep 0.5
+	python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "$1"
+	ctl set interval_ms 100 >/dev/null || fail "set interval_ms"
+}
+verify4() {
+	ctl verify >"$T/verify.txt" || fail "verify failed: $(cat "$T/verify.txt")"
+	cat "$T/verify.txt"
+	[ "$(grep -cE '^g0(-[123])? VERIFY ok=[0-9]+ bad=0$' "$T/verify.txt")" -eq 4 ] ||
+		fail "not every guest verified bad=0"
+}
+ctl stats --json >"$T/stats.json" || fail "stats"
+python3 - "$T/stats.json" <<'PY' || fail "the clones do not share the parent's memory"
+import json, sys
+for g in json.load(open(sys.argv[1]))["guests"]:
+    print(g["name"], "merged", g["pages_merged"], "of", g["pages_total"])
+    assert g["pages_merged"] >= 0.8 * 0.9 * g["pages_total"], g
+PY
+verify4
+quiet_audit "pagemap audit disagrees with the engine after the clone"
+after=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read Pss"
+echo "Pss: parent alone $((before >> 20)) MiB, parent and 3 clones $((after >> 20)) MiB"
+[ "$after" -lt $((before + 64 << 20)) ] || fail "3 clones cost more than one guest's RAM"
+sleep 3 # all four mutate, the clones under their own identities
+verify4
+python3 tests/lib/fleet.py cow "$SOCK" 1 60 || fail "no copy-on-write break after the clone"
+quiet_audit "audit after mutations"
+
+ctl clone nosuch --count 1 2>"$T/err.txt" && fail "cloned an unknown guest"
+grep -q 'no guest named "nosuch"' "$T/err.txt" || fail "unknown guest: $(cat "$T/err.txt")"
+ctl stop >/dev/null
+wait_exit 60
+
+rm -rf "$T/console"
+start_vmm --count 1 --mem 16M --guest workload --profile shared=50 --merge=off
+wait_ready 1 120
+ctl clone g0 --count 1 2>"$T/err.txt" && fail "cloned without the engine"
+grep -q "clones need the merge engine" "$T/err.txt" || fail "no engine: $(cat "$T/err.txt")"
+ctl stop >/dev/null
+wait_exit 60
+echo "clone test ok"
