@@ -57,6 +57,33 @@ __asm__(".pushsection .rodata\n"
 	"guest_code_end:\n"
 	".popsection\n");
 
+/* The same with AVX where the CPU has it: ymm1 = {1.0 x 4} (from CONST_GPA), ymm0 += ymm1,
+ * so the upper halves of the ymm registers (XSAVE state beyond the legacy area, and XCR0)
+ * must be carried too. */
+extern const uint8_t guest_avx[], guest_avx_end[];
+__asm__(".pushsection .rodata\n"
+	"guest_avx:\n"
+	"  vmovupd 0x9000, %ymm1\n"
+	"  vxorpd %ymm0, %ymm0, %ymm0\n"
+	"  xor %ebx, %ebx\n"
+	"1: inc %rbx\n"
+	"  vaddpd %ymm1, %ymm0, %ymm0\n"
+	"  test $0xfff, %ebx\n"
+	"  jnz 1b\n"
+	"  rdtsc\n"
+	"  shl $32, %rdx\n"
+	"  or %rax, %rdx\n"
+	"  mov %rdx, %r8\n"
+	"  mov %ebx, %eax\n"
+	"  out %eax, $0x10\n"
+	"  jmp 1b\n"
+	"guest_avx_end:\n"
+	".popsection\n");
+#define CONST_GPA 0x9000
+#define XSAVE_YMM_HI 576 /* offset of ymm0's upper half in the XSAVE area */
+
+static bool avx; /* the guests use guest_avx */
+
 struct probe_vm {
 	bool irqchip; /* in-kernel PIC, IOAPIC, LAPIC and PIT (Linux guests); none: workload */
 	int vm, vcpu[NVCPU];
@@ -125,11 +152,18 @@ static void boot_long_mode(struct probe_vm *p)
 	struct kvm_sregs s;
 	const struct kvm_cpuid2 *c = kvm_supported_cpuid();
 	struct kvm_mp_state runnable = {KVM_MP_STATE_RUNNABLE};
+	struct kvm_xcrs xcrs = {.nr_xcrs = 1, .xcrs = {{.xcr = 0, .value = 7}}};
 
 	m.regions[0] = (struct mem_region){0, RAM_SIZE, p->ram};
 	if (x86_build_gdt(&m, GDT_GPA) || x86_build_identity_map(&m, PT_GPA, 1ull << 30, false))
 		die("page tables");
-	memcpy(p->ram + CODE_GPA, guest_code, (size_t) (guest_code_end - guest_code));
+	if (avx) {
+		for (unsigned i = 0; i < 4; i++)
+			memcpy(p->ram + CONST_GPA + 8 * i, &(double){1.0}, 8);
+		memcpy(p->ram + CODE_GPA, guest_avx, (size_t) (guest_avx_end - guest_avx));
+	} else {
+		memcpy(p->ram + CODE_GPA, guest_code, (size_t) (guest_code_end - guest_code));
+	}
 	if (ioctl(p->vcpu[0], KVM_GET_SREGS, &s))
 		die("KVM_GET_SREGS");
 	data.selector = X86_SEL_KDATA;
@@ -142,12 +176,14 @@ static void boot_long_mode(struct probe_vm *p)
 	s.gdt.limit = X86_GDT_ENTRIES * 8 - 1;
 	s.cr0 = 0x80050033; /* PG WP NE ET MP PE */
 	s.cr3 = PT_GPA;
-	s.cr4 = 0x620;	/* OSXMMEXCPT OSFXSR PAE */
-	s.efer = 0x500; /* LMA LME */
+	s.cr4 = 0x620 | (avx ? 1u << 18 : 0); /* (OSXSAVE) OSXMMEXCPT OSFXSR PAE */
+	s.efer = 0x500;			      /* LMA LME */
 	for (unsigned i = 0; i < NVCPU; i++) {
 		if (ioctl(p->vcpu[i], KVM_SET_CPUID2, c) || ioctl(p->vcpu[i], KVM_SET_SREGS, &s) ||
 		    ioctl(p->vcpu[i], KVM_SET_REGS, &regs))
 			die("KVM_SET_CPUID2/SREGS/REGS");
+		if (avx && ioctl(p->vcpu[i], KVM_SET_XCRS, &xcrs))
+			die("KVM_SET_XCRS");
 		/* With the in-kernel LAPIC an AP would wait for INIT/SIPI: start it at once. */
 		if (p->irqchip && ioctl(p->vcpu[i], KVM_SET_MP_STATE, &runnable))
 			die("KVM_SET_MP_STATE");
@@ -190,6 +226,19 @@ static uint64_t kvmclock(int vm)
 	if (ioctl(vm, KVM_GET_CLOCK, &c))
 		die("KVM_GET_CLOCK");
 	return c.clock;
+}
+
+/* The low 8 bytes of ymm0's upper half (0 without AVX). */
+static uint64_t ymm0_high(int vcpu)
+{
+	struct kvm_xsave x;
+	uint64_t v = 0;
+
+	if (avx && ioctl(vcpu, KVM_GET_XSAVE, &x))
+		die("KVM_GET_XSAVE");
+	if (avx)
+		memcpy(&v, (uint8_t *) x.region + XSAVE_YMM_HI, sizeof(v));
+	return v;
 }
 
 static uint64_t guest_tsc(int vcpu)
@@ -345,6 +394,7 @@ struct probe_record {
 	uint32_t after[AFTER];	/* A's reports after the save */
 	uint32_t after1[AFTER]; /* those of A's vCPU 1 */
 	uint64_t xmm0;		/* A's xmm0 after them */
+	uint64_t ymm0_hi;	/* and the upper half of its ymm0 */
 	uint64_t clock;		/* kvmclock just before the save */
 	uint64_t tsc;		/* A's TSC at its last report before the save */
 	uint64_t next_tsc;	/* A's TSC at its first report after the save */
@@ -391,6 +441,7 @@ static void run_a(struct probe_vm *a, const char *dir, struct probe_record *rec)
 			rec->next_tsc = r.r8;
 	}
 	rec->xmm0 = xmm0_low(a->vcpu[0]);
+	rec->ymm0_hi = ymm0_high(a->vcpu[0]);
 	rec->last_tsc = r.r8;
 	printf("A went on: reports %u .. %u, xmm0 %llu\n", rec->after[0], rec->after[AFTER - 1],
 	       (unsigned long long) rec->xmm0);
@@ -435,6 +486,15 @@ static void run_b(struct probe_vm *b, const struct probe_vm *a, const char *dir,
 	}
 	EXPECT(xmm0_low(b->vcpu[0]) == rec->xmm0, "xmm0 A %llu B %llu",
 	       (unsigned long long) rec->xmm0, (unsigned long long) xmm0_low(b->vcpu[0]));
+	EXPECT(ymm0_high(b->vcpu[0]) == rec->ymm0_hi, "ymm0 upper half differs");
+	if (avx) {
+		double want = (double) r.rbx, got;
+		uint64_t hi = ymm0_high(b->vcpu[0]);
+
+		memcpy(&got, &hi, sizeof(got));
+		printf("B's ymm0 upper half %.0f (rbx %llu)\n", got, r.rbx);
+		EXPECT(got == want, "ymm0 upper half %.0f, not rbx", got);
+	}
 	printf("B went on: reports %u .. %u, xmm0 %llu, rbx %llu\n", rec->after[0], v,
 	       (unsigned long long) xmm0_low(b->vcpu[0]), r.rbx);
 }
@@ -470,6 +530,8 @@ int main(int argc, char **argv)
 	}
 	if (kvm_open() < 0)
 		return 1;
+	avx = kvm_has_avx();
+	printf("guest code: %s\n", avx ? "AVX (ymm)" : "SSE (xmm)");
 	if (mkdir(argv[1], 0700))
 		die(argv[1]);
 	snprintf(dir, sizeof(dir), "%s/irqchip", argv[1]);
