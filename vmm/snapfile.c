@@ -265,10 +265,8 @@ static int memory_write(struct snap_writer *w, const struct snap_region *regions
 	XXH3_64bits_reset(mw.xs);
 	ret = walk_regions(&mw, regions, n, progress, opaque);
 	XXH3_freeState(mw.xs);
-	if (!ret && ftruncate(w->mem_fd, (off_t) w->ram_size))
+	if (!ret && (ftruncate(w->mem_fd, (off_t) w->ram_size) || fchmod(w->mem_fd, 0444)))
 		ret = -errno;
-	if (!ret)
-		ret = seal_file(w->mem_fd);
 	return ret;
 }
 
@@ -410,6 +408,9 @@ static int commit_steps(struct snap_writer *w, const char **what)
 {
 	int ret;
 
+	*what = "syncing memory";
+	if (fsync(w->mem_fd))
+		return -errno;
 	*what = "writing state";
 	ret = state_write(w);
 	if (ret)

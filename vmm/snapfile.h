@@ -70,7 +70,9 @@ struct snap_writer;
 struct snap_writer *snapfile_create(const char *dir, char *err, size_t len);
 
 /* Write guest RAM (the guest is paused: nothing may change it meanwhile). Call once, before
- * snapfile_commit. @progress may be NULL. Returns 0 or -errno (message in @err). */
+ * snapfile_commit. Once it returns, the RAM is copied (into the page cache): the guest may
+ * run again; snapfile_commit syncs it to disk. @progress may be NULL. Returns 0 or -errno
+ * (message in @err). */
 int snapfile_write_memory(struct snap_writer *w, const struct snap_region *regions, unsigned n,
 			  snapfile_progress_fn *progress, void *opaque, char *err, size_t len);
 
@@ -78,8 +80,10 @@ int snapfile_write_memory(struct snap_writer *w, const struct snap_region *regio
  * -ENOMEM (also when @b itself failed to grow). */
 int snapfile_add(struct snap_writer *w, uint32_t tag, uint32_t index, const struct sbuf *b);
 
-/* Write the state file and make the snapshot appear as DIR. Frees @w whatever happens; on
- * failure the partial directory is removed. Returns 0 or -errno (message in @err). */
+/* Sync the memory file, write the state file and make the snapshot appear as DIR (this is
+ * the slow part for a large guest: its page cache goes to disk; the guest need not be
+ * paused). Frees @w whatever happens; on failure the partial directory is removed.
+ * Returns 0 or -errno (message in @err). */
 int snapfile_commit(struct snap_writer *w, char *err, size_t len);
 
 /* Give up: remove the partial directory and free @w (NULL is fine). */

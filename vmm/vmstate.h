@@ -71,7 +71,10 @@ int vmstate_save_vcpu(int vcpu_fd, bool irqchip, struct sbuf *out);
 
 /* Load it into a freshly created vCPU (before its first KVM_RUN; its CPUID is replaced by
  * the saved one). Returns 0, -EINVAL with in->why set (bad or mismatching section), or
- * -errno of an ioctl KVM refused (also in in->why). */
+ * -errno of an ioctl KVM refused (also in in->why). A section that fails to decode changes
+ * nothing; a failure after that leaves the vCPU half loaded: destroy the guest.
+ * Restore order for a guest: create the VM as the original was (with the irqchip and PIT
+ * if it had them) and its memslots, create every vCPU, load each, then vmstate_load_vm. */
 int vmstate_load_vcpu(int vcpu_fd, bool irqchip, struct sbuf_reader *in);
 
 /* VM-wide state: with @irqchip the PIC master/slave, IOAPIC and PIT2, and always the

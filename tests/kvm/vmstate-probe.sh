@@ -5,7 +5,7 @@ source "$(dirname "$0")/../lib/kvm.sh"
 
 make --no-print-directory build/tests/vmstate-probe >/dev/null ||
 	fail "cannot build the probe"
-build/tests/vmstate-probe "$T/snap" 2>&1 | tee "$T/probe.txt"
+timeout 300 build/tests/vmstate-probe "$T/snap" 2>&1 | tee "$T/probe.txt"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "probe exit status $rc"
 grep -q '^vmstate probe ok' "$T/probe.txt" || fail "probe did not say ok"
