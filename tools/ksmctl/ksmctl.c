@@ -32,6 +32,7 @@ struct ksmctl_args {
 	struct proto_request req;
 	enum ksmctl_local local;
 	struct view_args view; /* report, history, top, metrics */
+	const char *count;     /* --count of clone */
 };
 
 static void ksmctl_usage(FILE *out)
@@ -178,12 +179,10 @@ static int ksmctl_parse_snapshot(int argc, char **argv, struct ksmctl_args *a)
 	return KSMCTL_OK;
 }
 
-/* "clone NAME --count N" (or "clone NAME N"). */
+/* "clone NAME --count N" (or "clone NAME N"); getopt took --count already. */
 static int ksmctl_parse_clone(int argc, char **argv, struct ksmctl_args *a)
 {
-	const char *n = argc == 4 && !strcmp(argv[2], "--count") ? argv[3]
-			: argc == 3				 ? argv[2]
-								 : NULL;
+	const char *n = argc == 2 ? a->count : argc == 3 && !a->count ? argv[2] : NULL;
 	char *end;
 	unsigned long v;
 
@@ -297,6 +296,8 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_parse_snapshot(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_CLONE)
 		return ksmctl_parse_clone(argc, argv, a);
+	if (a->count)
+		return ksmctl_usage_error("--count is for 'clone'");
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)
@@ -351,6 +352,7 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 	    {"png", required_argument, NULL, 'P'},
 	    {"interval", required_argument, NULL, 'i'},
 	    {"iterations", required_argument, NULL, 'n'},
+	    {"count", required_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, ret = KSMCTL_OK;
@@ -366,6 +368,7 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 		case 'P': a->view.png = optarg; break;
 		case 'i': ret = ksmctl_parse_interval(optarg, &a->view.interval); break;
 		case 'n': ret = ksmctl_parse_iterations(optarg, &a->view.iterations); break;
+		case 'N': a->count = optarg; break;
 		default: fprintf(stderr, "Try 'ksmctl --help'.\n"); return KSMCTL_USAGE;
 		}
 	}
