@@ -221,6 +221,7 @@ test-linux-min:
 	$(Q)tools/setup.sh
 	$(Q)$(MAKE) --no-print-directory all linux-min
 	$(Q)tests/linux/virtio-boot.sh
+	$(Q)tests/linux/snapshot-restore.sh
 .PHONY: test-linux-min
 
 # The same guest under QEMU/TCG (no KVM needed): QEMU's devices, our kernel and root.
