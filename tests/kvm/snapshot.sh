@@ -35,24 +35,7 @@ start_vmm --restore "$T/snap" --count 4 --name c
 wait_for 120 "4 restored guests" sh -c "[ \$(grep -l '^RESTORED' $T/console/c*.log 2>/dev/null | wc -l) -eq 4 ]"
 gens=$(grep -h '^RESTORED' "$T"/console/c*.log | sed 's/.*generation=\([0-9a-fx]*\).*/\1/' | sort -u | wc -l)
 [ "$gens" -eq 4 ] || fail "the restored guests do not have 4 distinct generation IDs"
-ctl stats --json >"$T/stats0.json" || fail "stats"
-python3 - "$T/stats0.json" <<'PY' || fail "restored guests do not start shared"
-import json, sys
-s = json.load(open(sys.argv[1]))
-for g in s["guests"]:
-    # at least the parent's non-zero profile pages (90% of 64 MiB) map pool pages
-    print(g["name"], "merged", g["pages_merged"], "of", g["pages_total"])
-    assert g["pages_merged"] >= 0.8 * 0.9 * g["pages_total"], g
-PY
-# The audit compares the engine's published figures with the pagemap: with the guests
-# mutating, it runs while the engine makes no merges (copy-on-write breaks go on, within
-# the audit's tolerance at 20 pages/s).
-quiet_audit() {
-	ctl set interval_ms 60000 >/dev/null || fail "set interval_ms"
-	sleep 0.5
-	python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "$1"
-	ctl set interval_ms 100 >/dev/null || fail "set interval_ms"
-}
+expect_born_shared
 # verify reads every page: the pagemap then shows which frames each guest maps.
 verify_restored() {
 	ctl verify >"$T/verify.txt" || fail "verify failed: $(cat "$T/verify.txt")"

@@ -94,3 +94,25 @@ merge_test() {
 	wait_exit 60
 	[ "$VMM_STATUS" -eq 0 ] || fail "ksmvmm exited $VMM_STATUS"
 }
+
+# quiet_audit WHAT: the pagemap audit (tests/lib/fleet.py audit) while the engine makes no
+# merges, for guests that keep mutating: copy-on-write breaks go on meanwhile (within the
+# audit's tolerance at a few tens of pages/s), merges would not be in its figures yet.
+quiet_audit() {
+	ctl set interval_ms 60000 >/dev/null || fail "set interval_ms"
+	sleep 0.5
+	python3 tests/lib/fleet.py audit "$SOCK" "$VMM_PID" || fail "$1"
+	ctl set interval_ms 100 >/dev/null || fail "set interval_ms"
+}
+
+# expect_born_shared: right after a restore or a clone, every guest of `ksmctl stats`
+# maps pool pages for at least 80% of its non-zero pages (a profile with zero=10).
+expect_born_shared() {
+	ctl stats --json >"$T/stats-born.json" || fail "stats"
+	python3 - "$T/stats-born.json" <<'PY' || fail "the guests do not start shared"
+import json, sys
+for g in json.load(open(sys.argv[1]))["guests"]:
+    print(g["name"], "merged", g["pages_merged"], "of", g["pages_total"])
+    assert g["pages_merged"] >= 0.8 * 0.9 * g["pages_total"], g
+PY
+}
