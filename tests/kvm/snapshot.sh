@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib/kvm.sh"
 
 head -c 1048576 /dev/urandom >"$T/disk.img"
 start_vmm --count 1 --mem 64M --cpus 2 --guest workload \
-	--profile shared=50,zero=10,mutate=10@20 --disk "$T/disk.img,snapshot"
+	--profile shared=50,zero=10,mutate=10@5 --disk "$T/disk.img,snapshot"
 wait_ready 1 120
 sleep 2 # some mutations before the snapshot
 ctl snapshot g0 "$T/snap" >"$T/snap.out" 2>&1 || fail "snapshot failed: $(cat "$T/snap.out")"

@@ -97,7 +97,7 @@ merge_test() {
 
 # quiet_audit WHAT: the pagemap audit (tests/lib/fleet.py audit) while the engine makes no
 # merges, for guests that keep mutating: copy-on-write breaks go on meanwhile (within the
-# audit's tolerance at a few tens of pages/s), merges would not be in its figures yet.
+# audit's tolerance at a few pages/s), merges would not be in its figures yet.
 quiet_audit() {
 	ctl set interval_ms 60000 >/dev/null || fail "set interval_ms"
 	sleep 0.5
