@@ -6,11 +6,13 @@
  */
 #include "tests/libvirt/fake_backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "vmm/libvirt/lvserver.h"
 
@@ -276,7 +278,8 @@ static int fake_stop(struct fake_be *f, const struct lv_key *k, int reason, stru
 	old = *d;
 	if (!d->persistent)
 		fake_remove(f, d);
-	fake_event(f, &old, LV_EVENT_STOPPED, reason == 1 ? 0 : 1);
+	/* virDomainEventStoppedDetailType: shutdown, destroyed, saved */
+	fake_event(f, &old, LV_EVENT_STOPPED, reason == 1 ? 0 : reason == 5 ? 4 : 1);
 	return 0;
 }
 
@@ -432,6 +435,60 @@ static int fake_node_memory_set(void *be, const struct lv_param *in, size_t n, s
 	return 0;
 }
 
+/* DOMAIN_SAVE: a running domain's "snapshot" is a new directory holding a file
+ * "fake-saved" with its name; the domain then shuts off, reason saved (5). */
+static int fake_save(void *be, const struct lv_key *k, const char *path, struct lv_err *e)
+{
+	struct lv_dom *d = fake_find(be, k, e);
+	g_autofree char *file = g_build_filename(path, "fake-saved", NULL);
+
+	if (!d)
+		return -1;
+	if (d->id <= 0) {
+		e->code = LV_ERR_OPERATION_INVALID;
+		snprintf(e->msg, sizeof(e->msg),
+			 "Requested operation is not valid: domain is not running");
+		return -1;
+	}
+	if (g_mkdir(path, 0700) || !g_file_set_contents(file, d->name, -1, NULL)) {
+		e->code = LV_ERR_OPERATION_FAILED;
+		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: %s", path,
+			 g_strerror(errno));
+		return -1;
+	}
+	return fake_stop(be, k, 5, e);
+}
+
+/* DOMAIN_RESTORE: start the domain named in PATH/fake-saved (a new transient one if it
+ * is gone); a directory without that file is "not a snapshot". */
+static int fake_restore(void *be, const char *path, struct lv_dom *out, struct lv_err *e)
+{
+	struct fake_be *f = be;
+	g_autofree char *file = g_build_filename(path, "fake-saved", NULL);
+	g_autofree char *name = NULL;
+	struct lv_dom *d;
+
+	if (!g_file_get_contents(file, &name, NULL, NULL)) {
+		e->code = LV_ERR_OPERATION_FAILED;
+		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: not a snapshot",
+			 path);
+		return -1;
+	}
+	d = fake_find(f, &(struct lv_key){.name = name}, e);
+	if (!d && f->n < FAKE_MAX) {
+		fake_add(f, name, -1, 65536, 65536, 1);
+		d = &f->doms[f->n - 1];
+		d->persistent = false;
+	}
+	if (!d)
+		return -1;
+	if (fake_boot(f, d, out, e))
+		return -1;
+	d->reason = 3; /* VIR_DOMAIN_RUNNING_RESTORED */
+	*out = *d;
+	return 0;
+}
+
 const struct lv_backend_ops fake_be_ops = {
     .list = fake_list,
     .lookup = fake_lookup,
@@ -449,4 +506,6 @@ const struct lv_backend_ops fake_be_ops = {
     .node_memory_get = fake_node_memory_get,
     .node_memory_set = fake_node_memory_set,
     .block_stats = fake_block_stats,
+    .save = fake_save,
+    .restore = fake_restore,
 };

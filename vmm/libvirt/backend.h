@@ -21,15 +21,16 @@
 
 /* libvirt's virErrorNumber values the backend uses. */
 enum lv_err_code {
-	LV_ERR_INTERNAL = 1,		/* VIR_ERR_INTERNAL_ERROR */
-	LV_ERR_NO_SUPPORT = 3,		/* VIR_ERR_NO_SUPPORT */
-	LV_ERR_OPERATION_FAILED = 9,	/* VIR_ERR_OPERATION_FAILED */
-	LV_ERR_INVALID_ARG = 8,		/* VIR_ERR_INVALID_ARG */
-	LV_ERR_XML = 27,		/* VIR_ERR_XML_ERROR */
-	LV_ERR_NO_DOMAIN = 42,		/* VIR_ERR_NO_DOMAIN */
-	LV_ERR_OPERATION_INVALID = 55,	/* VIR_ERR_OPERATION_INVALID (e.g. already running) */
-	LV_ERR_CONFIG_UNSUPPORTED = 67, /* VIR_ERR_CONFIG_UNSUPPORTED */
-	LV_ERR_NO_METADATA = 80,	/* VIR_ERR_NO_DOMAIN_METADATA */
+	LV_ERR_INTERNAL = 1,		  /* VIR_ERR_INTERNAL_ERROR */
+	LV_ERR_NO_SUPPORT = 3,		  /* VIR_ERR_NO_SUPPORT */
+	LV_ERR_OPERATION_FAILED = 9,	  /* VIR_ERR_OPERATION_FAILED */
+	LV_ERR_INVALID_ARG = 8,		  /* VIR_ERR_INVALID_ARG */
+	LV_ERR_XML = 27,		  /* VIR_ERR_XML_ERROR */
+	LV_ERR_NO_DOMAIN = 42,		  /* VIR_ERR_NO_DOMAIN */
+	LV_ERR_OPERATION_INVALID = 55,	  /* VIR_ERR_OPERATION_INVALID (e.g. already running) */
+	LV_ERR_CONFIG_UNSUPPORTED = 67,	  /* VIR_ERR_CONFIG_UNSUPPORTED */
+	LV_ERR_ARGUMENT_UNSUPPORTED = 74, /* VIR_ERR_ARGUMENT_UNSUPPORTED (a flag we lack) */
+	LV_ERR_NO_METADATA = 80,	  /* VIR_ERR_NO_DOMAIN_METADATA */
 };
 
 struct lv_err {
@@ -157,6 +158,13 @@ struct lv_backend_ops {
 	 * a domain that does not run LV_ERR_OPERATION_INVALID. NULL: not supported. */
 	int (*block_stats)(void *be, const struct lv_key *k, const char *path,
 			   struct lv_blkstat *out, struct lv_err *e);
+	/* DOMAIN_SAVE(_FLAGS): snapshot the running domain into the new directory @path
+	 * (absolute, on the VMM's host), then stop it (shut off, reason saved). NULL: not
+	 * supported. The procedure layer has refused every flag but VIR_DOMAIN_SAVE_RUNNING. */
+	int (*save)(void *be, const struct lv_key *k, const char *path, struct lv_err *e);
+	/* DOMAIN_RESTORE(_FLAGS): start the domain saved in @path (its name and UUID from
+	 * the snapshot); @out: the domain now running. */
+	int (*restore)(void *be, const char *path, struct lv_dom *out, struct lv_err *e);
 };
 
 /* The server side: the backend reports lifecycle changes here (any thread). Implemented

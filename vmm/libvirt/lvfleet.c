@@ -65,15 +65,13 @@ static int op_shutdown(void *be, const struct lv_key *k, struct lv_err *e)
 	return d ? lvdom_stop(lf, d, LV_SHUTOFF_SHUTDOWN, e) : -1;
 }
 
-static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
+int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
 {
-	struct lvfleet *lf = be;
-	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
 	uint64_t until = clock_now_us() + DESTROY_WAIT_MS * 1000ull;
 	struct fleet_guest_info gi;
 	char name[LV_NAME_MAX];
 
-	if (!d || lvdom_stop(lf, d, LV_SHUTOFF_DESTROYED, e))
+	if (lvdom_stop(lf, d, reason, e))
 		return -1;
 	snprintf(name, sizeof(name), "%s", d->name);
 	while (lvdom_guest_info(lf, d, &gi) && gi.state == GUEST_STOPPING && clock_now_us() < until)
@@ -86,6 +84,14 @@ static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
 		return -1;
 	}
 	return 0;
+}
+
+static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
+{
+	struct lvfleet *lf = be;
+	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
+
+	return d ? lvdom_end(lf, d, LV_SHUTOFF_DESTROYED, e) : -1;
 }
 
 /* The running domain of key @k, or NULL with libvirt's error in @e. */
@@ -159,6 +165,8 @@ static const struct lv_backend_ops lvfleet_ops = {
     .node_memory_get = op_node_memory_get,
     .node_memory_set = op_node_memory_set,
     .block_stats = op_block_stats,
+    .save = lvsave_save,
+    .restore = lvsave_restore,
 };
 
 /* ---- Creation ---- */
