@@ -219,7 +219,9 @@ static int fake_undefine(void *be, const struct lv_key *k, unsigned flags, struc
 	return 0;
 }
 
-static int fake_boot(struct fake_be *f, struct lv_dom *d, struct lv_dom *out, struct lv_err *e)
+/* Start @d; @detail: virDomainEventStartedDetailType (0 booted, 2 restored). */
+static int fake_boot(struct fake_be *f, struct lv_dom *d, int detail, struct lv_dom *out,
+		     struct lv_err *e)
 {
 	if (d->id > 0) {
 		e->code = LV_ERR_OPERATION_INVALID;
@@ -232,7 +234,7 @@ static int fake_boot(struct fake_be *f, struct lv_dom *d, struct lv_dom *out, st
 	d->reason = 1;
 	d->cpu_ns = 1000000;
 	*out = *d;
-	fake_event(f, d, LV_EVENT_STARTED, 0);
+	fake_event(f, d, LV_EVENT_STARTED, detail);
 	return 0;
 }
 
@@ -240,7 +242,7 @@ static int fake_start(void *be, const struct lv_key *k, struct lv_dom *out, stru
 {
 	struct lv_dom *d = fake_find(be, k, e);
 
-	return d ? fake_boot(be, d, out, e) : -1;
+	return d ? fake_boot(be, d, 0, out, e) : -1;
 }
 
 static int fake_create_xml(void *be, const char *xml, unsigned flags, struct lv_dom *out,
@@ -254,7 +256,7 @@ static int fake_create_xml(void *be, const char *xml, unsigned flags, struct lv_
 		return -1;
 	if (d->id <= 0)
 		d->persistent = false;
-	return fake_boot(be, d, out, e);
+	return fake_boot(be, d, 0, out, e);
 }
 
 /* End a running domain; a transient one disappears. */
@@ -482,7 +484,7 @@ static int fake_restore(void *be, const char *path, struct lv_dom *out, struct l
 	}
 	if (!d)
 		return -1;
-	if (fake_boot(f, d, out, e))
+	if (fake_boot(f, d, 2, out, e))
 		return -1;
 	d->reason = 3; /* VIR_DOMAIN_RUNNING_RESTORED */
 	*out = *d;
