@@ -25,6 +25,7 @@ struct fake_be {
 	int next_id;
 	uint32_t pages_to_scan, sleep_ms;
 	struct lv_server *srv;
+	char *save_root; /* NULL: save and restore refuse */
 };
 
 static void fake_add(struct fake_be *f, const char *name, int id, uint64_t max_kib,
@@ -63,7 +64,14 @@ struct fake_be *fake_be_new(void)
 
 void fake_be_free(struct fake_be *f)
 {
+	g_free(f->save_root);
 	g_free(f);
+}
+
+void fake_be_set_save_root(struct fake_be *f, const char *dir)
+{
+	g_free(f->save_root);
+	f->save_root = g_strdup(dir);
 }
 
 void fake_be_set_server(struct fake_be *f, struct lv_server *s)
@@ -437,6 +445,22 @@ static int fake_node_memory_set(void *be, const struct lv_param *in, size_t n, s
 	return 0;
 }
 
+/* Whether @path is a directory right under the save root; else @e says why not. */
+static bool fake_path_ok(struct fake_be *f, const char *path, struct lv_err *e)
+{
+	g_autofree char *parent = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+
+	if (f->save_root && !strcmp(parent, f->save_root) && strcmp(base, "..") &&
+	    strcmp(base, ".") && strcmp(base, "/"))
+		return true;
+	e->code = LV_ERR_INVALID_ARG;
+	snprintf(e->msg, sizeof(e->msg),
+		 "the fake backend saves only right under its test "
+		 "directory");
+	return false;
+}
+
 /* DOMAIN_SAVE: a running domain's "snapshot" is a new directory holding a file
  * "fake-saved" with its name; the domain then shuts off, reason saved (5). */
 static int fake_save(void *be, const struct lv_key *k, const char *path, struct lv_err *e)
@@ -444,7 +468,7 @@ static int fake_save(void *be, const struct lv_key *k, const char *path, struct 
 	struct lv_dom *d = fake_find(be, k, e);
 	g_autofree char *file = g_build_filename(path, "fake-saved", NULL);
 
-	if (!d)
+	if (!d || !fake_path_ok(be, path, e))
 		return -1;
 	if (d->id <= 0) {
 		e->code = LV_ERR_OPERATION_INVALID;
@@ -470,6 +494,8 @@ static int fake_restore(void *be, const char *path, struct lv_dom *out, struct l
 	g_autofree char *name = NULL;
 	struct lv_dom *d;
 
+	if (!fake_path_ok(f, path, e))
+		return -1;
 	if (!g_file_get_contents(file, &name, NULL, NULL)) {
 		e->code = LV_ERR_OPERATION_FAILED;
 		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: not a snapshot",
