@@ -215,6 +215,31 @@ void lvfleet_guest_ended(struct lvfleet *lf)
 	}
 }
 
+/* How long destroy and save wait for the vCPUs to leave (libvirt's destroy and save are
+ * synchronous: the domain is off when the call returns). */
+#define LVDOM_END_WAIT_MS 10000
+
+int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
+{
+	uint64_t until = clock_now_us() + LVDOM_END_WAIT_MS * 1000ull;
+	struct fleet_guest_info gi;
+	char name[LV_NAME_MAX];
+
+	if (lvdom_stop(lf, d, reason, e))
+		return -1;
+	snprintf(name, sizeof(name), "%s", d->name);
+	while (lvdom_guest_info(lf, d, &gi) && gi.state == GUEST_STOPPING && clock_now_us() < until)
+		g_usleep(1000);
+	lvfleet_guest_ended(lf); /* may free @d */
+	d = lvdom_find(lf, &(struct lv_key){.name = name});
+	if (d && d->slot >= 0) {
+		lvdom_fail(e, LV_ERR_OPERATION_FAILED, "%s did not stop within %d s", name,
+			   LVDOM_END_WAIT_MS / 1000);
+		return -1;
+	}
+	return 0;
+}
+
 int lvdom_stop(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
 {
 	if (d->slot < 0) {

@@ -13,17 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/clock.h"
 #include "lib/errbuf.h"
 #include "lib/log.h"
 #include "vmm/kvm.h"
 #include "vmm/libvirt/lvfleet_internal.h"
 #include "vmm/libvirt/lvserver.h"
 #include "vmm/libvirt/statedir.h"
-
-/* How long DOMAIN_DESTROY waits for the vCPUs to leave (libvirt's destroy is
- * synchronous: the domain is off when the call returns). */
-#define DESTROY_WAIT_MS 10000
 
 static int op_list(void *be, struct lv_dom *out, size_t max)
 {
@@ -63,27 +58,6 @@ static int op_shutdown(void *be, const struct lv_key *k, struct lv_err *e)
 	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
 
 	return d ? lvdom_stop(lf, d, LV_SHUTOFF_SHUTDOWN, e) : -1;
-}
-
-int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
-{
-	uint64_t until = clock_now_us() + DESTROY_WAIT_MS * 1000ull;
-	struct fleet_guest_info gi;
-	char name[LV_NAME_MAX];
-
-	if (lvdom_stop(lf, d, reason, e))
-		return -1;
-	snprintf(name, sizeof(name), "%s", d->name);
-	while (lvdom_guest_info(lf, d, &gi) && gi.state == GUEST_STOPPING && clock_now_us() < until)
-		g_usleep(1000);
-	lvfleet_guest_ended(lf); /* may free @d */
-	d = lvdom_find(lf, &(struct lv_key){.name = name});
-	if (d && d->slot >= 0) {
-		lvdom_fail(e, LV_ERR_OPERATION_FAILED, "%s did not stop within %d s", name,
-			   DESTROY_WAIT_MS / 1000);
-		return -1;
-	}
-	return 0;
 }
 
 static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
