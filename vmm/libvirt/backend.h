@@ -4,7 +4,9 @@
  * through these ops and encodes the answer. vmm/libvirt/lvfleet.c implements them on
  * the real fleet; unit tests and fuzz targets use a fake. Every op runs on the thread of
  * the GLib main loop that serves the socket and must not block for long (starting a
- * guest builds its VM, but never waits for it to boot; shutdown only asks).
+ * guest builds its VM, but never waits for it to boot; shutdown only asks). Save and
+ * restore are the exception: they hold the loop while the guest's memory is written or
+ * read, as libvirt's save and restore return only when they are done.
  *
  * Errors: an op returns 0 (or a count) on success and -1 on failure, with @e filled:
  * e->code is libvirt's virErrorNumber (LV_ERR_*), e->msg the text virsh prints.
