@@ -18,6 +18,7 @@
 #include "vmm/options.h"
 
 struct fleet;
+struct snapshot_src;
 
 /* A snapshot of one guest for reports. */
 struct fleet_guest_info {
@@ -56,6 +57,16 @@ bool fleet_is_dynamic(struct fleet *f);
  * register it with the engine. Returns its slot, or -errno with the reason in @err
  * (-EEXIST: a guest of that name is in the fleet, -ENOSPC: no free slot). */
 int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t len);
+
+/* Build and start one guest of a dynamic fleet from snapshot @s (vmm/fleet_clone.c), as
+ * `ksmvmm run --restore` does: @o from snapshot_open, with count 1, name_exact and the
+ * domain's name and UUID. The guest is built blank with every saved state loaded, its RAM
+ * maps the engine's image of the snapshot (copied without the engine), and it takes a
+ * new identity before it runs. @s is closed either way. Returns its slot, or -errno with
+ * the reason in @err (-EEXIST: a guest of that name is in the fleet). Blocks while the
+ * snapshot's memory is read into the pool. */
+int fleet_restore_guest(struct fleet *f, struct snapshot_src *s, const struct options *o, char *err,
+			size_t len);
 
 /* Take an ended guest out of its slot; its memory is freed once no request uses it.
  * Returns 0, -ENOENT, or -EBUSY while it runs (stop it first). */

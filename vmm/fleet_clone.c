@@ -1,5 +1,7 @@
-/* fleet_clone.c - live clones: fork a running guest into new guests of the fleet that
- * share all of its memory at once (vmm/snapshot.h snapshot_fork). */
+/* fleet_clone.c - guests built from a snapshot source: live clones (fork a running guest
+ * into new guests of the fleet that share all of its memory at once, vmm/snapshot.h
+ * snapshot_fork), and one guest restored from a snapshot directory into a dynamic fleet
+ * (the libvirt endpoint's DOMAIN_RESTORE). */
 #define pr_fmt(fmt) "fleet: " fmt
 #include <errno.h>
 #include <glib.h>
@@ -139,5 +141,76 @@ int fleet_clone_guest(struct fleet *f, size_t i, unsigned n, char *names, size_t
 	}
 	fleet_put(f, e);
 	free(cs);
+	return ret;
+}
+
+/* Build guest @o from snapshot @s in reserved slot @i of a dynamic fleet, and start it. */
+static int restore_in_slot(struct fleet *f, struct snapshot_src *s, const struct options *o,
+			   size_t i)
+{
+	struct guest *g = snapshot_restore_guest(s, o, (unsigned) i, false);
+	uint32_t group;
+	int ret;
+
+	if (!g)
+		return -EINVAL;
+	snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
+	pthread_mutex_lock(&f->lock);
+	group = fleet_group_id(f, g->group);
+	pthread_mutex_unlock(&f->lock);
+	ret = f->ksm ? fleet_register_guest(f, g) : 0;
+	if (!ret)
+		ret = snapshot_fill_ram(s, g, f->ksm, g->ksm_vm, group);
+	/* Before it runs: no instruction under the parent's identity. */
+	if (!ret)
+		ret = snapshot_new_identity(g, (unsigned) i);
+	if (!ret)
+		ret = fleet_fill(f, i, g);
+	if (ret) {
+		fleet_free_guest(f, g);
+		return ret;
+	}
+	if (f->ksm)
+		ksm_publish(f->ksm); /* its pages show as merged from the first report */
+	ret = guest_start(g);
+	if (ret)
+		pr_err("%s could not start: %s", g->name, strerror(-ret));
+	return ret; /* started or not, it is in its slot: fleet_remove_guest frees it */
+}
+
+/* Reserve a slot for @o and restore into it: the slot, or -errno with @err. */
+static int restore_reserved(struct fleet *f, struct snapshot_src *s, const struct options *o,
+			    char *err, size_t len)
+{
+	unsigned long long ram;
+	int i, ret;
+
+	if (!f->dynamic || o->count != 1 || !o->name_exact)
+		return errbuf_set(err, len, -EINVAL, "this fleet does not take guests at run time");
+	i = fleet_reserve_slot(f, o->name, &ram);
+	if (i == -EEXIST)
+		return errbuf_set(err, len, i, "a guest called %s is already running", o->name);
+	if (i < 0)
+		return errbuf_set(err, len, i, "the fleet is full (%d guests)", OPT_MAX_GUESTS);
+	log_clear_error();
+	ret = restore_in_slot(f, s, o, (size_t) i);
+	if (!ret)
+		return i;
+	errbuf_set(err, len, ret, "%s",
+		   log_last_error()[0] ? log_last_error() : "the guest could not be built");
+	if (f->slots[i]->g) /* filled, but did not start */
+		fleet_remove_guest(f, (size_t) i);
+	else
+		fleet_release_slot(f, (size_t) i);
+	return ret;
+}
+
+int fleet_restore_guest(struct fleet *f, struct snapshot_src *s, const struct options *o, char *err,
+			size_t len)
+{
+	int ret = restore_reserved(f, s, o, err, len);
+
+	/* The guest holds its pool pages now; the image's own references go. */
+	snapshot_close(s, f->ksm);
 	return ret;
 }

@@ -6,11 +6,13 @@
  */
 #include "tests/libvirt/fake_backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "vmm/libvirt/lvserver.h"
 
@@ -23,6 +25,7 @@ struct fake_be {
 	int next_id;
 	uint32_t pages_to_scan, sleep_ms;
 	struct lv_server *srv;
+	char *save_root; /* NULL: save and restore refuse */
 };
 
 static void fake_add(struct fake_be *f, const char *name, int id, uint64_t max_kib,
@@ -61,7 +64,14 @@ struct fake_be *fake_be_new(void)
 
 void fake_be_free(struct fake_be *f)
 {
+	g_free(f->save_root);
 	g_free(f);
+}
+
+void fake_be_set_save_root(struct fake_be *f, const char *dir)
+{
+	g_free(f->save_root);
+	f->save_root = g_strdup(dir);
 }
 
 void fake_be_set_server(struct fake_be *f, struct lv_server *s)
@@ -217,7 +227,9 @@ static int fake_undefine(void *be, const struct lv_key *k, unsigned flags, struc
 	return 0;
 }
 
-static int fake_boot(struct fake_be *f, struct lv_dom *d, struct lv_dom *out, struct lv_err *e)
+/* Start @d; @detail: virDomainEventStartedDetailType (0 booted, 2 restored). */
+static int fake_boot(struct fake_be *f, struct lv_dom *d, int detail, struct lv_dom *out,
+		     struct lv_err *e)
 {
 	if (d->id > 0) {
 		e->code = LV_ERR_OPERATION_INVALID;
@@ -230,7 +242,7 @@ static int fake_boot(struct fake_be *f, struct lv_dom *d, struct lv_dom *out, st
 	d->reason = 1;
 	d->cpu_ns = 1000000;
 	*out = *d;
-	fake_event(f, d, LV_EVENT_STARTED, 0);
+	fake_event(f, d, LV_EVENT_STARTED, detail);
 	return 0;
 }
 
@@ -238,7 +250,7 @@ static int fake_start(void *be, const struct lv_key *k, struct lv_dom *out, stru
 {
 	struct lv_dom *d = fake_find(be, k, e);
 
-	return d ? fake_boot(be, d, out, e) : -1;
+	return d ? fake_boot(be, d, 0, out, e) : -1;
 }
 
 static int fake_create_xml(void *be, const char *xml, unsigned flags, struct lv_dom *out,
@@ -252,7 +264,7 @@ static int fake_create_xml(void *be, const char *xml, unsigned flags, struct lv_
 		return -1;
 	if (d->id <= 0)
 		d->persistent = false;
-	return fake_boot(be, d, out, e);
+	return fake_boot(be, d, 0, out, e);
 }
 
 /* End a running domain; a transient one disappears. */
@@ -276,7 +288,8 @@ static int fake_stop(struct fake_be *f, const struct lv_key *k, int reason, stru
 	old = *d;
 	if (!d->persistent)
 		fake_remove(f, d);
-	fake_event(f, &old, LV_EVENT_STOPPED, reason == 1 ? 0 : 1);
+	/* virDomainEventStoppedDetailType: shutdown, destroyed, saved */
+	fake_event(f, &old, LV_EVENT_STOPPED, reason == 1 ? 0 : reason == 5 ? 4 : 1);
 	return 0;
 }
 
@@ -432,6 +445,78 @@ static int fake_node_memory_set(void *be, const struct lv_param *in, size_t n, s
 	return 0;
 }
 
+/* Whether @path is a directory right under the save root; else @e says why not. */
+static bool fake_path_ok(struct fake_be *f, const char *path, struct lv_err *e)
+{
+	g_autofree char *parent = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+
+	if (f->save_root && !strcmp(parent, f->save_root) && strcmp(base, "..") &&
+	    strcmp(base, ".") && strcmp(base, "/"))
+		return true;
+	e->code = LV_ERR_INVALID_ARG;
+	snprintf(e->msg, sizeof(e->msg),
+		 "the fake backend saves only right under its test "
+		 "directory");
+	return false;
+}
+
+/* DOMAIN_SAVE: a running domain's "snapshot" is a new directory holding a file
+ * "fake-saved" with its name; the domain then shuts off, reason saved (5). */
+static int fake_save(void *be, const struct lv_key *k, const char *path, struct lv_err *e)
+{
+	struct lv_dom *d = fake_find(be, k, e);
+	g_autofree char *file = g_build_filename(path, "fake-saved", NULL);
+
+	if (!d || !fake_path_ok(be, path, e))
+		return -1;
+	if (d->id <= 0) {
+		e->code = LV_ERR_OPERATION_INVALID;
+		snprintf(e->msg, sizeof(e->msg),
+			 "Requested operation is not valid: domain is not running");
+		return -1;
+	}
+	if (g_mkdir(path, 0700) || !g_file_set_contents(file, d->name, -1, NULL)) {
+		e->code = LV_ERR_OPERATION_FAILED;
+		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: %s", path,
+			 g_strerror(errno));
+		return -1;
+	}
+	return fake_stop(be, k, 5, e);
+}
+
+/* DOMAIN_RESTORE: start the domain named in PATH/fake-saved (a new transient one if it
+ * is gone); a directory without that file is "not a snapshot". */
+static int fake_restore(void *be, const char *path, struct lv_dom *out, struct lv_err *e)
+{
+	struct fake_be *f = be;
+	g_autofree char *file = g_build_filename(path, "fake-saved", NULL);
+	g_autofree char *name = NULL;
+	struct lv_dom *d;
+
+	if (!fake_path_ok(f, path, e))
+		return -1;
+	if (!g_file_get_contents(file, &name, NULL, NULL)) {
+		e->code = LV_ERR_OPERATION_FAILED;
+		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: not a snapshot",
+			 path);
+		return -1;
+	}
+	d = fake_find(f, &(struct lv_key){.name = name}, e);
+	if (!d && f->n < FAKE_MAX) {
+		fake_add(f, name, -1, 65536, 65536, 1);
+		d = &f->doms[f->n - 1];
+		d->persistent = false;
+	}
+	if (!d)
+		return -1;
+	if (fake_boot(f, d, 2, out, e))
+		return -1;
+	d->reason = 3; /* VIR_DOMAIN_RUNNING_RESTORED */
+	*out = *d;
+	return 0;
+}
+
 const struct lv_backend_ops fake_be_ops = {
     .list = fake_list,
     .lookup = fake_lookup,
@@ -449,4 +534,6 @@ const struct lv_backend_ops fake_be_ops = {
     .node_memory_get = fake_node_memory_get,
     .node_memory_set = fake_node_memory_set,
     .block_stats = fake_block_stats,
+    .save = fake_save,
+    .restore = fake_restore,
 };

@@ -14,6 +14,10 @@ extern const struct lv_backend_ops fake_be_ops;
  * (running, id 9). */
 struct fake_be *fake_be_new(void);
 void fake_be_free(struct fake_be *f);
+/* Where DOMAIN_SAVE may write and DOMAIN_RESTORE read: only directories right under
+ * @dir (copied). Without one (the default, and the fuzz target's) both refuse, so that
+ * no input makes the fake touch the file system. */
+void fake_be_set_save_root(struct fake_be *f, const char *dir);
 /* Where lifecycle events go (NULL: nowhere). */
 void fake_be_set_server(struct fake_be *f, struct lv_server *s);
 

@@ -56,6 +56,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fake_be_set_server(f, s);
+	{
+		/* Saves go next to the socket: the test's own directory. */
+		g_autofree char *abs = g_canonicalize_filename(argv[1], NULL);
+		g_autofree char *dir = g_path_get_dirname(abs);
+
+		fake_be_set_save_root(f, dir);
+	}
 	if (getenv("LV_FAKE_STALL_MS"))
 		lv_server_set_stall_timeout(
 		    s, (unsigned) strtoul(getenv("LV_FAKE_STALL_MS"), NULL, 10));

@@ -118,6 +118,37 @@ try:
     d.shutdown()
     d.undefine()
     check("undefine", "py-def" not in [x.name() for x in c.listAllDomains()])
+
+    # save / restore (virDomainSave, virDomainRestore and their Flags forms).
+    save_dir = os.path.join(srv.dir, "py-saved")
+    g = c.lookupByName("fake-gamma")
+    g.save(save_dir)
+    st = g.state()
+    check("save shuts the domain off, reason saved",
+          st == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SAVED], st)
+    check("save wrote the fake's marker",
+          os.path.isfile(os.path.join(save_dir, "fake-saved")))
+    c.restore(save_dir)
+    st = g.state()
+    check("restore runs it, reason restored",
+          st == [libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_RESTORED], st)
+    e = error_of(lambda: g.save(save_dir))
+    check("save into an existing directory: VIR_ERR_OPERATION_FAILED", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_OPERATION_FAILED and save_dir in str(e), e)
+    e = error_of(lambda: g.saveFlags(save_dir + "-p", None, libvirt.VIR_DOMAIN_SAVE_PAUSED))
+    check("saveFlags(PAUSED): VIR_ERR_ARGUMENT_UNSUPPORTED by name", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED
+          and "VIR_DOMAIN_SAVE_PAUSED" in str(e), e)
+    e = error_of(lambda: g.saveFlags(save_dir + "-p", None, 1 << 20))
+    check("saveFlags(unknown flag): VIR_ERR_INVALID_ARG", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG and "0x100000" in str(e), e)
+    e = error_of(lambda: c.restoreFlags(save_dir, "<domain/>", 0))
+    check("restoreFlags with a replacement XML: refused", e is not None
+          and e.get_error_code() == libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED, e)
+    check("refused saves made nothing", not os.path.exists(save_dir + "-p"))
+    g.saveFlags(save_dir + "-r", None, libvirt.VIR_DOMAIN_SAVE_RUNNING)
+    c.restoreFlags(save_dir + "-r", None, libvirt.VIR_DOMAIN_SAVE_RUNNING)
+    check("saveFlags / restoreFlags with RUNNING", g.isActive() == 1)
     c.close()
 finally:
     alive = srv.alive()

@@ -2,12 +2,13 @@
  * the serial, unknown procedures get VIR_ERR_NO_SUPPORT, calls before CONNECT_OPEN are
  * refused, bad arguments give an error and leave the connection usable, keepalive PING
  * gets PONG, protocol breaks ask for the connection to close, lifecycle messages, disk
- * and interface statistics. */
+ * and interface statistics, save and restore. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "tests/libvirt/fake_backend.h"
 #include "tests/unit/check.h"
@@ -372,6 +373,76 @@ static void test_block_stats(void)
 	t_free(&t);
 }
 
+/* SAVE_FLAGS (232) of fake-alpha to @to with @dxml and @flags; the answer's error code. */
+static int32_t save_flags(struct t *t, struct xdr_writer *a, const char *to, const char *dxml,
+			  uint32_t flags)
+{
+	put_alpha_dev(a, to);
+	xdr_put_opt_string(a, dxml, 256);
+	xdr_put_uint(a, flags);
+	CHECK_EQ(call_remote(t, 232, a), 0);
+	return t->err_code;
+}
+
+/* DOMAIN_SAVE / RESTORE and their flag forms on the wire: a path must be absolute (the
+ * client library makes it so; a raw client may not), trailing bytes are malformed,
+ * every flag but RUNNING is refused, and nothing is done before the checks pass. */
+static void test_save_restore(void)
+{
+	struct lv_backend_ops no_save = fake_be_ops;
+	char *dir = g_dir_make_tmp("test-procs.XXXXXX", NULL);
+	char *to = g_build_filename(dir, "saved", NULL);
+	g_autofree char *marker = NULL;
+	struct xdr_writer a;
+	struct t t;
+
+	CHECK(dir != NULL);
+	t_init(&t);
+	open_conn(&t);
+	xdr_writer_init(&a, 1024);
+	CHECK_EQ(save_flags(&t, &a, to, NULL, 0), LV_ERR_INVALID_ARG); /* no save root yet */
+	CHECK(strstr(t.err_msg, "test directory") != NULL);
+	fake_be_set_save_root(t.b.be, dir);
+	CHECK_EQ(save_flags(&t, &a, "relative", NULL, 0), LV_ERR_INVALID_ARG);
+	CHECK(strstr(t.err_msg, "not absolute") != NULL);
+	CHECK_EQ(save_flags(&t, &a, to, NULL, 4), LV_ERR_ARGUMENT_UNSUPPORTED);
+	CHECK(strstr(t.err_msg, "VIR_DOMAIN_SAVE_PAUSED") != NULL);
+	CHECK_EQ(save_flags(&t, &a, to, NULL, 0x10), LV_ERR_INVALID_ARG);
+	CHECK(strstr(t.err_msg, "0x10") != NULL);
+	CHECK_EQ(save_flags(&t, &a, to, "<domain/>", 0), LV_ERR_ARGUMENT_UNSUPPORTED);
+	CHECK(!g_file_test(to, G_FILE_TEST_EXISTS)); /* nothing done so far */
+	put_alpha_dev(&a, to);
+	xdr_put_uint(&a, 0); /* DOMAIN_SAVE takes no flags: trailing bytes */
+	CHECK_EQ(call_remote(&t, 55, &a), 0);
+	CHECK_EQ(t.err_code, RPC_ERR_RPC);
+	no_save.save = NULL; /* a backend without the op: not supported */
+	t.b.ops = &no_save;
+	CHECK_EQ(save_flags(&t, &a, to, NULL, 0), LV_ERR_NO_SUPPORT);
+	t.b.ops = &fake_be_ops;
+	CHECK_EQ(save_flags(&t, &a, to, NULL, 2), 0); /* RUNNING: what we do anyway */
+	CHECK_EQ(t.h.status, RPC_OK);
+	CHECK_EQ(xdr_reader_done(&t.r), 0); /* an empty reply */
+	CHECK(g_file_test(to, G_FILE_TEST_IS_DIR));
+	xdr_writer_reset(&a);
+	xdr_put_string(&a, "saved", 256); /* RESTORE of a relative path */
+	CHECK_EQ(call_remote(&t, 54, &a), 0);
+	CHECK_EQ(t.err_code, LV_ERR_INVALID_ARG);
+	xdr_writer_reset(&a);
+	xdr_put_string(&a, to, 1024);
+	CHECK_EQ(call_remote(&t, 54, &a), 0);
+	CHECK_EQ(t.h.status, RPC_OK);
+	CHECK_EQ(call_remote(&t, 54, &a), 0); /* a second time: it runs already */
+	CHECK_EQ(t.err_code, LV_ERR_OPERATION_INVALID);
+	xdr_writer_free(&a);
+	t_free(&t);
+	marker = g_build_filename(to, "fake-saved", NULL);
+	g_remove(marker);
+	g_rmdir(to);
+	g_rmdir(dir);
+	g_free(to);
+	g_free(dir);
+}
+
 int main(void)
 {
 	test_before_open();
@@ -380,5 +451,6 @@ int main(void)
 	test_events();
 	test_many_domains();
 	test_block_stats();
+	test_save_restore();
 	return check_done("test_procs");
 }

@@ -4,7 +4,9 @@
  * through these ops and encodes the answer. vmm/libvirt/lvfleet.c implements them on
  * the real fleet; unit tests and fuzz targets use a fake. Every op runs on the thread of
  * the GLib main loop that serves the socket and must not block for long (starting a
- * guest builds its VM, but never waits for it to boot; shutdown only asks).
+ * guest builds its VM, but never waits for it to boot; shutdown only asks). Save and
+ * restore are the exception: they hold the loop while the guest's memory is written or
+ * read, as libvirt's save and restore return only when they are done.
  *
  * Errors: an op returns 0 (or a count) on success and -1 on failure, with @e filled:
  * e->code is libvirt's virErrorNumber (LV_ERR_*), e->msg the text virsh prints.
@@ -21,15 +23,16 @@
 
 /* libvirt's virErrorNumber values the backend uses. */
 enum lv_err_code {
-	LV_ERR_INTERNAL = 1,		/* VIR_ERR_INTERNAL_ERROR */
-	LV_ERR_NO_SUPPORT = 3,		/* VIR_ERR_NO_SUPPORT */
-	LV_ERR_OPERATION_FAILED = 9,	/* VIR_ERR_OPERATION_FAILED */
-	LV_ERR_INVALID_ARG = 8,		/* VIR_ERR_INVALID_ARG */
-	LV_ERR_XML = 27,		/* VIR_ERR_XML_ERROR */
-	LV_ERR_NO_DOMAIN = 42,		/* VIR_ERR_NO_DOMAIN */
-	LV_ERR_OPERATION_INVALID = 55,	/* VIR_ERR_OPERATION_INVALID (e.g. already running) */
-	LV_ERR_CONFIG_UNSUPPORTED = 67, /* VIR_ERR_CONFIG_UNSUPPORTED */
-	LV_ERR_NO_METADATA = 80,	/* VIR_ERR_NO_DOMAIN_METADATA */
+	LV_ERR_INTERNAL = 1,		  /* VIR_ERR_INTERNAL_ERROR */
+	LV_ERR_NO_SUPPORT = 3,		  /* VIR_ERR_NO_SUPPORT */
+	LV_ERR_OPERATION_FAILED = 9,	  /* VIR_ERR_OPERATION_FAILED */
+	LV_ERR_INVALID_ARG = 8,		  /* VIR_ERR_INVALID_ARG */
+	LV_ERR_XML = 27,		  /* VIR_ERR_XML_ERROR */
+	LV_ERR_NO_DOMAIN = 42,		  /* VIR_ERR_NO_DOMAIN */
+	LV_ERR_OPERATION_INVALID = 55,	  /* VIR_ERR_OPERATION_INVALID (e.g. already running) */
+	LV_ERR_CONFIG_UNSUPPORTED = 67,	  /* VIR_ERR_CONFIG_UNSUPPORTED */
+	LV_ERR_ARGUMENT_UNSUPPORTED = 74, /* VIR_ERR_ARGUMENT_UNSUPPORTED (a flag we lack) */
+	LV_ERR_NO_METADATA = 80,	  /* VIR_ERR_NO_DOMAIN_METADATA */
 };
 
 struct lv_err {
@@ -157,6 +160,13 @@ struct lv_backend_ops {
 	 * a domain that does not run LV_ERR_OPERATION_INVALID. NULL: not supported. */
 	int (*block_stats)(void *be, const struct lv_key *k, const char *path,
 			   struct lv_blkstat *out, struct lv_err *e);
+	/* DOMAIN_SAVE(_FLAGS): snapshot the running domain into the new directory @path
+	 * (absolute, on the VMM's host), then stop it (shut off, reason saved). NULL: not
+	 * supported. The procedure layer has refused every flag but VIR_DOMAIN_SAVE_RUNNING. */
+	int (*save)(void *be, const struct lv_key *k, const char *path, struct lv_err *e);
+	/* DOMAIN_RESTORE(_FLAGS): start the domain saved in @path (its name and UUID from
+	 * the snapshot); @out: the domain now running. */
+	int (*restore)(void *be, const char *path, struct lv_dom *out, struct lv_err *e);
 };
 
 /* The server side: the backend reports lifecycle changes here (any thread). Implemented

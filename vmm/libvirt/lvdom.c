@@ -96,7 +96,7 @@ void lvdom_fill(struct lvfleet *lf, const struct lvdom *d, struct lv_dom *out)
 		out->reason = LV_SHUTDOWN_USER;
 	} else if (gi.state == GUEST_STARTING || gi.state == GUEST_RUNNING) {
 		out->state = LV_STATE_RUNNING;
-		out->reason = LV_RUNNING_BOOTED;
+		out->reason = d->restored ? LV_RUNNING_RESTORED : LV_RUNNING_BOOTED;
 	} else {
 		out->state = LV_STATE_SHUTOFF;
 		out->reason = gi.state == GUEST_DEAD ? LV_SHUTOFF_CRASHED : LV_SHUTOFF_SHUTDOWN;
@@ -113,7 +113,7 @@ void lvdom_emit(struct lvfleet *lf, const struct lvdom *d, int event, int detail
 	lv_server_lifecycle(lf->server, &info, event, detail);
 }
 
-static bool kvm_ready(struct lvfleet *lf, const char *name, struct lv_err *e)
+bool lvdom_kvm_ready(struct lvfleet *lf, const char *name, struct lv_err *e)
 {
 	if (!lf->kvm_ready) {
 		log_clear_error();
@@ -146,24 +146,30 @@ int lvdom_start(struct lvfleet *lf, struct lvdom *d, struct lv_err *e)
 		lvdom_fail(e, LV_ERR_CONFIG_UNSUPPORTED, "%s", err);
 		return -1;
 	}
-	if (!kvm_ready(lf, d->name, e))
+	if (!lvdom_kvm_ready(lf, d->name, e))
 		return -1;
 	slot = fleet_add_guest(lf->fleet, &o, err, sizeof(err));
 	if (slot < 0) {
 		lvdom_fail(e, LV_ERR_OPERATION_FAILED, "cannot start %s: %s", d->name, err);
 		return -1;
 	}
-	d->slot = slot;
-	d->id = lf->next_id++;
-	d->owned = true;
-	d->stop_reason = -1;
+	d->restored = false;
+	lvdom_running(lf, d, slot, 0);
 	/* <currentMemory> below <memory>: the balloon takes the difference back. */
 	if (d->def.cur_kib && d->def.cur_kib < d->def.mem_kib &&
 	    fleet_balloon(lf->fleet, (size_t) slot, (d->def.mem_kib - d->def.cur_kib) * 1024))
 		pr_warn("%s: cannot set the balloon to its <currentMemory>", d->name);
-	pr_info("domain %s started (id %d)", d->name, d->id);
-	lvdom_emit(lf, d, LV_EVENT_STARTED, 0);
 	return 0;
+}
+
+void lvdom_running(struct lvfleet *lf, struct lvdom *d, int slot, int detail)
+{
+	d->slot = slot;
+	d->id = lf->next_id++;
+	d->owned = true;
+	d->stop_reason = -1;
+	pr_info("domain %s %s (id %d)", d->name, d->restored ? "restored" : "started", d->id);
+	lvdom_emit(lf, d, LV_EVENT_STARTED, detail);
 }
 
 /* @d's guest ended: free its slot, note why, tell the clients; a transient domain goes.
@@ -176,6 +182,7 @@ static bool reap(struct lvfleet *lf, struct lvdom *d, enum guest_state s)
 	int detail = reason == LV_SHUTOFF_DESTROYED ? LV_STOPPED_DESTROYED
 		     : reason == LV_SHUTOFF_CRASHED ? LV_STOPPED_CRASHED
 		     : reason == LV_SHUTOFF_FAILED  ? LV_STOPPED_FAILED
+		     : reason == LV_SHUTOFF_SAVED   ? LV_STOPPED_SAVED
 						    : LV_STOPPED_SHUTDOWN;
 
 	if (d->owned && fleet_remove_guest(lf->fleet, (size_t) d->slot))
@@ -184,7 +191,9 @@ static bool reap(struct lvfleet *lf, struct lvdom *d, enum guest_state s)
 	d->stop_reason = -1;
 	lvdom_emit(lf, d, LV_EVENT_STOPPED, detail);
 	pr_info("domain %s shut off (%s)", d->name,
-		reason == LV_SHUTOFF_CRASHED ? "crashed" : "stopped");
+		reason == LV_SHUTOFF_CRASHED ? "crashed"
+		: reason == LV_SHUTOFF_SAVED ? "saved"
+					     : "stopped");
 	d->slot = -1;
 	d->id = -1;
 	if (d->persistent)
@@ -204,6 +213,31 @@ void lvfleet_guest_ended(struct lvfleet *lf)
 			continue;
 		i++;
 	}
+}
+
+/* How long destroy and save wait for the vCPUs to leave (libvirt's destroy and save are
+ * synchronous: the domain is off when the call returns). */
+#define LVDOM_END_WAIT_MS 10000
+
+int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
+{
+	uint64_t until = clock_now_us() + LVDOM_END_WAIT_MS * 1000ull;
+	struct fleet_guest_info gi;
+	char name[LV_NAME_MAX];
+
+	if (lvdom_stop(lf, d, reason, e))
+		return -1;
+	snprintf(name, sizeof(name), "%s", d->name);
+	while (lvdom_guest_info(lf, d, &gi) && gi.state == GUEST_STOPPING && clock_now_us() < until)
+		g_usleep(1000);
+	lvfleet_guest_ended(lf); /* may free @d */
+	d = lvdom_find(lf, &(struct lv_key){.name = name});
+	if (d && d->slot >= 0) {
+		lvdom_fail(e, LV_ERR_OPERATION_FAILED, "%s did not stop within %d s", name,
+			   LVDOM_END_WAIT_MS / 1000);
+		return -1;
+	}
+	return 0;
 }
 
 int lvdom_stop(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)

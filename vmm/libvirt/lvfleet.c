@@ -13,17 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/clock.h"
 #include "lib/errbuf.h"
 #include "lib/log.h"
 #include "vmm/kvm.h"
 #include "vmm/libvirt/lvfleet_internal.h"
 #include "vmm/libvirt/lvserver.h"
 #include "vmm/libvirt/statedir.h"
-
-/* How long DOMAIN_DESTROY waits for the vCPUs to leave (libvirt's destroy is
- * synchronous: the domain is off when the call returns). */
-#define DESTROY_WAIT_MS 10000
 
 static int op_list(void *be, struct lv_dom *out, size_t max)
 {
@@ -69,23 +64,8 @@ static int op_destroy(void *be, const struct lv_key *k, struct lv_err *e)
 {
 	struct lvfleet *lf = be;
 	struct lvdom *d = lvdom_find_or_fail(lf, k, e);
-	uint64_t until = clock_now_us() + DESTROY_WAIT_MS * 1000ull;
-	struct fleet_guest_info gi;
-	char name[LV_NAME_MAX];
 
-	if (!d || lvdom_stop(lf, d, LV_SHUTOFF_DESTROYED, e))
-		return -1;
-	snprintf(name, sizeof(name), "%s", d->name);
-	while (lvdom_guest_info(lf, d, &gi) && gi.state == GUEST_STOPPING && clock_now_us() < until)
-		g_usleep(1000);
-	lvfleet_guest_ended(lf); /* may free @d */
-	d = lvdom_find(lf, &(struct lv_key){.name = name});
-	if (d && d->slot >= 0) {
-		lvdom_fail(e, LV_ERR_OPERATION_FAILED, "%s did not stop within %d s", name,
-			   DESTROY_WAIT_MS / 1000);
-		return -1;
-	}
-	return 0;
+	return d ? lvdom_end(lf, d, LV_SHUTOFF_DESTROYED, e) : -1;
 }
 
 /* The running domain of key @k, or NULL with libvirt's error in @e. */
@@ -159,6 +139,8 @@ static const struct lv_backend_ops lvfleet_ops = {
     .node_memory_get = op_node_memory_get,
     .node_memory_set = op_node_memory_set,
     .block_stats = op_block_stats,
+    .save = lvsave_save,
+    .restore = lvsave_restore,
 };
 
 /* ---- Creation ---- */

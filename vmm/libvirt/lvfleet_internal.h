@@ -13,11 +13,13 @@
 /* libvirt's reasons (virDomainRunningReason, virDomainShutoffReason, ...). */
 enum {
 	LV_RUNNING_BOOTED = 1,
+	LV_RUNNING_RESTORED = 3,
 	LV_SHUTDOWN_USER = 1,
 	LV_SHUTOFF_UNKNOWN = 0,
 	LV_SHUTOFF_SHUTDOWN = 1,
 	LV_SHUTOFF_DESTROYED = 2,
 	LV_SHUTOFF_CRASHED = 3,
+	LV_SHUTOFF_SAVED = 5,
 	LV_SHUTOFF_FAILED = 6,
 };
 
@@ -26,6 +28,7 @@ enum {
 	LV_STOPPED_SHUTDOWN = 0,
 	LV_STOPPED_DESTROYED = 1,
 	LV_STOPPED_CRASHED = 2,
+	LV_STOPPED_SAVED = 4,
 	LV_STOPPED_FAILED = 5,
 };
 
@@ -37,6 +40,7 @@ struct lvdom {
 	bool persistent;   /* defined in the state directory */
 	bool autostart;
 	bool owned;	 /* started by us: its slot is freed when it ends */
+	bool restored;	 /* it runs from a snapshot (DOMAIN_RESTORE), not from a boot */
 	int slot;	 /* fleet slot while it runs, -1 otherwise */
 	int id;		 /* libvirt's domain id while it runs */
 	int stop_reason; /* LV_SHUTOFF_* the pending stop will end with, or -1 */
@@ -70,6 +74,13 @@ void lvdom_emit(struct lvfleet *lf, const struct lvdom *d, int event, int detail
 int lvdom_start(struct lvfleet *lf, struct lvdom *d, struct lv_err *e);
 /* Ask @d's guest to stop; it ends with LV_SHUTOFF_@reason. 0, or -1 (not running). */
 int lvdom_stop(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e);
+/* Stop @d's guest and wait until it is off (libvirt's destroy and save are synchronous);
+ * @d may be freed meanwhile (a transient domain goes). 0, or -1 with @e. */
+int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e);
+/* Whether /dev/kvm is open (opened on first use); false with the reason in @e. */
+bool lvdom_kvm_ready(struct lvfleet *lf, const char *name, struct lv_err *e);
+/* Give running guest @slot to @d (started or restored now) and tell the clients. */
+void lvdom_running(struct lvfleet *lf, struct lvdom *d, int slot, int detail);
 /* @def's name and UUID against the domains there are; *@same: the domain of that name. */
 int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lvdom **same,
 			 struct lv_err *e);
@@ -87,6 +98,10 @@ int lvdefs_create_xml(void *be, const char *xml, unsigned flags, struct lv_dom *
 int lvdefs_set_autostart(void *be, const struct lv_key *k, bool on, struct lv_err *e);
 char *lvdefs_get_metadata(void *be, const struct lv_key *k, int type, const char *uri,
 			  struct lv_err *e);
+
+/* lvsave.c: DOMAIN_SAVE and DOMAIN_RESTORE on snapshot directories. */
+int lvsave_save(void *be, const struct lv_key *k, const char *path, struct lv_err *e);
+int lvsave_restore(void *be, const char *path, struct lv_dom *out, struct lv_err *e);
 
 /* lvstats.c: the figures of a domain. */
 int lvstats_memory(struct lvfleet *lf, struct lvdom *d, struct lv_memstat *out, size_t max);

@@ -1,10 +1,11 @@
 /* procs.c - the remote program's dispatcher and its connection-level procedures.
  *
  * A call is answered in the order it came, with its serial. Procedures are found in
- * three tables (this file's connection and node calls, procs_dom.c, procs_list.c);
- * a procedure in none of them is answered with VIR_ERR_NO_SUPPORT, which libvirt's
- * client turns into "this function is not supported by the connection driver". Every
- * call but the few the client makes before CONNECT_OPEN needs an open connection.
+ * four tables (this file's connection and node calls, procs_dom.c, procs_list.c,
+ * procs_save.c); a procedure in none of them is answered with VIR_ERR_NO_SUPPORT, which
+ * libvirt's client turns into "this function is not supported by the connection
+ * driver". Every call but the few the client makes before CONNECT_OPEN needs an open
+ * connection.
  */
 #define pr_fmt(fmt) "libvirt: " fmt
 
@@ -20,6 +21,7 @@
 #include "lib/log.h"
 #include "vmm/libvirt/procs_dom.h"
 #include "vmm/libvirt/procs_list.h"
+#include "vmm/libvirt/procs_save.h"
 #include "vmm/libvirt/rpc.h"
 
 #define PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE 318
@@ -372,6 +374,8 @@ static const struct procs_entry *procs_find(int proc)
 		e = procs_find_in(procs_dom_table, procs_dom_count, proc);
 	if (!e)
 		e = procs_find_in(procs_list_table, procs_list_count, proc);
+	if (!e)
+		e = procs_find_in(procs_save_table, procs_save_count, proc);
 	return e;
 }
 
