@@ -337,6 +337,10 @@ static struct guest *build(const struct options *o, unsigned index, bool tee_std
 	g->index = index;
 	g->kind = o->kind;
 	g->def = *o;
+	/* It describes this one guest, and points at nothing the caller may free. */
+	g->def.count = 1;
+	g->def.name = g->name;
+	g->def.name_exact = true;
 	g->generation = (uint64_t) g_random_int() << 32 | g_random_int();
 	g->console_fd = -1;
 	g->state = GUEST_STARTING;
