@@ -50,7 +50,10 @@ ctl stats --json | python3 -c '
 import json, sys
 sys.exit(1 if any(g["name"] == "wl0" for g in json.load(sys.stdin)["guests"]) else 0)' ||
 	fail "the fleet still runs wl0 after save"
-must_fail "save of a domain that is off" "not running" save wl0 "$T/save-off"
+# virsh 9.0 saves on a thread of its own and prints the server's reason for a refused
+# save only some of the time (tests/libvirt/virsh-fake.sh): for virsh save, the refusal
+# itself is checked; python3-libvirt below checks the reasons.
+must_fail "save of a domain that is off" "Failed to save domain" save wl0 "$T/save-off"
 
 # virsh restore: running again, from the snapshot, shared from birth, verifies.
 t0=$(date +%s%N)
@@ -66,8 +69,8 @@ wait_for 60 "RESTORED on wl0's console" grep -q '^RESTORED' "$T/console/wl0.log"
 grep '^RESTORED' "$T/console/wl0.log"
 verify_one wl0
 must_fail "restore while the domain runs" "already running" restore "$T/save1"
-must_fail "save into an existing directory" "already exists" save wl0 "$T/save1"
-must_fail "save --paused" "VIR_DOMAIN_SAVE_PAUSED" save --paused wl0 "$T/save-p"
+must_fail "save into an existing directory" "Failed to save domain" save wl0 "$T/save1"
+must_fail "save --paused" "Failed to save domain" save --paused wl0 "$T/save-p"
 must_fail "restore --paused" "VIR_DOMAIN_SAVE_PAUSED" restore --paused "$T/save1"
 [ ! -e "$T/save-p" ] || fail "a refused save left $T/save-p"
 
@@ -111,6 +114,17 @@ try:
 except libvirt.libvirtError as e:
     assert e.get_error_code() == libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED, e.get_error_code()
     print("ok: python saveFlags(BYPASS_CACHE) refused:", e)
+for what, call, want in (
+        ("saveFlags(PAUSED)", lambda: dom.saveFlags(path + "-p", None,
+                                                    libvirt.VIR_DOMAIN_SAVE_PAUSED),
+         "VIR_DOMAIN_SAVE_PAUSED"),
+        ("save into an existing directory", lambda: dom.save(path), "exists")):
+    try:
+        call()
+        raise SystemExit(what + " succeeded")
+    except libvirt.libvirtError as e:
+        assert want in str(e), (what, str(e))
+        print("ok: python", what, "refused:", e)
 print("python3-libvirt: createXML, save (transient goes), restore (running, restored,"
       " transient, same UUID)")
 PY
