@@ -253,18 +253,16 @@ int lvdom_stop(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e
 	return 0;
 }
 
-/* Check @def against the domains there are: same name and UUID, or neither taken. */
-int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lvdom **same,
-			 struct lv_err *e)
+int lvdom_check_name_uuid(struct lvfleet *lf, const char *name, const uint8_t *uuid,
+			  struct lvdom **same, struct lv_err *e)
 {
-	struct lvdom *by_name = lvdom_find(lf, &(struct lv_key){.name = def->name});
-	struct lvdom *by_uuid = lvdom_find(lf, &(struct lv_key){.uuid = def->uuid});
+	struct lvdom *by_name = lvdom_find(lf, &(struct lv_key){.name = name});
+	struct lvdom *by_uuid = lvdom_find(lf, &(struct lv_key){.uuid = uuid});
 
 	*same = by_name;
-	if (by_name && memcmp(by_name->uuid, def->uuid, LV_UUID_LEN)) {
+	if (by_name && memcmp(by_name->uuid, uuid, LV_UUID_LEN)) {
 		lvdom_fail(e, LV_ERR_OPERATION_FAILED,
-			   "operation failed: domain '%s' already exists with another uuid",
-			   def->name);
+			   "operation failed: domain '%s' already exists with another uuid", name);
 		return -1;
 	}
 	if (by_uuid && by_uuid != by_name) {
@@ -274,6 +272,13 @@ int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lv
 		return -1;
 	}
 	return 0;
+}
+
+/* Check @def against the domains there are (lvdom_check_name_uuid). */
+int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lvdom **same,
+			 struct lv_err *e)
+{
+	return lvdom_check_name_uuid(lf, def->name, def->uuid, same, e);
 }
 
 struct lvdom *lvdom_new(struct lvfleet *lf, struct domdef *def)

@@ -81,7 +81,11 @@ int lvdom_end(struct lvfleet *lf, struct lvdom *d, int reason, struct lv_err *e)
 bool lvdom_kvm_ready(struct lvfleet *lf, const char *name, struct lv_err *e);
 /* Give running guest @slot to @d (started or restored now) and tell the clients. */
 void lvdom_running(struct lvfleet *lf, struct lvdom *d, int slot, int detail);
-/* @def's name and UUID against the domains there are; *@same: the domain of that name. */
+/* @name and @uuid against the domains there are: both free, or both of one domain
+ * (*@same: the domain of that name, or NULL). 0, or -1 with @e. */
+int lvdom_check_name_uuid(struct lvfleet *lf, const char *name, const uint8_t *uuid,
+			  struct lvdom **same, struct lv_err *e);
+/* The same for @def's name and UUID. */
 int lvdom_check_identity(struct lvfleet *lf, const struct domdef *def, struct lvdom **same,
 			 struct lv_err *e);
 /* A new record holding @def (taken over), not persistent, not running. */

@@ -59,19 +59,7 @@ static int restore_target(struct lvfleet *lf, const struct snapdef_origin *org, 
 			   on->name);
 		return -1;
 	}
-	if (by_name && memcmp(by_name->uuid, org->uuid, LV_UUID_LEN)) {
-		lvdom_fail(e, LV_ERR_OPERATION_FAILED,
-			   "operation failed: domain '%s' already exists with another uuid",
-			   org->name);
-		return -1;
-	}
-	if (by_uuid && by_uuid != by_name) {
-		lvdom_fail(e, LV_ERR_OPERATION_FAILED,
-			   "operation failed: domain '%s' already exists with the same uuid",
-			   by_uuid->name);
-		return -1;
-	}
-	return 0;
+	return lvdom_check_name_uuid(lf, org->name, org->uuid, d, e);
 }
 
 /* A transient domain for a guest restored without a definition (like a `ksmvmm run`
