@@ -506,7 +506,19 @@ static int add_in_slot(struct fleet *f, const struct options *o, size_t i)
 	return ret; /* started or not, it is in its slot: fleet_remove_guest frees it */
 }
 
+static int add_built(struct fleet *f, const struct options *o, size_t i, void *opaque)
+{
+	(void) opaque;
+	return add_in_slot(f, o, i);
+}
+
 int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t len)
+{
+	return fleet_add_with(f, o, add_built, NULL, err, len);
+}
+
+int fleet_add_with(struct fleet *f, const struct options *o, fleet_build_fn *build, void *opaque,
+		   char *err, size_t len)
 {
 	unsigned long long ram;
 	int i, ret;
@@ -523,14 +535,18 @@ int fleet_add_guest(struct fleet *f, const struct options *o, char *err, size_t 
 		fleet_release_slot(f, (size_t) i);
 		return errbuf_set(err, len, -ENOMEM, "%s", log_last_error());
 	}
-	ret = add_in_slot(f, o, (size_t) i);
+	ret = build(f, o, (size_t) i, opaque);
 	if (ret && !f->slots[i]->g) { /* never filled: nothing runs */
 		fleet_release_slot(f, (size_t) i);
-		return errbuf_set(err, len, ret, "%s", log_last_error());
+		return errbuf_set(err, len, ret, "%s",
+				  log_last_error()[0] ? log_last_error()
+						      : "the guest could not be built");
 	}
 	if (ret) {
 		fleet_remove_guest(f, (size_t) i);
-		return errbuf_set(err, len, ret, "%s", log_last_error());
+		return errbuf_set(err, len, ret, "%s",
+				  log_last_error()[0] ? log_last_error()
+						      : "the guest could not start");
 	}
 	return i;
 }

@@ -178,37 +178,15 @@ static int restore_in_slot(struct fleet *f, struct snapshot_src *s, const struct
 	return ret; /* started or not, it is in its slot: fleet_remove_guest frees it */
 }
 
-/* Reserve a slot for @o and restore into it: the slot, or -errno with @err. */
-static int restore_reserved(struct fleet *f, struct snapshot_src *s, const struct options *o,
-			    char *err, size_t len)
+static int restore_built(struct fleet *f, const struct options *o, size_t i, void *opaque)
 {
-	unsigned long long ram;
-	int i, ret;
-
-	if (!f->dynamic || o->count != 1 || !o->name_exact)
-		return errbuf_set(err, len, -EINVAL, "this fleet does not take guests at run time");
-	i = fleet_reserve_slot(f, o->name, &ram);
-	if (i == -EEXIST)
-		return errbuf_set(err, len, i, "a guest called %s is already running", o->name);
-	if (i < 0)
-		return errbuf_set(err, len, i, "the fleet is full (%d guests)", OPT_MAX_GUESTS);
-	log_clear_error();
-	ret = restore_in_slot(f, s, o, (size_t) i);
-	if (!ret)
-		return i;
-	errbuf_set(err, len, ret, "%s",
-		   log_last_error()[0] ? log_last_error() : "the guest could not be built");
-	if (f->slots[i]->g) /* filled, but did not start */
-		fleet_remove_guest(f, (size_t) i);
-	else
-		fleet_release_slot(f, (size_t) i);
-	return ret;
+	return restore_in_slot(f, opaque, o, i);
 }
 
 int fleet_restore_guest(struct fleet *f, struct snapshot_src *s, const struct options *o, char *err,
 			size_t len)
 {
-	int ret = restore_reserved(f, s, o, err, len);
+	int ret = fleet_add_with(f, o, restore_built, s, err, len);
 
 	/* The guest holds its pool pages now; the image's own references go. */
 	snapshot_close(s, f->ksm);

@@ -53,6 +53,15 @@ void fleet_free_guest(struct fleet *f, struct guest *g);
 int fleet_reserve_slot(struct fleet *f, const char *name, unsigned long long *ram);
 void fleet_release_slot(struct fleet *f, size_t i);
 
+/* Build, register, fill and start a guest of @o in reserved slot @i. Returns 0 or
+ * -errno (logged); once filled, the slot holds the guest whether it started or not. */
+typedef int fleet_build_fn(struct fleet *f, const struct options *o, size_t i, void *opaque);
+
+/* fleet_add_guest with @build making the guest: reserve a slot for @o's name, check the
+ * host's memory, build; the slot index, or -errno with a reason in @err. */
+int fleet_add_with(struct fleet *f, const struct options *o, fleet_build_fn *build, void *opaque,
+		   char *err, size_t len);
+
 /* The entry in slot @i with a reference taken, or NULL if no guest is there. */
 struct fleet_entry *fleet_get(struct fleet *f, size_t i);
 
