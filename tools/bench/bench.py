@@ -13,7 +13,8 @@ sleep_millisecs are saved first and restored on every exit path, signals include
 every ksmvmm started is stopped.
 
     tools/bench/bench.py --quick          # scenario 1 -> build/bench/quick.{json,md}
-    tools/bench/bench.py --publish        # scenarios 1-5 -> docs/ (make bench)
+    tools/bench/bench.py --publish        # scenarios 1-6 -> docs/ (make bench)
+    tools/bench/bench.py --scenarios 6    # clones and restores only -> build/bench/
     tools/bench/bench.py --scenarios 5    # real Linux memory only -> build/bench/
     tools/bench/bench.py --render docs/bench/results.json --doc docs/performance.md
                                           # only render a report from a results file
@@ -29,7 +30,9 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the modules below
-import figures  # noqa: E402 (after the line above on purpose)
+import clonereport  # noqa: E402 (after the line above on purpose)
+import clones
+import figures
 import fleet as fleetmod
 import hostksm
 import linuxmem
@@ -55,7 +58,7 @@ SCENARIOS = (
      "timeouts": {"vmm": 90, "host-tuned": 120, "host-default": 240}},
 )
 QUICK_SCENARIOS = (1,)
-ALL_SCENARIOS = (1, 2, 3, 4, 5)
+ALL_SCENARIOS = (1, 2, 3, 4, 5, 6)
 ATTEMPTS = 2
 QUICK_HOST_DEFAULT_TIMEOUT_S = 110
 
@@ -231,6 +234,9 @@ def recompute(res):
     """Figures and ratios again from the raw runs (--render: the doc always follows the
     raw numbers and the current definitions)."""
     for out in res["scenarios"]:
+        if "clones" in out:
+            clonereport.add_figures(out)
+            continue
         if "baseline_pss_mib" not in out:
             continue
         out.update(figures={}, ratios={}, targets={})
@@ -327,7 +333,8 @@ def run_all(args, res):
         res["host_ksm_recovered"] = stale
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
            "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
-           "watch": not args.no_watch,
+           "watch": not args.no_watch, "clone_counts": args.clone_counts,
+           "clone_big": not args.no_clone_big,
            "linux": {"count": args.linux_guests, "mem_mib": args.linux_mem,
                      "redump": args.redump}}
     res["host_ksm_before"] = hostksm.snapshot()
@@ -339,6 +346,10 @@ def run_all(args, res):
                 outputs.checkpoint(args.plan, res)
         if 5 in args.scenarios:
             res["scenarios"].append(scenario5_linux_qemu(ctx))
+            outputs.checkpoint(args.plan, res)
+        if 6 in args.scenarios:
+            res["scenarios"].append(clones.scenario(ctx))
+            print("\n".join(clonereport.target_lines(res["scenarios"][-1])), flush=True)
             outputs.checkpoint(args.plan, res)
     finally:
         with shield.shielded():
@@ -363,7 +374,7 @@ def parse_args(argv):
                    help="the full run of make bench: every scenario and mode; once it "
                    "finished without an error it replaces docs/bench/results.json and "
                    "docs/performance.md (until then build/bench/full.json and full.md)")
-    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5)")
+    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5,6)")
     p.add_argument("--modes", help="subset of vmm,host-tuned,host-default and the same with "
                    "-cold, and (scenario 5) qemu-live, host KSM on the live QEMU guests "
                    "(default: all; --quick: all but host-default-cold)")
@@ -374,6 +385,11 @@ def parse_args(argv):
     p.add_argument("--redump", action="store_true",
                    help="scenario 5: dump the guests' RAM again even if build/bench/"
                    "linux-ram holds fresh images")
+    p.add_argument("--clone-counts", default=",".join(map(str, clones.COUNTS)),
+                   help="scenario 6: clone counts (%(default)s)")
+    p.add_argument("--no-clone-big", action="store_true",
+                   help="scenario 6: skip 32 clones of a 1 GiB guest (else run when the "
+                   "machine's RAM allows)")
     p.add_argument("--out", help="results JSON, under build/ or outside the repository "
                    "(default build/bench/quick.json with --quick, else results.json)")
     p.add_argument("--doc", help="markdown report, same rule (default build/bench/quick.md "
@@ -398,6 +414,9 @@ def parse_args(argv):
                 "--render")
     ids = QUICK_SCENARIOS if a.quick else ALL_SCENARIOS
     a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
+    a.clone_counts = [int(x) for x in a.clone_counts.split(",")]
+    if not all(1 <= n <= 64 for n in a.clone_counts):
+        p.error("--clone-counts wants numbers 1..64")
     a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
     if not 1 <= a.linux_guests <= 64 or not 64 <= a.linux_mem <= 2048:
         p.error("--linux-guests wants 1..64 and --linux-mem 64..2048 (MiB: RAM below "
