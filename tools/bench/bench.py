@@ -348,6 +348,8 @@ def run_all(args, res):
             res["scenarios"].append(scenario5_linux_qemu(ctx))
             outputs.checkpoint(args.plan, res)
         if 6 in args.scenarios:
+            ctx["checkpoint"] = lambda scn: outputs.checkpoint(
+                args.plan, {**res, "scenarios": res["scenarios"] + [scn]})
             res["scenarios"].append(clones.scenario(ctx))
             print("\n".join(clonereport.target_lines(res["scenarios"][-1])), flush=True)
             outputs.checkpoint(args.plan, res)

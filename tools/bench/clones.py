@@ -240,16 +240,20 @@ def big(ctx):
     return rec
 
 
-def _step(out, key, label, fn, *args):
-    """Run one step; a FleetError is kept in out["errors"][label], not raised."""
+def _step(ctx, out, label, fn, *args):
+    """Run one step; a FleetError is kept in out["errors"][label], not raised. The
+    partial scenario is checkpointed after each step (a long run that is killed keeps
+    the steps it finished)."""
     print(f"== scenario 6: {label}", flush=True)
     try:
         rec = fn(*args)
-    except (fleetmod.FleetError, OSError, ValueError) as e:
+        print(f"   {summary(rec)}", flush=True)
+    except (fleetmod.FleetError, OSError, ValueError, subprocess.TimeoutExpired) as e:
         out["errors"][label] = str(e)
         print(f"   FAILED: {e}", flush=True)
-        return None
-    print(f"   {summary(rec)}", flush=True)
+        rec = None
+    if ctx.get("checkpoint"):
+        ctx["checkpoint"](out)
     return rec
 
 
@@ -278,21 +282,21 @@ def scenario(ctx):
     c = out["clones"]
     snapdir = os.path.join(ctx["rundir"], "s6-snapshot.dir")
     shutil.rmtree(snapdir, ignore_errors=True)
-    c["snapshot"] = _step(out, "snapshot", "snapshot", snapshot, ctx, snapdir)
+    c["snapshot"] = _step(ctx, out, "snapshot", snapshot, ctx, snapdir)
     for n in c["counts"]:
-        rec = _step(out, "live", f"live clone {n}", live, ctx, n)
+        rec = _step(ctx, out, f"live clone {n}", live, ctx, n)
         c["live"].append(rec or {"n": n})
         if c["snapshot"]:
-            rec = _step(out, "restore", f"restore {n}", restore, ctx, snapdir, n)
+            rec = _step(ctx, out, f"restore {n}", restore, ctx, snapdir, n)
             c["restore"].append(rec or {"n": n})
         trio = {"n": n}
         for k, fn, args in (("clone", mutation_clones, (ctx, n)),
                             ("vmm", mutation_independent, (ctx, n, "vmm")),
                             ("host", mutation_independent, (ctx, n, "host"))):
-            trio[k] = _step(out, k, f"mutation {n}: {k}", fn, *args)
+            trio[k] = _step(ctx, out, f"mutation {n}: {k}", fn, *args)
         c["mutation"].append(trio)
     if ctx["clone_big"]:
-        c["big"] = _step(out, "big", "32 clones of 1 GiB", big, ctx) or {"error": out[
+        c["big"] = _step(ctx, out, "32 clones of 1 GiB", big, ctx) or {"error": out[
             "errors"].get("32 clones of 1 GiB")}
     shutil.rmtree(snapdir, ignore_errors=True)
     clonereport.add_figures(out)
