@@ -130,6 +130,17 @@ class Figures(unittest.TestCase):
         self.assertIn("**live clone 1 failed**: `ksmvmm exited with status 1`", text)
 
 
+class SocketDir(unittest.TestCase):
+    def test_refused_with_a_clear_message(self):
+        with tempfile.TemporaryDirectory() as d:
+            bench.check_socket_dir(d)  # a local directory holds a socket
+            self.assertEqual(os.listdir(d), [], "the probe socket was not removed")
+            deep = os.path.join(d, "x" * 120)  # too long for AF_UNIX
+            with self.assertRaises(SystemExit) as e:
+                bench.check_socket_dir(deep)
+            self.assertIn("give --rundir on a local file system", str(e.exception.code))
+
+
 class Render(unittest.TestCase):
     def test_section(self):
         scn = raw_scenario()

@@ -10,7 +10,9 @@ once it finished without an error; every other run writes under build/bench/ onl
 
 Needs root (it tunes /sys/kernel/mm/ksm). Host KSM's run, pages_to_scan and
 sleep_millisecs are saved first and restored on every exit path, signals included;
-every ksmvmm started is stopped.
+every ksmvmm started is stopped. Each fleet's control socket lives under --rundir, which
+must be a local file system (nested, under tools/kvm-in-qemu.sh, the repository is a 9p
+mount that holds no socket: give --rundir /tmp/bench-runs).
 
     tools/bench/bench.py --quick          # scenario 1 -> build/bench/quick.{json,md}
     tools/bench/bench.py --publish        # scenarios 1-6 -> docs/ (make bench)
@@ -26,6 +28,7 @@ import os
 import platform
 import resource
 import shlex
+import socket
 import subprocess
 import sys
 
@@ -426,12 +429,30 @@ def parse_args(argv):
     return a
 
 
-def preflight():
+def preflight(rundir):
     if os.geteuid() != 0:
         sys.exit("bench: needs root to tune /sys/kernel/mm/ksm")
     for path in (fleetmod.KSMVMM, fleetmod.KSMCTL):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is missing: run make first")
+    check_socket_dir(rundir)
+
+
+def check_socket_dir(rundir):
+    """Each fleet's control socket lives under @rundir: refuse a file system that cannot
+    hold one (the repository's 9p mount inside tools/kvm-in-qemu.sh) before any run."""
+    os.makedirs(rundir, exist_ok=True)
+    path = os.path.join(rundir, f"probe.{os.getpid()}.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+    except OSError as e:
+        sys.exit(f"bench: cannot create a control socket under {rundir} ({e}): "
+                 "give --rundir on a local file system, e.g. --rundir /tmp/bench-runs")
+    finally:
+        s.close()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def scenarios_from(path, skip_ids, option):
@@ -506,7 +527,7 @@ def main(argv, root=ROOT):
         args.plan = outputs.plan(root, run_kind(args), args.out, args.doc)
     except outputs.OutputError as e:
         sys.exit(f"bench: {e}")
-    preflight()
+    preflight(args.rundir)
     script = os.path.relpath(sys.argv[0], ROOT)
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),
