@@ -38,8 +38,12 @@ def raw_scenario(counts=(1, 8)):
                           "clone_wall_s": 0.03 if n == 1 else 0.2,
                           "pss_after_kib": 230 * MIB + n * per, "running": n + 1,
                           "t_all_restored_s": 0.25, "verify": verify_rec(n + 1),
+                          "vmm_log": ["snapshot: g0: forked, 58000 pages shared, "
+                                      "paused 0.120 s"],
                           "pss_after_verify_kib": 240 * MIB})
         c["restore"].append({"n": n, "t_all_restored_s": 0.04, "running": n,
+                             "vmm_log": ["ready", "snapshot: /s: 58000 pages in the pool "
+                                         "in 0.031 s"],
                              "pss_birth_kib": 230 * MIB + n * 2 * MIB,
                              "verify": verify_rec(n, bad=1 if n == 8 else 0),
                              "pss_after_verify_kib": 250 * MIB})
@@ -96,12 +100,15 @@ class Figures(unittest.TestCase):
         self.assertAlmostEqual(eight["added_per_clone_mib"], 1.0)
         self.assertAlmostEqual(eight["start_ms"], 200.0)
         self.assertTrue(eight["running_ok"] and eight["verify_ok"])
+        self.assertAlmostEqual(eight["parent_paused_ms"], 120.0)
 
     def test_restore(self):
         one, eight = self.figs["restore"]
         self.assertAlmostEqual(eight["pss_per_guest_mib"], (230 + 16) / 8)
         self.assertAlmostEqual(eight["added_per_clone_mib"], 2.0)
         self.assertTrue(one["verify_ok"])
+        self.assertAlmostEqual(one["pool_fill_ms"], 31.0)
+        self.assertIsNone(clonereport.log_ms(["nothing here"], clonereport.POOL_RE))
         self.assertFalse(eight["verify_ok"], "bad=1 must show")
 
     def test_mutation(self):
@@ -147,7 +154,7 @@ class Render(unittest.TestCase):
         text = "\n".join(clonereport.md_section(scn, {"kvm": "VT-x (kvm_intel)",
                                                       "nproc": 2, "mem_total_mib": 8000}))
         self.assertIn("## Scenario 6:", text)
-        self.assertIn("| 8 | 200.0 | 250.0 | 1.00 | 0.39 | 9 | yes |", text)
+        self.assertIn("| 8 | 200.0 | 250.0 | 120.0 | 1.00 | 0.39 | 9 | yes |", text)
         self.assertIn("| 9 | 300.0 | 400.0 | - | 100.0 | - | yes / yes / NO |", text)
         self.assertIn("live 8: start, ms: 200.00 (target <= 50 ms) -> NOT met", text)
         self.assertIn("kvm VT-x (kvm_intel), 2 CPUs, 8000 MiB", text)
@@ -165,7 +172,7 @@ class Render(unittest.TestCase):
             with open(doc) as f:
                 text = f.read()
         self.assertIn("### Live clone (`ksmctl clone g0 --count N`)", text)
-        self.assertIn("| 1 | 30.0 | 250.0 | 10.00 | 3.91 | 2 | yes |", text)
+        self.assertIn("| 1 | 30.0 | 250.0 | 120.0 | 10.00 | 3.91 | 2 | yes |", text)
         self.assertNotIn("Scenario 6 (clones and restores) was not run", text)
 
 

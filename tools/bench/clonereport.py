@@ -6,9 +6,13 @@ snapshot, one "live" and one "restore" record per count, one "mutation" triple p
 (the clone fleet, an independent fleet merged by our engine, one merged by host KSM) and
 the optional "big" run (32 clones of a 1 GiB guest). Figures go to "clone_figures".
 """
+import re
+
 TARGET_BIRTH_PCT = 2.0  # a clone costs at most 2% of its RAM in Pss at birth...
 TARGET_START_MS = 50.0  # ...and starts in at most 50 ms (256 MiB)
 NA = "-"
+FORK_RE = re.compile(r"forked, \d+ pages shared, paused ([\d.]+) s")
+POOL_RE = re.compile(r"\d+ pages in the pool in ([\d.]+) s")
 
 
 def _mib(kib):
@@ -31,6 +35,7 @@ def live_figures(rec, ram_mib):
     added = _div(_mib(rec["pss_after_kib"] - rec["parent_pss_kib"]), n)
     return {"n": n, "start_ms": rec["clone_wall_s"] * 1000,
             "all_restored_ms": _ms(rec.get("t_all_restored_s")),
+            "parent_paused_ms": log_ms(rec.get("vmm_log"), FORK_RE),
             "added_per_clone_mib": added, "birth_pct_of_ram": _div(added, ram_mib / 100),
             "parent_pss_mib": _mib(rec["parent_pss_kib"]),
             "pss_after_verify_mib": _mib(rec.get("pss_after_verify_kib")),
@@ -42,12 +47,23 @@ def _ms(s):
     return None if s is None else s * 1000
 
 
+def log_ms(lines, regex):
+    """The seconds ksmvmm logged in its first line matching @regex, as ms (None if none):
+    how long a live clone held its parent paused, or a restore took to fill the pool."""
+    for line in lines or ():
+        m = regex.search(line)
+        if m:
+            return float(m.group(1)) * 1000
+    return None
+
+
 def restore_figures(rec, one_kib, ram_mib):
     """N guests from a snapshot: start time, Pss per guest against one booted guest, and
     what each adds beyond one booted guest's Pss (the pool image is paid once)."""
     n = rec["n"]
     added = _div(_mib(rec["pss_birth_kib"] - one_kib), n)
     return {"n": n, "start_ms": _ms(rec.get("t_all_restored_s")),
+            "pool_fill_ms": log_ms(rec.get("vmm_log"), POOL_RE),
             "pss_per_guest_mib": _mib(rec["pss_birth_kib"] / n),
             "per_guest_pct_of_one": _div(rec["pss_birth_kib"] / n * 100, one_kib),
             "added_per_clone_mib": added, "birth_pct_of_ram": _div(added, ram_mib / 100),
@@ -125,6 +141,7 @@ BIRTH_COLUMNS = (
     ("clones", "n", "{:d}"),
     ("start, ms", "start_ms", "{:.1f}"),
     ("all RESTORED, ms", "all_restored_ms", "{:.1f}"),
+    ("parent paused (ksmvmm's log), ms", "parent_paused_ms", "{:.1f}"),
     ("Pss added per clone, MiB", "added_per_clone_mib", "{:.2f}"),
     ("% of its RAM", "birth_pct_of_ram", "{:.2f}"),
     ("running", "running", "{:d}"),
@@ -133,6 +150,7 @@ BIRTH_COLUMNS = (
 RESTORE_COLUMNS = (
     ("guests", "n", "{:d}"),
     ("start (launch to all RESTORED), ms", "start_ms", "{:.1f}"),
+    ("of which pool filled from the file (ksmvmm's log), ms", "pool_fill_ms", "{:.1f}"),
     ("Pss per guest, MiB", "pss_per_guest_mib", "{:.1f}"),
     ("% of one booted guest", "per_guest_pct_of_one", "{:.1f}"),
     ("added per guest beyond one booted guest, MiB", "added_per_clone_mib", "{:.2f}"),

@@ -113,6 +113,13 @@ def ctl_json(fl, *args):
     return r.stdout
 
 
+def snapshot_log(fl, since=0.0):
+    """ksmvmm's own 'snapshot: ' lines read after monotonic time @since (its timing of
+    the fork or of loading the pool, clonereport.log_seconds)."""
+    with fl._lock:
+        return [line for t, line in fl.lines if t >= since and "snapshot: " in line]
+
+
 def parent(ctx, name, mem_mib, profile):
     """A started 1-guest fleet, READY and settled; (fleet, its Pss in KiB)."""
     fl = _fleet(ctx, name, 1, mem_mib, profile)
@@ -140,6 +147,7 @@ def live(ctx, n, mem_mib=MEM_MIB, name=None):
         t0, wall = clone(fl, n)
         rec = {"n": n, "mem_mib": mem_mib, "parent_pss_kib": pss0, "clone_wall_s": wall,
                "pss_after_kib": fl.pss_kib(), "running": len(running(fl))}
+        rec["vmm_log"] = snapshot_log(fl, t0)
         rec["t_all_restored_s"] = wait_restored(fl, "g0-", n, RESTORE_TIMEOUT_S) - t0
         rec["pss_after_restored_kib"] = fl.pss_kib()
         rec["verify"] = verify(fl, n + 1)
@@ -174,7 +182,7 @@ def restore(ctx, snapdir, n):
         fl.start()
         t_all = wait_restored(fl, "c", n, RESTORE_TIMEOUT_S)
         rec = {"n": n, "t_all_restored_s": t_all - fl.t_start, "pss_birth_kib": fl.pss_kib(),
-               "running": len(running(fl))}
+               "running": len(running(fl)), "vmm_log": snapshot_log(fl)}
         rec["verify"] = verify(fl, n)
         rec["pss_after_verify_kib"] = fl.pss_kib()
         return rec
