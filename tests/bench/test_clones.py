@@ -154,10 +154,10 @@ class Render(unittest.TestCase):
         text = "\n".join(clonereport.md_section(scn, {"kvm": "VT-x (kvm_intel)",
                                                       "nproc": 2, "mem_total_mib": 8000}))
         self.assertIn("## Scenario 6:", text)
-        self.assertIn("| 8 | 200.0 | 250.0 | 120.0 | 1.00 | 0.39 | 9 | yes |", text)
+        self.assertIn("| 8 | 200.0 | 250.0 | 120.0 | 1.00 | 0.39 | 240.0 | 9 | yes |", text)
         self.assertIn("| 9 | 300.0 | 400.0 | - | 100.0 | - | yes / yes / NO |", text)
         self.assertIn("live 8: start, ms: 200.00 (target <= 50 ms) -> NOT met", text)
-        self.assertIn("kvm VT-x (kvm_intel), 2 CPUs, 8000 MiB", text)
+        self.assertIn("kvm VT-x (kvm_intel), CPUs 2, RAM 8000 MiB", text)
         self.assertIn("skipped (needs about 3072 MiB free", text)
 
     def test_bench_render(self):
@@ -172,7 +172,7 @@ class Render(unittest.TestCase):
             with open(doc) as f:
                 text = f.read()
         self.assertIn("### Live clone (`ksmctl clone g0 --count N`)", text)
-        self.assertIn("| 1 | 30.0 | 250.0 | 120.0 | 10.00 | 3.91 | 2 | yes |", text)
+        self.assertIn("| 1 | 30.0 | 250.0 | 120.0 | 10.00 | 3.91 | 240.0 | 2 | yes |", text)
         self.assertNotIn("Scenario 6 (clones and restores) was not run", text)
 
 

@@ -144,6 +144,7 @@ BIRTH_COLUMNS = (
     ("parent paused (ksmvmm's log), ms", "parent_paused_ms", "{:.1f}"),
     ("Pss added per clone, MiB", "added_per_clone_mib", "{:.2f}"),
     ("% of its RAM", "birth_pct_of_ram", "{:.2f}"),
+    ("process Pss after verify read every page, MiB", "pss_after_verify_mib", "{:.1f}"),
     ("running", "running", "{:d}"),
     ("verify bad=0", "verify_ok", None),
 )
@@ -250,7 +251,7 @@ Pss is the ksmvmm process's (`smaps_rollup`), read right after the start (at bir
 (Pss - one booted guest's Pss) / N as what a guest adds. Mutation phase: the parent runs
 `{mutate}`, is cloned, and the N+1 guests run {secs:g} s; then the Pss of that fleet
 against N+1 guests booted independently with the same profile, merged by our engine and
-by host KSM at 5000/10, each measured {secs:g} s after its last READY (median of the last
-samples). Every fleet is verified (`ksmctl verify`, bad=0 on every guest). Measured where
-this report's machine table says: kvm {kvm}, {nproc} CPUs, {mem_total} MiB (nested KVM
+by host KSM at 5000/10, each measured {secs:g} s after the clone or after its last READY
+(median of the samples of the last 4 s). Every fleet is verified (`ksmctl verify`, bad=0 on every guest). Measured where
+this report's machine table says: kvm {kvm}, CPUs {nproc}, RAM {mem_total} MiB (nested KVM
 in QEMU/TCG is 3-10x slower than hardware, start times included)."""
