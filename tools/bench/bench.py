@@ -337,7 +337,7 @@ def run_all(args, res):
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
            "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
            "watch": not args.no_watch, "clone_counts": args.clone_counts,
-           "clone_big": not args.no_clone_big,
+           "clone_big": not args.no_clone_big, "clone_steps": args.clone_steps,
            "linux": {"count": args.linux_guests, "mem_mib": args.linux_mem,
                      "redump": args.redump}}
     res["host_ksm_before"] = hostksm.snapshot()
@@ -392,6 +392,8 @@ def parse_args(argv):
                    "linux-ram holds fresh images")
     p.add_argument("--clone-counts", default=",".join(map(str, clones.COUNTS)),
                    help="scenario 6: clone counts (%(default)s)")
+    p.add_argument("--clone-steps", default=",".join(clones.STEPS),
+                   help="scenario 6: which of its steps run (%(default)s)")
     p.add_argument("--no-clone-big", action="store_true",
                    help="scenario 6: skip 32 clones of a 1 GiB guest (else run when the "
                    "machine's RAM allows)")
@@ -422,6 +424,9 @@ def parse_args(argv):
     a.clone_counts = [int(x) for x in a.clone_counts.split(",")]
     if not all(1 <= n <= 64 for n in a.clone_counts):
         p.error("--clone-counts wants numbers 1..64")
+    a.clone_steps = a.clone_steps.split(",")
+    if not set(a.clone_steps) <= set(clones.STEPS):
+        p.error(f"--clone-steps wants some of {','.join(clones.STEPS)}")
     a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
     if not 1 <= a.linux_guests <= 64 or not 64 <= a.linux_mem <= 2048:
         p.error("--linux-guests wants 1..64 and --linux-mem 64..2048 (MiB: RAM below "

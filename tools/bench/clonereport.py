@@ -82,9 +82,10 @@ def mutation_figures(trio, n):
         ok = pss["clone"] is not None and pss[k] is not None
         out[f"saving_vs_{k}_mib"] = pss[k] - pss["clone"] if ok else None
         out[f"clone_over_{k}"] = _div(pss["clone"], pss[k]) if ok else None
-        out[f"{k}_verify_ok"] = verify_ok((trio.get(k) or {}).get("verify"), n + 1)
         out[f"{k}_skipped"] = (trio.get(k) or {}).get("skipped")
-    out["clone_verify_ok"] = verify_ok((trio.get("clone") or {}).get("verify"), n + 1)
+    for k in ("clone", "vmm", "host"):  # None: not measured (failed, skipped, not yet)
+        out[f"{k}_verify_ok"] = verify_ok(trio[k]["verify"], n + 1) if pss[k] is not None \
+            else None
     return out
 
 

@@ -272,11 +272,14 @@ def summary(rec):
                      for k in keys if k in rec)
 
 
+STEPS = ("live", "restore", "mutation", "big")
+
+
 def new_record(counts, with_big):
     c = {"counts": list(counts), "mem": f"{MEM_MIB}M", "mem_mib": MEM_MIB,
          "profile": PROFILE, "mutate_profile": MUTATE_PROFILE, "mutate_s": MUTATE_S,
          "live": [], "restore": [], "mutation": [], "snapshot": None,
-         "big": None if with_big else {"skipped": "not asked for (--no-clone-big)"}}
+         "big": None if with_big else {"skipped": "not asked for"}}
     return {"id": 6, "title": f"clones and restores of a {MEM_MIB} MiB guest, "
             f"{', '.join(map(str, counts))} at a time", "count": max(counts),
             "mem": c["mem"], "profile": PROFILE, "guest_ram_mib": max(counts) * MEM_MIB,
@@ -286,24 +289,29 @@ def new_record(counts, with_big):
 
 def scenario(ctx):
     """Scenario 6 whole: the record bench.py keeps (figures included)."""
-    out = new_record(ctx["clone_counts"], ctx["clone_big"])
+    steps = ctx["clone_steps"]
+    out = new_record(ctx["clone_counts"], ctx["clone_big"] and "big" in steps)
     c = out["clones"]
     snapdir = os.path.join(ctx["rundir"], "s6-snapshot.dir")
     shutil.rmtree(snapdir, ignore_errors=True)
-    c["snapshot"] = _step(ctx, out, "snapshot", snapshot, ctx, snapdir)
+    if "restore" in steps:
+        c["snapshot"] = _step(ctx, out, "snapshot", snapshot, ctx, snapdir)
     for n in c["counts"]:
-        rec = _step(ctx, out, f"live clone {n}", live, ctx, n)
-        c["live"].append(rec or {"n": n})
+        if "live" in steps:
+            rec = _step(ctx, out, f"live clone {n}", live, ctx, n)
+            c["live"].append(rec or {"n": n})
         if c["snapshot"]:
             rec = _step(ctx, out, f"restore {n}", restore, ctx, snapdir, n)
             c["restore"].append(rec or {"n": n})
+        if "mutation" not in steps:
+            continue
         trio = {"n": n}
+        c["mutation"].append(trio)  # in every checkpoint from now on, filled as it goes
         for k, fn, args in (("clone", mutation_clones, (ctx, n)),
                             ("vmm", mutation_independent, (ctx, n, "vmm")),
                             ("host", mutation_independent, (ctx, n, "host"))):
             trio[k] = _step(ctx, out, f"mutation {n}: {k}", fn, *args)
-        c["mutation"].append(trio)
-    if ctx["clone_big"]:
+    if c["big"] is None:
         c["big"] = _step(ctx, out, "32 clones of 1 GiB", big, ctx) or {"error": out[
             "errors"].get("32 clones of 1 GiB")}
     shutil.rmtree(snapdir, ignore_errors=True)
