@@ -138,6 +138,57 @@ class Figures(unittest.TestCase):
         self.assertIn("**live clone 1 failed**: `ksmvmm exited with status 1`", text)
 
 
+class Steps(unittest.TestCase):
+    """clones.scenario with its fleets faked: every step's record is in the checkpoint
+    written right after it (a killed run keeps it), a failed step leaves its error."""
+
+    def setUp(self):
+        self.saved = {k: getattr(clones, k) for k in ("snapshot", "live", "restore",
+                                                       "mutation_clones",
+                                                       "mutation_independent", "big")}
+        clones.snapshot = lambda ctx, d: {"wall_s": 1.0, "one_pss_kib": 230 * MIB}
+        clones.live = lambda ctx, n: {"n": n}
+        clones.restore = self.restore
+        clones.mutation_clones = lambda ctx, n: {"pss_kib": n}
+        clones.mutation_independent = lambda ctx, n, merge: {"pss_kib": n, "m": merge}
+        clones.big = lambda ctx: {"skipped": "fake"}
+
+    def tearDown(self):
+        for k, v in self.saved.items():
+            setattr(clones, k, v)
+
+    @staticmethod
+    def restore(ctx, d, n):
+        if n == 8:
+            raise clones.fleetmod.FleetError("restore of 8 broke")
+        return {"n": n, "ok": True}
+
+    def test_checkpoint_after_each_step(self):
+        seen = []
+        with tempfile.TemporaryDirectory() as d:
+            ctx = {"rundir": d, "clone_counts": [1, 8], "clone_big": True,
+                   "clone_steps": list(clones.STEPS),
+                   "checkpoint": lambda scn: seen.append(json.loads(json.dumps(scn)))}
+            out = clones.scenario(ctx)
+        self.assertEqual(len(seen), 1 + 2 * 5 + 1)  # snapshot, 5 per count, big
+        after_restore1 = seen[2]["clones"]
+        self.assertEqual(after_restore1["restore"], [{"n": 1, "ok": True}])
+        after_host8 = seen[-2]["clones"]
+        self.assertEqual(after_host8["mutation"][1]["host"], {"pss_kib": 8, "m": "host"})
+        self.assertEqual(seen[7]["clones"]["restore"][1], {"n": 8})  # failed: no figures
+        self.assertIn("restore of 8 broke", out["errors"]["restore 8"])
+        self.assertEqual(seen[-1]["clones"]["big"], {"skipped": "fake"})
+
+    def test_steps_subset(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = clones.scenario({"rundir": d, "clone_counts": [32], "clone_big": True,
+                                   "clone_steps": ["big"]})
+        c = out["clones"]
+        self.assertEqual((c["live"], c["restore"], c["mutation"], c["snapshot"]),
+                         ([], [], [], None))
+        self.assertEqual(c["big"], {"skipped": "fake"})
+
+
 class SocketDir(unittest.TestCase):
     def test_refused_with_a_clear_message(self):
         with tempfile.TemporaryDirectory() as d:

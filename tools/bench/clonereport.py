@@ -84,7 +84,7 @@ def mutation_figures(trio, n):
         out[f"clone_over_{k}"] = _div(pss["clone"], pss[k]) if ok else None
         out[f"{k}_skipped"] = (trio.get(k) or {}).get("skipped")
     for k in ("clone", "vmm", "host"):  # None: not measured (failed, skipped, not yet)
-        out[f"{k}_verify_ok"] = verify_ok(trio[k]["verify"], n + 1) if pss[k] is not None \
+        out[f"{k}_verify_ok"] = verify_ok(trio[k].get("verify"), n + 1) if pss[k] is not None \
             else None
     return out
 

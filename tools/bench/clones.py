@@ -248,10 +248,10 @@ def big(ctx):
     return rec
 
 
-def _step(ctx, out, label, fn, *args):
-    """Run one step; a FleetError is kept in out["errors"][label], not raised. The
-    partial scenario is checkpointed after each step (a long run that is killed keeps
-    the steps it finished)."""
+def _step(ctx, out, label, put, fn, *args):
+    """Run one step and @put its record (None if it failed) into @out; a FleetError is
+    kept in out["errors"][label], not raised. The partial scenario is checkpointed after
+    each step (a long run that is killed keeps the steps it finished)."""
     print(f"== scenario 6: {label}", flush=True)
     try:
         rec = fn(*args)
@@ -260,6 +260,7 @@ def _step(ctx, out, label, fn, *args):
         out["errors"][label] = str(e)
         print(f"   FAILED: {e}", flush=True)
         rec = None
+    put(rec)
     if ctx.get("checkpoint"):
         ctx["checkpoint"](out)
     return rec
@@ -287,6 +288,16 @@ def new_record(counts, with_big):
             "stats_errors": [], "failed_attempts": [], "clones": c}
 
 
+def mutation_steps(ctx, out, n):
+    """The mutation phase of N clones: the clone fleet, then the independent fleets."""
+    trio = {"n": n}
+    out["clones"]["mutation"].append(trio)  # in every checkpoint, filled as it goes
+    for k, fn, args in (("clone", mutation_clones, (ctx, n)),
+                        ("vmm", mutation_independent, (ctx, n, "vmm")),
+                        ("host", mutation_independent, (ctx, n, "host"))):
+        _step(ctx, out, f"mutation {n}: {k}", lambda r, k=k: trio.update({k: r}), fn, *args)
+
+
 def scenario(ctx):
     """Scenario 6 whole: the record bench.py keeps (figures included)."""
     steps = ctx["clone_steps"]
@@ -295,25 +306,20 @@ def scenario(ctx):
     snapdir = os.path.join(ctx["rundir"], "s6-snapshot.dir")
     shutil.rmtree(snapdir, ignore_errors=True)
     if "restore" in steps:
-        c["snapshot"] = _step(ctx, out, "snapshot", snapshot, ctx, snapdir)
+        _step(ctx, out, "snapshot", lambda r: c.update(snapshot=r), snapshot, ctx, snapdir)
     for n in c["counts"]:
         if "live" in steps:
-            rec = _step(ctx, out, f"live clone {n}", live, ctx, n)
-            c["live"].append(rec or {"n": n})
+            _step(ctx, out, f"live clone {n}", lambda r: c["live"].append(r or {"n": n}),
+                  live, ctx, n)
         if c["snapshot"]:
-            rec = _step(ctx, out, f"restore {n}", restore, ctx, snapdir, n)
-            c["restore"].append(rec or {"n": n})
-        if "mutation" not in steps:
-            continue
-        trio = {"n": n}
-        c["mutation"].append(trio)  # in every checkpoint from now on, filled as it goes
-        for k, fn, args in (("clone", mutation_clones, (ctx, n)),
-                            ("vmm", mutation_independent, (ctx, n, "vmm")),
-                            ("host", mutation_independent, (ctx, n, "host"))):
-            trio[k] = _step(ctx, out, f"mutation {n}: {k}", fn, *args)
+            _step(ctx, out, f"restore {n}", lambda r: c["restore"].append(r or {"n": n}),
+                  restore, ctx, snapdir, n)
+        if "mutation" in steps:
+            mutation_steps(ctx, out, n)
     if c["big"] is None:
-        c["big"] = _step(ctx, out, "32 clones of 1 GiB", big, ctx) or {"error": out[
-            "errors"].get("32 clones of 1 GiB")}
+        _step(ctx, out, "32 clones of 1 GiB",
+              lambda r: c.update(big=r or {"error": out["errors"].get("32 clones of 1 GiB")}),
+              big, ctx)
     shutil.rmtree(snapdir, ignore_errors=True)
     clonereport.add_figures(out)
     return out
