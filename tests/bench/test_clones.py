@@ -189,6 +189,34 @@ class Steps(unittest.TestCase):
         self.assertEqual(c["big"], {"skipped": "fake"})
 
 
+class Merge(unittest.TestCase):
+    """bench.py --render --with: scenario 6 steps of another run fill the gaps."""
+
+    def test_fills_gaps_only(self):
+        dst, src = raw_scenario((1, 8)), raw_scenario((8, 32))
+        dst["clones"]["live"][1] = {"n": 8}  # failed in the first run
+        dst["clones"]["mutation"][1]["host"] = None
+        src["clones"]["snapshot"]["one_pss_kib"] = 200 * MIB
+        src["clones"]["mutation"][0]["host"] = {"pss_kib": 500 * MIB,
+                                                "verify": verify_rec(9)}
+        src["clones"]["big"] = {**src["clones"]["live"][1], "n": 32, "mem_mib": 1024}
+        src["produced"] = {"command": "second run", "git_commit": "abc"}
+        taken = clonereport.merge(dst, src)
+        self.assertEqual(taken, ["live 8", "live 32", "restore 32", "mutation 8: host",
+                                 "mutation 32: clone", "mutation 32: vmm",
+                                 "32 clones of 1 GiB"])
+        figs = clonereport.add_figures(dst)
+        self.assertEqual([f["n"] for f in figs["live"]], [1, 8, 32])
+        r32 = figs["restore"][-1]
+        self.assertAlmostEqual(r32["added_per_clone_mib"], (230 + 64 - 200) / 32,
+                               msg="a merged restore uses its own run's booted guest")
+        self.assertAlmostEqual(figs["restore"][0]["added_per_clone_mib"], 2.0)
+        self.assertAlmostEqual(figs["mutation"][1]["saving_vs_host_mib"], 200.0)
+        self.assertEqual(figs["big"]["n"], 32)
+        text = "\n".join(clonereport.md_section(dst, {}))
+        self.assertIn("come from another run: `second run` (commit abc)", text)
+
+
 class SocketDir(unittest.TestCase):
     def test_refused_with_a_clear_message(self):
         with tempfile.TemporaryDirectory() as d:

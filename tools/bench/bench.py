@@ -410,9 +410,10 @@ def parse_args(argv):
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only render --doc (default "
                    "build/bench/report.md) from the results file JSON")
-    p.add_argument("--with", dest="with_results", metavar="JSON",
+    p.add_argument("--with", dest="with_results", metavar="JSON", action="append",
                    help="with --render: also show the scenarios of this results file "
-                   "that the first one lacks (e.g. a scenario 5 run kept aside)")
+                   "that the first one lacks (e.g. a scenario 5 run kept aside), and of "
+                   "scenario 6 the steps it lacks or failed (repeatable)")
     a = p.parse_args(argv)
     if a.publish and (a.quick or a.scenarios or a.modes or a.no_watch or a.no_verify or
                       a.out or a.doc or a.render):
@@ -499,9 +500,13 @@ def render_only(args, root):
             res = json.load(f)
     except (OSError, ValueError) as e:
         sys.exit(f"bench: --render: cannot read {args.render}: {e}")
-    if args.with_results:
-        have = [scn["id"] for scn in res["scenarios"]]
-        res["scenarios"] += scenarios_from(args.with_results, have, "--with")
+    for path in args.with_results or ():
+        have = {scn["id"]: scn for scn in res["scenarios"]}
+        for scn in scenarios_from(path, [], "--with"):
+            if scn["id"] not in have:
+                res["scenarios"].append(scn)
+            elif "clones" in scn and "clones" in have[scn["id"]]:
+                clonereport.merge(have[scn["id"]], scn)
         res["scenarios"].sort(key=lambda scn: scn["id"])
     recompute(res)
     doc = args.doc or os.path.join(root, outputs.BUILD, "report.md")

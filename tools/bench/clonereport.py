@@ -57,10 +57,50 @@ def log_ms(lines, regex):
     return None
 
 
+def merge(dst, src):
+    """Fill in the steps scenario 6 record @dst lacks (or failed) from @src, another
+    run's (bench.py --render --with); each step taken keeps the run that produced it
+    (src["produced"]). Returns the names of the steps taken."""
+    a, b, prod = dst["clones"], src["clones"], src.get("produced")
+    one = (b.get("snapshot") or {}).get("one_pss_kib")  # a restore's own reference
+    taken = []
+    for way, done, extra in (("live", "pss_after_kib", {}),
+                             ("restore", "pss_birth_kib", {"one_pss_kib": one})):
+        have = {r["n"] for r in a[way] if done in r}
+        new = [r for r in b.get(way, []) if done in r and r["n"] not in have]
+        a[way] = [r for r in a[way] if done in r] + [{**r, **extra, "produced": prod}
+                                                     for r in new]
+        a[way].sort(key=lambda r: r["n"])
+        taken += [f"{way} {r['n']}" for r in new]
+    taken += _merge_mutation(a, b, prod)
+    if not (a.get("big") or {}).get("pss_after_kib") and (b.get("big") or {}).get(
+            "pss_after_kib"):
+        a["big"] = {**b["big"], "produced": prod}
+        taken.append("32 clones of 1 GiB")
+    a["counts"] = sorted(set(a["counts"]) | set(b["counts"]))
+    a.setdefault("merged", []).append({"steps": taken, "produced": prod})
+    return taken
+
+
+def _merge_mutation(a, b, prod):
+    mine = {t["n"]: t for t in a["mutation"]}
+    taken = []
+    for t in b.get("mutation", []):
+        dst = mine.setdefault(t["n"], {"n": t["n"]})
+        for k in ("clone", "vmm", "host"):
+            if not (dst.get(k) or {}).get("pss_kib") and (t.get(k) or {}).get("pss_kib"):
+                dst[k] = {**t[k], "produced": prod}
+                taken.append(f"mutation {t['n']}: {k}")
+    a["mutation"] = sorted(mine.values(), key=lambda t: t["n"])
+    return taken
+
+
 def restore_figures(rec, one_kib, ram_mib):
     """N guests from a snapshot: start time, Pss per guest against one booted guest, and
-    what each adds beyond one booted guest's Pss (the pool image is paid once)."""
+    what each adds beyond one booted guest's Pss (the pool image is paid once). A
+    restore merged from another run brings that run's one booted guest."""
     n = rec["n"]
+    one_kib = rec.get("one_pss_kib") or one_kib
     added = _div(_mib(rec["pss_birth_kib"] - one_kib), n)
     return {"n": n, "start_ms": _ms(rec.get("t_all_restored_s")),
             "pool_fill_ms": log_ms(rec.get("vmm_log"), POOL_RE),
@@ -95,8 +135,9 @@ def add_figures(scn):
     ram = c["mem_mib"]
     snap = c.get("snapshot") or {}
     figs = {"live": [live_figures(r, ram) for r in c.get("live", []) if "pss_after_kib" in r],
-            "restore": [restore_figures(r, snap["one_pss_kib"], ram)
-                        for r in c.get("restore", []) if "pss_birth_kib" in r and snap]}
+            "restore": [restore_figures(r, snap.get("one_pss_kib"), ram)
+                        for r in c.get("restore", []) if "pss_birth_kib" in r and
+                        (snap or r.get("one_pss_kib"))]}
     figs["mutation"] = [mutation_figures(t, t["n"]) for t in c.get("mutation", [])]
     figs["snapshot_ms"] = _ms(snap.get("wall_s"))
     big = c.get("big")
@@ -213,6 +254,7 @@ def md_section(scn, machine):
     out += [f"Snapshot of the parent (`ksmctl snapshot`): {fmt(figs.get('snapshot_ms'))} ms; "
             f"Pss of one booted guest: {fmt(_mib((c.get('snapshot') or {}).get('one_pss_kib')))}"
             " MiB.", ""]
+    out += merged_lines(c)
     out += ["### Live clone (`ksmctl clone g0 --count N`)", ""]
     out += grid([h for h, _, _ in BIRTH_COLUMNS], _rows(figs["live"], BIRTH_COLUMNS)) + [""]
     out += ["### Restore (`ksmvmm run --restore DIR --count N`)", ""]
@@ -224,6 +266,16 @@ def md_section(scn, machine):
     for m, e in scn.get("errors", {}).items():
         out.append(f"- **{m} failed**: `{e.splitlines()[0] if e else e}`")
     return out + [""]
+
+
+def merged_lines(c):
+    out = []
+    for m in c.get("merged", []):
+        p = m.get("produced") or {}
+        out.append(f"Steps {', '.join(m['steps']) or '(none)'} come from another run: "
+                   f"`{p.get('command')}` (commit {p.get('git_commit')}), "
+                   f"{p.get('started')} to {p.get('finished')}.")
+    return out + [""] if out else []
 
 
 def big_lines(c, figs):
