@@ -179,6 +179,22 @@ class Steps(unittest.TestCase):
         self.assertIn("restore of 8 broke", out["errors"]["restore 8"])
         self.assertEqual(seen[-1]["clones"]["big"], {"skipped": "fake"})
 
+    def test_failed_verify_keeps_the_measurement(self):
+        rec = {"n": 32, "mem_mib": 1024, "parent_pss_kib": 1000 * MIB,
+               "clone_wall_s": 40.0, "pss_after_kib": 1040 * MIB, "running": 33,
+               "verify_error": "verify: 0 of 33 guests answered"}
+
+        def failing_big(ctx):
+            raise clones.StepError(rec["verify_error"], rec)
+        clones.big = failing_big
+        with tempfile.TemporaryDirectory() as d:
+            out = clones.scenario({"rundir": d, "clone_counts": [32], "clone_big": True,
+                                   "clone_steps": ["big"]})
+        self.assertEqual(out["clones"]["big"]["clone_wall_s"], 40.0)
+        text = "\n".join(clonereport.md_section(out, {}))
+        self.assertIn("clone call 40000.0 ms, Pss added per clone 1.25 MiB, 33 running; "
+                      "verify FAILED: verify: 0 of 33 guests answered", text)
+
     def test_steps_subset(self):
         with tempfile.TemporaryDirectory() as d:
             out = clones.scenario({"rundir": d, "clone_counts": [32], "clone_big": True,

@@ -287,6 +287,11 @@ def big_lines(c, figs):
     f = figs.get("big")
     if not f:
         return [f"32 clones of a 1 GiB guest: failed ({big.get('error', '?')}).", ""]
+    if big.get("verify_error"):
+        return [f"32 clones of a 1 GiB guest: clone call {fmt(f['start_ms'])} ms, Pss "
+                f"added per clone {fmt(f['added_per_clone_mib'], '{:.2f}')} MiB, "
+                f"{fmt(f['running'], '{:d}')} running; verify FAILED: "
+                f"{big['verify_error']}.", ""]
     return [f"32 clones of a 1 GiB guest (32 GiB of guest RAM and the parent's 1 GiB): "
             f"clone call {fmt(f['start_ms'])} ms, Pss added per clone "
             f"{fmt(f['added_per_clone_mib'], '{:.2f}')} MiB, process Pss after verify read "
