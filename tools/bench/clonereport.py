@@ -11,6 +11,7 @@ import re
 TARGET_BIRTH_PCT = 2.0  # a clone costs at most 2% of its RAM in Pss at birth...
 TARGET_START_MS = 50.0  # ...and starts in at most 50 ms (256 MiB)
 NA = "-"
+NOT_ASKED = "not asked for"
 FORK_RE = re.compile(r"forked, \d+ pages shared, paused ([\d.]+) s")
 POOL_RE = re.compile(r"\d+ pages in the pool in ([\d.]+) s")
 
@@ -73,13 +74,20 @@ def merge(dst, src):
         a[way].sort(key=lambda r: r["n"])
         taken += [f"{way} {r['n']}" for r in new]
     taken += _merge_mutation(a, b, prod)
-    if not (a.get("big") or {}).get("pss_after_kib") and (b.get("big") or {}).get(
-            "pss_after_kib"):
-        a["big"] = {**b["big"], "produced": prod}
+    mine, theirs = _asked(a.get("big")), _asked(b.get("big"))
+    if theirs and not (mine or {}).get("pss_after_kib") and (
+            theirs.get("pss_after_kib") or not mine):  # measured, or tried (not absent)
+        a["big"] = {**theirs, "produced": prod}
         taken.append("32 clones of 1 GiB")
     a["counts"] = sorted(set(a["counts"]) | set(b["counts"]))
-    a.setdefault("merged", []).append({"steps": taken, "produced": prod})
+    if taken:
+        a.setdefault("merged", []).append({"steps": taken, "produced": prod})
     return taken
+
+
+def _asked(big):
+    """The 1 GiB step's record, None when it was not asked for (nothing to merge)."""
+    return None if not big or big.get("skipped") == NOT_ASKED else big
 
 
 def _merge_mutation(a, b, prod):
@@ -274,7 +282,7 @@ def merged_lines(c):
         p = m.get("produced") or {}
         out.append(f"Steps {', '.join(m['steps']) or '(none)'} come from another run: "
                    f"`{p.get('command')}` (commit {p.get('git_commit')}), "
-                   f"{p.get('started')} to {p.get('finished')}.")
+                   f"{p.get('started')} to {p.get('finished') or 'its checkpoint (not finished)'}.")
     return out + [""] if out else []
 
 

@@ -303,7 +303,7 @@ def new_record(counts, with_big):
     c = {"counts": list(counts), "mem": f"{MEM_MIB}M", "mem_mib": MEM_MIB,
          "profile": PROFILE, "mutate_profile": MUTATE_PROFILE, "mutate_s": MUTATE_S,
          "live": [], "restore": [], "mutation": [], "snapshot": None,
-         "big": None if with_big else {"skipped": "not asked for"}}
+         "big": None if with_big else {"skipped": clonereport.NOT_ASKED}}
     return {"id": 6, "title": f"clones and restores of a {MEM_MIB} MiB guest, "
             f"{', '.join(map(str, counts))} at a time", "count": max(counts),
             "mem": c["mem"], "profile": PROFILE, "guest_ram_mib": max(counts) * MEM_MIB,
