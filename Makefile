@@ -256,7 +256,7 @@ demo:
 
 # Benchmark against host KSM (needs root: it tunes /sys/kernel/mm/ksm, and restores it).
 # bench-quick writes build/bench/quick.json and quick.md only, never a tracked file. bench
-# (all five scenarios; scenario 5: Linux guests under QEMU/TCG, tools/bench installs
+# (all six scenarios; scenario 5: Linux guests under QEMU/TCG, tools/bench installs
 # qemu-system-x86 if missing) replaces docs/bench/results.json and docs/performance.md once
 # it finished without an error; a failed or interrupted run leaves them as they were and
 # its results in build/bench/full.json and full.md (tools/bench/outputs.py).

@@ -76,7 +76,7 @@ class Outputs(unittest.TestCase):
         self.tracked = {p: self.read(p) for p in ("docs/performance.md",
                                                   "docs/bench/results.json")}
         self.saved = (bench.preflight, bench.run_all, bench.machine)
-        bench.preflight, bench.machine = (lambda: None), (lambda: {"git_commit": "new"})
+        bench.preflight, bench.machine = (lambda rundir: None), (lambda: {"git_commit": "new"})
 
     def tearDown(self):
         bench.preflight, bench.run_all, bench.machine = self.saved

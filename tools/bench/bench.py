@@ -10,10 +10,13 @@ once it finished without an error; every other run writes under build/bench/ onl
 
 Needs root (it tunes /sys/kernel/mm/ksm). Host KSM's run, pages_to_scan and
 sleep_millisecs are saved first and restored on every exit path, signals included;
-every ksmvmm started is stopped.
+every ksmvmm started is stopped. Each fleet's control socket lives under --rundir, which
+must be a local file system (nested, under tools/kvm-in-qemu.sh, the repository is a 9p
+mount that holds no socket: give --rundir /tmp/bench-runs).
 
     tools/bench/bench.py --quick          # scenario 1 -> build/bench/quick.{json,md}
-    tools/bench/bench.py --publish        # scenarios 1-5 -> docs/ (make bench)
+    tools/bench/bench.py --publish        # scenarios 1-6 -> docs/ (make bench)
+    tools/bench/bench.py --scenarios 6    # clones and restores only -> build/bench/
     tools/bench/bench.py --scenarios 5    # real Linux memory only -> build/bench/
     tools/bench/bench.py --render docs/bench/results.json --doc docs/performance.md
                                           # only render a report from a results file
@@ -25,11 +28,14 @@ import os
 import platform
 import resource
 import shlex
+import socket
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the modules below
-import figures  # noqa: E402 (after the line above on purpose)
+import clonereport  # noqa: E402 (after the line above on purpose)
+import clones
+import figures
 import fleet as fleetmod
 import hostksm
 import linuxmem
@@ -55,7 +61,7 @@ SCENARIOS = (
      "timeouts": {"vmm": 90, "host-tuned": 120, "host-default": 240}},
 )
 QUICK_SCENARIOS = (1,)
-ALL_SCENARIOS = (1, 2, 3, 4, 5)
+ALL_SCENARIOS = (1, 2, 3, 4, 5, 6)
 ATTEMPTS = 2
 QUICK_HOST_DEFAULT_TIMEOUT_S = 110
 
@@ -231,6 +237,9 @@ def recompute(res):
     """Figures and ratios again from the raw runs (--render: the doc always follows the
     raw numbers and the current definitions)."""
     for out in res["scenarios"]:
+        if "clones" in out:
+            clonereport.add_figures(out)
+            continue
         if "baseline_pss_mib" not in out:
             continue
         out.update(figures={}, ratios={}, targets={})
@@ -327,7 +336,8 @@ def run_all(args, res):
         res["host_ksm_recovered"] = stale
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
            "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
-           "watch": not args.no_watch,
+           "watch": not args.no_watch, "clone_counts": args.clone_counts,
+           "clone_big": not args.no_clone_big, "clone_steps": args.clone_steps,
            "linux": {"count": args.linux_guests, "mem_mib": args.linux_mem,
                      "redump": args.redump}}
     res["host_ksm_before"] = hostksm.snapshot()
@@ -339,6 +349,12 @@ def run_all(args, res):
                 outputs.checkpoint(args.plan, res)
         if 5 in args.scenarios:
             res["scenarios"].append(scenario5_linux_qemu(ctx))
+            outputs.checkpoint(args.plan, res)
+        if 6 in args.scenarios:
+            ctx["checkpoint"] = lambda scn: outputs.checkpoint(
+                args.plan, {**res, "scenarios": res["scenarios"] + [scn]})
+            res["scenarios"].append(clones.scenario(ctx))
+            print("\n".join(clonereport.target_lines(res["scenarios"][-1])), flush=True)
             outputs.checkpoint(args.plan, res)
     finally:
         with shield.shielded():
@@ -363,7 +379,7 @@ def parse_args(argv):
                    help="the full run of make bench: every scenario and mode; once it "
                    "finished without an error it replaces docs/bench/results.json and "
                    "docs/performance.md (until then build/bench/full.json and full.md)")
-    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5)")
+    p.add_argument("--scenarios", help="comma-separated scenario ids (default 1,2,3,4,5,6)")
     p.add_argument("--modes", help="subset of vmm,host-tuned,host-default and the same with "
                    "-cold, and (scenario 5) qemu-live, host KSM on the live QEMU guests "
                    "(default: all; --quick: all but host-default-cold)")
@@ -374,6 +390,13 @@ def parse_args(argv):
     p.add_argument("--redump", action="store_true",
                    help="scenario 5: dump the guests' RAM again even if build/bench/"
                    "linux-ram holds fresh images")
+    p.add_argument("--clone-counts", default=",".join(map(str, clones.COUNTS)),
+                   help="scenario 6: clone counts (%(default)s)")
+    p.add_argument("--clone-steps", default=",".join(clones.STEPS),
+                   help="scenario 6: which of its steps run (%(default)s)")
+    p.add_argument("--no-clone-big", action="store_true",
+                   help="scenario 6: skip 32 clones of a 1 GiB guest (else run when the "
+                   "machine's RAM allows)")
     p.add_argument("--out", help="results JSON, under build/ or outside the repository "
                    "(default build/bench/quick.json with --quick, else results.json)")
     p.add_argument("--doc", help="markdown report, same rule (default build/bench/quick.md "
@@ -387,9 +410,10 @@ def parse_args(argv):
     p.add_argument("--label", help="how the run was invoked, for the doc (e.g. make bench)")
     p.add_argument("--render", metavar="JSON", help="only render --doc (default "
                    "build/bench/report.md) from the results file JSON")
-    p.add_argument("--with", dest="with_results", metavar="JSON",
+    p.add_argument("--with", dest="with_results", metavar="JSON", action="append",
                    help="with --render: also show the scenarios of this results file "
-                   "that the first one lacks (e.g. a scenario 5 run kept aside)")
+                   "that the first one lacks (e.g. a scenario 5 run kept aside), and of "
+                   "scenario 6 the steps it lacks or failed (repeatable)")
     a = p.parse_args(argv)
     if a.publish and (a.quick or a.scenarios or a.modes or a.no_watch or a.no_verify or
                       a.out or a.doc or a.render):
@@ -398,6 +422,12 @@ def parse_args(argv):
                 "--render")
     ids = QUICK_SCENARIOS if a.quick else ALL_SCENARIOS
     a.scenarios = [int(x) for x in a.scenarios.split(",")] if a.scenarios else list(ids)
+    a.clone_counts = [int(x) for x in a.clone_counts.split(",")]
+    if not all(1 <= n <= 64 for n in a.clone_counts):
+        p.error("--clone-counts wants numbers 1..64")
+    a.clone_steps = a.clone_steps.split(",")
+    if not set(a.clone_steps) <= set(clones.STEPS):
+        p.error(f"--clone-steps wants some of {','.join(clones.STEPS)}")
     a.modes = a.modes.split(",") if a.modes else (list(QUICK_MODES) if a.quick else None)
     if not 1 <= a.linux_guests <= 64 or not 64 <= a.linux_mem <= 2048:
         p.error("--linux-guests wants 1..64 and --linux-mem 64..2048 (MiB: RAM below "
@@ -405,12 +435,30 @@ def parse_args(argv):
     return a
 
 
-def preflight():
+def preflight(rundir):
     if os.geteuid() != 0:
         sys.exit("bench: needs root to tune /sys/kernel/mm/ksm")
     for path in (fleetmod.KSMVMM, fleetmod.KSMCTL):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is missing: run make first")
+    check_socket_dir(rundir)
+
+
+def check_socket_dir(rundir):
+    """Each fleet's control socket lives under @rundir: refuse a file system that cannot
+    hold one (the repository's 9p mount inside tools/kvm-in-qemu.sh) before any run."""
+    os.makedirs(rundir, exist_ok=True)
+    path = os.path.join(rundir, f"probe.{os.getpid()}.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(path)
+    except OSError as e:
+        sys.exit(f"bench: cannot create a control socket under {rundir} ({e}): "
+                 "give --rundir on a local file system, e.g. --rundir /tmp/bench-runs")
+    finally:
+        s.close()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def scenarios_from(path, skip_ids, option):
@@ -452,9 +500,13 @@ def render_only(args, root):
             res = json.load(f)
     except (OSError, ValueError) as e:
         sys.exit(f"bench: --render: cannot read {args.render}: {e}")
-    if args.with_results:
-        have = [scn["id"] for scn in res["scenarios"]]
-        res["scenarios"] += scenarios_from(args.with_results, have, "--with")
+    for path in args.with_results or ():
+        have = {scn["id"]: scn for scn in res["scenarios"]}
+        for scn in scenarios_from(path, [], "--with"):
+            if scn["id"] not in have:
+                res["scenarios"].append(scn)
+            elif "clones" in scn and "clones" in have[scn["id"]]:
+                clonereport.merge(have[scn["id"]], scn)
         res["scenarios"].sort(key=lambda scn: scn["id"])
     recompute(res)
     doc = args.doc or os.path.join(root, outputs.BUILD, "report.md")
@@ -485,7 +537,7 @@ def main(argv, root=ROOT):
         args.plan = outputs.plan(root, run_kind(args), args.out, args.doc)
     except outputs.OutputError as e:
         sys.exit(f"bench: {e}")
-    preflight()
+    preflight(args.rundir)
     script = os.path.relpath(sys.argv[0], ROOT)
     cmd = "python3 " + " ".join(shlex.quote(a) for a in [script] + argv)
     res = {"version": 1, "command": cmd, "label": args.label or cmd, "started": now_iso(),

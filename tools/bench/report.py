@@ -1,5 +1,6 @@
 """report.py - the benchmark's tables (terminal, docs/performance.md, build/bench/quick.md)
 from a results file."""
+import clonereport
 import figures
 
 # Figures are grouped by when the mergers start; each group compares ours with host KSM
@@ -452,7 +453,7 @@ def markdown(res, raw_path, compare=()):
            "", produced_by(res), "", "| machine | |", "|---|---|"]
     out += md_machine(m) + [""] + md_summary(res) + [""] + list(compare) + [METHOD]
     for scn in res["scenarios"]:
-        out += md_scenario(scn)
+        out += clonereport.md_section(scn, m) if "clones" in scn else md_scenario(scn)
     out += ["## Notes: not measured, disturbances", ""] + ["- " + n for n in res["notes"]]
     out += ["", f"Raw numbers: `{raw_path}`; the benchmark's own CPU: "
             f"{fmt(res.get('bench_own_cpu_s'), '{:.1f}')} s.", ""]
@@ -484,6 +485,9 @@ def not_measured_notes(res):
     if not any(scn["id"] == 5 for scn in res["scenarios"]):
         notes.append("Scenario 5 (real Linux memory from QEMU guests) was not run "
                      "(`bench.py --scenarios 5`; `make bench` runs it).")
+    if not any(scn["id"] == 6 for scn in res["scenarios"]):
+        notes.append("Scenario 6 (clones and restores) was not run (`bench.py --scenarios "
+                     "6`; `make bench` runs it).")
     notes += contention_notes(res)
     errs = sorted({e for scn in res["scenarios"] for e in scn.get("stats_errors", [])})
     for e in errs:
