@@ -4,7 +4,8 @@
  *   0: a state file as it is (most inputs stop at the envelope: magic, version, trailer);
  *   1: a state file without its trailer, which the target appends, so that the fuzzer
  *      gets past the checksum into the header, the chunk table and the sections;
- *   2: a vCPU section body; 3: a VM section body.
+ *   2: a vCPU section body; 3: a VM section body; 4: a definition section body
+ *   (vmm/snapdef.c).
  * A parsed snapshot has each vCPU and VM section decoded. Checked: no crash, no read out of
  * bounds (ASan, every section byte is read), a refusal always says why, and a parse that
  * succeeded is consistent (no more sections of a tag found than it counts, RAM size page
@@ -16,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/sbuf.h"
+#include "vmm/snapdef.h"
 #include "vmm/snapfile.h"
 #include "vmm/vmstate.h"
 
@@ -48,6 +50,29 @@ static void decode_vm(const void *p, size_t n)
 		abort();
 }
 
+/* A definition: refused with a reason, or loaded into options that pass its own checks. */
+static void decode_definition(const void *p, size_t n)
+{
+	struct sbuf_reader r;
+	struct options o = {.count = 1};
+	struct snapdef_origin org;
+
+	sbuf_reader_init(&r, p, n);
+	if (snapdef_load(&r, &o, &org)) {
+		if (!r.why[0])
+			abort();
+		return;
+	}
+	if (!o.cpus || o.cpus > OPT_MAX_CPUS || o.mem % 4096 || o.nr_disks > OPT_MAX_DISKS ||
+	    !memchr(org.name, '\0', sizeof(org.name)) ||
+	    !memchr(org.group, '\0', sizeof(org.group)))
+		abort();
+	for (unsigned i = 0; i < o.nr_disks; i++)
+		if (!o.disks[i].path[0] ||
+		    !memchr(o.disks[i].serial, '\0', sizeof(o.disks[i].serial)))
+			abort();
+}
+
 static void touch(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -75,6 +100,8 @@ static void walk(const struct snapshot *s)
 				decode_vcpu(p, n);
 			if (tags[t] == SNAP_SEC_VM)
 				decode_vm(p, n);
+			if (tags[t] == SNAP_SEC_DEFINITION)
+				decode_definition(p, n);
 		}
 		if (found > count)
 			abort();
@@ -118,11 +145,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_level = -1;
 	if (size < 1)
 		return 0;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: parse(data + 1, size - 1); break;
 	case 1: parse_with_trailer(data + 1, size - 1); break;
 	case 2: decode_vcpu(data + 1, size - 1); break;
-	default: decode_vm(data + 1, size - 1); break;
+	case 3: decode_vm(data + 1, size - 1); break;
+	default: decode_definition(data + 1, size - 1); break;
 	}
 	return 0;
 }

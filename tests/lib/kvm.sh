@@ -69,11 +69,11 @@ baseline_pss() {
 	echo "baseline (--merge=off) Pss: $((BASELINE >> 20)) MiB"
 }
 
-# verify_all N: every guest verifies bad=0.
-verify_all() {
+# verify_all N [NAME_RE]: every guest (N of them, named like NAME_RE) verifies bad=0.
+verify_all() { # N [NAME_RE (default g[0-9]+)]
 	ctl verify >"$T/verify.txt" || fail "verify failed: $(cat "$T/verify.txt")"
 	cat "$T/verify.txt"
-	[ "$(grep -cE '^g[0-9]+ VERIFY ok=[0-9]+ bad=0$' "$T/verify.txt")" -eq "$1" ] ||
+	[ "$(grep -cE "^${2:-g[0-9]+} VERIFY ok=[0-9]+ bad=0\$" "$T/verify.txt")" -eq "$1" ] ||
 		fail "not every guest verified bad=0"
 }
 
