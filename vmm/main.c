@@ -22,10 +22,46 @@
 struct run_ctx {
 	GMainLoop *loop;
 	struct fleet *fleet;
-	struct lvfleet *lv; /* the libvirt endpoint, or NULL */
-	bool serve;	    /* `ksmvmm serve`: runs on without guests, until a signal */
-	bool quitting;	    /* a signal came: end once every guest has stopped */
+	struct lvfleet *lv;    /* the libvirt endpoint, or NULL */
+	bool serve;	       /* `ksmvmm serve`: runs on without guests, until a signal */
+	bool quitting;	       /* a signal came: end once every guest has stopped */
+	guint linger;	       /* source waiting for libvirt clients to leave; 0 = none */
+	unsigned linger_ticks; /* its ticks so far */
 };
+
+/* `run` ends when its last guest ends. A virsh that has just destroyed the last domain
+ * still closes its connection (a call that wants a reply), so connected libvirt clients
+ * get up to RUN_LINGER_TICKS * RUN_LINGER_TICK_MS to leave first. */
+#define RUN_LINGER_TICK_MS 50
+#define RUN_LINGER_TICKS 100
+
+static gboolean linger_tick(gpointer data)
+{
+	struct run_ctx *ctx = data;
+
+	if (fleet_live(ctx->fleet) > 0) { /* a client started a guest: run on */
+		ctx->linger = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (lvfleet_clients(ctx->lv) > 0 && ++ctx->linger_ticks < RUN_LINGER_TICKS)
+		return G_SOURCE_CONTINUE;
+	ctx->linger = 0;
+	g_main_loop_quit(ctx->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* No guest is left: quit, once libvirt's clients have left (`run`, no signal). */
+static void run_end(struct run_ctx *ctx)
+{
+	if (ctx->quitting || !ctx->lv || lvfleet_clients(ctx->lv) == 0) {
+		g_main_loop_quit(ctx->loop);
+		return;
+	}
+	if (ctx->linger)
+		return;
+	ctx->linger_ticks = 0;
+	ctx->linger = g_timeout_add(RUN_LINGER_TICK_MS, linger_tick, ctx);
+}
 
 /* Runs on the main loop after a guest ended: tell libvirt, and quit once no guest is
  * left (`run`) or once they stopped after a signal (`serve`). */
@@ -36,7 +72,7 @@ static gboolean check_fleet_end(gpointer data)
 	if (ctx->lv)
 		lvfleet_guest_ended(ctx->lv);
 	if ((!ctx->serve || ctx->quitting) && fleet_live(ctx->fleet) == 0)
-		g_main_loop_quit(ctx->loop);
+		run_end(ctx);
 	return G_SOURCE_REMOVE;
 }
 
@@ -109,6 +145,8 @@ static int serve(struct fleet *f, const struct options *o, bool serve_mode)
 			lvfleet_autostart(ctx.lv);
 		g_main_loop_run(ctx.loop);
 	}
+	if (ctx.linger)
+		g_source_remove(ctx.linger);
 	fleet_stop_all(f);
 	status = fleet_exit_status(f);
 	fleet_set_end_callback(f, NULL, NULL);

@@ -241,6 +241,11 @@ size_t lvfleet_running(struct lvfleet *lf)
 	return n;
 }
 
+unsigned lvfleet_clients(struct lvfleet *lf)
+{
+	return lf->server ? lv_server_clients(lf->server) : 0;
+}
+
 void lvfleet_destroy(struct lvfleet *lf)
 {
 	if (!lf)

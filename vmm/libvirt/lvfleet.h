@@ -34,6 +34,9 @@ void lvfleet_guest_ended(struct lvfleet *lf);
 /* Domains that run now. */
 size_t lvfleet_running(struct lvfleet *lf);
 
+/* libvirt clients connected now. */
+unsigned lvfleet_clients(struct lvfleet *lf);
+
 void lvfleet_destroy(struct lvfleet *lf);
 
 #endif

@@ -382,6 +382,11 @@ void lv_server_set_stall_timeout(struct lv_server *s, unsigned ms)
 	s->stall_ms = ms ? ms : LV_STALL_MS;
 }
 
+unsigned lv_server_clients(const struct lv_server *s)
+{
+	return s->nclients;
+}
+
 void lv_server_destroy(struct lv_server *s)
 {
 	if (!s)

@@ -27,6 +27,9 @@ struct lv_server *lv_server_create(const char *path, const struct lv_backend_ops
  * default, 30 s). Applies to timers started from now on. */
 void lv_server_set_stall_timeout(struct lv_server *s, unsigned ms);
 
+/* Clients connected now. */
+unsigned lv_server_clients(const struct lv_server *s);
+
 /* Stop serving: unlink the socket, give every queued reply one last non-blocking send,
  * close every connection, drop lifecycle events not yet sent. NULL is a no-op. Same
  * thread as lv_server_create(), and no lv_server_lifecycle() may run or follow. */
