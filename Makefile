@@ -41,9 +41,9 @@ CTL_SRCS := $(wildcard tools/ksmctl/*.c)
 # formatter (the VMM's /metrics prints the same series), mem_parse_size (vmm/mem.o: no
 # KVM in it), and the base layer lib/.
 CTL_OBJS := $(patsubst %.c,$(B)/%.o,$(CTL_SRCS)) \
-	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_json.o \
-	$(B)/vmm/control/protocol_dev.o $(B)/vmm/control/reportdata.o \
-	$(B)/vmm/control/metrics.o $(B)/vmm/mem.o $(LIB_OBJS)
+	$(B)/vmm/control/protocol.o $(B)/vmm/control/protocol_check.o \
+	$(B)/vmm/control/protocol_json.o $(B)/vmm/control/protocol_dev.o \
+	$(B)/vmm/control/reportdata.o $(B)/vmm/control/metrics.o $(B)/vmm/mem.o $(LIB_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 

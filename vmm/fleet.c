@@ -1,5 +1,7 @@
 /* fleet.c - the guests of one ksmvmm process: created alike by `ksmvmm run`, or one by
- * one at run time (`ksmvmm serve`, libvirt), addressed by name, and their life. */
+ * one at run time (`ksmvmm serve`, libvirt), addressed by name, and their life. Their
+ * merge engine is set up by fleet_merge.c; what one guest is and requests to it are in
+ * fleet_query.c. */
 #define pr_fmt(fmt) "fleet: " fmt
 #include "vmm/fleet.h"
 
@@ -39,23 +41,6 @@ static int check_host_memory(const struct options *o, unsigned long long f_extra
 	return 0;
 }
 
-/* --merge=host only helps if ksmd runs: say so when it does not. */
-static void check_host_ksm(void)
-{
-	FILE *fp = fopen("/sys/kernel/mm/ksm/run", "r");
-	int run = -1;
-
-	if (fp) {
-		if (fscanf(fp, "%d", &run) != 1)
-			run = -1;
-		fclose(fp);
-	}
-	if (run != 1)
-		pr_warn("--merge=host: the host's KSM is not running (/sys/kernel/mm/ksm/run is "
-			"%d); an administrator must enable it for pages to merge",
-			run);
-}
-
 static int make_console_dir(const char *dir)
 {
 	struct stat st;
@@ -77,118 +62,6 @@ static int make_console_dir(const char *dir)
 
 		pr_err("console directory %s is not writable: %s", dir, strerror(err));
 		return -EACCES;
-	}
-	return 0;
-}
-
-/* The engine's view of a guest (ksm_vm_ops): its pause and its dirty pages. */
-static void op_request_pause(void *g)
-{
-	pause_request(&((struct guest *) g)->pause);
-}
-
-static void op_wait_paused(void *g)
-{
-	pause_wait(&((struct guest *) g)->pause);
-}
-
-static void op_resume(void *g)
-{
-	pause_resume(&((struct guest *) g)->pause);
-}
-
-static int op_fetch_dirty(void *g, unsigned r, uint64_t *bitmap)
-{
-	return ram_fetch_dirty(&((struct guest *) g)->ram, r, bitmap);
-}
-
-static int op_fetch_reported(void *g, unsigned r, uint64_t *bitmap)
-{
-	return ram_fetch_reported(&((struct guest *) g)->ram, r, bitmap);
-}
-
-static const struct ksm_vm_ops guest_ksm_ops = {
-    .request_pause = op_request_pause,
-    .wait_paused = op_wait_paused,
-    .resume = op_resume,
-    .fetch_dirty = op_fetch_dirty,
-    .fetch_reported = op_fetch_reported,
-};
-
-/* Id of sharing group @name ("none" opts out), UINT32_MAX when the table is full.
- * Caller holds f->lock once guests come and go. */
-uint32_t fleet_group_id(struct fleet *f, const char *name)
-{
-	unsigned i;
-
-	if (!strcmp(name, "none"))
-		return KSM_GROUP_NONE;
-	for (i = 0; i < f->nr_groups; i++)
-		if (!strcmp(f->groups[i], name))
-			return i;
-	if (i == FLEET_MAX_GROUPS)
-		return UINT32_MAX;
-	snprintf(f->groups[i], sizeof(f->groups[i]), "%s", name);
-	f->nr_groups++;
-	return i;
-}
-
-static void engine_tunables(const struct options *o, struct ksm_tunables *t)
-{
-	ksm_default_tunables(t);
-	if (o->ksm_interval_ms)
-		t->interval_ms = (uint32_t) o->ksm_interval_ms;
-	if (o->ksm_batch_pages)
-		t->batch_pages = (uint32_t) o->ksm_batch_pages;
-	if (o->ksm_max_stall_us)
-		t->max_stall_us = (uint32_t) o->ksm_max_stall_us;
-	t->scan_rate = o->ksm_scan_rate;
-}
-
-int fleet_register_guest(struct fleet *f, struct guest *g)
-{
-	struct ksm_region r[MEM_MAX_REGIONS];
-	uint32_t group;
-
-	pthread_mutex_lock(&f->lock);
-	group = fleet_group_id(f, g->group);
-	pthread_mutex_unlock(&f->lock);
-	if (group == UINT32_MAX) {
-		pr_err("%s: too many sharing groups (at most %d)", g->name, FLEET_MAX_GROUPS);
-		return -ENOSPC;
-	}
-	for (unsigned i = 0; i < g->mem.nr_regions; i++)
-		r[i] = (struct ksm_region){.hva = g->mem.regions[i].hva,
-					   .gpa = g->mem.regions[i].gpa,
-					   .npages = g->mem.regions[i].size / PAGE_SIZE};
-	g->ksm_vm = ksm_add_vm(f->ksm, g->name, group, r, g->mem.nr_regions, &guest_ksm_ops, g);
-	return g->ksm_vm ? 0 : -ENOMEM;
-}
-
-static int setup_merging(struct fleet *f, const struct options *o, uint64_t max_pages)
-{
-	struct ksm_tunables t;
-
-	f->merge = o->merge;
-	if (o->merge == MERGE_HOST)
-		check_host_ksm();
-	if (o->merge != MERGE_VMM)
-		return 0;
-	engine_tunables(o, &t);
-	f->ksm = ksm_create(max_pages, &t);
-	if (!f->ksm) {
-		int err = errno;
-
-		pr_err("cannot create the merge engine: %s", strerror(err));
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < f->nr; i++) {
-		struct guest *g = f->slots[i] ? f->slots[i]->g : NULL;
-
-		if (g && fleet_register_guest(f, g)) {
-			pr_err("cannot register %s with the merge engine", g->name);
-			return -ENOMEM;
-		}
 	}
 	return 0;
 }
@@ -322,7 +195,7 @@ static struct fleet *create(const struct options *o, struct snapshot_src *snap)
 		}
 		snprintf(g->group, sizeof(g->group), "%s", options_group_of(o, g->name));
 	}
-	if (setup_merging(f, o, pool)) {
+	if (fleet_setup_merging(f, o, pool)) {
 		fleet_destroy(f);
 		return NULL;
 	}
@@ -342,7 +215,7 @@ struct fleet *fleet_create_dynamic(const struct options *base)
 		return NULL;
 	f->dynamic = true;
 	f->base = *base;
-	if (setup_merging(f, base, pages > 0 ? (uint64_t) pages : 1u << 20)) {
+	if (fleet_setup_merging(f, base, pages > 0 ? (uint64_t) pages : 1u << 20)) {
 		fleet_destroy(f);
 		return NULL;
 	}
@@ -573,47 +446,6 @@ int fleet_remove_guest(struct fleet *f, size_t i)
 	return 0;
 }
 
-static void uuid_format(const uint8_t u[16], char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		 u[13], u[14], u[15]);
-}
-
-static void fill_info(struct guest *g, struct fleet_guest_info *out)
-{
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", g->name);
-	memcpy(out->uuid, g->uuid, sizeof(out->uuid));
-	uuid_format(g->uuid, out->uuid_str);
-	out->mem_bytes = g->mem.ram_size;
-	out->cpus = g->nr_vcpus;
-	out->workload = g->kind == GUEST_KIND_WORKLOAD;
-	snprintf(out->group, sizeof(out->group), "%s", g->group);
-	out->nr_ram = g->mem.nr_regions;
-	for (unsigned r = 0; r < g->mem.nr_regions && r < 2; r++) {
-		out->ram[r].gpa = g->mem.regions[r].gpa;
-		out->ram[r].hva = (uintptr_t) g->mem.regions[r].hva;
-		out->ram[r].size = g->mem.regions[r].size;
-	}
-	pthread_mutex_lock(&g->lock);
-	out->state = g->state;
-	out->ready = g->ready;
-	snprintf(out->reason, sizeof(out->reason), "%s", g->reason);
-	pthread_mutex_unlock(&g->lock);
-}
-
-int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
-{
-	struct fleet_entry *e = fleet_get(f, i);
-
-	if (!e)
-		return -ENOENT;
-	fill_info(e->g, out);
-	fleet_put(f, e);
-	return 0;
-}
-
 static bool live(enum guest_state s)
 {
 	return s != GUEST_STOPPED && s != GUEST_DEAD;
@@ -683,9 +515,4 @@ void fleet_destroy(struct fleet *f)
 	pthread_mutex_destroy(&f->lock);
 	free(f->slots);
 	free(f);
-}
-
-enum merge_mode fleet_merge_mode(struct fleet *f)
-{
-	return f->merge;
 }

@@ -1,5 +1,6 @@
-/* fleet_internal.h - the fleet's slots, shared by fleet.c (life) and fleet_query.c
- * (requests to one guest). Not for other modules: they use fleet.h.
+/* fleet_internal.h - the fleet's slots, shared by fleet.c (life), fleet_merge.c (the
+ * merge engine) and fleet_query.c (requests to one guest). Not for other modules: they
+ * use fleet.h.
  *
  * A slot holds an entry; an entry holds a guest and a count of its users. Whoever uses a
  * guest outside the fleet lock holds a reference (fleet_get / fleet_put), so removing a
@@ -41,6 +42,11 @@ uint32_t fleet_group_id(struct fleet *f, const char *name);
 
 /* Register @g with the engine (g->group set). Returns 0 or -errno. */
 int fleet_register_guest(struct fleet *f, struct guest *g);
+
+/* Take the merge mode of @o; for --merge=vmm create the engine with room for @max_pages
+ * pool pages and register the guests already in their slots. Returns 0 or -ENOMEM
+ * (logged). */
+int fleet_setup_merging(struct fleet *f, const struct options *o, uint64_t max_pages);
 
 /* Put @g in slot @i (reserved or free) with the slot's reference. Returns 0 or -ENOMEM. */
 int fleet_fill(struct fleet *f, size_t i, struct guest *g);

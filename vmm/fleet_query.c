@@ -1,9 +1,11 @@
-/* fleet_query.c - requests to one guest of the fleet (devices, balloon, the workload
- * guest's verify, probe and watch) and the merge engine's figures in fleet order. */
+/* fleet_query.c - what one guest of the fleet is (fleet_info), requests to it (devices,
+ * balloon, the workload guest's verify, probe and watch) and the merge engine's figures
+ * in fleet order. */
 #define pr_fmt(fmt) "fleet: " fmt
 #include <errno.h>
 #include <glib.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,47 @@
 #include "vmm/guest.h"
 #include "vmm/snapshot.h"
 #include "vmm/vcpu.h"
+
+static void uuid_format(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static void fill_info(struct guest *g, struct fleet_guest_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", g->name);
+	memcpy(out->uuid, g->uuid, sizeof(out->uuid));
+	uuid_format(g->uuid, out->uuid_str);
+	out->mem_bytes = g->mem.ram_size;
+	out->cpus = g->nr_vcpus;
+	out->workload = g->kind == GUEST_KIND_WORKLOAD;
+	snprintf(out->group, sizeof(out->group), "%s", g->group);
+	out->nr_ram = g->mem.nr_regions;
+	for (unsigned r = 0; r < g->mem.nr_regions && r < 2; r++) {
+		out->ram[r].gpa = g->mem.regions[r].gpa;
+		out->ram[r].hva = (uintptr_t) g->mem.regions[r].hva;
+		out->ram[r].size = g->mem.regions[r].size;
+	}
+	pthread_mutex_lock(&g->lock);
+	out->state = g->state;
+	out->ready = g->ready;
+	snprintf(out->reason, sizeof(out->reason), "%s", g->reason);
+	pthread_mutex_unlock(&g->lock);
+}
+
+int fleet_info(struct fleet *f, size_t i, struct fleet_guest_info *out)
+{
+	struct fleet_entry *e = fleet_get(f, i);
+
+	if (!e)
+		return -ENOENT;
+	fill_info(e->g, out);
+	fleet_put(f, e);
+	return 0;
+}
 
 int fleet_devices(struct fleet *f, size_t i, struct fleet_device *out, size_t max)
 {

@@ -1,4 +1,5 @@
-/* ksmctl.c - command-line client of a running ksmvmm's control socket. */
+/* ksmctl.c - command-line client of a running ksmvmm's control socket: the command line
+ * parsed into a request, sent, and its reply handed to answer.c or to a view. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -10,8 +11,8 @@
 
 #include <glib.h>
 
+#include "tools/ksmctl/answer.h"
 #include "tools/ksmctl/client.h"
-#include "tools/ksmctl/stats.h"
 #include "tools/ksmctl/views.h"
 #include "vmm/control/protocol.h"
 #include "vmm/mem.h"
@@ -381,179 +382,6 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 	return ret ? ret : ksmctl_check_view(a);
 }
 
-/* Memory in MiB, with one decimal when it is not whole. */
-static void ksmctl_format_mib(uint64_t bytes, char *buf, size_t len)
-{
-	if (bytes % (1u << 20))
-		snprintf(buf, len, "%.1fMiB", (double) bytes / (1u << 20));
-	else
-		snprintf(buf, len, "%lluMiB", (unsigned long long) (bytes >> 20));
-}
-
-/* The READY column: whether a workload guest has filled its memory ("-" for others). */
-static const char *ksmctl_ready(const struct proto_guest *g)
-{
-	if (!g->workload)
-		return "-";
-	return g->ready ? "yes" : "no";
-}
-
-static void ksmctl_print_list(const struct proto_reply *r)
-{
-	int w = 4;
-	char mem[32];
-
-	for (size_t i = 0; i < r->nguests; i++)
-		w = MAX(w, (int) strlen(r->guests[i].name));
-	printf("%-*s %-8s %10s %5s %5s %s\n", w, "NAME", "STATE", "MEMORY", "VCPUS", "READY",
-	       "REASON");
-	for (size_t i = 0; i < r->nguests; i++) {
-		const struct proto_guest *g = &r->guests[i];
-
-		ksmctl_format_mib(g->mem_bytes, mem, sizeof(mem));
-		printf("%-*s %-8s %10s %5u %5s %s\n", w, g->name, g->state, mem, g->cpus,
-		       ksmctl_ready(g), g->reason[0] ? g->reason : "-");
-	}
-}
-
-/* One line per guest. */
-static void ksmctl_print_verify(const struct proto_reply *r)
-{
-	for (size_t i = 0; i < r->nresults; i++) {
-		const struct proto_result *v = &r->results[i];
-
-		if (v->error[0])
-			printf("%s VERIFY error: %s\n", v->name, v->error);
-		else
-			printf("%s VERIFY ok=%llu bad=%llu\n", v->name, (unsigned long long) v->ok,
-			       (unsigned long long) v->bad);
-	}
-}
-
-/* One line per device: KIND BUS BASE SIZE IRQ STATE DETAIL key=value... */
-static void ksmctl_print_devices(const struct proto_reply *r)
-{
-	printf("%-8s %-4s %-12s %6s %4s %-12s %s\n", "KIND", "BUS", "BASE", "SIZE", "IRQ", "STATE",
-	       "DETAIL COUNTERS");
-	for (size_t i = 0; i < r->ndevices; i++) {
-		const struct proto_device *d = &r->devices[i];
-		char irq[16] = "-";
-
-		if (d->irq >= 0)
-			snprintf(irq, sizeof(irq), "%d", d->irq);
-		printf("%-8s %-4s %#-12llx %6llu %4s %-12s %s", d->kind, d->bus,
-		       (unsigned long long) d->base, (unsigned long long) d->size, irq, d->state,
-		       d->detail[0] ? d->detail : "-");
-		for (unsigned k = 0; k < d->ncounters; k++)
-			printf(" %s=%llu", d->counters[k].key,
-			       (unsigned long long) d->counters[k].value);
-		printf("\n");
-	}
-}
-
-/* Print a successful reply to request @req. */
-static void ksmctl_print(const struct proto_request *req, const struct proto_reply *r)
-{
-	switch (req->cmd) {
-	case PROTO_CMD_LIST: ksmctl_print_list(r); break;
-	case PROTO_CMD_VERIFY: ksmctl_print_verify(r); break;
-	case PROTO_CMD_DEVICES: ksmctl_print_devices(r); break;
-	case PROTO_CMD_STOP:
-		for (size_t i = 0; i < r->nstopped; i++)
-			printf("%s stopping\n", r->stopped[i]);
-		break;
-	case PROTO_CMD_PING: printf("ksmvmm is alive\n"); break;
-	case PROTO_CMD_SNAPSHOT: printf("%s saved to %s\n", req->name, req->path); break;
-	case PROTO_CMD_CLONE:
-		for (size_t i = 0; i < r->nclones; i++)
-			printf("%s cloned: %s\n", req->name, r->clones[i]);
-		break;
-	default: break;
-	}
-}
-
-/* The exit status of a successful reply: a verify fails on any bad page or error. */
-static int ksmctl_status(const struct proto_reply *r)
-{
-	for (size_t i = 0; i < r->nresults; i++) {
-		if (r->results[i].error[0] || r->results[i].bad)
-			return KSMCTL_FAILED;
-	}
-	return KSMCTL_OK;
-}
-
-/* Blank out control characters so a reply cannot break lines or drive the terminal. */
-static void ksmctl_clean(char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char) *s < 0x20 || *s == 0x7f)
-			*s = ' ';
-	}
-}
-
-/* Clean every string of @r before it is printed. */
-static void ksmctl_clean_reply(struct proto_reply *r)
-{
-	ksmctl_clean(r->error);
-	for (size_t i = 0; i < r->nguests; i++) {
-		ksmctl_clean(r->guests[i].name);
-		ksmctl_clean(r->guests[i].state);
-		ksmctl_clean(r->guests[i].reason);
-	}
-	for (size_t i = 0; i < r->nresults; i++) {
-		ksmctl_clean(r->results[i].name);
-		ksmctl_clean(r->results[i].error);
-	}
-	for (size_t i = 0; i < r->nstopped; i++)
-		ksmctl_clean(r->stopped[i]);
-	ksmctl_clean(r->guest);
-	for (size_t i = 0; i < r->ndevices; i++) {
-		ksmctl_clean(r->devices[i].kind);
-		ksmctl_clean(r->devices[i].bus);
-		ksmctl_clean(r->devices[i].state);
-		ksmctl_clean(r->devices[i].detail);
-	}
-}
-
-/* Show reply @line; returns the exit status. */
-static int ksmctl_answer(const struct ksmctl_args *a, const char *line)
-{
-	struct proto_reply r;
-	char err[PROTO_TEXT_MAX];
-	int ret;
-
-	if (a->req.cmd == PROTO_CMD_STATS)
-		return ksmctl_stats_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
-	if (a->req.cmd == PROTO_CMD_PROBE)
-		return ksmctl_probe_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
-	if (a->req.cmd == PROTO_CMD_WATCH)
-		return ksmctl_watch_answer(line, a->json) ? KSMCTL_FAILED : KSMCTL_OK;
-	if (a->json)
-		fputs(line, stdout);
-	if (proto_parse_reply(line, strlen(line), &r, err, sizeof(err))) {
-		fprintf(stderr, "ksmctl: bad reply from ksmvmm: %s\n", err);
-		return KSMCTL_USAGE;
-	}
-	ksmctl_clean_reply(&r);
-	if (!r.ok) {
-		fprintf(stderr, "ksmctl: %s\n", r.error);
-		ret = KSMCTL_FAILED;
-	} else if (a->req.cmd == PROTO_CMD_SET && !a->json) {
-		printf("%s = %llu\n", a->req.key, (unsigned long long) a->req.value);
-		ret = KSMCTL_OK;
-	} else if (a->req.cmd == PROTO_CMD_BALLOON && !a->json) {
-		printf("%s balloon target %llu bytes\n", a->req.name,
-		       (unsigned long long) a->req.bytes);
-		ret = KSMCTL_OK;
-	} else {
-		if (!a->json)
-			ksmctl_print(&a->req, &r);
-		ret = ksmctl_status(&r);
-	}
-	proto_reply_clear(&r);
-	return ret;
-}
-
 /* The report views: report, history, top, metrics. Returns the exit status. */
 static int ksmctl_run_view(struct ksmctl_args *a)
 {
@@ -603,7 +431,7 @@ static int ksmctl_run(struct ksmctl_args *a)
 		fprintf(stderr, "ksmctl: %s: %s\n", a->control, err);
 		return KSMCTL_USAGE;
 	}
-	ret = ksmctl_answer(a, reply);
+	ret = ksmctl_answer(&a->req, a->json, reply);
 	g_free(reply);
 	return ret;
 }
