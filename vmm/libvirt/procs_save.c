@@ -74,6 +74,20 @@ static int save_one(struct procs_call *c, const struct procs_dom_ref *ref, const
 	return 0;
 }
 
+/* The arguments after the domain: a path, then (the Flags forms) an optional XML and
+ * flags. Returns 0 when they decoded and nothing follows; the caller frees both strings
+ * either way. */
+static int path_args(struct procs_call *c, bool with_flags, char **path, char **dxml,
+		     uint32_t *flags)
+{
+	xdr_get_string(c->args, path, SAVE_PATH_MAX);
+	if (with_flags) {
+		xdr_get_opt_string(c->args, dxml, RPC_STRING_MAX);
+		xdr_get_uint(c->args, flags);
+	}
+	return procs_args_done(c);
+}
+
 static int save_common(struct procs_call *c, bool with_flags)
 {
 	struct procs_dom_ref ref;
@@ -82,12 +96,7 @@ static int save_common(struct procs_call *c, bool with_flags)
 	int ret = -1;
 
 	procs_get_dom(c->args, &ref);
-	xdr_get_string(c->args, &to, SAVE_PATH_MAX);
-	if (with_flags) {
-		xdr_get_opt_string(c->args, &dxml, RPC_STRING_MAX);
-		xdr_get_uint(c->args, &flags);
-	}
-	if (!procs_args_done(c))
+	if (!path_args(c, with_flags, &to, &dxml, &flags))
 		ret = save_one(c, &ref, to, dxml, flags);
 	g_free(to);
 	g_free(dxml);
@@ -124,12 +133,7 @@ static int restore_common(struct procs_call *c, bool with_flags)
 	uint32_t flags = 0;
 	int ret = -1;
 
-	xdr_get_string(c->args, &from, SAVE_PATH_MAX);
-	if (with_flags) {
-		xdr_get_opt_string(c->args, &dxml, RPC_STRING_MAX);
-		xdr_get_uint(c->args, &flags);
-	}
-	if (!procs_args_done(c))
+	if (!path_args(c, with_flags, &from, &dxml, &flags))
 		ret = restore_one(c, from, dxml, flags);
 	g_free(from);
 	g_free(dxml);
