@@ -85,6 +85,15 @@ static void fake_event(struct fake_be *f, const struct lv_dom *d, int event, int
 		lv_server_lifecycle(f->srv, d, event, detail);
 }
 
+/* The refusal of an operation that needs a running domain. Returns -1. */
+static int fake_not_running(struct lv_err *e)
+{
+	e->code = LV_ERR_OPERATION_INVALID;
+	g_strlcpy(e->msg, "Requested operation is not valid: domain is not running",
+		  sizeof(e->msg));
+	return -1;
+}
+
 static struct lv_dom *fake_find(struct fake_be *f, const struct lv_key *k, struct lv_err *e)
 {
 	for (size_t i = 0; i < f->n; i++) {
@@ -275,12 +284,8 @@ static int fake_stop(struct fake_be *f, const struct lv_key *k, int reason, stru
 
 	if (!d)
 		return -1;
-	if (d->id <= 0) {
-		e->code = LV_ERR_OPERATION_INVALID;
-		snprintf(e->msg, sizeof(e->msg),
-			 "Requested operation is not valid: domain is not running");
-		return -1;
-	}
+	if (d->id <= 0)
+		return fake_not_running(e);
 	d->id = -1;
 	d->state = LV_STATE_SHUTOFF;
 	d->reason = reason;
@@ -366,12 +371,8 @@ static int fake_block_stats(void *be, const struct lv_key *k, const char *path,
 
 	if (!d)
 		return -1;
-	if (d->id <= 0) {
-		e->code = LV_ERR_OPERATION_INVALID;
-		g_strlcpy(e->msg, "Requested operation is not valid: domain is not running",
-			  sizeof(e->msg));
-		return -1;
-	}
+	if (d->id <= 0)
+		return fake_not_running(e);
 	file = g_strdup_printf("/fake/%s.img", d->name);
 	known = !strcmp(path, "vda") || !strcmp(path, file);
 	g_free(file);
@@ -470,12 +471,8 @@ static int fake_save(void *be, const struct lv_key *k, const char *path, struct 
 
 	if (!d || !fake_path_ok(be, path, e))
 		return -1;
-	if (d->id <= 0) {
-		e->code = LV_ERR_OPERATION_INVALID;
-		snprintf(e->msg, sizeof(e->msg),
-			 "Requested operation is not valid: domain is not running");
-		return -1;
-	}
+	if (d->id <= 0)
+		return fake_not_running(e);
 	if (g_mkdir(path, 0700) || !g_file_set_contents(file, d->name, -1, NULL)) {
 		e->code = LV_ERR_OPERATION_FAILED;
 		snprintf(e->msg, sizeof(e->msg), "operation failed: snapshot %s: %s", path,
