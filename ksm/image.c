@@ -1,10 +1,12 @@
-/* image.c - snapshot images: guest RAM copied once into pinned pool pages, then mapped
- * over VMs as merged pages (contract and accounting: ksm/ksm.h). */
+/* image.c - snapshot images: guest RAM copied once into pinned pool pages, or a snapshot's
+ * memory file lent to the pool in place, then mapped over VMs as merged pages (contract
+ * and accounting: ksm/ksm.h). */
 #define pr_fmt(fmt) "ksm: " fmt
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "ksm/cow.h"
@@ -180,9 +182,92 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
 	return img;
 }
 
+/* ---- Images mapped in place from a file ---- */
+
+/* The next run of data of @fd (pages relative to @off, below @n) from page @i on, in
+ * [*from, *to); false if none is left. Without SEEK_DATA everything is data. */
+static bool next_data(int fd, uint64_t off, uint64_t i, uint64_t n, uint64_t *from, uint64_t *to)
+{
+	off_t d = lseek(fd, (off_t) (off + i * PAGE_SIZE), SEEK_DATA), h;
+
+	if (d < 0 && errno == ENXIO)
+		return false;
+	if (d < 0) {
+		*from = i;
+		*to = n;
+		return true;
+	}
+	h = lseek(fd, d, SEEK_HOLE);
+	*from = ((uint64_t) d - off) / PAGE_SIZE;
+	*to = h < 0 ? n : ((uint64_t) h - off + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (*to > n)
+		*to = n;
+	return *from < n;
+}
+
+/* Page @i of segment @s joins the image, pinned and indexed, unless it is all zero. */
+static void take_page(struct ksm *k, struct ksm_image *img, int s, uint64_t i)
+{
+	const uint8_t *page = ksm_pool_seg_page(&k->pool, s, (uint32_t) i);
+	uint32_t c;
+
+	if (page_is_zero(page))
+		return;
+	c = ksm_pool_seg_adopt(&k->pool, s, (uint32_t) i, XXH3_64bits(page, PAGE_SIZE), img->group);
+	ksm_pool_pin(&k->pool, c);
+	index_page(k, c);
+	img->canon[i] = c;
+	img->held++;
+}
+
+/* Every page of the file that holds data and is not zero joins the image. Holes are not
+ * read: a read of one would fill the page cache with zeros. */
+static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uint64_t off)
+{
+	uint64_t i = 0, from, to;
+
+	for (uint64_t j = 0; j < img->npages; j++)
+		img->canon[j] = KSM_POOL_NONE;
+	while (i < img->npages && next_data(fd, off, i, img->npages, &from, &to)) {
+		/* One call maps the run in the view; best effort (else faults, one a page). */
+		madvise((void *) ksm_pool_seg_page(&k->pool, s, (uint32_t) from),
+			(to - from) * PAGE_SIZE, MADV_POPULATE_READ);
+		for (i = from; i < to; i++)
+			take_page(k, img, s, i);
+	}
+}
+
+struct ksm_image *ksm_image_map(struct ksm *k, int fd, uint64_t off, const uint64_t *npages,
+				unsigned nsrc, uint32_t group, void (*done)(void *opaque),
+				void *opaque)
+{
+	struct ksm_image *img = image_alloc(npages, nsrc, group);
+	int s;
+
+	if (!img)
+		return NULL;
+	pthread_mutex_lock(&k->lock);
+	s = ksm_pool_seg_map(&k->pool, fd, off, (uint32_t) img->npages, done, opaque);
+	if (s >= 0) {
+		fill_mapped(k, img, s, fd, off);
+		ksm_pool_seg_seal(&k->pool, s);
+		img->next = k->images;
+		k->images = img;
+		ksm_stats_publish(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (s < 0) {
+		image_free(img);
+		errno = -s;
+		return NULL;
+	}
+	return img;
+}
+
 /* End of the run that starts at page @i: pages of one region mapping consecutive pool
  * pages, or zero pages. */
-static uint64_t run_end(const struct ksm_image *img, const struct ksm_vm *vm, uint64_t i)
+static uint64_t run_end(const struct ksm *k, const struct ksm_image *img, const struct ksm_vm *vm,
+			uint64_t i)
 {
 	unsigned r = ksm_vm_region(vm, i);
 	uint64_t end = vm->first_page[r] + vm->regions[r].npages, j = i + 1;
@@ -192,7 +277,8 @@ static uint64_t run_end(const struct ksm_image *img, const struct ksm_vm *vm, ui
 		while (j < end && c[j] == KSM_POOL_NONE)
 			j++;
 	else
-		while (j < end && c[j] == c[j - 1] + 1)
+		while (j < end && c[j] != KSM_POOL_NONE &&
+		       ksm_pool_contiguous(&k->pool, c[j - 1], c[j]))
 			j++;
 	return j;
 }
@@ -213,12 +299,13 @@ static uint64_t chunk_end(uint64_t i, uint64_t end)
 }
 
 /* Mapping calls that adopting @img into @vm makes (as adopt_map makes them). */
-static uint64_t count_calls(const struct ksm_image *img, const struct ksm_vm *vm)
+static uint64_t count_calls(const struct ksm *k, const struct ksm_image *img,
+			    const struct ksm_vm *vm)
 {
 	uint64_t calls = 0;
 
 	for (uint64_t i = 0, end; i < vm->npages; i = end) {
-		end = run_end(img, vm, i);
+		end = run_end(k, img, vm, i);
 		if (img->canon[i] != KSM_POOL_NONE) {
 			calls++;
 			continue;
@@ -244,7 +331,7 @@ static int adopt_check(struct ksm *k, const struct ksm_image *img, const struct 
 
 	if (!registered(k, vm) || vm->npages != img->npages || vm->group != img->group)
 		return -EINVAL;
-	calls = count_calls(img, vm);
+	calls = count_calls(k, img, vm);
 	if (ksm_vmas_fits(&k->vmas, calls))
 		return 0;
 	ksm_vmas_resync(&k->vmas); /* the estimate only grows between counts: recount */
@@ -293,12 +380,10 @@ static int map_run(struct ksm *k, const struct ksm_image *img, struct ksm_vm *vm
 		   uint64_t end)
 {
 	uint32_t c = img->canon[i];
-	void *r =
-	    mmap(ksm_vm_page(vm, i), (end - i) * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, k->pool.fd, (off_t) ksm_pool_offset(c));
+	int ret = ksm_pool_map(&k->pool, ksm_vm_page(vm, i), c, end - i, MAP_NORESERVE);
 
-	if (r == MAP_FAILED)
-		return -errno;
+	if (ret)
+		return ret;
 	ksm_vmas_add(&k->vmas);
 	vm->adopted += end - i;
 	k->adopted += end - i;
@@ -360,7 +445,7 @@ static int adopt_map(struct ksm *k, const struct ksm_image *img, struct ksm_vm *
 	int ret = 0;
 
 	for (uint64_t i = 0, end; i < vm->npages; i = end) {
-		end = run_end(img, vm, i);
+		end = run_end(k, img, vm, i);
 		if (img->canon[i] != KSM_POOL_NONE)
 			ret = map_run(k, img, vm, i, end);
 		for (uint64_t j = i; !ret && img->canon[i] == KSM_POOL_NONE && j < end;

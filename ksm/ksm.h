@@ -32,7 +32,8 @@
  *      /proc/self/pagemap shows that guest page no longer maps it uncopied.
  *
  * Images (snapshot restore, live clone): ksm_image_create copies an image of a guest's
- * RAM into pool pages once, each page pinned by the image; ksm_image_adopt maps it over
+ * RAM into pool pages once, each page pinned by the image (ksm_image_map lends the pool
+ * a snapshot's memory file in place instead); ksm_image_adopt maps it over
  * a VM that is not running, so that the VM's pages are merged from its first
  * instruction, with no copy of its own. From then on they are ordinary merged pages: a
  * guest write is a copy-on-write break, later guests merge onto them through the stable
@@ -218,8 +219,23 @@ int ksm_set_tunable(struct ksm *k, const char *key, uint64_t value);
 struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, const uint64_t *npages,
 				   unsigned nsrc, uint32_t group);
 
+/* An image of the same kind with no copy: @npages (as for ksm_image_create) pages of file
+ * @fd from byte @off (page aligned; a snapshot's memory file) are lent to the pool in
+ * place (ksm/pool.h segments): its non-zero pages become pinned, indexed pool pages that
+ * VMs map straight from the file, MAP_PRIVATE. Holes are not read. The file must not
+ * change for as long as the pool maps it: the caller makes it immutable first, and is
+ * told when that may end: @done(@opaque) is called once, with k->lock held, when the
+ * pool maps the file no more (the image put and its last page freed, or ksm_destroy).
+ * The pool takes its own descriptor; @fd may be closed afterwards. Takes k->lock.
+ * Returns NULL with errno set, and then @done is never called: EINVAL (as for
+ * ksm_image_create, or @off not aligned), ENOSPC (no run of that many free pool ids, or
+ * too many mapped images: a copy may still fit), ENOMEM, or a failed mmap's error. */
+struct ksm_image *ksm_image_map(struct ksm *k, int fd, uint64_t off, const uint64_t *npages,
+				unsigned nsrc, uint32_t group, void (*done)(void *opaque),
+				void *opaque);
+
 /* Replace the whole of @vm's RAM by the image: page i of the VM maps the image's page i
- * (MAP_PRIVATE|MAP_FIXED of the pool memfd, one mapping per run) and becomes merged
+ * (MAP_PRIVATE|MAP_FIXED of the pool memfd or the image's file, one mapping per run) and becomes merged
  * (one reference each, hashed); zero pages are released (a fresh VM's stay empty).
  * What the VM had is dropped: its private pages are freed, its pool references put, its
  * queued merges, pending dirty-log bits and reported pages forgotten (drained through

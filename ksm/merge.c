@@ -38,14 +38,15 @@ static bool still_same(struct ksm *k, struct ksm_vm *vm, const struct ksm_action
 }
 
 /* Can action @b extend the run that ends with action @a into one mapping call? */
-static bool joins(const struct ksm_vm *vm, const struct ksm_action *a, const struct ksm_action *b)
+static bool joins(const struct ksm *k, const struct ksm_vm *vm, const struct ksm_action *a,
+		  const struct ksm_action *b)
 {
 	if (b->page != a->page + 1 || ksm_vm_region(vm, a->page) != ksm_vm_region(vm, b->page))
 		return false;
 	if (a->canon == KSM_POOL_NONE || b->canon == KSM_POOL_NONE)
 		return a->canon == b->canon &&
 		       !((vm->pages[a->page].flags ^ vm->pages[b->page].flags) & KSM_PF_POOLVMA);
-	return b->canon == a->canon + 1;
+	return ksm_pool_contiguous(&k->pool, a->canon, b->canon);
 }
 
 static void mapped(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
@@ -128,7 +129,7 @@ static void release_zero(struct ksm *k, struct ksm_vm *vm, const struct ksm_acti
 static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, uint64_t n)
 {
 	uint8_t *hva = ksm_vm_page(vm, a->page);
-	void *r;
+	int ret;
 
 	if (!ksm_vmas_allow(&k->vmas, n)) {
 		/* Forget their hashes so they are planned again when budget frees up. */
@@ -138,13 +139,15 @@ static void apply(struct ksm *k, struct ksm_vm *vm, const struct ksm_action *a, 
 		return;
 	}
 	if (a->canon == KSM_POOL_NONE)
-		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		ret = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			   0) == MAP_FAILED
+			  ? -errno
+			  : 0;
 	else
-		r = mmap(hva, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-			 k->pool.fd, (off_t) ksm_pool_offset(a->canon));
-	if (r == MAP_FAILED)
-		return warn_once(&k->warned_remap, errno, "mmap(MAP_FIXED) of a merged run");
+		ret = ksm_pool_map(&k->pool, hva, a->canon, n, 0);
+	if (ret)
+		return warn_once(&k->warned_remap, -ret, "mmap(MAP_FIXED) of a merged run");
 	ksm_vmas_add(&k->vmas);
 	if (a->canon == KSM_POOL_NONE)
 		zeroed(k, vm, a, n, false);
@@ -207,7 +210,7 @@ static uint64_t run_batch(struct ksm *k, struct ksm_vm *vm, uint64_t i)
 		uint64_t end = i + 1;
 
 		while (end < vm->nr_actions && end - i < k->tun.batch_pages &&
-		       joins(vm, &vm->actions[end - 1], &vm->actions[end]))
+		       joins(k, vm, &vm->actions[end - 1], &vm->actions[end]))
 			end++;
 		execute_run(k, vm, i, end);
 		done += end - i;

@@ -4,6 +4,12 @@
  * it, and never again. Its id is its page offset in the memfd. It is freed (hole
  * punched) only when its last member has been confirmed gone, so no guest mapping can
  * still read it uncopied, and no snapshot image (ksm_image) pins it.
+ *
+ * A segment lends the pool a run of ids backed by a file it did not write (a snapshot's
+ * memory, which its owner keeps unchangeable): the run is mapped read-only into the view
+ * and guests map the file itself, so its pages are used where they lie, never copied.
+ * Ids of a segment are never handed out by ksm_pool_add; they come back to the memfd
+ * when the segment's last page is freed (the segment dissolves and calls its @done).
  */
 #ifndef KSM_POOL_H
 #define KSM_POOL_H
@@ -17,6 +23,8 @@
 /* Pool pages are faulted in by this many at a time: one page fault each costs tens of
  * microseconds under nested virtualisation, one madvise for a chunk far less. */
 #define KSM_POOL_CHUNK 64
+/* Segments at once (one per snapshot image mapped in place). */
+#define KSM_POOL_MAX_SEGS 8
 
 /* Book-keeping of one pool page. */
 struct ksm_canon {
@@ -24,6 +32,17 @@ struct ksm_canon {
 	uint32_t group; /* sharing group it serves */
 	uint32_t refs;	/* guest pages mapping it uncopied; 0 = free, just created, or
 			 * kept only by an image's pin */
+};
+
+/* A run of ids backed by someone else's file (see the top). */
+struct ksm_pool_seg {
+	int fd;			    /* the engine's own descriptor of it; -1: slot unused */
+	uint64_t off;		    /* file offset of id @base */
+	uint32_t base, npages;	    /* ids [base, base + npages) */
+	uint32_t live;		    /* of those, allocated pages */
+	bool sealed;		    /* filled: dissolves when @live drops to 0 */
+	void (*done)(void *opaque); /* the pool maps the file no more */
+	void *opaque;
 };
 
 struct ksm_pool {
@@ -39,6 +58,8 @@ struct ksm_pool {
 	uint64_t *pinned;	 /* per page: an image holds it (kept at refs 0, not a guest) */
 	uint32_t nr_pinned;	 /* pages pinned */
 	uint32_t nr_idle;	 /* pinned pages with refs 0: held for images alone */
+	uint64_t *reserved;	 /* per page: lent to a segment (or lost to a failed remap) */
+	struct ksm_pool_seg segs[KSM_POOL_MAX_SEGS];
 };
 
 /* Create a pool able to hold @cap pages. Returns 0 or -errno. */
@@ -58,10 +79,34 @@ static inline uint8_t *ksm_pool_page(const struct ksm_pool *p, uint32_t id)
 	return p->view + (uint64_t) id * PAGE_SIZE;
 }
 
-/* Byte offset of page @id in the memfd (for mmap). */
-static inline uint64_t ksm_pool_offset(uint32_t id)
+/* Map pool pages [@id, @id + @n) over @hva, MAP_PRIVATE | MAP_FIXED | @flags, from the
+ * file that backs them (the memfd, or a segment's file). The run must be contiguous
+ * (ksm_pool_contiguous). Returns 0 or -errno. */
+int ksm_pool_map(const struct ksm_pool *p, void *hva, uint32_t id, uint64_t n, int flags);
+
+/* Do pages @a and @a + 1 == @b lie in one file, one after the other? */
+bool ksm_pool_contiguous(const struct ksm_pool *p, uint32_t a, uint32_t b);
+
+/* Lend the pool @npages pages of @fd from byte @off (page aligned): a run of free ids,
+ * mapped read-only into the view. The pool takes its own descriptor (dup); @done is
+ * called once, with @opaque, when it no longer maps the file (the segment dissolved, or
+ * the pool was destroyed). Returns the segment's slot, or -ENOSPC (no free run of ids,
+ * no free slot), or -errno; on failure @done is not called. */
+int ksm_pool_seg_map(struct ksm_pool *p, int fd, uint64_t off, uint32_t npages,
+		     void (*done)(void *opaque), void *opaque);
+
+/* Allocate page @i of segment @s (its content is the file's) with @hash/@group, refs 0.
+ * Returns its id. */
+uint32_t ksm_pool_seg_adopt(struct ksm_pool *p, int s, uint32_t i, uint64_t hash, uint32_t group);
+
+/* Segment @s is filled: from now on it dissolves when its last page is freed (at once if
+ * it has none). */
+void ksm_pool_seg_seal(struct ksm_pool *p, int s);
+
+/* Host pointer to id @base + @i of segment @s in the view (for reading the file). */
+static inline const uint8_t *ksm_pool_seg_page(const struct ksm_pool *p, int s, uint32_t i)
 {
-	return (uint64_t) id * PAGE_SIZE;
+	return ksm_pool_page(p, p->segs[s].base + i);
 }
 
 /* Add one reference (a guest page now maps page @id uncopied). */

@@ -283,6 +283,52 @@ static inline struct ksm_image *image_make(struct ksm *k, uint32_t group)
 	return img;
 }
 
+/* The reference image as a snapshot memory file would hold it: an unlinked file in
+ * /tmp (@dir), the non-zero pages written, pages 4-6 a hole and the other zero pages
+ * written as zeros (so that both kinds are seen). Returns the fd, or -1. */
+static inline int source_file(const char *dir)
+{
+	struct source s;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && ftruncate(fd, (off_t) (IMG_PAGES * PAGE)) == 0;
+
+	source_make(&s);
+	for (uint64_t i = 0; ok && i < IMG_PAGES; i++) {
+		const uint8_t *p = i < 40 ? s.buf[0] + i * PAGE : s.buf[1] + (i - 40) * PAGE;
+
+		if (i < 4 || i > 6)
+			ok = pwrite(fd, p, PAGE, (off_t) (i * PAGE)) == (ssize_t) PAGE;
+	}
+	free(s.buf[0]);
+	free(s.buf[1]);
+	if (!ok && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Counts the calls of an image's done callback. */
+static inline void count_done(void *opaque)
+{
+	++*(unsigned *) opaque;
+}
+
+/* The reference image lent to the pool from a file (ksm_image_map), its done callback
+ * counting in *@done. The file's descriptor may be closed at once. */
+static inline struct ksm_image *image_map(struct ksm *k, uint32_t group, unsigned *done)
+{
+	uint64_t np[2] = {40, 24};
+	int fd = source_file("/tmp");
+	struct ksm_image *img;
+
+	if (fd < 0)
+		return NULL;
+	img = ksm_image_map(k, fd, 0, np, 2, group, count_done, done);
+	close(fd);
+	return img;
+}
+
 /* Does every page of @f read the reference image? */
 static inline bool reads_image(const struct fake *f)
 {

@@ -1,13 +1,30 @@
 /* test_ksm_image_adopt.c - guests adopting a snapshot image in the merge engine, against
  * fake guests (no KVM, tests/unit/ksm_image_fake.h): shared from the start with exact
  * figures, copied on write, merged onto by a guest booted later, pinned by the image,
- * adopted twice, refused.
+ * adopted twice, refused. Every test runs twice: with the image copied into the pool
+ * (ksm_image_create) and lent in place from a file (ksm_image_map), which must behave
+ * the same and let the file go (its done callback) only with its last page.
  */
 #include <errno.h>
 
 #include "ksm/ksm.h"
 #include "tests/unit/check.h"
 #include "tests/unit/ksm_image_fake.h"
+
+static bool from_file;	    /* this round's images come from a file */
+static unsigned done_calls; /* their done callbacks so far */
+
+static struct ksm_image *make_img(struct ksm *k, uint32_t group)
+{
+	done_calls = 0;
+	return from_file ? image_map(k, group, &done_calls) : image_make(k, group);
+}
+
+/* Once every page is gone, a file image's file is let go, exactly once. */
+static void check_let_go(void)
+{
+	CHECK_EQ(done_calls, from_file ? 1u : 0u);
+}
 
 /* Do the non-zero pages map the pool (the same frames in every VM) and the zero pages
  * have nothing behind them? (Before anything reads the zero pages.) */
@@ -163,7 +180,7 @@ static struct fake *check_later_guest(struct ksm *k, struct fake **f, struct ksm
 static void test_adopt(void)
 {
 	struct ksm *k = engine(4096);
-	struct ksm_image *img = image_make(k, 0);
+	struct ksm_image *img = make_img(k, 0);
 	struct fake *f[3], *d;
 	struct ksm_vm *vm[3], *vmd;
 	struct ksm_stats s;
@@ -187,9 +204,12 @@ static void test_adopt(void)
 	free_vm(k, vm[2]);
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, 8); /* what d maps */
+	CHECK_EQ(done_calls, 0);   /* d still reads 8 of the file's pages */
+	CHECK(has(fake_page(d, 11), 11, 10));
 	free_vm(k, vmd);
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, 0);
+	check_let_go();
 	ksm_destroy(k);
 	for (unsigned v = 0; v < 3; v++)
 		fake_free(f[v]);
@@ -201,7 +221,7 @@ static void test_adopt(void)
 static void test_pin(void)
 {
 	struct ksm *k = engine(4096);
-	struct ksm_image *img = image_make(k, 0);
+	struct ksm_image *img = make_img(k, 0);
 	struct fake *a = fake_new(32, 32), *b = fake_new(32, 32);
 	struct ksm_vm *va = fake_add(k, a, "a", 0), *vb = fake_add(k, b, "b", 0);
 	struct ksm_stats s;
@@ -220,11 +240,13 @@ static void test_pin(void)
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, IMG_NONZERO); /* b maps them */
 	CHECK(reads_image(b));
+	CHECK_EQ(done_calls, 0);
 	free_vm(k, vb);
 	free_vm(k, va);
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, 0);
 	CHECK_EQ(s.image_pages, 0);
+	check_let_go();
 	ksm_destroy(k);
 	fake_free(a);
 	fake_free(b);
@@ -234,7 +256,7 @@ static void test_pin(void)
 static void test_readopt(void)
 {
 	struct ksm *k = engine(4096);
-	struct ksm_image *img = image_make(k, 0);
+	struct ksm_image *img = make_img(k, 0);
 	struct fake *a = fake_new(32, 32);
 	struct ksm_vm *va = fake_add(k, a, "a", 0);
 	struct ksm_stats s;
@@ -254,6 +276,7 @@ static void test_readopt(void)
 	free_vm(k, va);
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, 0);
+	check_let_go();
 	ksm_destroy(k);
 	fake_free(a);
 }
@@ -262,7 +285,7 @@ static void test_readopt(void)
 static void test_refused(void)
 {
 	struct ksm *k = engine(4096);
-	struct ksm_image *img = image_make(k, 0);
+	struct ksm_image *img = make_img(k, 0);
 	struct fake *a = fake_new(32, 31), *b = fake_new(32, 32);
 	struct ksm_vm *va = fake_add(k, a, "a", 0), *vb = fake_add(k, b, "b", 1);
 	struct ksm_stats s;
@@ -287,6 +310,7 @@ static void test_refused(void)
 	ksm_image_put(k, img);
 	ksm_get_stats(k, &s, NULL, 0);
 	CHECK_EQ(s.pool_pages, 0);
+	check_let_go();
 	ksm_destroy(k);
 	fake_free(a);
 	fake_free(b);
@@ -294,9 +318,12 @@ static void test_refused(void)
 
 int main(void)
 {
-	test_adopt();
-	test_pin();
-	test_readopt();
-	test_refused();
+	for (int round = 0; round < 2; round++) {
+		from_file = round == 1;
+		test_adopt();
+		test_pin();
+		test_readopt();
+		test_refused();
+	}
 	return check_done("test_ksm_image_adopt");
 }
