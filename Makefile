@@ -170,7 +170,8 @@ $(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/
 		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
 
 # The snapshot state parser and the vCPU/VM state decoders (no KVM: the codec half only).
-FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/vmstate_codec.c vmm/snapdef.c \
+FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/snapseal.c vmm/vmstate_codec.c \
+	vmm/snapdef.c \
 	$(wildcard lib/*.c)
 $(B)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(FUZZ_SNAP_SRCS) vmm/snapfile.h vmm/vmstate.h \
 	vmm/snapdef.h

@@ -24,9 +24,12 @@
  * leaves only a `.partial-*` directory, which no reader accepts: DIR does not exist, and the
  * partial directory has no state file with a valid trailer.
  *
- * The memory file stays immutable while guests use it: the reader opens it read-only, and
- * the engine copies the image into its own pool before any guest maps it, so even a later
- * change of the file (by root) cannot reach a running guest.
+ * The memory file stays immutable while guests use it: the reader opens it read-only and
+ * seals it (vmm/snapseal.h: the immutable attribute, no writer left) before checking its
+ * hashes, so the checked bytes are the ones guests read; the engine then maps the file in
+ * place (ksm_image_map), the seal held until the last guest page mapping it is gone.
+ * Where the file cannot be sealed, the engine copies the image into its own pool before
+ * any guest maps it (a change after the check but before the copy is then not detected).
  */
 #ifndef VMM_SNAPFILE_H
 #define VMM_SNAPFILE_H
@@ -116,6 +119,12 @@ uint64_t snapfile_ram_size(const struct snapshot *s);
 
 /* The memory file, O_RDONLY (-1 for a parsed-only snapshot). */
 int snapfile_memory_fd(const struct snapshot *s);
+
+struct snapseal;
+
+/* The memory file's seal (take a reference to keep it past snapfile_close), or NULL with
+ * the reason in *@why. */
+struct snapseal *snapfile_memory_seal(const struct snapshot *s, const char **why);
 
 /* The memory file mapped PROT_READ, MAP_PRIVATE, on first use; NULL if it cannot be. */
 const uint8_t *snapfile_memory_map(struct snapshot *s);

@@ -15,6 +15,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/page.h"
+#include "vmm/snapseal.h"
 
 #define MAGIC_LEN (sizeof(SNAPFILE_MAGIC) - 1)
 #define HEADER_LEN (MAGIC_LEN + 4 + 4 + 8) /* magic, version, flags, RAM size */
@@ -34,8 +35,10 @@ struct snapshot {
 	size_t hash_off; /* where the chunk hashes start in state */
 	struct snap_section *secs;
 	unsigned nr_secs;
-	int mem_fd;   /* -1 for a parsed-only snapshot */
-	uint8_t *map; /* snapfile_memory_map, NULL until used */
+	int mem_fd;	       /* -1 for a parsed-only snapshot */
+	uint8_t *map;	       /* snapfile_memory_map, NULL until used */
+	struct snapseal *seal; /* the memory file's, taken before it is checked; or NULL */
+	char unsealed[160];    /* why there is none */
 };
 
 static const uint32_t known_tags[] = {
@@ -296,6 +299,16 @@ static int check_chunks(const struct snapshot *s, const char *dir, char *err, si
 	return ret;
 }
 
+/* Seal the memory file before it is checked, so that what was checked is what guests
+ * will read; without a seal the reason is kept (the engine then copies the pages). */
+static void take_seal(struct snapshot *s, const char *dir)
+{
+	char path[1100];
+
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	s->seal = snapseal_take(s->mem_fd, path, s->unsealed, sizeof(s->unsealed));
+}
+
 static int open_memory(struct snapshot *s, const char *dir, char *err, size_t len)
 {
 	uint64_t size;
@@ -305,6 +318,7 @@ static int open_memory(struct snapshot *s, const char *dir, char *err, size_t le
 		return errbuf_set(err, len, fd, "snapshot %s: cannot open memory: %s", dir,
 				  fd == -EINVAL ? "not a regular file" : strerror(-fd));
 	s->mem_fd = fd;
+	take_seal(s, dir);
 	if (size != s->ram_size)
 		return errbuf_set(err, len, -EINVAL,
 				  "snapshot %s: memory file has %llu bytes, the state says %llu",
@@ -379,10 +393,17 @@ const uint8_t *snapfile_memory_map(struct snapshot *s)
 	return s->map;
 }
 
+struct snapseal *snapfile_memory_seal(const struct snapshot *s, const char **why)
+{
+	*why = s->seal ? "" : s->mem_fd < 0 ? "no memory file" : s->unsealed;
+	return s->seal;
+}
+
 void snapfile_close(struct snapshot *s)
 {
 	if (!s)
 		return;
+	snapseal_put(s->seal); /* the engine may hold it longer */
 	if (s->map)
 		munmap(s->map, s->ram_size);
 	if (s->mem_fd >= 0)

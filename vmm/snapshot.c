@@ -18,6 +18,7 @@
 #include "vmm/devices/wl_dev.h"
 #include "vmm/guest.h"
 #include "vmm/snapfile.h"
+#include "vmm/snapseal.h"
 #include "vmm/vcpu.h"
 #include "vmm/vmstate.h"
 
@@ -54,6 +55,7 @@ struct snapshot_src {
 		struct ksm_image *img;
 	} images[MAX_IMAGES];
 	unsigned nr_images;
+	bool in_place; /* the last image made maps the memory file (else: a copy) */
 };
 
 static bool has_irqchip(const struct guest *g)
@@ -372,6 +374,33 @@ static int memory_sources(struct snapshot_src *s, const struct guest *g, const u
 	return 0;
 }
 
+/* The snapshot's memory lent to the engine's pool in place, sealed for as long as the
+ * pool maps it; NULL (the reason logged) when it cannot be, and the caller copies. */
+static struct ksm_image *map_in_place(struct snapshot_src *s, struct ksm *k, const uint64_t *npages,
+				      unsigned n, uint32_t group)
+{
+	const char *why;
+	struct snapseal *seal = snapfile_memory_seal(s->file, &why);
+	struct ksm_image *img;
+
+	s->in_place = false;
+	if (!seal) {
+		pr_info("%s: the memory file cannot be sealed: %s; copying it into the pool",
+			s->dir, why);
+		return NULL;
+	}
+	img = ksm_image_map(k, snapfile_memory_fd(s->file), 0, npages, n, group, snapseal_put,
+			    snapseal_ref(seal));
+	if (!img) {
+		pr_info("%s: cannot map the memory file into the pool (%s); copying it", s->dir,
+			strerror(errno));
+		snapseal_put(seal);
+		return NULL;
+	}
+	s->in_place = true;
+	return img;
+}
+
 /* The engine image of group @group, made on first use. */
 static struct ksm_image *image_of(struct snapshot_src *s, const struct guest *g, struct ksm *k,
 				  uint32_t group)
@@ -389,12 +418,15 @@ static struct ksm_image *image_of(struct snapshot_src *s, const struct guest *g,
 	}
 	if (memory_sources(s, g, src, npages))
 		return NULL;
-	img = ksm_image_create(k, src, npages, g->mem.nr_regions, group);
+	img = map_in_place(s, k, npages, g->mem.nr_regions, group);
+	if (!img)
+		img = ksm_image_create(k, src, npages, g->mem.nr_regions, group);
 	if (img) {
 		s->images[s->nr_images].group = group;
 		s->images[s->nr_images++].img = img;
-		pr_info("%s: %llu pages in the pool in %.3f s", s->dir,
-			(unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6);
+		pr_info("%s: %llu pages in the pool in %.3f s (%s)", s->dir,
+			(unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6,
+			s->in_place ? "the memory file mapped in place, no copy" : "copied");
 	}
 	return img;
 }

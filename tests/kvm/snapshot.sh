@@ -2,8 +2,8 @@
 # and a snapshot-mode disk), then restore it 4 times: the parent goes on and verifies
 # bad=0; the 4 restored guests each take a new identity (distinct generation IDs in
 # their consoles), verify bad=0 (pages inherited from the parent and pages they wrote
-# since), start with their RAM mapping the snapshot's pool pages (engine stats and the
-# pagemap audit agree), cost together little more than one guest in host Pss, and keep
+# since), start with their RAM mapping the snapshot's memory file in place (engine stats
+# and the pagemap audit agree; the file is immutable until they end), cost together little more than one guest in host Pss, and keep
 # mutating under their own seeds. A second snapshot to the same directory, a truncated
 # state file, an altered memory file, a newer format version and guest options given
 # with --restore are each refused with a clear message.
@@ -36,6 +36,15 @@ wait_for 120 "4 restored guests" sh -c "[ \$(grep -l '^RESTORED' $T/console/c*.l
 gens=$(grep -h '^RESTORED' "$T"/console/c*.log | sed 's/.*generation=\([0-9a-fx]*\).*/\1/' | sort -u | wc -l)
 [ "$gens" -eq 4 ] || fail "the restored guests do not have 4 distinct generation IDs"
 expect_born_shared
+# Zero copies: the guests map the memory file itself, which nobody (root included) may
+# change while they do.
+grep -q "pages in the pool in .* (the memory file mapped in place, no copy)" "$T/vmm.log" ||
+	fail "the memory was not mapped in place: $(grep -m1 'pool' "$T/vmm.log")"
+[ "$(python3 tests/lib/fleet.py immutable "$T/snap/memory")" = 1 ] ||
+	fail "the mapped memory file is not immutable"
+(printf x >>"$T/snap/memory") 2>/dev/null && fail "the mapped memory file could be written"
+rm -f "$T/snap/memory" 2>/dev/null
+[ -f "$T/snap/memory" ] || fail "the mapped memory file could be removed"
 verify_all 4 "c[0-3]" # reads every page: the pagemap then shows the frames
 quiet_audit "pagemap audit disagrees with the engine"
 pss=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read Pss"
@@ -47,6 +56,8 @@ python3 tests/lib/fleet.py cow "$SOCK" 1 60 || fail "no copy-on-write break afte
 quiet_audit "audit after mutations"
 ctl stop >/dev/null
 wait_exit 60
+[ "$(python3 tests/lib/fleet.py immutable "$T/snap/memory")" = 0 ] ||
+	fail "the memory file stayed immutable after the last guest ended"
 
 # Damaged snapshots are refused, each with its own message.
 refuse() { # NAME EXPECTED-MESSAGE: restore $T/bad and expect a failure saying it

@@ -17,9 +17,12 @@ Subcommands (all print what they check and exit non-zero on failure):
                                   pool mapping) agree with the engine's merged count
 """
 import bisect
+import fcntl
 import glob
 import json
+import os
 import re
+import struct
 import subprocess
 import sys
 import time
@@ -190,15 +193,34 @@ def groups(sock, pid):
     print("no pool page is mapped by guests of two groups")
 
 
+def is_pool_file(path):
+    """The engine's pool memfd, or a snapshot's memory file it maps in place (a file
+    `memory` beside a `state`)."""
+    if "ksmvmm-pool" in path:
+        return True
+    return path.endswith("/memory") and os.path.exists(os.path.dirname(path) + "/state")
+
+
 def pool_vmas(pid):
-    """[(start, end)] of the process's mappings of the engine's pool memfd."""
+    """[(start, end)] of the process's mappings of the engine's pool files."""
     out = []
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
-            if "ksmvmm-pool" in line:
-                a, b = line.split()[0].split("-")
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and is_pool_file(fields[5].strip()):
+                a, b = fields[0].split("-")
                 out.append((int(a, 16), int(b, 16)))
     return out
+
+
+def immutable(path):
+    """Does @path have the immutable attribute (FS_IOC_GETFLAGS)?"""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, b"\0" * 8)[:4])[0]
+    finally:
+        os.close(fd)
+    return bool(flags & 0x10)
 
 
 def unfaulted_pool_pages(pid, ranges):
@@ -281,6 +303,8 @@ def main():
         budget(args[0])
     elif cmd == "audit":
         audit(args[0], int(args[1]))
+    elif cmd == "immutable":
+        print(1 if immutable(args[0]) else 0)
     else:
         raise SystemExit(f"unknown subcommand {cmd}")
 
