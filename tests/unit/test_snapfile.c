@@ -133,6 +133,25 @@ static void check_holes(void)
 	CHECK(stat(path("snap", NULL), &st) == 0 && (st.st_mode & 0777) == 0700);
 }
 
+/* Open, the memory file is sealed where this machine can seal it, and can be neither
+ * written nor removed (as root, only the immutable attribute stops either). */
+static void check_sealed(const struct snapshot *s)
+{
+	const char *why;
+	int fd;
+
+	if (!snapfile_memory_seal(s, &why)) {
+		printf("note: the memory file is not sealed here: %s\n", why);
+		CHECK(why[0] != '\0');
+		return;
+	}
+	fd = open(path("snap", "memory"), O_WRONLY | O_CLOEXEC);
+	CHECK(fd < 0 && errno == EPERM);
+	if (fd >= 0)
+		close(fd);
+	CHECK(unlink(path("snap", "memory")) < 0 && errno == EPERM);
+}
+
 static void test_round_trip(void)
 {
 	struct snapshot *s;
@@ -162,7 +181,10 @@ static void test_round_trip(void)
 	CHECK_EQ(snapfile_count(s, SNAP_SEC_VCPU), 2);
 	CHECK_EQ(snapfile_count(s, SNAP_SEC_DEVICES), 0);
 	CHECK(snapfile_section(s, SNAP_SEC_VCPU, 2, &n) == NULL && n == 0);
+	check_sealed(s);
 	snapfile_close(s);
+	/* Closed: the memory file is let go (the attribute cleared; root may write it). */
+	CHECK(access(path("snap", "memory"), W_OK) == 0 || geteuid() != 0);
 }
 
 static void test_missing_section_reader(void)
