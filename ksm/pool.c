@@ -191,22 +191,29 @@ static void set_range(uint64_t *bits, uint32_t base, uint32_t n, bool on)
 	}
 }
 
-/* Are ids [@base, @base + @n) all free and lent to no segment? */
-static bool run_free(const struct ksm_pool *p, uint32_t base, uint32_t n)
+/* The first id of [@base, @base + @n) that is allocated or lent to a segment, or
+ * KSM_POOL_NONE if the run is free. */
+static uint32_t first_taken(const struct ksm_pool *p, uint32_t base, uint32_t n)
 {
 	for (uint32_t id = base; id < base + n; id++)
 		if (ksm_pool_allocated(p, id) || reserved(p, id))
-			return false;
-	return true;
+			return id;
+	return KSM_POOL_NONE;
 }
 
 /* A free run of @n ids starting on a chunk boundary (so that populating a chunk never
- * touches a segment), or KSM_POOL_NONE. */
+ * touches a segment), or KSM_POOL_NONE. A taken id moves the search past it. */
 static uint32_t find_run(const struct ksm_pool *p, uint32_t n)
 {
-	for (uint64_t base = 0; base + n <= p->cap; base += KSM_POOL_CHUNK)
-		if (run_free(p, (uint32_t) base, n))
+	uint64_t base = 0;
+
+	while (base + n <= p->cap) {
+		uint32_t t = first_taken(p, (uint32_t) base, n);
+
+		if (t == KSM_POOL_NONE)
 			return (uint32_t) base;
+		base = ((uint64_t) t / KSM_POOL_CHUNK + 1) * KSM_POOL_CHUNK;
+	}
 	return KSM_POOL_NONE;
 }
 
