@@ -7,6 +7,7 @@
 #include "vmm/devices/wl_dev.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,75 @@ static void test_restored_two(void)
 	rig_destroy(&r);
 }
 
+/* A verify on another thread, as the control socket's workers run it. */
+struct verify_call {
+	struct rig *r;
+	int timeout_ms;
+	int ret;
+	uint64_t ok, bad;
+	pthread_t thread;
+};
+
+static void *verify_thread(void *arg)
+{
+	struct verify_call *v = arg;
+
+	v->ret = wl_dev_verify(v->r->dev, v->timeout_ms, &v->ok, &v->bad);
+	return NULL;
+}
+
+static bool verify_start(struct verify_call *v, struct rig *r, int timeout_ms)
+{
+	*v = (struct verify_call){.r = r, .timeout_ms = timeout_ms};
+	return pthread_create(&v->thread, NULL, verify_thread, v) == 0;
+}
+
+/* A verify the guest took but did not finish in time: the guest's counters are its
+ * own until it reports, so nothing else starts before; its late report answers no one. */
+static void test_late_round(void)
+{
+	struct rig r;
+	struct verify_call v;
+	struct wl_params *p;
+	uint32_t ticks[4];
+	size_t n;
+	uint64_t ok, bad;
+
+	printf("late round: a verify that timed out once taken blocks the next until it reports\n");
+	if (rig_init(&r, 1)) {
+		CHECK(!"rig");
+		return;
+	}
+	p = mem_gpa(&r.mem, WL_PARAMS_GPA, sizeof(*p));
+	if (!verify_start(&v, &r, 100)) {
+		CHECK(!"thread");
+		rig_destroy(&r);
+		return;
+	}
+	CHECK_EQ(guest_wait(&r, 5000000, NULL), WL_REQ_VERIFY); /* taken ... */
+	p->verify_ok = 3;					/* ... and partly done */
+	pthread_join(v.thread, NULL);
+	CHECK_EQ(v.ret, -ETIMEDOUT);
+	CHECK_EQ(wl_dev_verify(r.dev, 20, &ok, &bad), -EBUSY);
+	CHECK_EQ(wl_dev_probe(r.dev, 1, 20, ticks, 4, &n), -EBUSY);
+	CHECK_EQ(p->verify_ok, 3); /* the refused rounds left the guest's count alone */
+	p->verify_ok = 7;
+	port_out(&r, WL_PORT_CMD, WL_CMD_VERIFY_DONE); /* the late report: logged only */
+	if (verify_start(&v, &r, 5000)) {
+		CHECK_EQ(guest_wait(&r, 5000000, NULL), WL_REQ_VERIFY);
+		CHECK_EQ(p->verify_ok, 0); /* the new round started from zero */
+		p->verify_ok = 9;
+		port_out(&r, WL_PORT_CMD, WL_CMD_VERIFY_DONE);
+		pthread_join(v.thread, NULL);
+		CHECK_EQ(v.ret, 0);
+		CHECK_EQ(v.ok, 9);
+	} else {
+		CHECK(!"thread");
+	}
+	CHECK_EQ(r.deaths, 0);
+	rig_destroy(&r);
+}
+
 static void save(struct rig *r, struct sbuf *b)
 {
 	sbuf_init(b);
@@ -281,6 +351,7 @@ int main(void)
 {
 	test_restored();
 	test_restored_two();
+	test_late_round();
 	test_save_load();
 	test_load_refuses();
 	return check_done("test_wl_dev");

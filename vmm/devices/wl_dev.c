@@ -38,8 +38,11 @@ struct wl_dev {
 	bool shutdown;			  /* guest is stopping: waits return at once */
 	uint32_t round;			  /* request of the round in flight, or 0 */
 	bool round_done;		  /* the guest reported the round */
-	unsigned warnings;		  /* rate limit for reports of guest mistakes */
-	uint64_t verify_ok;		  /* totals copied from the guest at VERIFY_DONE */
+	/* A round that timed out after the guest took it, or 0. The guest goes on with it,
+	 * and no other round starts before it reports: rounds share the counters. */
+	uint32_t late;
+	unsigned warnings;  /* rate limit for reports of guest mistakes */
+	uint64_t verify_ok; /* totals copied from the guest at VERIFY_DONE */
 	uint64_t verify_bad;
 	uint32_t restoring;  /* bit i: vCPU i has not yet taken the identity */
 	uint64_t generation; /* the identity of the last wl_dev_restored */
@@ -94,6 +97,19 @@ static void on_round_done(struct wl_dev *d, uint32_t req)
 	uint64_t ok = __atomic_load_n(&d->params->verify_ok, __ATOMIC_ACQUIRE);
 	uint64_t bad = __atomic_load_n(&d->params->verify_bad, __ATOMIC_ACQUIRE);
 
+	if (d->round != req && d->late == req) {
+		d->late = 0;
+		if (req == WL_REQ_VERIFY && bad)
+			pr_warn("%s: the verify that timed out has ended: ok=%llu bad=%llu",
+				d->host.name, (unsigned long long) ok, (unsigned long long) bad);
+		else
+			pr_info("%s: the %s that timed out has ended", d->host.name,
+				req == WL_REQ_VERIFY  ? "verify"
+				: req == WL_REQ_PROBE ? "probe"
+						      : "watch");
+		pthread_cond_broadcast(&d->cond);
+		return;
+	}
 	if (d->round != req) {
 		if (d->warnings++ < 8)
 			pr_warn("%s: unsolicited report %u ignored", d->host.name, req);
@@ -203,7 +219,7 @@ static int wait_round(struct wl_dev *d, int timeout_ms)
 	struct timespec deadline;
 	int rc = 0;
 
-	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint32_t) timeout_ms * 1000u);
+	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint64_t) timeout_ms * 1000u);
 	while (!d->round_done && !d->shutdown && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
 	if (d->round_done)
@@ -242,12 +258,21 @@ static void reset_counters(struct wl_dev *d, const struct wl_round_args *a)
 	ram_write_end(d->host.ram, WL_PARAMS_GPA, sizeof(*p));
 }
 
+/* Whether a vCPU has taken request @req posted to all of them. Caller holds d->lock. */
+static bool round_taken(const struct wl_dev *d, uint32_t req)
+{
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+		if (!(d->pending[i] & REQ_BIT(req)))
+			return true;
+	return false;
+}
+
 /* Post request @req to every vCPU and wait for the guest's report. Caller holds d->lock. */
 static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args *a, int timeout_ms)
 {
 	int ret;
 
-	if (d->shutdown || d->round)
+	if (d->shutdown || d->round || d->late)
 		return d->shutdown ? -ESRCH : -EBUSY;
 	d->round = req;
 	d->round_done = false;
@@ -256,9 +281,12 @@ static int run_round(struct wl_dev *d, uint32_t req, const struct wl_round_args 
 		post(d, i, req);
 	pthread_cond_broadcast(&d->cond);
 	ret = wait_round(d, timeout_ms);
-	/* Withdraw it from vCPUs that never took it (timeout), or a late one would answer
-	 * the next round with this one's report. */
-	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+	/* Timed out after a vCPU took it: the guest is at it and adds to the counters, so
+	 * it stays posted and the next round waits for its report (see on_round_done).
+	 * Taken by none: withdrawn, or a late taker would answer the next round. */
+	if (ret == -ETIMEDOUT && round_taken(d, req))
+		d->late = req;
+	for (unsigned i = 0; i < d->host.nr_vcpus && !d->late; i++)
 		d->pending[i] &= ~REQ_BIT(req);
 	d->round = 0;
 	return ret;
@@ -412,7 +440,7 @@ int wl_dev_restored_wait(struct wl_dev *d, int timeout_ms)
 	int rc = 0, ret;
 
 	pthread_mutex_lock(&d->lock);
-	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint32_t) timeout_ms * 1000u);
+	clock_deadline(&deadline, CLOCK_MONOTONIC, (uint64_t) timeout_ms * 1000u);
 	while (d->restoring && !d->shutdown && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
 	ret = !d->restoring ? 0 : d->shutdown ? -ESRCH : -ETIMEDOUT;

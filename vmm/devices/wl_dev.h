@@ -36,7 +36,9 @@ struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus);
 void wl_dev_shutdown(struct wl_dev *d);
 
 /* Ask every vCPU to verify; block until the guest reports or @timeout_ms passes.
- * Returns 0, -EBUSY, -ESRCH (guest stopping) or -ETIMEDOUT. */
+ * Returns 0, -EBUSY, -ESRCH (guest stopping) or -ETIMEDOUT. A round of verify, probe or
+ * watch that times out after the guest took it goes on in the guest: until it reports,
+ * every new round is refused with -EBUSY, and its late report is logged, not returned. */
 int wl_dev_verify(struct wl_dev *d, int timeout_ms, uint64_t *ok, uint64_t *bad);
 
 /* Make every vCPU time the first store to up to @pages of its shared pages (see
