@@ -665,6 +665,49 @@ static void test_clone_requests(void)
 	      "a clones reply of numbers");
 }
 
+static void test_verify_requests(void)
+{
+	struct proto_request r, in = {.cmd = PROTO_CMD_VERIFY, .timeout_s = PROTO_VERIFY_MAX_S};
+	char err[128] = "";
+	char *line;
+	static const char *const bad[] = {
+	    "{\"cmd\":\"verify\",\"timeout_s\":0}",
+	    "{\"cmd\":\"verify\",\"timeout_s\":86401}",
+	    "{\"cmd\":\"verify\",\"timeout_s\":-5}",
+	    "{\"cmd\":\"verify\",\"timeout_s\":1.5}",
+	    "{\"cmd\":\"verify\",\"timeout_s\":\"60\"}",
+	    "{\"cmd\":\"verify\",\"timeout_s\":null}",
+	    "{\"cmd\":\"probe\",\"timeout_s\":60}",
+	    "{\"cmd\":\"stop\",\"name\":\"g0\",\"timeout_s\":60}",
+	};
+
+	CHECK(parse("{\"cmd\":\"verify\",\"name\":\"g1\",\"timeout_s\":600}", &r, err,
+		    sizeof(err)) == 0 &&
+		  r.cmd == PROTO_CMD_VERIFY && !strcmp(r.name, "g1") && r.timeout_s == 600,
+	      "verify g1 within 600 s: %s", err);
+	CHECK(parse("{\"timeout_s\":1,\"cmd\":\"verify\"}", &r, err, sizeof(err)) == 0 &&
+		  !r.name[0] && r.timeout_s == 1,
+	      "verify all within 1 s, members in any order: %s", err);
+	CHECK(parse("{\"cmd\":\"verify\"}", &r, err, sizeof(err)) == 0 && r.timeout_s == 0,
+	      "verify without a timeout: %s", err);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(parse(bad[i], &r, err, sizeof(err)) == -EINVAL && r.cmd == 0,
+		      "rejects %s (%s)", bad[i], err);
+	line = proto_build_request(&in);
+	CHECK(line && parse(line, &r, err, sizeof(err)) == 0 && r.timeout_s == PROTO_VERIFY_MAX_S,
+	      "build and parse the longest timeout: %s", line ? line : "(null)");
+	g_free(line);
+	in.timeout_s = 0;
+	line = proto_build_request(&in);
+	CHECK(line && !strstr(line, "timeout_s"), "no timeout given, none sent: %s",
+	      line ? line : "(null)");
+	g_free(line);
+	in.timeout_s = PROTO_VERIFY_MAX_S + 1;
+	CHECK(!proto_build_request(&in), "no request with a timeout over a day");
+	in = (struct proto_request){.cmd = PROTO_CMD_PROBE, .timeout_s = 60};
+	CHECK(!proto_build_request(&in), "no probe request with a timeout");
+}
+
 static void test_balloon_requests(void)
 {
 	struct proto_request r, in = {.cmd = PROTO_CMD_BALLOON, .name = "g2", .bytes = 1ull << 40};
@@ -907,6 +950,7 @@ int main(void)
 	test_hostile_replies();
 	test_lenient_replies();
 	test_balloon_requests();
+	test_verify_requests();
 	test_hostile_requests();
 	test_snapshot_requests();
 	test_clone_requests();

@@ -34,6 +34,7 @@ struct ksmctl_args {
 	enum ksmctl_local local;
 	struct view_args view; /* report, history, top, metrics */
 	const char *count;     /* --count of clone */
+	const char *timeout;   /* --timeout of verify */
 };
 
 static void ksmctl_usage(FILE *out)
@@ -47,8 +48,11 @@ static void ksmctl_usage(FILE *out)
 		"  list           show every guest: NAME STATE MEMORY VCPUS READY REASON\n"
 		"                 (READY: a workload guest has filled its memory)\n"
 		"  stop [NAME]    stop guest NAME, or every guest\n"
-		"  verify [NAME]  make workload guests check their memory; prints\n"
-		"                 'NAME VERIFY ok=N bad=N' per guest\n"
+		"  verify [NAME] [--timeout S]\n"
+		"                 make workload guests check their memory; prints\n"
+		"                 'NAME VERIFY ok=N bad=N' per guest. A guest not done\n"
+		"                 S seconds after the request (default: 120 s after its own\n"
+		"                 check began) is reported as not answering\n"
 		"  fault NAME     make workload guest NAME triple-fault (a test hook)\n"
 		"  hostile NAME DEVICE ATTACK\n"
 		"                 workload guest NAME posts a bad request to its virtio device\n"
@@ -96,6 +100,7 @@ static void ksmctl_usage(FILE *out)
 		"      --png FILE        report: write the picture as PNG\n"
 		"      --interval S      top: seconds between refreshes (default 1)\n"
 		"      --iterations N    top: stop after N refreshes (default: until q)\n"
+		"      --timeout S       verify: give up on guests not done after S seconds\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"exit status: 0 success, 1 the command failed (an error reply, or bad pages),\n"
@@ -299,6 +304,11 @@ static int ksmctl_parse_command(int argc, char **argv, struct ksmctl_args *a)
 		return ksmctl_parse_clone(argc, argv, a);
 	if (a->count)
 		return ksmctl_usage_error("--count is for 'clone'");
+	if (a->timeout && !proto_cmd_takes_timeout(a->req.cmd))
+		return ksmctl_usage_error("--timeout is for 'verify'");
+	if (a->timeout &&
+	    ksmctl_parse_count(a->timeout, "--timeout", PROTO_VERIFY_MAX_S, &a->req.timeout_s))
+		return KSMCTL_USAGE;
 	if (proto_cmd_takes_key_value(a->req.cmd))
 		return ksmctl_parse_set(argc, argv, a);
 	if (a->req.cmd == PROTO_CMD_WATCH)
@@ -354,6 +364,7 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 	    {"interval", required_argument, NULL, 'i'},
 	    {"iterations", required_argument, NULL, 'n'},
 	    {"count", required_argument, NULL, 'N'},
+	    {"timeout", required_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, ret = KSMCTL_OK;
@@ -370,6 +381,7 @@ static int ksmctl_parse_args(int argc, char **argv, struct ksmctl_args *a)
 		case 'i': ret = ksmctl_parse_interval(optarg, &a->view.interval); break;
 		case 'n': ret = ksmctl_parse_iterations(optarg, &a->view.iterations); break;
 		case 'N': a->count = optarg; break;
+		case 'T': a->timeout = optarg; break;
 		default: fprintf(stderr, "Try 'ksmctl --help'.\n"); return KSMCTL_USAGE;
 		}
 	}
@@ -408,6 +420,8 @@ static int ksmctl_run(struct ksmctl_args *a)
 
 	if (a->req.cmd == PROTO_CMD_WATCH)
 		timeout = (int) a->req.ms + KSMCTL_VERIFY_TIMEOUT_MS;
+	if (a->req.timeout_s) /* the VMM answers by then; allow for a slow reply */
+		timeout = (int) a->req.timeout_s * 1000 + KSMCTL_TIMEOUT_MS;
 	char *request = proto_build_request(&a->req), *reply;
 	char err[PROTO_TEXT_MAX];
 	int fd, ret;

@@ -31,9 +31,8 @@
 #include "vmm/devices/wl_dev.h"
 #include "vmm/fleet.h"
 
-#define CONTROL_MAX_JOBS 8	 /* verify and report requests running at once */
-#define CONTROL_JOB_THREADS 8	 /* guests one verify request checks in parallel */
-#define CONTROL_VERIFY_MS 120000 /* timeout of one guest's verify */
+#define CONTROL_MAX_JOBS 8    /* verify and report requests running at once */
+#define CONTROL_JOB_THREADS 8 /* guests one verify request checks in parallel */
 
 /* One verify request: guests idx[0..n) checked by worker threads; or, with @compute,
  * one call of @compute on a worker thread whose result is the reply. */
@@ -48,6 +47,7 @@ struct control_job {
 	size_t n;
 	size_t *idx;		  /* fleet indices */
 	struct proto_result *res; /* names set before the workers start */
+	gint64 deadline;	  /* verify: monotonic µs of "timeout_s", 0 = none */
 	gint next;		  /* next entry to verify (atomic) */
 	gint running;		  /* workers not yet done, +1 while starting (atomic) */
 	unsigned nthreads;
@@ -209,12 +209,19 @@ static char *control_hostile(struct control_cmds *c, const struct proto_request 
 
 /* ---- Verify jobs ---- */
 
-/* Verify entry @k of @job (worker thread). */
+/* Verify entry @k of @job (worker thread): within what is left of the request's
+ * deadline, or PROTO_VERIFY_GUEST_S from now without one. */
 static void control_verify_one(struct control_job *job, size_t k)
 {
 	struct proto_result *r = &job->res[k];
-	int ret =
-	    fleet_verify_guest(job->cmds->fleet, job->idx[k], CONTROL_VERIFY_MS, &r->ok, &r->bad);
+	gint64 left_ms = PROTO_VERIFY_GUEST_S * 1000;
+	int ret = -ETIMEDOUT;
+
+	if (job->deadline)
+		left_ms = (job->deadline - g_get_monotonic_time()) / 1000;
+	if (left_ms > 0)
+		ret = fleet_verify_guest(job->cmds->fleet, job->idx[k], (int) left_ms, &r->ok,
+					 &r->bad);
 
 	if (ret) {
 		r->ok = r->bad = 0;
@@ -336,6 +343,8 @@ static char *control_verify(struct control_cmds *c, const struct proto_request *
 		return proto_reply_error("too many verify or report requests in progress");
 	job = g_new(struct control_job, 1);
 	*job = (struct control_job){.cmds = c, .done = done, .opaque = opaque};
+	if (req->timeout_s)
+		job->deadline = g_get_monotonic_time() + (gint64) req->timeout_s * G_USEC_PER_SEC;
 	line = control_job_select(c->fleet, job, req->name);
 	if (!line && control_job_start(job))
 		line = proto_reply_error("cannot start a verify thread");

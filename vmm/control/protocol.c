@@ -31,6 +31,7 @@ enum proto_arg {
 	PROTO_ARG_NAME_KEY_VALUE, /* "name", "key" and "value" must be given */
 	PROTO_ARG_NAME_PATH,	  /* "name" and "path" must be given */
 	PROTO_ARG_NAME_COUNT,	  /* "name" and "count" must be given */
+	PROTO_ARG_VERIFY,	  /* "name" and "timeout_s" may be given */
 };
 
 /* The command table: wire names and accepted members, indexed by enum proto_cmd. */
@@ -41,7 +42,7 @@ static const struct proto_cmd_desc {
     [PROTO_CMD_PING] = {"ping", PROTO_ARG_NONE},
     [PROTO_CMD_LIST] = {"list", PROTO_ARG_NONE},
     [PROTO_CMD_STOP] = {"stop", PROTO_ARG_NAME_OPTIONAL},
-    [PROTO_CMD_VERIFY] = {"verify", PROTO_ARG_NAME_OPTIONAL},
+    [PROTO_CMD_VERIFY] = {"verify", PROTO_ARG_VERIFY},
     [PROTO_CMD_FAULT] = {"fault", PROTO_ARG_NAME_REQUIRED},
     [PROTO_CMD_STATS] = {"stats", PROTO_ARG_NONE},
     [PROTO_CMD_SET] = {"set", PROTO_ARG_KEY_VALUE},
@@ -78,6 +79,7 @@ bool proto_cmd_takes_name(enum proto_cmd cmd)
 {
 	return (unsigned) cmd < PROTO_CMD_COUNT &&
 	       (proto_cmds[cmd].arg == PROTO_ARG_NAME_OPTIONAL ||
+		proto_cmds[cmd].arg == PROTO_ARG_VERIFY ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_REQUIRED ||
 		proto_cmds[cmd].arg == PROTO_ARG_WATCH ||
 		proto_cmds[cmd].arg == PROTO_ARG_NAME_BYTES ||
@@ -94,6 +96,11 @@ bool proto_cmd_takes_count(enum proto_cmd cmd)
 bool proto_cmd_takes_path(enum proto_cmd cmd)
 {
 	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_NAME_PATH;
+}
+
+bool proto_cmd_takes_timeout(enum proto_cmd cmd)
+{
+	return (unsigned) cmd < PROTO_CMD_COUNT && proto_cmds[cmd].arg == PROTO_ARG_VERIFY;
 }
 
 static bool proto_cmd_is_watch(enum proto_cmd cmd)
@@ -234,6 +241,9 @@ static int proto_get_args(JsonObject *o, struct proto_request *req, char *err, s
 		else if (strcmp(key, "path") == 0 && proto_cmd_takes_path(req->cmd))
 			ret =
 			    proto_get_path(json_object_get_member(o, key), req->path, err, errlen);
+		else if (strcmp(key, "timeout_s") == 0 && proto_cmd_takes_timeout(req->cmd))
+			ret = proto_get_bounded(json_object_get_member(o, key), "timeout_s",
+						PROTO_VERIFY_MAX_S, &req->timeout_s, err, errlen);
 		else if (strcmp(key, "ms") == 0 && proto_cmd_is_watch(req->cmd))
 			ret = proto_get_bounded(json_object_get_member(o, key), "ms",
 						PROTO_WATCH_MAX_MS, &req->ms, err, errlen);
@@ -306,6 +316,8 @@ char *proto_build_request(const struct proto_request *req)
 	    (proto_cmd_is_watch(req->cmd) && (req->ms < 1 || req->ms > PROTO_WATCH_MAX_MS ||
 					      req->threshold_us > PROTO_WATCH_MAX_THRESHOLD_US)) ||
 	    (proto_cmd_takes_bytes(req->cmd) && req->bytes > PROTO_BALLOON_MAX_BYTES) ||
+	    (req->timeout_s &&
+	     (!proto_cmd_takes_timeout(req->cmd) || req->timeout_s > PROTO_VERIFY_MAX_S)) ||
 	    (proto_cmd_takes_count(req->cmd) && (req->count < 1 || req->count > PROTO_CLONE_MAX)) ||
 	    (proto_cmd_takes_path(req->cmd) &&
 	     (req->path[0] != '/' || !memchr(req->path, '\0', sizeof(req->path)))))
@@ -331,6 +343,8 @@ char *proto_build_request(const struct proto_request *req)
 		proto_add_string(b, "path", req->path);
 	if (proto_cmd_takes_count(req->cmd))
 		proto_add_uint(b, "count", req->count);
+	if (req->timeout_s)
+		proto_add_uint(b, "timeout_s", req->timeout_s);
 	return proto_finish(b);
 }
 

@@ -58,7 +58,17 @@ struct proto_request {
 	uint64_t bytes;		   /* "balloon": target size, 0..PROTO_BALLOON_MAX_BYTES */
 	char path[PROTO_PATH_MAX]; /* "snapshot": the directory to create (absolute) */
 	uint32_t count;		   /* "clone": how many, 1..PROTO_CLONE_MAX */
+	/* "verify": guests not done this many seconds after the request are reported as
+	 * not answering, 1..PROTO_VERIFY_MAX_S; 0 = none given (each guest gets
+	 * PROTO_VERIFY_GUEST_S from the start of its own check) */
+	uint32_t timeout_s;
 };
+
+#define PROTO_VERIFY_MAX_S 86400
+#define PROTO_VERIFY_GUEST_S 120
+
+/* Does @cmd take a "timeout_s" (verify)? */
+bool proto_cmd_takes_timeout(enum proto_cmd cmd);
 
 #define PROTO_CLONE_MAX 256
 
