@@ -70,6 +70,30 @@ class Parsers(unittest.TestCase):
         self.assertFalse(clonereport.verify_ok(clones.parse_verify("g0 VERIFY ok=1 bad=0", 1),
                                                1), "a failed ksmctl must not pass")
 
+    def test_verify_one_by_one_keeps_each_guest(self):
+        class Done:
+            def __init__(self, out, status, err=""):
+                self.stdout, self.returncode, self.stderr = out, status, err
+
+        class FakeFleet:
+            def ctl(self, *args, timeout_s):
+                name = args[1]
+                if name == "g0-2":
+                    return Done("", 1, "ksmctl: no reply within 600 s")
+                return Done(f"{name} VERIFY ok=10 bad={3 if name == 'g0-1' else 0}\n", 0)
+
+        with self.assertRaises(clones.fleetmod.FleetError):
+            clones.verify(FakeFleet(), 3, ["g0", "g0-1", "g0-2"])
+        per = []
+        clones.verify_one(FakeFleet(), "g0-1", per)
+        clones.verify_one(FakeFleet(), "g0-2", per)
+        self.assertEqual([(g["name"], g["bad"], g["answered"]) for g in per],
+                         [("g0-1", 3, True), ("g0-2", 0, False)])
+        self.assertIn("no reply", per[1]["stderr"])
+        v = clones.verify(FakeFleet(), 2, ["g0", "g0"])
+        self.assertEqual([g["name"] for g in v["per_guest"]], ["g0", "g0"])
+        self.assertGreaterEqual(v["wall_s"], 0)
+
     def test_running(self):
         reply = {"ok": True, "guests": [{"name": "g0", "state": "running"},
                                         {"name": "g0-1", "state": "running"},
