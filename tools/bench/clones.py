@@ -219,6 +219,9 @@ def live(ctx, n, mem_mib=MEM_MIB, name=None, one_by_one=False):
         rec["t_all_restored_s"] = wait_restored(fl, "g0-", n, RESTORE_TIMEOUT_S) - t0
         rec["pss_after_restored_kib"] = fl.pss_kib()
         names = ["g0"] + [f"g0-{k}" for k in range(1, n + 1)] if one_by_one else None
+        if one_by_one:  # a long verify follows: what it measured so far, in the log
+            print(f"   before verify: {summary(rec)}, pss_after_restored_kib "
+                  f"{rec['pss_after_restored_kib']}, running {rec['running']}", flush=True)
         try:
             rec["verify"] = verify(fl, n + 1, names)
         except fleetmod.FleetError as e:
