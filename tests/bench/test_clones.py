@@ -70,6 +70,51 @@ class Parsers(unittest.TestCase):
         self.assertFalse(clonereport.verify_ok(clones.parse_verify("g0 VERIFY ok=1 bad=0", 1),
                                                1), "a failed ksmctl must not pass")
 
+    def test_verify_one_by_one_keeps_each_guest(self):
+        class Done:
+            def __init__(self, out, status, err=""):
+                self.stdout, self.returncode, self.stderr = out, status, err
+
+        class FakeFleet:
+            """g0-2's reply times out; its guest prints its verdict on its console later
+            (after an older verdict already there)."""
+
+            def __init__(self, rundir):
+                self.rundir = rundir
+                os.makedirs(os.path.join(rundir, "console"))
+                self._console("g0-2", "boot\nVERIFY ok=5 bad=0\n")
+
+            def _console(self, name, text):
+                with open(os.path.join(self.rundir, "console", f"{name}.log"), "a") as f:
+                    f.write(text)
+
+            def check_alive(self):
+                pass
+
+            def ctl(self, *args, timeout_s):
+                name = args[1]
+                if name == "g0-2":
+                    self._console(name, "VERIFY ok=9 bad=2\n")
+                    return Done("g0-2 VERIFY error: Connection timed out\n", 1)
+                return Done(f"{name} VERIFY ok=10 bad={3 if name == 'g0-1' else 0}\n", 0)
+
+        with tempfile.TemporaryDirectory() as d:
+            fl = FakeFleet(d)
+            with self.assertRaises(clones.fleetmod.FleetError):
+                clones.verify(fl, 3, ["g0", "g0-1", "g0-2"])
+            per = []
+            clones.verify_one(fl, "g0-1", per)
+            clones.verify_one(fl, "g0-2", per)
+            self.assertEqual([(g["name"], g["bad"], g["answered"]) for g in per],
+                             [("g0-1", 3, True), ("g0-2", 0, False)])
+            self.assertNotIn("console", per[0], "an answered guest is not waited for")
+            self.assertIn("timed out", per[1]["reply"])
+            self.assertEqual((per[1]["console"]["ok"], per[1]["console"]["bad"]), (9, 2),
+                             "the verdict printed after the request, not the older one")
+            v = clones.verify(fl, 2, ["g0", "g0"])
+            self.assertEqual([g["name"] for g in v["per_guest"]], ["g0", "g0"])
+            self.assertGreaterEqual(v["wall_s"], 0)
+
     def test_running(self):
         reply = {"ok": True, "guests": [{"name": "g0", "state": "running"},
                                         {"name": "g0-1", "state": "running"},

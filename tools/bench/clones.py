@@ -33,6 +33,7 @@ BIG = {"count": 32, "mem_mib": 1024}
 HOST_KSM = (5000, 10)
 RESTORED_RE = re.compile(r"^RESTORED generation=", re.M)
 VERIFY_RE = re.compile(r"^(\S+) VERIFY ok=(\d+) bad=(\d+)$", re.M)
+CONSOLE_VERIFY_RE = re.compile(r"^VERIFY ok=(\d+) bad=(\d+)", re.M)
 CLONED_RE = re.compile(r"^g0 cloned: g0-\d+$", re.M)
 
 
@@ -94,9 +95,11 @@ class StepError(fleetmod.FleetError):
 def verify(fl, expect, names=None):
     """Every guest checks its pages; FleetError unless @expect guests say bad=0. With
     @names, one `ksmctl verify NAME` each (ksmctl waits 600 s at most for one reply:
-    33 guests of 1 GiB nested take longer than that together)."""
+    33 guests of 1 GiB nested take longer than that together); each guest's answer and
+    wall time are kept in "per_guest", the whole wall time in "wall_s"."""
+    t0, per_guest = time.monotonic(), []
     if names:
-        runs = [fl.ctl("verify", name, timeout_s=VERIFY_TIMEOUT_S) for name in names]
+        runs = [verify_one(fl, name, per_guest) for name in names]
         r = runs[0]
         r.stdout = "".join(x.stdout for x in runs)
         r.stderr = "".join(x.stderr for x in runs)
@@ -104,11 +107,58 @@ def verify(fl, expect, names=None):
     else:
         r = fl.ctl("verify", timeout_s=VERIFY_TIMEOUT_S)
     v = parse_verify(r.stdout, r.returncode)
+    v["wall_s"] = time.monotonic() - t0
+    if per_guest:
+        v["per_guest"] = per_guest
     if not clonereport.verify_ok(v, expect):
         raise fleetmod.FleetError(f"verify: {v['guests']} of {expect} guests answered, "
                                   f"bad={v['bad']} {v['bad_guests'][:4]}, exit "
                                   f"{r.returncode}: {(r.stderr or '').strip()[:200]}")
     return v
+
+
+def console_verdicts(fl, name):
+    """The guest's own 'VERIFY ok=N bad=N' lines on its console, [(ok, bad)]."""
+    try:
+        with open(os.path.join(fl.rundir, "console", f"{name}.log"), errors="replace") as f:
+            return [(int(o), int(b)) for o, b in CONSOLE_VERIFY_RE.findall(f.read())]
+    except FileNotFoundError:
+        return []
+
+
+def wait_console_verdict(fl, name, seen, t0):
+    """After a failed reply: block until the guest's console shows a verdict beyond the
+    @seen it had before the request (ksmvmm gives up on one guest's verify after 120 s,
+    the guest goes on checking; nested, 1 GiB takes longer). {ok, bad, wall_s} or None
+    once VERIFY_TIMEOUT_S from @t0 passed."""
+    while time.monotonic() - t0 < VERIFY_TIMEOUT_S:
+        got = console_verdicts(fl, name)
+        if len(got) > seen:
+            ok, bad = got[seen]
+            return {"ok": ok, "bad": bad, "wall_s": time.monotonic() - t0}
+        fl.check_alive()
+        time.sleep(1.0)
+    return None
+
+
+def verify_one(fl, name, per_guest):
+    """`ksmctl verify NAME`; its answer and wall time appended to @per_guest (and printed:
+    a nested run of 33 guests of 1 GiB verifies for a long time). If the reply failed,
+    the guest's own verdict on its console is waited for and kept as "console" (the
+    reply still counts as failed), so that the next guest does not verify beside it."""
+    t0, seen = time.monotonic(), len(console_verdicts(fl, name))
+    r = fl.ctl("verify", name, timeout_s=VERIFY_TIMEOUT_S)
+    one = parse_verify(r.stdout, r.returncode)
+    rec = {"name": name, "exit_status": r.returncode, "wall_s": time.monotonic() - t0,
+           "ok": one["ok"], "bad": one["bad"], "answered": one["guests"] == 1}
+    if r.returncode:
+        rec["reply"] = (r.stdout + r.stderr).strip()[:200]
+        rec["console"] = wait_console_verdict(fl, name, seen, t0)
+    per_guest.append(rec)
+    print(f"   verify {name}: ok={rec['ok']} bad={rec['bad']} exit {r.returncode} "
+          f"in {rec['wall_s']:.1f} s {rec.get('reply', '')} console {rec.get('console')}",
+          flush=True)
+    return r
 
 
 def parse_running(text):
@@ -169,6 +219,9 @@ def live(ctx, n, mem_mib=MEM_MIB, name=None, one_by_one=False):
         rec["t_all_restored_s"] = wait_restored(fl, "g0-", n, RESTORE_TIMEOUT_S) - t0
         rec["pss_after_restored_kib"] = fl.pss_kib()
         names = ["g0"] + [f"g0-{k}" for k in range(1, n + 1)] if one_by_one else None
+        if one_by_one:  # a long verify follows: what it measured so far, in the log
+            print(f"   before verify: {summary(rec)}, pss_after_restored_kib "
+                  f"{rec['pss_after_restored_kib']}, running {rec['running']}", flush=True)
         try:
             rec["verify"] = verify(fl, n + 1, names)
         except fleetmod.FleetError as e:
