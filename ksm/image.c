@@ -205,15 +205,20 @@ static bool next_data(int fd, uint64_t off, uint64_t i, uint64_t n, uint64_t *fr
 	return *from < n;
 }
 
-/* Page @i of segment @s joins the image, pinned and indexed, unless it is all zero. */
-static void take_page(struct ksm *k, struct ksm_image *img, int s, uint64_t i)
+/* Page @i of segment @s joins the image, pinned and indexed, unless it is all zero. With
+ * its hash given, only a page hashing as zero is read. */
+static void take_page(struct ksm *k, struct ksm_image *img, int s, uint64_t i,
+		      const uint64_t *hashes)
 {
 	const uint8_t *page = ksm_pool_seg_page(&k->pool, s, (uint32_t) i);
+	uint64_t h = hashes ? hashes[i] : 0;
 	uint32_t c;
 
-	if (page_is_zero(page))
+	if ((!hashes || h == k->zero_hash) && page_is_zero(page))
 		return;
-	c = ksm_pool_seg_adopt(&k->pool, s, (uint32_t) i, XXH3_64bits(page, PAGE_SIZE), img->group);
+	if (!hashes)
+		h = XXH3_64bits(page, PAGE_SIZE);
+	c = ksm_pool_seg_adopt(&k->pool, s, (uint32_t) i, h, img->group);
 	ksm_pool_pin(&k->pool, c);
 	index_page(k, c);
 	img->canon[i] = c;
@@ -222,24 +227,27 @@ static void take_page(struct ksm *k, struct ksm_image *img, int s, uint64_t i)
 
 /* Every page of the file that holds data and is not zero joins the image. Holes are not
  * read: a read of one would fill the page cache with zeros. */
-static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uint64_t off)
+static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uint64_t off,
+			const uint64_t *hashes)
 {
 	uint64_t i = 0, from, to;
 
 	for (uint64_t j = 0; j < img->npages; j++)
 		img->canon[j] = KSM_POOL_NONE;
 	while (i < img->npages && next_data(fd, off, i, img->npages, &from, &to)) {
-		/* One call maps the run in the view; best effort (else faults, one a page). */
-		madvise((void *) ksm_pool_seg_page(&k->pool, s, (uint32_t) from),
-			(to - from) * PAGE_SIZE, MADV_POPULATE_READ);
+		/* Pages about to be read: one call maps the run in the view; best effort
+		 * (else faults, one a page). */
+		if (!hashes)
+			madvise((void *) ksm_pool_seg_page(&k->pool, s, (uint32_t) from),
+				(to - from) * PAGE_SIZE, MADV_POPULATE_READ);
 		for (i = from; i < to; i++)
-			take_page(k, img, s, i);
+			take_page(k, img, s, i, hashes);
 	}
 }
 
 struct ksm_image *ksm_image_map(struct ksm *k, int fd, uint64_t off, const uint64_t *npages,
-				unsigned nsrc, uint32_t group, void (*done)(void *opaque),
-				void *opaque)
+				unsigned nsrc, uint32_t group, const uint64_t *hashes,
+				void (*done)(void *opaque), void *opaque)
 {
 	struct ksm_image *img = image_alloc(npages, nsrc, group);
 	int s;
@@ -249,7 +257,7 @@ struct ksm_image *ksm_image_map(struct ksm *k, int fd, uint64_t off, const uint6
 	pthread_mutex_lock(&k->lock);
 	s = ksm_pool_seg_map(&k->pool, fd, off, (uint32_t) img->npages, done, opaque);
 	if (s >= 0) {
-		fill_mapped(k, img, s, fd, off);
+		fill_mapped(k, img, s, fd, off, hashes);
 		ksm_pool_seg_seal(&k->pool, s);
 		img->next = k->images;
 		k->images = img;

@@ -226,13 +226,18 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
  * change for as long as the pool maps it: the caller makes it immutable first, and is
  * told when that may end: @done(@opaque) is called once, with k->lock held, when the
  * pool maps the file no more (the image put and its last page freed, or ksm_destroy).
- * The pool takes its own descriptor; @fd may be closed afterwards. Takes k->lock.
+ * The pool takes its own descriptor; @fd may be closed afterwards. @hashes, if not NULL,
+ * holds the XXH3-64 of each of those pages (a hole's: a zero page's), computed by the
+ * caller from the same unchanging bytes: then no page is read here (a page hashing as
+ * zero is still checked), and the pages come into memory when guests or the merge compare
+ * touch them. A wrong hash only hides the page from later merges: every merge compares
+ * the bytes. Takes k->lock.
  * Returns NULL with errno set, and then @done is never called: EINVAL (as for
  * ksm_image_create, or @off not aligned), ENOSPC (no run of that many free pool ids, or
  * too many mapped images: a copy may still fit), ENOMEM, or a failed mmap's error. */
 struct ksm_image *ksm_image_map(struct ksm *k, int fd, uint64_t off, const uint64_t *npages,
-				unsigned nsrc, uint32_t group, void (*done)(void *opaque),
-				void *opaque);
+				unsigned nsrc, uint32_t group, const uint64_t *hashes,
+				void (*done)(void *opaque), void *opaque);
 
 /* Replace the whole of @vm's RAM by the image: page i of the VM maps the image's page i
  * (MAP_PRIVATE|MAP_FIXED of the pool memfd or the image's file, one mapping per run) and becomes merged

@@ -179,11 +179,22 @@ static int write_sparse(int fd, const uint8_t *p, uint64_t n, uint64_t off)
 	return 0;
 }
 
+uint64_t snapfile_chunk_digest(const uint64_t *page_hash, size_t n)
+{
+	uint8_t le[SNAPFILE_CHUNK_PAGES * 8];
+
+	for (size_t i = 0; i < n && i < SNAPFILE_CHUNK_PAGES; i++)
+		for (unsigned b = 0; b < 8; b++)
+			le[8 * i + b] = (uint8_t) (page_hash[i] >> (8 * b));
+	return XXH3_64bits(le, 8 * (n < SNAPFILE_CHUNK_PAGES ? n : SNAPFILE_CHUNK_PAGES));
+}
+
 /* The walk over the concatenated regions in pieces that never cross a chunk boundary. */
 struct mem_walk {
 	struct snap_writer *w;
-	XXH3_state_t *xs;
-	uint64_t off; /* file offset reached */
+	uint64_t off;				  /* file offset reached */
+	uint64_t page_hash[SNAPFILE_CHUNK_PAGES]; /* of the chunk's pages so far */
+	size_t nr_pages;
 };
 
 static int walk_piece(struct mem_walk *mw, const uint8_t *p, uint64_t n)
@@ -192,11 +203,13 @@ static int walk_piece(struct mem_walk *mw, const uint8_t *p, uint64_t n)
 
 	if (ret)
 		return ret;
-	XXH3_64bits_update(mw->xs, p, n);
+	for (uint64_t i = 0; i < n; i += PAGE_SIZE)
+		mw->page_hash[mw->nr_pages++] = XXH3_64bits(p + i, PAGE_SIZE);
 	mw->off += n;
 	if (mw->off % SNAPFILE_CHUNK == 0 || mw->off == mw->w->ram_size) {
-		mw->w->chunk_hash[(mw->off - 1) / SNAPFILE_CHUNK] = XXH3_64bits_digest(mw->xs);
-		XXH3_64bits_reset(mw->xs);
+		mw->w->chunk_hash[(mw->off - 1) / SNAPFILE_CHUNK] =
+		    snapfile_chunk_digest(mw->page_hash, mw->nr_pages);
+		mw->nr_pages = 0;
 	}
 	return 0;
 }
@@ -257,14 +270,14 @@ static int open_new(struct snap_writer *w, const char *name)
 static int memory_write(struct snap_writer *w, const struct snap_region *regions, unsigned n,
 			snapfile_progress_fn *progress, void *opaque)
 {
-	struct mem_walk mw = {.w = w, .xs = XXH3_createState()};
+	struct mem_walk *mw = calloc(1, sizeof(*mw));
 	int ret;
 
-	if (!mw.xs)
+	if (!mw)
 		return -ENOMEM;
-	XXH3_64bits_reset(mw.xs);
-	ret = walk_regions(&mw, regions, n, progress, opaque);
-	XXH3_freeState(mw.xs);
+	mw->w = w;
+	ret = walk_regions(mw, regions, n, progress, opaque);
+	free(mw);
 	if (!ret && (ftruncate(w->mem_fd, (off_t) w->ram_size) || fchmod(w->mem_fd, 0444)))
 		ret = -errno;
 	return ret;

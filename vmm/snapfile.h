@@ -8,8 +8,12 @@
  * - `state`, all integers little-endian:
  *     header   "KSMVSNAP", u32 format version (SNAPFILE_VERSION), u32 flags (none yet: 0)
  *     u64      RAM size (bytes, page aligned, > 0)
- *     u64[]    xxh3-64 of each SNAPFILE_CHUNK bytes of `memory` (the last one may be
- *              shorter; holes hash as zeros): an altered memory file is refused
+ *     u64[]    one hash per SNAPFILE_CHUNK bytes of `memory` (the last chunk may be
+ *              shorter): the xxh3-64 of the xxh3-64 of each of its pages, those as u64
+ *              little-endian (snapfile_chunk_digest; holes hash as zero pages). An
+ *              altered memory file is refused, and the page hashes computed on the way
+ *              are the engine's own, so it need not read the pages again. Format 1,
+ *              still read, hashed each chunk's bytes instead.
  *     sections until the trailer: u32 tag, u32 index, u64 length, length bytes
  *     trailer  u64 xxh3-64 of every byte before it
  *
@@ -37,11 +41,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/page.h"
 #include "lib/sbuf.h"
 
 #define SNAPFILE_MAGIC "KSMVSNAP"
-#define SNAPFILE_VERSION 1u
+#define SNAPFILE_VERSION 2u
+#define SNAPFILE_VERSION_OLDEST 1u  /* format 1: chunk hashes of the bytes */
 #define SNAPFILE_CHUNK (2ull << 20) /* bytes of memory per chunk hash */
+#define SNAPFILE_CHUNK_PAGES (SNAPFILE_CHUNK / PAGE_SIZE)
 #define SNAPFILE_MAX_RAM (1ull << 40)
 #define SNAPFILE_MAX_STATE (256ull << 20) /* a state file larger than this is refused */
 #define SNAPFILE_MAX_SECTIONS 4096u
@@ -116,6 +123,14 @@ void snapfile_reader(const struct snapshot *s, uint32_t tag, uint32_t index, str
 unsigned snapfile_count(const struct snapshot *s, uint32_t tag);
 
 uint64_t snapfile_ram_size(const struct snapshot *s);
+
+/* A chunk's hash in format 2: xxh3-64 of its @n (at most SNAPFILE_CHUNK_PAGES) page
+ * hashes as u64 little-endian. */
+uint64_t snapfile_chunk_digest(const uint64_t *page_hash, size_t n);
+
+/* The xxh3-64 of each page of memory (a hole hashes as a zero page), computed from the
+ * sealed or checked bytes by snapfile_open; NULL for format 1 or a parsed-only snapshot. */
+const uint64_t *snapfile_page_hashes(const struct snapshot *s);
 
 /* The memory file, O_RDONLY (-1 for a parsed-only snapshot). */
 int snapfile_memory_fd(const struct snapshot *s);

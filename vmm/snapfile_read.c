@@ -32,7 +32,9 @@ struct snapshot {
 	size_t state_len;
 	uint64_t ram_size;
 	uint64_t nr_chunks;
-	size_t hash_off; /* where the chunk hashes start in state */
+	size_t hash_off;     /* where the chunk hashes start in state */
+	uint32_t version;    /* SNAPFILE_VERSION_OLDEST..SNAPFILE_VERSION */
+	uint64_t *page_hash; /* format 2: one per page, from check_chunks; else NULL */
 	struct snap_section *secs;
 	unsigned nr_secs;
 	int mem_fd;	       /* -1 for a parsed-only snapshot */
@@ -64,7 +66,7 @@ static uint64_t le64(const uint8_t *p)
 
 /* Magic, version and trailer, in that order, so that each refusal names the real cause
  * (a newer format is not "damaged"). */
-static bool parse_envelope(struct sbuf_reader *r, const uint8_t *p, size_t n)
+static bool parse_envelope(struct sbuf_reader *r, const uint8_t *p, size_t n, uint32_t *out)
 {
 	uint32_t version;
 
@@ -75,9 +77,11 @@ static bool parse_envelope(struct sbuf_reader *r, const uint8_t *p, size_t n)
 		return false;
 	r->pos = MAGIC_LEN;
 	version = sbuf_get_u32(r);
-	if (!sbuf_check(r, version == SNAPFILE_VERSION, "format version %u, this ksmvmm reads %u",
-			version, SNAPFILE_VERSION))
+	if (!sbuf_check(r, version >= SNAPFILE_VERSION_OLDEST && version <= SNAPFILE_VERSION,
+			"format version %u, this ksmvmm reads %u to %u", version,
+			SNAPFILE_VERSION_OLDEST, SNAPFILE_VERSION))
 		return false;
+	*out = version;
 	return sbuf_check(r, XXH3_64bits(p, n - TRAILER_LEN) == le64(p + n - TRAILER_LEN),
 			  "state file damaged or truncated (checksum mismatch)");
 }
@@ -134,7 +138,7 @@ static bool parse_section(struct snapshot *s, struct sbuf_reader *r)
 
 static bool parse_state(struct snapshot *s, struct sbuf_reader *r)
 {
-	if (!parse_envelope(r, s->state, s->state_len))
+	if (!parse_envelope(r, s->state, s->state_len, &s->version))
 		return false;
 	r->len -= TRAILER_LEN; /* what follows the header ends where the trailer starts */
 	if (!parse_memory_header(s, r))
@@ -261,29 +265,43 @@ static bool has_data(int fd, uint64_t off, uint64_t n)
 	return (uint64_t) d < off + n;
 }
 
-/* Hash chunk @i of the memory file into *@h; a chunk that is all hole is not read. */
+/* Hash chunk @i of the memory file into *@h, as its format says; in format 2 its page
+ * hashes go to s->page_hash. A chunk that is all hole is not read. */
 static int chunk_hash(const struct snapshot *s, uint64_t i, uint8_t *buf, uint64_t *h)
 {
 	uint64_t off = i * SNAPFILE_CHUNK;
 	uint64_t n = s->ram_size - off < SNAPFILE_CHUNK ? s->ram_size - off : SNAPFILE_CHUNK;
+	uint64_t *ph = s->page_hash ? s->page_hash + off / PAGE_SIZE : NULL;
+	bool data = has_data(s->mem_fd, off, n);
 	int ret = 0;
 
-	if (has_data(s->mem_fd, off, n))
+	if (data)
 		ret = read_all(s->mem_fd, buf, n, off);
 	else
-		memset(buf, 0, n);
-	*h = XXH3_64bits(buf, n);
+		memset(buf, 0, ph ? PAGE_SIZE : n);
+	if (!ph) {
+		*h = XXH3_64bits(buf, n);
+		return ret;
+	}
+	for (uint64_t p = 0; p < n / PAGE_SIZE; p++)
+		ph[p] =
+		    data || !p ? XXH3_64bits(buf + (data ? p * PAGE_SIZE : 0), PAGE_SIZE) : ph[0];
+	*h = snapfile_chunk_digest(ph, n / PAGE_SIZE);
 	return ret;
 }
 
-static int check_chunks(const struct snapshot *s, const char *dir, char *err, size_t len)
+static int check_chunks(struct snapshot *s, const char *dir, char *err, size_t len)
 {
 	uint8_t *buf = malloc(SNAPFILE_CHUNK);
 	int ret = 0;
 	uint64_t h;
 
-	if (!buf)
+	if (s->version >= 2)
+		s->page_hash = malloc(s->ram_size / PAGE_SIZE * sizeof(*s->page_hash));
+	if (!buf || (s->version >= 2 && !s->page_hash)) {
+		free(buf);
 		return errbuf_set(err, len, -ENOMEM, "snapshot %s: out of memory", dir);
+	}
 	for (uint64_t i = 0; i < s->nr_chunks && !ret; i++) {
 		ret = chunk_hash(s, i, buf, &h);
 		if (ret)
@@ -408,7 +426,13 @@ void snapfile_close(struct snapshot *s)
 		munmap(s->map, s->ram_size);
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
+	free(s->page_hash);
 	free(s->secs);
 	free(s->state);
 	free(s);
+}
+
+const uint64_t *snapfile_page_hashes(const struct snapshot *s)
+{
+	return s->page_hash;
 }

@@ -292,17 +292,23 @@ static int load_definition(struct snapshot_src *s, struct options *o, char *err,
 struct snapshot_src *snapshot_open(const char *dir, struct options *o, char *err, size_t len)
 {
 	struct snapshot_src *s = calloc(1, sizeof(*s));
+	uint64_t t0;
 
 	if (!s) {
 		errbuf_set(err, len, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	t0 = clock_now_us();
 	s->file = snapfile_open(dir, err, len);
 	if (!s->file || load_definition(s, o, err, len)) {
 		snapshot_close(s, NULL);
 		return NULL;
 	}
+	pr_info("%s: %llu MiB of memory checked in %.3f s%s", dir,
+		(unsigned long long) (snapfile_ram_size(s->file) >> 20),
+		(clock_now_us() - t0) / 1e6,
+		snapfile_page_hashes(s->file) ? "" : " (format 1: the pages are hashed again)");
 	return s;
 }
 
@@ -389,8 +395,8 @@ static struct ksm_image *map_in_place(struct snapshot_src *s, struct ksm *k, con
 			s->dir, why);
 		return NULL;
 	}
-	img = ksm_image_map(k, snapfile_memory_fd(s->file), 0, npages, n, group, snapseal_put,
-			    snapseal_ref(seal));
+	img = ksm_image_map(k, snapfile_memory_fd(s->file), 0, npages, n, group,
+			    snapfile_page_hashes(s->file), snapseal_put, snapseal_ref(seal));
 	if (!img) {
 		pr_info("%s: cannot map the memory file into the pool (%s); copying it", s->dir,
 			strerror(errno));

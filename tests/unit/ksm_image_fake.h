@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "ksm/ksm.h"
 
@@ -314,17 +315,33 @@ static inline void count_done(void *opaque)
 	++*(unsigned *) opaque;
 }
 
-/* The reference image lent to the pool from a file (ksm_image_map), its done callback
- * counting in *@done. The file's descriptor may be closed at once. */
-static inline struct ksm_image *image_map(struct ksm *k, uint32_t group, unsigned *done)
+/* The XXH3-64 of each page of the reference image, as a snapshot reader hands them to
+ * ksm_image_map. */
+static inline void image_hashes(uint64_t *h)
 {
-	uint64_t np[2] = {40, 24};
+	struct source s;
+
+	source_make(&s);
+	for (uint64_t i = 0; i < IMG_PAGES; i++)
+		h[i] = XXH3_64bits(i < 40 ? s.buf[0] + i * PAGE : s.buf[1] + (i - 40) * PAGE, PAGE);
+	free(s.buf[0]);
+	free(s.buf[1]);
+}
+
+/* The reference image lent to the pool from a file (ksm_image_map), with its page hashes
+ * given if @hashed, its done callback counting in *@done. The file's descriptor may be
+ * closed at once. */
+static inline struct ksm_image *image_map(struct ksm *k, uint32_t group, unsigned *done,
+					  bool hashed)
+{
+	uint64_t np[2] = {40, 24}, h[IMG_PAGES];
 	int fd = source_file("/tmp");
 	struct ksm_image *img;
 
 	if (fd < 0)
 		return NULL;
-	img = ksm_image_map(k, fd, 0, np, 2, group, count_done, done);
+	image_hashes(h);
+	img = ksm_image_map(k, fd, 0, np, 2, group, hashed ? h : NULL, count_done, done);
 	close(fd);
 	return img;
 }

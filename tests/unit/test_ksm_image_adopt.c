@@ -1,9 +1,10 @@
 /* test_ksm_image_adopt.c - guests adopting a snapshot image in the merge engine, against
  * fake guests (no KVM, tests/unit/ksm_image_fake.h): shared from the start with exact
  * figures, copied on write, merged onto by a guest booted later, pinned by the image,
- * adopted twice, refused. Every test runs twice: with the image copied into the pool
- * (ksm_image_create) and lent in place from a file (ksm_image_map), which must behave
- * the same and let the file go (its done callback) only with its last page.
+ * adopted twice, refused. Every test runs three times: with the image copied into the
+ * pool (ksm_image_create), and lent in place from a file (ksm_image_map) with and
+ * without its page hashes given, which must behave the same and let the file go (its
+ * done callback) only with its last page.
  */
 #include <errno.h>
 
@@ -12,12 +13,13 @@
 #include "tests/unit/ksm_image_fake.h"
 
 static bool from_file;	    /* this round's images come from a file */
+static bool hashed;	    /* with their page hashes given */
 static unsigned done_calls; /* their done callbacks so far */
 
 static struct ksm_image *make_img(struct ksm *k, uint32_t group)
 {
 	done_calls = 0;
-	return from_file ? image_map(k, group, &done_calls) : image_make(k, group);
+	return from_file ? image_map(k, group, &done_calls, hashed) : image_make(k, group);
 }
 
 /* Once every page is gone, a file image's file is let go, exactly once. */
@@ -318,8 +320,9 @@ static void test_refused(void)
 
 int main(void)
 {
-	for (int round = 0; round < 2; round++) {
-		from_file = round == 1;
+	for (int round = 0; round < 3; round++) {
+		from_file = round >= 1;
+		hashed = round == 2;
 		test_adopt();
 		test_pin();
 		test_readopt();

@@ -32,7 +32,7 @@ static void test_file_untouched(void)
 	uint64_t np[2] = {40, 24};
 	unsigned done = 0;
 	int fd = source_file("/tmp");
-	struct ksm_image *img = ksm_image_map(k, fd, 0, np, 2, 0, count_done, &done);
+	struct ksm_image *img = ksm_image_map(k, fd, 0, np, 2, 0, NULL, count_done, &done);
 	struct fake *a = fake_new(32, 32);
 	struct ksm_vm *va = fake_add(k, a, "a", 0);
 	uint8_t buf[PAGE];
@@ -84,7 +84,7 @@ static void test_no_crossing(void)
 
 	fill_run(buf, 64, 100);
 	copy = ksm_image_create(k, (const uint8_t *const *) &buf, &n64, 1, 0);
-	img = image_map(k, 0, &done);
+	img = image_map(k, 0, &done, false);
 	CHECK(copy != NULL && img != NULL);
 	memcpy(fake_page(d, 0), buf + 63 * PAGE, PAGE);
 	fill(fake_page(d, 1), img_val(0), img_tag(0));
@@ -139,12 +139,12 @@ static void test_refused_and_destroy(void)
 	struct ksm_vm *va;
 
 	errno = 0;
-	CHECK(image_map(k, 0, &done) == NULL && errno == ENOSPC);
+	CHECK(image_map(k, 0, &done, true) == NULL && errno == ENOSPC);
 	CHECK_EQ(done, 0u);
 	ksm_destroy(k);
 	k = engine(4096);
 	va = fake_add(k, a, "a", 0);
-	CHECK_EQ(ksm_image_adopt(k, image_map(k, 0, &done), va), 0);
+	CHECK_EQ(ksm_image_adopt(k, image_map(k, 0, &done, true), va), 0);
 	CHECK(reads_image(a));
 	CHECK_EQ(done, 0u);
 	ksm_destroy(k);
@@ -152,9 +152,61 @@ static void test_refused_and_destroy(void)
 	fake_free(a);
 }
 
+/* Hashes given with the image are trusted for the index only: a page whose hash is
+ * wrong is never merged with a page of the content it claims, and a page claiming to be
+ * zero is looked at before it is dropped. */
+static void test_wrong_hashes(void)
+{
+	struct ksm *k = engine(4096);
+	uint64_t np[2] = {40, 24}, h[IMG_PAGES];
+	unsigned done = 0;
+	int fd = source_file("/tmp");
+	struct fake *a = fake_new(32, 32), *d = fake_new(8, 0);
+	struct ksm_vm *va, *vd;
+	struct ksm_image *img;
+
+	image_hashes(h);
+	h[10] = h[12]; /* page 10 claims page 12's content */
+	h[13] = h[5];  /* page 13 claims to be zero */
+	img = fd >= 0 ? ksm_image_map(k, fd, 0, np, 2, 0, h, count_done, &done) : NULL;
+	CHECK(img != NULL);
+	if (fd >= 0)
+		close(fd);
+	if (!img) {
+		ksm_destroy(k);
+		fake_free(a);
+		fake_free(d);
+		return;
+	}
+	CHECK_EQ(ksm_image_pages(img), IMG_NONZERO); /* page 13 kept */
+	va = fake_add(k, a, "a", 0);
+	CHECK_EQ(ksm_image_adopt(k, img, va), 0);
+	CHECK(reads_image(a));
+	fill(fake_page(d, 0), img_val(12), img_tag(12)); /* finds page 10 by its hash */
+	fill(fake_page(d, 1), img_val(13), img_tag(13));
+	for (uint64_t i = 0; i < 2; i++)
+		mark(d->dirty, d, i);
+	vd = fake_add(k, d, "d", 0);
+	for (int pass = 0; pass < 3; pass++)
+		ksm_pass(k);
+	CHECK(has(fake_page(d, 0), img_val(12), img_tag(12)));
+	CHECK(has(fake_page(d, 1), img_val(13), img_tag(13)));
+	CHECK(pfn(d, 0) != pfn(a, 10) && pfn(d, 0) != pfn(a, 12)); /* page 12 is not indexed */
+	CHECK(pfn(d, 1) != pfn(a, 13));
+	CHECK(reads_image(a));
+	free_vm(k, vd);
+	free_vm(k, va);
+	ksm_image_put(k, img);
+	CHECK_EQ(done, 1u);
+	ksm_destroy(k);
+	fake_free(a);
+	fake_free(d);
+}
+
 int main(void)
 {
 	test_file_untouched();
+	test_wrong_hashes();
 	test_no_crossing();
 	test_refused_and_destroy();
 	return check_done("test_ksm_image_map");

@@ -2,7 +2,8 @@
  * holes), atomic completion (an existing DIR is refused, an aborted or unfinished write
  * leaves no snapshot), and every damaged snapshot refused with its own message: truncated
  * or altered state, altered or resized memory, wrong magic or version, unknown required
- * sections, sections out of bounds. */
+ * sections, sections out of bounds. Format 2's page hashes are the pages' own, and a
+ * format 1 snapshot (chunk hashes of the bytes) is still read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -152,6 +153,18 @@ static void check_sealed(const struct snapshot *s)
 	CHECK(unlink(path("snap", "memory")) < 0 && errno == EPERM);
 }
 
+/* Format 2: the page hashes handed out are those of the pages read (holes as zeros). */
+static void check_page_hashes(const struct snapshot *s, const uint8_t *m)
+{
+	const uint64_t *h = snapfile_page_hashes(s);
+	uint64_t wrong = 0;
+
+	CHECK(h != NULL);
+	for (uint64_t i = 0; h && m && i < RAM_SIZE / PAGE_SIZE; i++)
+		wrong += h[i] != XXH3_64bits(m + i * PAGE_SIZE, PAGE_SIZE);
+	CHECK_EQ(wrong, 0);
+}
+
 static void test_round_trip(void)
 {
 	struct snapshot *s;
@@ -175,6 +188,7 @@ static void test_round_trip(void)
 	m = snapfile_memory_map(s);
 	CHECK(m && !memcmp(m, ram[0], R0_SIZE) && !memcmp(m + R0_SIZE, ram[1], R1_SIZE));
 	CHECK(snapfile_memory_map(s) == m);
+	check_page_hashes(s, m);
 	check_section(s, SNAP_SEC_VCPU, 0, "vcpu zero");
 	check_section(s, SNAP_SEC_VCPU, 1, "vcpu one");
 	check_section(s, SNAP_SEC_VM, 0, "the vm");
@@ -335,8 +349,11 @@ static void test_state_damage(void)
 	st[n - 20] ^= 0x40;
 	st[8] = 7; /* version 7: refused as such, before the checksum */
 	make_copy("v7", st, n, NULL, 0);
-	refused("v7", "format version 7, this ksmvmm reads 1");
-	st[8] = 1;
+	refused("v7", "format version 7, this ksmvmm reads 1 to 2");
+	st[8] = 0;
+	make_copy("v0", st, n, NULL, 0);
+	refused("v0", "format version 0, this ksmvmm reads 1 to 2");
+	st[8] = SNAPFILE_VERSION;
 	st[0] = 'X';
 	make_copy("magic", st, n, NULL, 0);
 	refused("magic", "bad magic");
@@ -365,6 +382,64 @@ static void test_memory_damage(void)
 	make_copy("nomemory", NULL, 0, NULL, 0);
 	CHECK(unlink(path("nomemory", "memory")) == 0);
 	refused("nomemory", "cannot open memory");
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (unsigned b = 0; b < 8; b++)
+		p[b] = (uint8_t) (v >> (8 * b));
+}
+
+/* top/snap rewritten as format 1 would have it: version 1, each chunk hash over the
+ * chunk's bytes, the trailer redone. Read as before, checked as before, no page hashes. */
+static void test_format1(void)
+{
+	size_t n, mn;
+	uint8_t *st = slurp(path("snap", "state"), &n), *m = slurp(path("snap", "memory"), &mn);
+	uint64_t chunks = (RAM_SIZE + SNAPFILE_CHUNK - 1) / SNAPFILE_CHUNK;
+	struct snapshot *s;
+	const uint8_t *map;
+
+	CHECK(st && m && mn == RAM_SIZE && n > 24 + 8 * chunks + 8);
+	if (!st || !m || mn != RAM_SIZE) {
+		free(st);
+		free(m);
+		return;
+	}
+	st[8] = 1;
+	for (uint64_t c = 0; c < chunks; c++) {
+		uint64_t len = RAM_SIZE - c * SNAPFILE_CHUNK;
+
+		put_le64(st + 24 + 8 * c, XXH3_64bits(m + c * SNAPFILE_CHUNK,
+						      len < SNAPFILE_CHUNK ? len : SNAPFILE_CHUNK));
+	}
+	put_le64(st + n - 8, XXH3_64bits(st, n - 8));
+	make_copy("v1", st, n, NULL, 0);
+	s = snapfile_open(path("v1", NULL), err, sizeof(err));
+	CHECK(s != NULL);
+	map = s ? snapfile_memory_map(s) : NULL;
+	CHECK(map && !memcmp(map, m, RAM_SIZE));
+	CHECK(s && snapfile_page_hashes(s) == NULL);
+	if (s)
+		check_section(s, SNAP_SEC_VM, 0, "the vm");
+	snapfile_close(s);
+	m[(2ull << 20) + 3 * PAGE_SIZE] ^= 2;
+	make_copy("v1flip", st, n, m, mn);
+	refused("v1flip", "chunk at offset 0x200000 does not match");
+	/* A format 2 state's chunk hashes are not format 1's: relabelled, it is refused. */
+	free(st);
+	st = slurp(path("snap", "state"), &n);
+	CHECK(st != NULL);
+	if (!st) {
+		free(m);
+		return;
+	}
+	st[8] = 1;
+	put_le64(st + n - 8, XXH3_64bits(st, n - 8));
+	make_copy("v1relabel", st, n, NULL, 0);
+	refused("v1relabel", "does not match its hash");
+	free(st);
+	free(m);
 }
 
 /* An unknown tag is refused only when it says it is required. */
@@ -472,6 +547,7 @@ int main(void)
 	test_writer_refusals();
 	test_state_damage();
 	test_memory_damage();
+	test_format1();
 	test_unknown_tags();
 	test_crafted();
 	remove_tree();
