@@ -235,11 +235,11 @@ static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uin
 	for (uint64_t j = 0; j < img->npages; j++)
 		img->canon[j] = KSM_POOL_NONE;
 	while (i < img->npages && next_data(fd, off, i, img->npages, &from, &to)) {
-		/* Pages about to be read: one call maps the run in the view; best effort
-		 * (else faults, one a page). */
-		if (!hashes)
-			madvise((void *) ksm_pool_seg_page(&k->pool, s, (uint32_t) from),
-				(to - from) * PAGE_SIZE, MADV_POPULATE_READ);
+		/* One call maps the run in the view, best effort (else faults, one a page):
+		 * pages about to be read, or with their hashes given, pages the host's
+		 * accounting then charges to this process (smaps), as it does any pool page. */
+		madvise((void *) ksm_pool_seg_page(&k->pool, s, (uint32_t) from),
+			(to - from) * PAGE_SIZE, MADV_POPULATE_READ);
 		for (i = from; i < to; i++)
 			take_page(k, img, s, i, hashes);
 	}

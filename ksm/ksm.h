@@ -229,9 +229,9 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
  * The pool takes its own descriptor; @fd may be closed afterwards. @hashes, if not NULL,
  * holds the XXH3-64 of each of those pages (a hole's: a zero page's), computed by the
  * caller from the same unchanging bytes: then no page is read here (a page hashing as
- * zero is still checked), and the pages come into memory when guests or the merge compare
- * touch them. A wrong hash only hides the page from later merges: every merge compares
- * the bytes. Takes k->lock.
+ * zero is still checked), only mapped in the pool's view, so that the host's accounting
+ * charges them to the process as any pool page. A wrong hash only hides the page from
+ * later merges: every merge compares the bytes. Takes k->lock.
  * Returns NULL with errno set, and then @done is never called: EINVAL (as for
  * ksm_image_create, or @off not aligned), ENOSPC (no run of that many free pool ids, or
  * too many mapped images: a copy may still fit), ENOMEM, or a failed mmap's error. */
