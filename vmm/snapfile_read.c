@@ -265,15 +265,59 @@ static bool has_data(int fd, uint64_t off, uint64_t n)
 	return (uint64_t) d < off + n;
 }
 
+/* Format 2 with the seal held (nobody can truncate the file under the mapping): the
+ * pages of [@off, @off + @n) hashed where they lie in @m, the memory file mapped. Nothing
+ * is copied, and holes are neither read nor put in the page cache: they hash as zero
+ * pages. Without SEEK_DATA everything is data. */
+static void hash_mapped(const struct snapshot *s, const uint8_t *m, uint64_t off, uint64_t n,
+			uint64_t *ph)
+{
+	static const uint8_t zero[PAGE_SIZE];
+	uint64_t z = XXH3_64bits(zero, PAGE_SIZE), end = off + n, at = off;
+
+	for (uint64_t p = 0; p < n / PAGE_SIZE; p++)
+		ph[p] = z;
+	while (at < end) {
+		off_t d = lseek(s->mem_fd, (off_t) at, SEEK_DATA), h = (off_t) end;
+		uint64_t from, to;
+
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0)
+			d = (off_t) at;
+		else
+			h = lseek(s->mem_fd, d, SEEK_HOLE);
+		from = (uint64_t) d & ~(PAGE_SIZE - 1);
+		to = h < 0 || (uint64_t) h > end
+			 ? end
+			 : ((uint64_t) h + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+		if (from >= end)
+			break;
+		/* one call maps the run; best effort (else faults) */
+		madvise((void *) (m + from), to - from, MADV_POPULATE_READ);
+		for (uint64_t q = from; q < to; q += PAGE_SIZE)
+			ph[(q - off) / PAGE_SIZE] = XXH3_64bits(m + q, PAGE_SIZE);
+		at = to;
+	}
+}
+
 /* Hash chunk @i of the memory file into *@h, as its format says; in format 2 its page
  * hashes go to s->page_hash. A chunk that is all hole is not read. */
-static int chunk_hash(const struct snapshot *s, uint64_t i, uint8_t *buf, uint64_t *h)
+static int chunk_hash(struct snapshot *s, uint64_t i, uint8_t *buf, uint64_t *h)
 {
 	uint64_t off = i * SNAPFILE_CHUNK;
 	uint64_t n = s->ram_size - off < SNAPFILE_CHUNK ? s->ram_size - off : SNAPFILE_CHUNK;
 	uint64_t *ph = s->page_hash ? s->page_hash + off / PAGE_SIZE : NULL;
-	bool data = has_data(s->mem_fd, off, n);
+	const uint8_t *m = ph && s->seal ? snapfile_memory_map(s) : NULL;
+	bool data;
 	int ret = 0;
+
+	if (m) {
+		hash_mapped(s, m, off, n, ph);
+		*h = snapfile_chunk_digest(ph, n / PAGE_SIZE);
+		return 0;
+	}
+	data = has_data(s->mem_fd, off, n);
 
 	if (data)
 		ret = read_all(s->mem_fd, buf, n, off);

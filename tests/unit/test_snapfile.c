@@ -384,6 +384,28 @@ static void test_memory_damage(void)
 	refused("nomemory", "cannot open memory");
 }
 
+/* With a writer holding the memory file open, it cannot be sealed: it is still checked
+ * (read, not mapped) and its page hashes are the same. */
+static void test_unsealed(void)
+{
+	int w;
+	struct snapshot *s;
+	const char *why = NULL;
+
+	make_copy("unsealed", NULL, 0, NULL, 0);
+	w = open(path("unsealed", "memory"), O_WRONLY);
+	CHECK(w >= 0);
+	s = snapfile_open(path("unsealed", NULL), err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		CHECK(snapfile_memory_seal(s, &why) == NULL && why && why[0]);
+		check_page_hashes(s, snapfile_memory_map(s));
+	}
+	snapfile_close(s);
+	if (w >= 0)
+		close(w);
+}
+
 static void put_le64(uint8_t *p, uint64_t v)
 {
 	for (unsigned b = 0; b < 8; b++)
@@ -548,6 +570,7 @@ int main(void)
 	test_state_damage();
 	test_memory_damage();
 	test_format1();
+	test_unsealed();
 	test_unknown_tags();
 	test_crafted();
 	remove_tree();
