@@ -15,6 +15,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/page.h"
+#include "vmm/snapcheck.h"
 #include "vmm/snapseal.h"
 
 #define MAGIC_LEN (sizeof(SNAPFILE_MAGIC) - 1)
@@ -196,24 +197,6 @@ static int open_regular(const char *dir, const char *name, uint64_t *size)
 	return fd;
 }
 
-static int read_all(int fd, uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t r = pread(fd, p, n, (off_t) off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO; /* shorter than fstat said: changed under us */
-		p += r;
-		n -= (size_t) r;
-		off += (uint64_t) r;
-	}
-	return 0;
-}
-
 /* The state file's bytes into *@buf (*@n of them). Returns 0 or -errno with @why set. */
 static int read_state(const char *dir, uint8_t **buf, size_t *n, const char **why)
 {
@@ -230,7 +213,7 @@ static int read_state(const char *dir, uint8_t **buf, size_t *n, const char **wh
 	if (size <= SNAPFILE_MAX_STATE) {
 		*why = "reading state";
 		*buf = malloc(size ? size : 1);
-		ret = *buf ? read_all(fd, *buf, size, 0) : -ENOMEM;
+		ret = *buf ? snapcheck_read(fd, *buf, size, 0) : -ENOMEM;
 		*n = size;
 	}
 	close(fd);
@@ -254,111 +237,37 @@ static struct snapshot *open_state(const char *dir, char *err, size_t len)
 	return s;
 }
 
-/* Does [@off, @off + @n) of @fd hold data, or only a hole? File systems without SEEK_DATA
- * say "data" everywhere (the generic answer), which only costs a read. */
-static bool has_data(int fd, uint64_t off, uint64_t n)
-{
-	off_t d = lseek(fd, (off_t) off, SEEK_DATA);
-
-	if (d < 0)
-		return errno != ENXIO;
-	return (uint64_t) d < off + n;
-}
-
-/* Format 2 with the seal held (nobody can truncate the file under the mapping): the
- * pages of [@off, @off + @n) hashed where they lie in @m, the memory file mapped. Nothing
- * is copied, and holes are neither read nor put in the page cache: they hash as zero
- * pages. Without SEEK_DATA everything is data. */
-static void hash_mapped(const struct snapshot *s, const uint8_t *m, uint64_t off, uint64_t n,
-			uint64_t *ph)
-{
-	static const uint8_t zero[PAGE_SIZE];
-	uint64_t z = XXH3_64bits(zero, PAGE_SIZE), end = off + n, at = off;
-
-	for (uint64_t p = 0; p < n / PAGE_SIZE; p++)
-		ph[p] = z;
-	while (at < end) {
-		off_t d = lseek(s->mem_fd, (off_t) at, SEEK_DATA), h = (off_t) end;
-		uint64_t from, to;
-
-		if (d < 0 && errno == ENXIO)
-			break;
-		if (d < 0)
-			d = (off_t) at;
-		else
-			h = lseek(s->mem_fd, d, SEEK_HOLE);
-		from = (uint64_t) d & ~(PAGE_SIZE - 1);
-		to = h < 0 || (uint64_t) h > end
-			 ? end
-			 : ((uint64_t) h + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-		if (from >= end)
-			break;
-		/* one call maps the run; best effort (else faults) */
-		madvise((void *) (m + from), to - from, MADV_POPULATE_READ);
-		for (uint64_t q = from; q < to; q += PAGE_SIZE)
-			ph[(q - off) / PAGE_SIZE] = XXH3_64bits(m + q, PAGE_SIZE);
-		at = to;
-	}
-}
-
-/* Hash chunk @i of the memory file into *@h, as its format says; in format 2 its page
- * hashes go to s->page_hash. A chunk that is all hole is not read. */
-static int chunk_hash(struct snapshot *s, uint64_t i, uint8_t *buf, uint64_t *h)
-{
-	uint64_t off = i * SNAPFILE_CHUNK;
-	uint64_t n = s->ram_size - off < SNAPFILE_CHUNK ? s->ram_size - off : SNAPFILE_CHUNK;
-	uint64_t *ph = s->page_hash ? s->page_hash + off / PAGE_SIZE : NULL;
-	const uint8_t *m = ph && s->seal ? snapfile_memory_map(s) : NULL;
-	bool data;
-	int ret = 0;
-
-	if (m) {
-		hash_mapped(s, m, off, n, ph);
-		*h = snapfile_chunk_digest(ph, n / PAGE_SIZE);
-		return 0;
-	}
-	data = has_data(s->mem_fd, off, n);
-
-	if (data)
-		ret = read_all(s->mem_fd, buf, n, off);
-	else
-		memset(buf, 0, ph ? PAGE_SIZE : n);
-	if (!ph) {
-		*h = XXH3_64bits(buf, n);
-		return ret;
-	}
-	for (uint64_t p = 0; p < n / PAGE_SIZE; p++)
-		ph[p] =
-		    data || !p ? XXH3_64bits(buf + (data ? p * PAGE_SIZE : 0), PAGE_SIZE) : ph[0];
-	*h = snapfile_chunk_digest(ph, n / PAGE_SIZE);
-	return ret;
-}
-
+/* Check the memory file against the chunk hashes, on every CPU we may use. In format 2
+ * the page hashes come out of it; a sealed file is hashed through its mapping (nobody
+ * can truncate it under us), an unsealed one read. */
 static int check_chunks(struct snapshot *s, const char *dir, char *err, size_t len)
 {
-	uint8_t *buf = malloc(SNAPFILE_CHUNK);
-	int ret = 0;
-	uint64_t h;
+	struct snapcheck c = {.fd = s->mem_fd, .size = s->ram_size, .version = s->version};
+	uint64_t *want = malloc(s->nr_chunks * sizeof(*want)), bad = 0;
+	int ret;
 
 	if (s->version >= 2)
 		s->page_hash = malloc(s->ram_size / PAGE_SIZE * sizeof(*s->page_hash));
-	if (!buf || (s->version >= 2 && !s->page_hash)) {
-		free(buf);
+	if (!want || (s->version >= 2 && !s->page_hash)) {
+		free(want);
 		return errbuf_set(err, len, -ENOMEM, "snapshot %s: out of memory", dir);
 	}
-	for (uint64_t i = 0; i < s->nr_chunks && !ret; i++) {
-		ret = chunk_hash(s, i, buf, &h);
-		if (ret)
-			errbuf_set(err, len, ret, "snapshot %s: reading memory: %s", dir,
-				   strerror(-ret));
-		else if (h != le64(s->state + s->hash_off + 8 * i))
-			ret = errbuf_set(err, len, -EINVAL,
-					 "snapshot %s: memory altered: chunk at offset 0x%llx does "
-					 "not match its hash",
-					 dir, (unsigned long long) (i * SNAPFILE_CHUNK));
-	}
-	free(buf);
-	return ret;
+	for (uint64_t i = 0; i < s->nr_chunks; i++)
+		want[i] = le64(s->state + s->hash_off + 8 * i);
+	c.want = want;
+	c.page_hash = s->page_hash;
+	c.map = s->page_hash && s->seal ? snapfile_memory_map(s) : NULL;
+	ret = snapcheck_run(&c, snapcheck_threads(), &bad);
+	free(want);
+	if (ret == -EINVAL)
+		return errbuf_set(err, len, ret,
+				  "snapshot %s: memory altered: chunk at offset 0x%llx does not "
+				  "match its hash",
+				  dir, (unsigned long long) bad);
+	if (ret)
+		return errbuf_set(err, len, ret, "snapshot %s: reading memory: %s", dir,
+				  strerror(-ret));
+	return 0;
 }
 
 /* Seal the memory file before it is checked, so that what was checked is what guests
