@@ -225,6 +225,19 @@ static void take_page(struct ksm *k, struct ksm_image *img, int s, uint64_t i,
 	img->held++;
 }
 
+/* With the hashes known, room in the stable index for every page not hashing as zero,
+ * made at once (best effort: without it the index grows as pages come). */
+static void reserve_index(struct ksm *k, const struct ksm_image *img, const uint64_t *hashes)
+{
+	uint64_t n = 0;
+
+	if (!hashes || img->group == KSM_GROUP_NONE)
+		return;
+	for (uint64_t j = 0; j < img->npages; j++)
+		n += hashes[j] != k->zero_hash;
+	(void) ksm_index_reserve(&k->stable, n);
+}
+
 /* Every page of the file that holds data and is not zero joins the image. Holes are not
  * read: a read of one would fill the page cache with zeros. */
 static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uint64_t off,
@@ -234,6 +247,7 @@ static void fill_mapped(struct ksm *k, struct ksm_image *img, int s, int fd, uin
 
 	for (uint64_t j = 0; j < img->npages; j++)
 		img->canon[j] = KSM_POOL_NONE;
+	reserve_index(k, img, hashes);
 	while (i < img->npages && next_data(fd, off, i, img->npages, &from, &to)) {
 		/* One call maps the run in the view, best effort (else faults, one a page):
 		 * pages about to be read, or with their hashes given, pages the host's

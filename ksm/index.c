@@ -127,6 +127,13 @@ int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32
 	return 0;
 }
 
+int ksm_index_reserve(struct ksm_index *ix, uint64_t more)
+{
+	if ((ix->used + ix->tombs + more) * 4 <= ix->cap * 3)
+		return 0;
+	return rebuild(ix, ix->used + more);
+}
+
 bool ksm_index_remove(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id)
 {
 	uint32_t tag = tag_of(hash, group);

@@ -47,6 +47,11 @@ uint32_t ksm_index_find(const struct ksm_index *ix, uint64_t hash, uint32_t grou
 /* Insert (hash, group) -> id (id < KSM_INDEX_NONE - 1). Returns 0 or -ENOMEM. */
 int ksm_index_insert(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id);
 
+/* Make room for @more inserts without growing on the way (one rebuild now instead of
+ * one per doubling). Returns 0 or -ENOMEM (the table is as it was: inserts still grow
+ * it). */
+int ksm_index_reserve(struct ksm_index *ix, uint64_t more);
+
 /* Remove the entry (hash, group) whose id is @id. Returns true if it was there. */
 bool ksm_index_remove(struct ksm_index *ix, uint64_t hash, uint32_t group, uint32_t id);
 

@@ -81,6 +81,30 @@ static void test_index(void)
 	ksm_index_free(&ix);
 }
 
+/* A reserve makes room for that many inserts at once: the table does not grow while they
+ * go in, keeps what it held, and a reserve that fits already changes nothing. */
+static void test_index_reserve(void)
+{
+	struct ksm_index ix;
+	uint64_t cap;
+
+	CHECK_EQ(ksm_index_init(&ix, 4, index_match, NULL), 0);
+	CHECK_EQ(index_put(&ix, 42, 0, 7), 0);
+	CHECK_EQ(ksm_index_reserve(&ix, 50000), 0);
+	cap = ix.cap;
+	CHECK(cap >= 2 * 50001);
+	CHECK_EQ(ksm_index_find(&ix, 42, 0), 7);
+	for (uint32_t i = 10; i < 50010; i++)
+		CHECK_EQ(index_put(&ix, (uint64_t) i << 20, 3, i), 0);
+	CHECK_EQ(ix.cap, cap);
+	CHECK_EQ(ksm_index_reserve(&ix, 10), 0);
+	CHECK_EQ(ix.cap, cap);
+	for (uint32_t i = 10; i < 50010; i += 991)
+		CHECK_EQ(ksm_index_find(&ix, (uint64_t) i << 20, 3), i);
+	CHECK_EQ(ix.used, 50001);
+	ksm_index_free(&ix);
+}
+
 /* The index's 32 stored bits of a key (white box: a copy of index.c's tag_of). */
 static uint32_t test_tag(uint64_t hash, uint32_t group)
 {
@@ -586,6 +610,7 @@ static void test_runs_coalesce(void)
 int main(void)
 {
 	test_index();
+	test_index_reserve();
 	test_index_tag_collisions();
 	test_pool();
 	test_stall();
