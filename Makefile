@@ -114,7 +114,13 @@ $(B)/tests/vmstate-probe: $(B)/tests/kvm/vmstate_probe.o $(VMM_LIB_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-unit: $(UNIT_BINS) $(B)/tests/lv-fake-server $(B)/tests/vmstate-probe
+# The host's part of a restore timed without KVM (tools/bench/restore_host.c).
+$(B)/bench/restore-host: $(B)/tools/bench/restore_host.o $(VMM_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(B)/tests/lv-fake-server $(B)/tests/vmstate-probe $(B)/bench/restore-host
 .PHONY: unit
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds build/fuzz/fuzz_virtq, a hostile
@@ -170,7 +176,7 @@ $(B)/fuzz/fuzz_domxml: tests/fuzz/fuzz_domxml.c $(FUZZ_XML_SRCS) $(wildcard vmm/
 		$(FUZZ_XML_SRCS) $$(pkg-config --libs $(FUZZ_XML_PKGS))
 
 # The snapshot state parser and the vCPU/VM state decoders (no KVM: the codec half only).
-FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/snapseal.c vmm/vmstate_codec.c \
+FUZZ_SNAP_SRCS := vmm/snapfile.c vmm/snapfile_read.c vmm/snapcheck.c vmm/snapseal.c vmm/vmstate_codec.c \
 	vmm/snapdef.c \
 	$(wildcard lib/*.c)
 $(B)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(FUZZ_SNAP_SRCS) vmm/snapfile.h vmm/vmstate.h \

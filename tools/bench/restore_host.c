@@ -1,0 +1,238 @@
+/* restore_host.c - the host's part of a restore, timed without /dev/kvm: open and check a
+ * snapshot's memory (snapfile_open), lend it to the engine's pool (ksm_image_map) and map
+ * it into N guests' RAM (ksm_image_adopt), as `ksmvmm run --restore DIR --count N` does
+ * before the first vCPU runs. The guests are fake (anonymous RAM registered with the
+ * engine, tests/unit/ksm_image_fake.h); what KVM adds (vCPU and device state, the first
+ * instruction) is not in these figures.
+ *
+ * usage: restore-host DIR [--mem MiB] [--count N] [--rounds R]
+ * Writes a snapshot of MiB of memory to DIR/snap (8 of 9 pages non-zero), then for R rounds each of a warm start (the memory file in the
+ * page cache) and a cold one (dropped from it first), prints one JSON object per line:
+ * {"cache": "warm"|"cold", "mem_mib", "count", "open_s", "map_s", "adopt_s", "total_s"}.
+ * Every guest's RAM is compared with the image after each round (not timed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ksm/ksm.h"
+#include "lib/clock.h"
+#include "tests/unit/ksm_image_fake.h"
+#include "vmm/snapfile.h"
+#include "vmm/snapseal.h"
+
+#define MAX_COUNT 64
+
+struct bench {
+	char dir[900];
+	uint64_t mem_mib, npages;
+	unsigned count, rounds;
+};
+
+/* Page @i of the image: zero in runs of 64 pages, one ninth of them (the workload guest's
+ * 256 MiB has 58086 non-zero pages), else bytes only it has. */
+static void page_fill(uint8_t *p, uint64_t i)
+{
+	uint64_t x = i * 0x9e3779b97f4a7c15ull + 1;
+
+	if (i % 576 >= 512) {
+		memset(p, 0, PAGE);
+		return;
+	}
+	for (size_t w = 0; w < PAGE / 8; w++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(p + w * 8, &x, 8);
+	}
+}
+
+static int write_snapshot(const struct bench *b)
+{
+	uint8_t *ram = mmap(NULL, b->npages * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct snap_region reg = {ram, b->npages * PAGE};
+	struct sbuf sec = {0};
+	char err[512];
+	struct snap_writer *w;
+
+	if (ram == MAP_FAILED)
+		return -errno;
+	for (uint64_t i = 0; i < b->npages; i++)
+		page_fill(ram + i * PAGE, i);
+	w = snapfile_create(b->dir, err, sizeof(err));
+	sbuf_put_u32(&sec, 1);
+	if (!w || snapfile_write_memory(w, &reg, 1, NULL, NULL, err, sizeof(err)) ||
+	    snapfile_add(w, SNAP_SEC_VM, 0, &sec) || snapfile_commit(w, err, sizeof(err))) {
+		if (w)
+			snapfile_abort(w);
+		fprintf(stderr, "restore-host: writing %s: %s\n", b->dir, err);
+		sbuf_free(&sec);
+		munmap(ram, b->npages * PAGE);
+		return -EIO;
+	}
+	sbuf_free(&sec);
+	munmap(ram, b->npages * PAGE);
+	return 0;
+}
+
+/* Drop the memory file from the page cache (cold start); nothing maps it now. */
+static void drop_cache(const struct bench *b)
+{
+	char path[1000];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/memory", b->dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
+/* Does every page of @f read as page_fill says? */
+static bool reads_pattern(const struct bench *b, const struct fake *f)
+{
+	static uint8_t want[PAGE];
+
+	for (uint64_t i = 0; i < b->npages; i++) {
+		page_fill(want, i);
+		if (memcmp(fake_page(f, i), want, PAGE))
+			return false;
+	}
+	return true;
+}
+
+struct times {
+	double open_s, map_s, adopt_s;
+};
+
+/* One restore of b->count guests; every guest checked afterwards. 0 or -1. */
+static int round_once(const struct bench *b, struct times *t)
+{
+	struct fake *f[MAX_COUNT] = {0};
+	struct ksm_vm *v[MAX_COUNT] = {0};
+	struct ksm *k = engine(b->npages * (b->count + 1));
+	char err[512];
+	uint64_t t0, t1, t2, np = b->npages;
+	struct snapshot *s;
+	struct ksm_image *img = NULL;
+	struct snapseal *seal;
+	const char *why;
+	int ret = -1;
+
+	for (unsigned i = 0; k && i < b->count; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%u", i);
+		f[i] = fake_new(b->npages, 0);
+		v[i] = fake_add(k, f[i], name, 0);
+	}
+	t0 = clock_now_us();
+	s = snapfile_open(b->dir, err, sizeof(err));
+	t1 = clock_now_us();
+	if (!s) {
+		fprintf(stderr, "restore-host: %s\n", err);
+		goto out;
+	}
+	seal = snapfile_memory_seal(s, &why);
+	if (!seal) {
+		fprintf(stderr, "restore-host: the memory file cannot be sealed: %s\n", why);
+		goto out;
+	}
+	img = ksm_image_map(k, snapfile_memory_fd(s), 0, &np, 1, 0, snapfile_page_hashes(s),
+			    snapseal_put, snapseal_ref(seal));
+	t2 = clock_now_us();
+	if (!img) {
+		fprintf(stderr, "restore-host: ksm_image_map: %s\n", strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 0; i < b->count; i++)
+		if (ksm_image_adopt(k, img, v[i])) {
+			fprintf(stderr, "restore-host: ksm_image_adopt: %s\n", strerror(errno));
+			goto out;
+		}
+	*t = (struct times){(t1 - t0) / 1e6, (t2 - t1) / 1e6, (clock_now_us() - t2) / 1e6};
+	ret = 0;
+	for (unsigned i = 0; i < b->count && !ret; i++)
+		if (!reads_pattern(b, f[i])) {
+			fprintf(stderr, "restore-host: guest %u does not read the image\n", i);
+			ret = -1;
+		}
+out:
+	if (img)
+		ksm_image_put(k, img);
+	for (unsigned i = 0; i < b->count; i++) {
+		if (v[i])
+			ksm_vm_detach(k, v[i]);
+		if (f[i])
+			fake_free(f[i]);
+		if (v[i])
+			ksm_vm_free(k, v[i]);
+	}
+	if (k)
+		ksm_destroy(k);
+	snapfile_close(s);
+	return ret;
+}
+
+static int parse(struct bench *b, int argc, char **argv)
+{
+	b->mem_mib = 256, b->count = 1, b->rounds = 3;
+	if (argc < 2)
+		return -1;
+	snprintf(b->dir, sizeof(b->dir), "%s/snap", argv[1]);
+	for (int i = 2; i + 1 < argc; i += 2) {
+		unsigned long v = strtoul(argv[i + 1], NULL, 10);
+
+		if (!strcmp(argv[i], "--mem") && v >= 2 && v <= 65536)
+			b->mem_mib = v;
+		else if (!strcmp(argv[i], "--count") && v >= 1 && v <= MAX_COUNT)
+			b->count = (unsigned) v;
+		else if (!strcmp(argv[i], "--rounds") && v >= 1 && v <= 100)
+			b->rounds = (unsigned) v;
+		else
+			return -1;
+	}
+	if (argc % 2)
+		return -1;
+	b->npages = b->mem_mib << 20 >> 12;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b;
+	struct times t;
+	struct stat st;
+
+	if (parse(&b, argc, argv)) {
+		fprintf(stderr,
+			"usage: restore-host DIR [--mem MiB (2..65536)] "
+			"[--count N (1..%d)] [--rounds R (1..100)]\n",
+			MAX_COUNT);
+		return 2;
+	}
+	if (stat(b.dir, &st) == 0) {
+		fprintf(stderr, "restore-host: %s exists: give a fresh DIR\n", b.dir);
+		return 2;
+	}
+	if (write_snapshot(&b))
+		return 1;
+	for (unsigned r = 0; r < 2 * b.rounds; r++) {
+		bool cold = r % 2;
+
+		if (cold)
+			drop_cache(&b);
+		if (round_once(&b, &t))
+			return 1;
+		printf("{\"cache\": \"%s\", \"mem_mib\": %llu, \"count\": %u, \"open_s\": %.4f, "
+		       "\"map_s\": %.4f, \"adopt_s\": %.4f, \"total_s\": %.4f}\n",
+		       cold ? "cold" : "warm", (unsigned long long) b.mem_mib, b.count, t.open_s,
+		       t.map_s, t.adopt_s, t.open_s + t.map_s + t.adopt_s);
+		fflush(stdout);
+	}
+	return 0;
+}
