@@ -2,7 +2,9 @@
 # restore-host.sh - the host-side restore bench (tools/bench/restore_host.c) runs and checks
 # itself: one warm and one cold round of 3 guests of 16 MiB, every guest reading the image
 # (the tool compares each page and fails otherwise), one JSON line per round whose times
-# add up; bad options and an existing DIR are refused with the usage or a message.
+# add up; the same for two rounds of a live clone into 2 clones (--clone, parent and
+# clones checked); bad options and an existing DIR are refused with the usage or a
+# message.
 set -u
 cd "$(dirname "$0")/../.."
 bin=build/bench/restore-host
@@ -25,6 +27,18 @@ for r in rows:
     assert r["mem_mib"] == 16 and r["count"] == 3, r
     assert all(r[k] > 0 for k in ("open_s", "map_s", "adopt_s")), r
     assert abs(r["open_s"] + r["map_s"] + r["adopt_s"] - r["total_s"]) < 0.001, r
+print("ok:", rows)
+PY
+
+out=$($bin "$d/c" --clone --mem 16 --count 2 --rounds 2 2>"$d/err")
+[ $? -eq 0 ] || { cat "$d/err"; echo "FAIL: --clone exit"; exit 1; }
+python3 - "$out" <<'PY' || exit 1
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert len(rows) == 2 and all(r["clone"] and r["count"] == 2 for r in rows), rows
+for r in rows:
+    assert r["fork_s"] > 0 and r["adopt_s"] > 0, r
+    assert abs(r["fork_s"] + r["adopt_s"] - r["total_s"]) < 0.001, r
 print("ok:", rows)
 PY
 

@@ -5,11 +5,17 @@
  * engine, tests/unit/ksm_image_fake.h); what KVM adds (vCPU and device state, the first
  * instruction) is not in these figures.
  *
- * usage: restore-host DIR [--mem MiB] [--count N] [--rounds R]
- * Writes a snapshot of MiB of memory to DIR/snap (8 of 9 pages non-zero), then for R rounds each of a warm start (the memory file in the
- * page cache) and a cold one (dropped from it first), prints one JSON object per line:
+ * usage: restore-host DIR [--mem MiB] [--count N] [--rounds R] [--clone]
+ * Writes a snapshot of MiB of memory to DIR/snap (8 of 9 pages non-zero), then for R
+ * rounds each of a warm start (the memory file in the page cache) and a cold one (dropped
+ * from it first), prints one JSON object per line:
  * {"cache": "warm"|"cold", "mem_mib", "count", "open_s", "map_s", "adopt_s", "total_s"}.
- * Every guest's RAM is compared with the image after each round (not timed).
+ * With --clone it times a live clone instead (`ksmctl clone NAME --count N`): a parent
+ * holding the same pages is forked (ksm_image_fork: its RAM copied into the pool once and
+ * mapped back) and N clones adopt the image, R rounds of
+ * {"clone": true, "mem_mib", "count", "fork_s", "adopt_s", "total_s"}.
+ * Every guest's RAM (and the parent's) is compared with the image after each round (not
+ * timed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +37,7 @@ struct bench {
 	char dir[900];
 	uint64_t mem_mib, npages;
 	unsigned count, rounds;
+	bool clone; /* time a live clone instead of a restore */
 };
 
 /* Page @i of the image: zero in runs of 64 pages, one ninth of them (the workload guest's
@@ -106,7 +113,7 @@ static bool reads_pattern(const struct bench *b, const struct fake *f)
 }
 
 struct times {
-	double open_s, map_s, adopt_s;
+	double open_s, map_s, adopt_s; /* a clone's fork is in map_s */
 };
 
 /* One restore of b->count guests; every guest checked afterwards. 0 or -1. */
@@ -178,16 +185,86 @@ out:
 	return ret;
 }
 
+static int fork_hold(void *opaque)
+{
+	(void) opaque;
+	return 0;
+}
+
+static void fork_release(void *opaque)
+{
+	(void) opaque;
+}
+
+/* One live clone of a parent into b->count clones; every guest checked afterwards. */
+static int clone_once(const struct bench *b, struct times *t)
+{
+	struct fake *f[MAX_COUNT + 1] = {0};
+	struct ksm_vm *v[MAX_COUNT + 1] = {0};
+	struct ksm *k = engine(b->npages * (b->count + 2));
+	struct ksm_image *img = NULL;
+	uint64_t t0, t1;
+	int ret = -1;
+
+	for (unsigned i = 0; k && i <= b->count; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), i ? "c%u" : "parent", i);
+		f[i] = fake_new(b->npages, 0);
+		v[i] = fake_add(k, f[i], name, 0);
+	}
+	if (!k || !v[b->count])
+		goto out;
+	for (uint64_t i = 0; i < b->npages; i++)
+		page_fill(fake_page(f[0], i), i);
+	t0 = clock_now_us();
+	img = ksm_image_fork(k, v[0], fork_hold, fork_release, NULL);
+	t1 = clock_now_us();
+	if (!img) {
+		fprintf(stderr, "restore-host: ksm_image_fork: %s\n", strerror(errno));
+		goto out;
+	}
+	for (unsigned i = 1; i <= b->count; i++)
+		if (ksm_image_adopt(k, img, v[i])) {
+			fprintf(stderr, "restore-host: ksm_image_adopt: %s\n", strerror(errno));
+			goto out;
+		}
+	*t = (struct times){0, (t1 - t0) / 1e6, (clock_now_us() - t1) / 1e6};
+	ret = 0;
+	for (unsigned i = 0; i <= b->count && !ret; i++)
+		if (!reads_pattern(b, f[i])) {
+			fprintf(stderr, "restore-host: guest %u does not read the parent's pages\n",
+				i);
+			ret = -1;
+		}
+out:
+	if (img)
+		ksm_image_put(k, img);
+	for (unsigned i = 0; i <= b->count; i++) {
+		if (v[i])
+			ksm_vm_detach(k, v[i]);
+		if (f[i])
+			fake_free(f[i]);
+		if (v[i])
+			ksm_vm_free(k, v[i]);
+	}
+	if (k)
+		ksm_destroy(k);
+	return ret;
+}
+
 static int parse(struct bench *b, int argc, char **argv)
 {
-	b->mem_mib = 256, b->count = 1, b->rounds = 3;
+	b->mem_mib = 256, b->count = 1, b->rounds = 3, b->clone = false;
 	if (argc < 2)
 		return -1;
 	snprintf(b->dir, sizeof(b->dir), "%s/snap", argv[1]);
-	for (int i = 2; i + 1 < argc; i += 2) {
-		unsigned long v = strtoul(argv[i + 1], NULL, 10);
+	for (int i = 2; i < argc; i += 2) {
+		unsigned long v = i + 1 < argc ? strtoul(argv[i + 1], NULL, 10) : 0;
 
-		if (!strcmp(argv[i], "--mem") && v >= 2 && v <= 65536)
+		if (!strcmp(argv[i], "--clone"))
+			b->clone = true, i--;
+		else if (!strcmp(argv[i], "--mem") && v >= 2 && v <= 65536)
 			b->mem_mib = v;
 		else if (!strcmp(argv[i], "--count") && v >= 1 && v <= MAX_COUNT)
 			b->count = (unsigned) v;
@@ -196,10 +273,23 @@ static int parse(struct bench *b, int argc, char **argv)
 		else
 			return -1;
 	}
-	if (argc % 2)
-		return -1;
 	b->npages = b->mem_mib << 20 >> 12;
 	return 0;
+}
+
+static void print_round(const struct bench *b, bool cold, const struct times *t)
+{
+	if (b->clone)
+		printf("{\"clone\": true, \"mem_mib\": %llu, \"count\": %u, \"fork_s\": %.4f, "
+		       "\"adopt_s\": %.4f, \"total_s\": %.4f}\n",
+		       (unsigned long long) b->mem_mib, b->count, t->map_s, t->adopt_s,
+		       t->map_s + t->adopt_s);
+	else
+		printf("{\"cache\": \"%s\", \"mem_mib\": %llu, \"count\": %u, \"open_s\": %.4f, "
+		       "\"map_s\": %.4f, \"adopt_s\": %.4f, \"total_s\": %.4f}\n",
+		       cold ? "cold" : "warm", (unsigned long long) b->mem_mib, b->count, t->open_s,
+		       t->map_s, t->adopt_s, t->open_s + t->map_s + t->adopt_s);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -211,13 +301,21 @@ int main(int argc, char **argv)
 	if (parse(&b, argc, argv)) {
 		fprintf(stderr,
 			"usage: restore-host DIR [--mem MiB (2..65536)] "
-			"[--count N (1..%d)] [--rounds R (1..100)]\n",
+			"[--count N (1..%d)] [--rounds R (1..100)] [--clone]\n",
 			MAX_COUNT);
 		return 2;
 	}
 	if (stat(b.dir, &st) == 0) {
 		fprintf(stderr, "restore-host: %s exists: give a fresh DIR\n", b.dir);
 		return 2;
+	}
+	if (b.clone) {
+		for (unsigned r = 0; r < b.rounds; r++) {
+			if (clone_once(&b, &t))
+				return 1;
+			print_round(&b, false, &t);
+		}
+		return 0;
 	}
 	if (write_snapshot(&b))
 		return 1;
@@ -228,11 +326,7 @@ int main(int argc, char **argv)
 			drop_cache(&b);
 		if (round_once(&b, &t))
 			return 1;
-		printf("{\"cache\": \"%s\", \"mem_mib\": %llu, \"count\": %u, \"open_s\": %.4f, "
-		       "\"map_s\": %.4f, \"adopt_s\": %.4f, \"total_s\": %.4f}\n",
-		       cold ? "cold" : "warm", (unsigned long long) b.mem_mib, b.count, t.open_s,
-		       t.map_s, t.adopt_s, t.open_s + t.map_s + t.adopt_s);
-		fflush(stdout);
+		print_round(&b, cold, &t);
 	}
 	return 0;
 }
