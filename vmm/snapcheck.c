@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,17 +12,17 @@
 #include <xxhash.h>
 
 #include "lib/page.h"
+#include "lib/parfor.h"
 #include "vmm/snapfile.h"
 
 /* What the workers share. */
 struct snapcheck_run {
 	const struct snapcheck *c;
-	uint64_t nr_chunks;
-	atomic_uint_fast64_t next; /* the next chunk to take */
-	atomic_bool failed;	   /* set once a chunk failed: take no more */
-	pthread_mutex_t lock;	   /* guards bad and ret */
-	uint64_t bad;		   /* the lowest failing chunk found */
-	int ret;		   /* its error, 0 if none */
+	uint8_t *buf[PAR_MAX_THREADS]; /* per worker, for pread(); made on first use */
+	atomic_bool failed;	       /* set once a chunk failed: take no more */
+	pthread_mutex_t lock;	       /* guards bad and ret */
+	uint64_t bad;		       /* the lowest failing chunk found */
+	int ret;		       /* its error, 0 if none */
 };
 
 int snapcheck_read(int fd, void *p, size_t n, uint64_t off)
@@ -134,84 +133,41 @@ static void fail(struct snapcheck_run *r, uint64_t i, int ret)
 	atomic_store(&r->failed, true);
 }
 
-/* One worker's share: the run, and its buffer for pread() (NULL when the file is mapped). */
-struct snapcheck_worker {
-	struct snapcheck_run *r;
-	uint8_t *buf;
-};
-
-/* One worker: chunks in file order until none is left or one failed. */
-static void *worker(void *opaque)
+/* par_fn: chunks [@from, @to) (one at a time). After a failure, chunks not yet begun
+ * are skipped; one begun is finished, so every chunk before a failing one is checked. */
+static void check_block(void *opaque, unsigned worker, uint64_t from, uint64_t to)
 {
-	struct snapcheck_worker *w = opaque;
-	struct snapcheck_run *r = w->r;
-	uint64_t i, h;
+	struct snapcheck_run *r = opaque;
+	bool mapped = r->c->map && r->c->page_hash;
+	uint64_t h;
 
-	while (!atomic_load(&r->failed) && (i = atomic_fetch_add(&r->next, 1)) < r->nr_chunks) {
-		int ret = chunk_hash(r->c, i, w->buf, &h);
+	for (uint64_t i = from; i < to && !atomic_load(&r->failed); i++) {
+		int ret = 0;
 
+		if (!mapped && !r->buf[worker])
+			r->buf[worker] = malloc(SNAPFILE_CHUNK);
+		if (!mapped && !r->buf[worker])
+			ret = -ENOMEM;
+		else
+			ret = chunk_hash(r->c, i, r->buf[worker], &h);
 		if (!ret && h != r->c->want[i])
 			ret = -EINVAL;
 		if (ret)
 			fail(r, i, ret);
 	}
-	return NULL;
-}
-
-/* A worker's buffer: false if it needs one and none could be had. */
-static bool worker_init(struct snapcheck_worker *w, struct snapcheck_run *r)
-{
-	bool mapped = r->c->map && r->c->page_hash;
-
-	w->r = r;
-	w->buf = mapped ? NULL : malloc(SNAPFILE_CHUNK);
-	return mapped || w->buf;
 }
 
 int snapcheck_run(const struct snapcheck *c, unsigned threads, uint64_t *bad_off)
 {
-	struct snapcheck_run r = {.c = c,
-				  .nr_chunks = (c->size + SNAPFILE_CHUNK - 1) / SNAPFILE_CHUNK};
-	struct snapcheck_worker w[SNAPCHECK_MAX_THREADS];
-	pthread_t t[SNAPCHECK_MAX_THREADS];
-	unsigned n = 0;
+	struct snapcheck_run r = {.c = c};
 
-	if (!worker_init(&w[0], &r)) {
-		*bad_off = 0;
-		return -ENOMEM;
-	}
-	atomic_init(&r.next, 0);
 	atomic_init(&r.failed, false);
 	pthread_mutex_init(&r.lock, NULL);
-	if (threads > SNAPCHECK_MAX_THREADS)
-		threads = SNAPCHECK_MAX_THREADS;
-	/* Workers 1..n run in threads; one that cannot start leaves its share to the rest. */
-	while (n + 1 < threads && n + 1 < r.nr_chunks && worker_init(&w[n + 1], &r)) {
-		if (pthread_create(&t[n], NULL, worker, &w[n + 1])) {
-			free(w[n + 1].buf);
-			break;
-		}
-		n++;
-	}
-	worker(&w[0]);
-	for (unsigned k = 0; k < n; k++)
-		pthread_join(t[k], NULL);
-	for (unsigned k = 0; k <= n; k++)
-		free(w[k].buf);
+	par_for((c->size + SNAPFILE_CHUNK - 1) / SNAPFILE_CHUNK, 1, threads, check_block, &r);
+	for (unsigned k = 0; k < PAR_MAX_THREADS; k++)
+		free(r.buf[k]);
 	pthread_mutex_destroy(&r.lock);
 	if (r.ret)
 		*bad_off = r.bad * SNAPFILE_CHUNK;
 	return r.ret;
-}
-
-unsigned snapcheck_threads(void)
-{
-	cpu_set_t set;
-	int n = 1;
-
-	if (!sched_getaffinity(0, sizeof(set), &set))
-		n = CPU_COUNT(&set);
-	if (n < 1)
-		n = 1;
-	return (unsigned) n < SNAPCHECK_MAX_THREADS ? (unsigned) n : SNAPCHECK_MAX_THREADS;
 }

@@ -13,8 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SNAPCHECK_MAX_THREADS 8u
-
 struct snapcheck {
 	int fd;		      /* the memory file, read-only */
 	const uint8_t *map;   /* the file mapped, only when sealed (nobody can truncate it
@@ -26,14 +24,11 @@ struct snapcheck {
 			      * else NULL. @map needs it. */
 };
 
-/* Check every chunk with up to @threads workers (the calling thread is one; fewer when a
- * thread cannot start). Returns 0; -EINVAL if a chunk does not match its hash; or the
+/* Check every chunk with up to @threads workers (lib/parfor.h: the calling thread is one;
+ * fewer when a thread cannot start; par_threads() uses every CPU we may). Returns 0; -EINVAL if a chunk does not match its hash; or the
  * -errno of a failed read (-EIO when the file is shorter than @size). On failure
  * *@bad_off is the offset of the failing chunk. */
 int snapcheck_run(const struct snapcheck *c, unsigned threads, uint64_t *bad_off);
-
-/* How many workers to use: the CPUs this process may run on, 1..SNAPCHECK_MAX_THREADS. */
-unsigned snapcheck_threads(void);
 
 /* Read exactly @n bytes at @off of @fd: 0, -errno, or -EIO if the file ends first. */
 int snapcheck_read(int fd, void *p, size_t n, uint64_t off);

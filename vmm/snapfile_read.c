@@ -15,6 +15,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/page.h"
+#include "lib/parfor.h"
 #include "vmm/snapcheck.h"
 #include "vmm/snapseal.h"
 
@@ -257,7 +258,7 @@ static int check_chunks(struct snapshot *s, const char *dir, char *err, size_t l
 	c.want = want;
 	c.page_hash = s->page_hash;
 	c.map = s->page_hash && s->seal ? snapfile_memory_map(s) : NULL;
-	ret = snapcheck_run(&c, snapcheck_threads(), &bad);
+	ret = snapcheck_run(&c, par_threads(), &bad);
 	free(want);
 	if (ret == -EINVAL)
 		return errbuf_set(err, len, ret,

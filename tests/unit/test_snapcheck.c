@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "lib/page.h"
+#include "lib/parfor.h"
 #include "tests/unit/check.h"
 #include "vmm/snapcheck.h"
 #include "vmm/snapfile.h"
@@ -157,7 +158,7 @@ int main(void)
 		return check_done("test_snapcheck");
 	map = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
 	CHECK(map != MAP_FAILED);
-	CHECK(snapcheck_threads() >= 1 && snapcheck_threads() <= SNAPCHECK_MAX_THREADS);
+	CHECK(par_threads() >= 1 && par_threads() <= PAR_MAX_THREADS);
 	test_same_hashes(fd, map);
 	test_first_bad(fd, map);
 	munmap((void *) map, SIZE);
