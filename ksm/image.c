@@ -15,9 +15,12 @@
 #include "ksm/stats.h"
 #include "ksm/vm.h"
 #include "lib/log.h"
+#include "lib/parfor.h"
 
 /* Zero runs are released by chunks of this many pages (one pagemap read each). */
 #define IMAGE_CHUNK 512
+/* Guest pages per block of an image's copy into the pool (lib/parfor.h). */
+#define IMAGE_COPY_BLOCK 2048
 
 struct ksm_image {
 	struct ksm_image *next; /* k->images */
@@ -73,46 +76,94 @@ static void index_page(struct ksm *k, uint32_t c)
 	(void) ksm_index_insert(&k->stable, cn->hash, cn->group, c);
 }
 
-/* Copy @src into a new pinned, indexed pool page, right after @prev if that one is
- * free. Returns the page or KSM_POOL_NONE (pool full). */
-static uint32_t copy_page(struct ksm *k, const struct ksm_image *img, const uint8_t *src,
-			  uint32_t prev)
-{
-	uint32_t hint = prev == KSM_POOL_NONE ? KSM_POOL_NONE : prev + 1;
-	uint32_t c = ksm_pool_add(&k->pool, hint, src, 0, img->group);
+/* The copy of an image's sources into the pool: guest page i's pool page is canon[i]. */
+struct image_copy {
+	struct ksm *k;
+	struct ksm_image *img;
+	const uint8_t *const *src;
+	const uint64_t *npages;
+	unsigned nsrc;
+};
 
-	if (c == KSM_POOL_NONE)
-		return c;
-	/* The hash describes the pool's copy, whatever the source does meanwhile. */
-	k->pool.canon[c].hash = XXH3_64bits(ksm_pool_page(&k->pool, c), PAGE_SIZE);
-	ksm_pool_pin(&k->pool, c);
-	index_page(k, c);
-	return c;
+/* Source address of the image's page @i. */
+static const uint8_t *source_page(const struct image_copy *c, uint64_t i)
+{
+	unsigned s = 0;
+
+	while (s + 1 < c->nsrc && i >= c->npages[s])
+		i -= c->npages[s++];
+	return c->src[s] + i * PAGE_SIZE;
 }
 
-/* Copy every non-zero page of the sources into the pool. On -ENOSPC nothing is kept
- * (pool pages whose index entries were taken stay unindexed: only merges are missed). */
+/* A pool page for every non-zero source page, consecutive where free (runs of guest
+ * pages get runs of pool pages, one mapping each). On -ENOSPC none is kept. */
+static int alloc_pages(struct image_copy *c)
+{
+	struct ksm_image *img = c->img;
+	uint32_t prev = KSM_POOL_NONE;
+
+	for (uint64_t i = 0; i < img->npages; i++) {
+		img->canon[i] = KSM_POOL_NONE;
+		if (page_is_zero(source_page(c, i)))
+			continue;
+		prev = ksm_pool_alloc(&c->k->pool, prev == KSM_POOL_NONE ? prev : prev + 1,
+				      img->group);
+		if (prev == KSM_POOL_NONE) {
+			for (uint64_t j = 0; j < i; j++)
+				if (img->canon[j] != KSM_POOL_NONE)
+					ksm_pool_release(&c->k->pool, img->canon[j]);
+			return -ENOSPC;
+		}
+		img->canon[i] = prev;
+	}
+	return 0;
+}
+
+/* par_fn: copy guest pages [@from, @to) into their pool pages, backing each run of
+ * consecutive pool pages in one call first, and hash the pool's copy (what the page
+ * holds, whatever the source does meanwhile). Each pool page is written by one thread. */
+static void copy_block(void *opaque, unsigned worker, uint64_t from, uint64_t to)
+{
+	const struct image_copy *c = opaque;
+	struct ksm_pool *p = &c->k->pool;
+	const uint32_t *canon = c->img->canon;
+
+	(void) worker;
+	for (uint64_t i = from, end; i < to; i = end) {
+		end = i + 1;
+		if (canon[i] == KSM_POOL_NONE)
+			continue;
+		while (end < to && canon[end] != KSM_POOL_NONE && canon[end] == canon[end - 1] + 1)
+			end++;
+		/* best effort: else the copy faults the pages in one by one */
+		madvise(ksm_pool_page(p, canon[i]), (end - i) * PAGE_SIZE, MADV_POPULATE_WRITE);
+		for (uint64_t q = i; q < end; q++) {
+			uint8_t *dst = ksm_pool_page(p, canon[q]);
+
+			memcpy(dst, source_page(c, q), PAGE_SIZE);
+			p->canon[canon[q]].hash = XXH3_64bits(dst, PAGE_SIZE);
+		}
+	}
+}
+
+/* Copy every non-zero page of the sources into the pool, on every CPU we may use (the
+ * copy is most of a live clone's time), then pin and index the pages. On -ENOSPC
+ * nothing is kept and the index is untouched. */
 static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
 		const uint64_t *npages, unsigned nsrc)
 {
-	uint32_t prev = KSM_POOL_NONE;
-	uint64_t i = 0;
+	struct image_copy c = {.k = k, .img = img, .src = src, .npages = npages, .nsrc = nsrc};
+	int ret = alloc_pages(&c);
 
-	for (unsigned s = 0; s < nsrc; s++) {
-		for (uint64_t j = 0; j < npages[s]; j++, i++) {
-			const uint8_t *page = src[s] + j * PAGE_SIZE;
-
-			img->canon[i] = KSM_POOL_NONE;
-			if (page_is_zero(page))
-				continue;
-			prev = copy_page(k, img, page, prev);
-			if (prev == KSM_POOL_NONE) {
-				unpin_all(k, img, i);
-				return -ENOSPC;
-			}
-			img->canon[i] = prev;
-			img->held++;
-		}
+	if (ret)
+		return ret;
+	par_for(img->npages, IMAGE_COPY_BLOCK, par_threads(), copy_block, &c);
+	for (uint64_t i = 0; i < img->npages; i++) {
+		if (img->canon[i] == KSM_POOL_NONE)
+			continue;
+		ksm_pool_pin(&k->pool, img->canon[i]);
+		index_page(k, img->canon[i]);
+		img->held++;
 	}
 	return 0;
 }

@@ -126,8 +126,7 @@ static void populate(struct ksm_pool *p, uint32_t id)
 	p->populated[c / 64] |= 1ull << (c % 64);
 }
 
-uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64_t hash,
-		      uint32_t group)
+uint32_t ksm_pool_alloc(struct ksm_pool *p, uint32_t hint, uint32_t group)
 {
 	uint32_t id;
 
@@ -139,9 +138,20 @@ uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64
 	p->bits[id / 64] |= 1ull << (id % 64);
 	p->used++;
 	p->cursor = id + 1 < p->cap ? id + 1 : 0;
+	p->canon[id] = (struct ksm_canon){.hash = 0, .group = group, .refs = 0};
+	return id;
+}
+
+uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64_t hash,
+		      uint32_t group)
+{
+	uint32_t id = ksm_pool_alloc(p, hint, group);
+
+	if (id == KSM_POOL_NONE)
+		return id;
 	populate(p, id);
 	memcpy(ksm_pool_page(p, id), src, PAGE_SIZE);
-	p->canon[id] = (struct ksm_canon){.hash = hash, .group = group, .refs = 0};
+	p->canon[id].hash = hash;
 	return id;
 }
 

@@ -73,6 +73,12 @@ void ksm_pool_destroy(struct ksm_pool *p);
 uint32_t ksm_pool_add(struct ksm_pool *p, uint32_t hint, const void *src, uint64_t hash,
 		      uint32_t group);
 
+/* Allocate a page as ksm_pool_add does, without writing it: its content and hash are
+ * the caller's to set (through ksm_pool_page and canon[id].hash; the page may not be
+ * backed yet) before the page is indexed or mapped. Other threads may fill pages
+ * allocated so while the caller holds the engine's lock, each page by one thread. */
+uint32_t ksm_pool_alloc(struct ksm_pool *p, uint32_t hint, uint32_t group);
+
 /* Host pointer to page @id in the engine's shared view. */
 static inline uint8_t *ksm_pool_page(const struct ksm_pool *p, uint32_t id)
 {

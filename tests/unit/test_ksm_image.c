@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ksm/ksm.h"
+#include "lib/parfor.h"
 #include "tests/unit/check.h"
 #include "tests/unit/ksm_image_fake.h"
 
@@ -238,11 +239,94 @@ static void test_index_takeover(void)
 	fake_free(h);
 }
 
+/* The big image of test_parallel_copy: 20000 pages in sources of 12345 and 7655 pages
+ * (so that blocks of the copy end inside runs and a source ends inside a block), zero
+ * in runs of 100 every 1000 pages; content byte and tag only page @i has. */
+#define BIG_PAGES 20000u
+#define BIG_SRC0 12345u
+
+static bool big_zero(uint64_t i)
+{
+	return i % 1000 >= 900;
+}
+
+static void big_fill(uint8_t *p, uint64_t i)
+{
+	if (big_zero(i))
+		memset(p, 0, PAGE);
+	else
+		fill(p, (uint8_t) (i % 251 + 1), (uint32_t) i);
+}
+
+/* One image of the big sources made with @threads copy threads, adopted by a guest that
+ * must read it; a second guest writing copies of pages spread over the blocks merges
+ * each onto the image's page, which needs the page's hash to be its content's. */
+static void parallel_copy(unsigned threads)
+{
+	static const uint64_t probe[] = {0, 2047, 2048, 5000, 12344, 12345, 15099, 19899};
+	struct ksm *k = engine(3 * BIG_PAGES);
+	uint8_t *src[2] = {aligned_alloc(PAGE, BIG_SRC0 * PAGE),
+			   aligned_alloc(PAGE, (BIG_PAGES - BIG_SRC0) * PAGE)};
+	uint64_t np[2] = {BIG_SRC0, BIG_PAGES - BIG_SRC0}, nonzero = 0;
+	struct fake *a = fake_new(BIG_PAGES, 0), *b = fake_new(BIG_PAGES, 0);
+	struct ksm_vm *va = fake_add(k, a, "a", 0), *vb = fake_add(k, b, "b", 0);
+	struct ksm_vm_stats vs[2];
+	struct ksm_stats st;
+	struct ksm_image *img;
+	bool reads = true;
+
+	for (uint64_t i = 0; i < BIG_PAGES; i++) {
+		big_fill(i < BIG_SRC0 ? src[0] + i * PAGE : src[1] + (i - BIG_SRC0) * PAGE, i);
+		nonzero += !big_zero(i);
+	}
+	par_set_threads(threads);
+	img = ksm_image_create(k, (const uint8_t *const *) src, np, 2, 0);
+	par_set_threads(0);
+	free(src[0]);
+	free(src[1]);
+	CHECK(img != NULL);
+	if (!img)
+		return;
+	CHECK_EQ(ksm_image_pages(img), nonzero);
+	CHECK_EQ(ksm_image_adopt(k, img, va), 0);
+	for (uint64_t i = 0; i < BIG_PAGES && reads; i++) {
+		uint8_t want[PAGE];
+
+		big_fill(want, i);
+		reads = memcmp(fake_page(a, i), want, PAGE) == 0;
+	}
+	CHECK(reads);
+	for (unsigned p = 0; p < sizeof(probe) / sizeof(probe[0]); p++) {
+		big_fill(fake_page(b, probe[p]), probe[p]);
+		mark(b->dirty, b, probe[p]);
+	}
+	ksm_pass(k);
+	ksm_pass(k);
+	ksm_get_stats(k, &st, vs, 2);
+	CHECK_EQ(vs[0].pages_merged + vs[1].pages_merged, nonzero + 8);
+	for (unsigned p = 0; p < sizeof(probe) / sizeof(probe[0]); p++)
+		CHECK(is_pool_page(b, probe[p]) && pfn(b, probe[p]) == pfn(a, probe[p]));
+	free_vm(k, va);
+	free_vm(k, vb);
+	ksm_image_put(k, img);
+	ksm_destroy(k);
+	fake_free(a);
+	fake_free(b);
+}
+
+static void test_parallel_copy(void)
+{
+	parallel_copy(1);
+	parallel_copy(2);
+	parallel_copy(8);
+}
+
 int main(void)
 {
 	test_pool_full();
 	test_live_clone();
 	test_index_takeover();
 	test_budget();
+	test_parallel_copy();
 	return check_done("test_ksm_image");
 }
