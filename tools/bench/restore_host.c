@@ -116,27 +116,96 @@ struct times {
 	double open_s, map_s, adopt_s; /* a clone's fork is in map_s */
 };
 
+/* The engine and its fake guests for one round: guest 0 first (a clone's parent). */
+struct crowd {
+	struct ksm *k;
+	unsigned n;
+	struct fake *f[MAX_COUNT + 1];
+	struct ksm_vm *v[MAX_COUNT + 1];
+};
+
+/* @n guests of b->npages each, named NAME0.. ; false if one could not be made. */
+static bool crowd_make(struct crowd *c, const struct bench *b, unsigned n, const char *name)
+{
+	*c = (struct crowd){.k = engine(b->npages * (n + 1)), .n = n};
+	for (unsigned i = 0; c->k && i < n; i++) {
+		char nm[32];
+
+		snprintf(nm, sizeof(nm), "%s%u", name, i);
+		c->f[i] = fake_new(b->npages, 0);
+		c->v[i] = fake_add(c->k, c->f[i], nm, 0);
+	}
+	return c->k && c->v[n - 1];
+}
+
+/* Guests [@first, n) adopt @img; 0 or -1 (said why). */
+static int crowd_adopt(struct crowd *c, struct ksm_image *img, unsigned first)
+{
+	for (unsigned i = first; i < c->n; i++)
+		if (ksm_image_adopt(c->k, img, c->v[i])) {
+			fprintf(stderr, "restore-host: ksm_image_adopt: %s\n", strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+/* Does every guest read every page as page_fill says? 0 or -1 (said which). */
+static int crowd_check(const struct crowd *c, const struct bench *b)
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (!reads_pattern(b, c->f[i])) {
+			fprintf(stderr, "restore-host: guest %u does not read the image\n", i);
+			return -1;
+		}
+	return 0;
+}
+
+static void crowd_end(struct crowd *c, struct ksm_image *img)
+{
+	if (img)
+		ksm_image_put(c->k, img);
+	for (unsigned i = 0; i < c->n; i++) {
+		if (c->v[i])
+			ksm_vm_detach(c->k, c->v[i]);
+		if (c->f[i])
+			fake_free(c->f[i]);
+		if (c->v[i])
+			ksm_vm_free(c->k, c->v[i]);
+	}
+	if (c->k)
+		ksm_destroy(c->k);
+}
+
+/* The snapshot lent to the pool as ksmvmm does it: sealed, mapped in place. */
+static struct ksm_image *map_snapshot(struct ksm *k, struct snapshot *s, uint64_t np)
+{
+	const char *why;
+	struct snapseal *seal = snapfile_memory_seal(s, &why);
+	struct ksm_image *img;
+
+	if (!seal) {
+		fprintf(stderr, "restore-host: the memory file cannot be sealed: %s\n", why);
+		return NULL;
+	}
+	img = ksm_image_map(k, snapfile_memory_fd(s), 0, &np, 1, 0, snapfile_page_hashes(s),
+			    snapseal_put, snapseal_ref(seal));
+	if (!img)
+		fprintf(stderr, "restore-host: ksm_image_map: %s\n", strerror(errno));
+	return img;
+}
+
 /* One restore of b->count guests; every guest checked afterwards. 0 or -1. */
 static int round_once(const struct bench *b, struct times *t)
 {
-	struct fake *f[MAX_COUNT] = {0};
-	struct ksm_vm *v[MAX_COUNT] = {0};
-	struct ksm *k = engine(b->npages * (b->count + 1));
-	char err[512];
-	uint64_t t0, t1, t2, np = b->npages;
-	struct snapshot *s;
+	struct crowd c;
+	struct snapshot *s = NULL;
 	struct ksm_image *img = NULL;
-	struct snapseal *seal;
-	const char *why;
+	char err[512];
+	uint64_t t0, t1, t2;
 	int ret = -1;
 
-	for (unsigned i = 0; k && i < b->count; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "c%u", i);
-		f[i] = fake_new(b->npages, 0);
-		v[i] = fake_add(k, f[i], name, 0);
-	}
+	if (!crowd_make(&c, b, b->count, "c"))
+		goto out;
 	t0 = clock_now_us();
 	s = snapfile_open(b->dir, err, sizeof(err));
 	t1 = clock_now_us();
@@ -144,43 +213,14 @@ static int round_once(const struct bench *b, struct times *t)
 		fprintf(stderr, "restore-host: %s\n", err);
 		goto out;
 	}
-	seal = snapfile_memory_seal(s, &why);
-	if (!seal) {
-		fprintf(stderr, "restore-host: the memory file cannot be sealed: %s\n", why);
-		goto out;
-	}
-	img = ksm_image_map(k, snapfile_memory_fd(s), 0, &np, 1, 0, snapfile_page_hashes(s),
-			    snapseal_put, snapseal_ref(seal));
+	img = map_snapshot(c.k, s, b->npages);
 	t2 = clock_now_us();
-	if (!img) {
-		fprintf(stderr, "restore-host: ksm_image_map: %s\n", strerror(errno));
+	if (!img || crowd_adopt(&c, img, 0))
 		goto out;
-	}
-	for (unsigned i = 0; i < b->count; i++)
-		if (ksm_image_adopt(k, img, v[i])) {
-			fprintf(stderr, "restore-host: ksm_image_adopt: %s\n", strerror(errno));
-			goto out;
-		}
 	*t = (struct times){(t1 - t0) / 1e6, (t2 - t1) / 1e6, (clock_now_us() - t2) / 1e6};
-	ret = 0;
-	for (unsigned i = 0; i < b->count && !ret; i++)
-		if (!reads_pattern(b, f[i])) {
-			fprintf(stderr, "restore-host: guest %u does not read the image\n", i);
-			ret = -1;
-		}
+	ret = crowd_check(&c, b);
 out:
-	if (img)
-		ksm_image_put(k, img);
-	for (unsigned i = 0; i < b->count; i++) {
-		if (v[i])
-			ksm_vm_detach(k, v[i]);
-		if (f[i])
-			fake_free(f[i]);
-		if (v[i])
-			ksm_vm_free(k, v[i]);
-	}
-	if (k)
-		ksm_destroy(k);
+	crowd_end(&c, img);
 	snapfile_close(s);
 	return ret;
 }
@@ -199,57 +239,28 @@ static void fork_release(void *opaque)
 /* One live clone of a parent into b->count clones; every guest checked afterwards. */
 static int clone_once(const struct bench *b, struct times *t)
 {
-	struct fake *f[MAX_COUNT + 1] = {0};
-	struct ksm_vm *v[MAX_COUNT + 1] = {0};
-	struct ksm *k = engine(b->npages * (b->count + 2));
+	struct crowd c;
 	struct ksm_image *img = NULL;
 	uint64_t t0, t1;
 	int ret = -1;
 
-	for (unsigned i = 0; k && i <= b->count; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), i ? "c%u" : "parent", i);
-		f[i] = fake_new(b->npages, 0);
-		v[i] = fake_add(k, f[i], name, 0);
-	}
-	if (!k || !v[b->count])
+	if (!crowd_make(&c, b, b->count + 1, "g"))
 		goto out;
 	for (uint64_t i = 0; i < b->npages; i++)
-		page_fill(fake_page(f[0], i), i);
+		page_fill(fake_page(c.f[0], i), i);
 	t0 = clock_now_us();
-	img = ksm_image_fork(k, v[0], fork_hold, fork_release, NULL);
+	img = ksm_image_fork(c.k, c.v[0], fork_hold, fork_release, NULL);
 	t1 = clock_now_us();
 	if (!img) {
 		fprintf(stderr, "restore-host: ksm_image_fork: %s\n", strerror(errno));
 		goto out;
 	}
-	for (unsigned i = 1; i <= b->count; i++)
-		if (ksm_image_adopt(k, img, v[i])) {
-			fprintf(stderr, "restore-host: ksm_image_adopt: %s\n", strerror(errno));
-			goto out;
-		}
+	if (crowd_adopt(&c, img, 1))
+		goto out;
 	*t = (struct times){0, (t1 - t0) / 1e6, (clock_now_us() - t1) / 1e6};
-	ret = 0;
-	for (unsigned i = 0; i <= b->count && !ret; i++)
-		if (!reads_pattern(b, f[i])) {
-			fprintf(stderr, "restore-host: guest %u does not read the parent's pages\n",
-				i);
-			ret = -1;
-		}
+	ret = crowd_check(&c, b);
 out:
-	if (img)
-		ksm_image_put(k, img);
-	for (unsigned i = 0; i <= b->count; i++) {
-		if (v[i])
-			ksm_vm_detach(k, v[i]);
-		if (f[i])
-			fake_free(f[i]);
-		if (v[i])
-			ksm_vm_free(k, v[i]);
-	}
-	if (k)
-		ksm_destroy(k);
+	crowd_end(&c, img);
 	return ret;
 }
 
