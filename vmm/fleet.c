@@ -148,7 +148,8 @@ struct fleet *fleet_create(const struct options *in)
 	int ret;
 
 	if (in->restore) {
-		snap = snapshot_open(in->restore, &o, err, sizeof(err));
+		/* The memory is checked while the guests are built: fill_restored waits. */
+		snap = snapshot_open_background(in->restore, &o, err, sizeof(err));
 		if (!snap) {
 			pr_err("%s", err);
 			return NULL;

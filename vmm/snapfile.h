@@ -108,6 +108,16 @@ struct snapshot;
  * chunk hashes. NULL with "snapshot DIR: <why>" in @err if anything is wrong. */
 struct snapshot *snapfile_open(const char *dir, char *err, size_t len);
 
+/* snapfile_open in two steps, so that the slow one can run while the caller builds the
+ * guests from the sections: this one does everything but the chunk hashes (the memory
+ * file opened and sealed, its size checked); snapfile_check then checks them (on every
+ * CPU we may use). Until it succeeded, snapfile_memory_map and snapfile_page_hashes
+ * give NULL: no memory is read that was not checked. While it runs, other threads may
+ * use only snapfile_section, snapfile_reader, snapfile_count and snapfile_ram_size.
+ * snapfile_check returns 0 or -errno with "snapshot DIR: <why>" in @err; call it once. */
+struct snapshot *snapfile_open_unchecked(const char *dir, char *err, size_t len);
+int snapfile_check(struct snapshot *s, char *err, size_t len);
+
 /* The pure parser of a state file's bytes (copied), without a memory file: every check
  * but those of `memory`. For the fuzz target and tests; snapfile_open uses it. */
 struct snapshot *snapfile_parse(const void *state, size_t n, char *err, size_t len);
@@ -129,7 +139,8 @@ uint64_t snapfile_ram_size(const struct snapshot *s);
 uint64_t snapfile_chunk_digest(const uint64_t *page_hash, size_t n);
 
 /* The xxh3-64 of each page of memory (a hole hashes as a zero page), computed from the
- * sealed or checked bytes by snapfile_open; NULL for format 1 or a parsed-only snapshot. */
+ * sealed or checked bytes by the check; NULL for format 1, a parsed-only snapshot, or
+ * before the check passed. */
 const uint64_t *snapfile_page_hashes(const struct snapshot *s);
 
 /* The memory file, O_RDONLY (-1 for a parsed-only snapshot). */
@@ -141,7 +152,8 @@ struct snapseal;
  * the reason in *@why. */
 struct snapseal *snapfile_memory_seal(const struct snapshot *s, const char **why);
 
-/* The memory file mapped PROT_READ, MAP_PRIVATE, on first use; NULL if it cannot be. */
+/* The memory file mapped PROT_READ, MAP_PRIVATE, on first use; NULL if it cannot be or
+ * before the check passed. */
 const uint8_t *snapfile_memory_map(struct snapshot *s);
 
 void snapfile_close(struct snapshot *s);

@@ -43,6 +43,8 @@ struct snapshot {
 	uint8_t *map;	       /* snapfile_memory_map, NULL until used */
 	struct snapseal *seal; /* the memory file's, taken before it is checked; or NULL */
 	char unsealed[160];    /* why there is none */
+	char *dir;	       /* for messages; NULL for a parsed-only snapshot */
+	bool checked;	       /* snapfile_check passed: memory and page hashes usable */
 };
 
 static const uint32_t known_tags[] = {
@@ -238,36 +240,60 @@ static struct snapshot *open_state(const char *dir, char *err, size_t len)
 	return s;
 }
 
-/* Check the memory file against the chunk hashes, on every CPU we may use. In format 2
- * the page hashes come out of it; a sealed file is hashed through its mapping (nobody
- * can truncate it under us), an unsealed one read. */
-static int check_chunks(struct snapshot *s, const char *dir, char *err, size_t len)
+/* The file mapped PROT_READ, MAP_PRIVATE; NULL if it cannot be. */
+static uint8_t *map_memory(struct snapshot *s)
 {
-	struct snapcheck c = {.fd = s->mem_fd, .size = s->ram_size, .version = s->version};
+	void *p;
+
+	if (!s->map && s->mem_fd >= 0) {
+		p = mmap(NULL, s->ram_size, PROT_READ, MAP_PRIVATE, s->mem_fd, 0);
+		if (p != MAP_FAILED)
+			s->map = p;
+	}
+	return s->map;
+}
+
+/* What the check needs made before it runs, so that it writes nothing of @s but the
+ * page hashes (other threads read sections meanwhile): their array (format 2) and, for
+ * a sealed file, its mapping. */
+static int prepare_check(struct snapshot *s, const char *dir, char *err, size_t len)
+{
+	s->dir = strdup(dir);
+	if (s->version >= 2)
+		s->page_hash = malloc(s->ram_size / PAGE_SIZE * sizeof(*s->page_hash));
+	if (!s->dir || (s->version >= 2 && !s->page_hash))
+		return errbuf_set(err, len, -ENOMEM, "snapshot %s: out of memory", dir);
+	if (s->page_hash && s->seal)
+		map_memory(s); /* else (or if it fails) the check reads the file */
+	return 0;
+}
+
+int snapfile_check(struct snapshot *s, char *err, size_t len)
+{
+	struct snapcheck c = {.fd = s->mem_fd,
+			      .map = s->page_hash && s->seal ? s->map : NULL,
+			      .size = s->ram_size,
+			      .version = s->version,
+			      .page_hash = s->page_hash};
 	uint64_t *want = malloc(s->nr_chunks * sizeof(*want)), bad = 0;
 	int ret;
 
-	if (s->version >= 2)
-		s->page_hash = malloc(s->ram_size / PAGE_SIZE * sizeof(*s->page_hash));
-	if (!want || (s->version >= 2 && !s->page_hash)) {
-		free(want);
-		return errbuf_set(err, len, -ENOMEM, "snapshot %s: out of memory", dir);
-	}
+	if (!want)
+		return errbuf_set(err, len, -ENOMEM, "snapshot %s: out of memory", s->dir);
 	for (uint64_t i = 0; i < s->nr_chunks; i++)
 		want[i] = le64(s->state + s->hash_off + 8 * i);
 	c.want = want;
-	c.page_hash = s->page_hash;
-	c.map = s->page_hash && s->seal ? snapfile_memory_map(s) : NULL;
 	ret = snapcheck_run(&c, par_threads(), &bad);
 	free(want);
 	if (ret == -EINVAL)
 		return errbuf_set(err, len, ret,
 				  "snapshot %s: memory altered: chunk at offset 0x%llx does not "
 				  "match its hash",
-				  dir, (unsigned long long) bad);
+				  s->dir, (unsigned long long) bad);
 	if (ret)
-		return errbuf_set(err, len, ret, "snapshot %s: reading memory: %s", dir,
+		return errbuf_set(err, len, ret, "snapshot %s: reading memory: %s", s->dir,
 				  strerror(-ret));
+	s->checked = true;
 	return 0;
 }
 
@@ -295,14 +321,25 @@ static int open_memory(struct snapshot *s, const char *dir, char *err, size_t le
 		return errbuf_set(err, len, -EINVAL,
 				  "snapshot %s: memory file has %llu bytes, the state says %llu",
 				  dir, (unsigned long long) size, (unsigned long long) s->ram_size);
-	return check_chunks(s, dir, err, len);
+	return prepare_check(s, dir, err, len);
 }
 
-struct snapshot *snapfile_open(const char *dir, char *err, size_t len)
+struct snapshot *snapfile_open_unchecked(const char *dir, char *err, size_t len)
 {
 	struct snapshot *s = open_state(dir, err, len);
 
 	if (s && open_memory(s, dir, err, len)) {
+		snapfile_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct snapshot *snapfile_open(const char *dir, char *err, size_t len)
+{
+	struct snapshot *s = snapfile_open_unchecked(dir, err, len);
+
+	if (s && snapfile_check(s, err, len)) {
 		snapfile_close(s);
 		return NULL;
 	}
@@ -355,14 +392,9 @@ int snapfile_memory_fd(const struct snapshot *s)
 
 const uint8_t *snapfile_memory_map(struct snapshot *s)
 {
-	void *p;
-
-	if (s->map || s->mem_fd < 0)
-		return s->map;
-	p = mmap(NULL, s->ram_size, PROT_READ, MAP_PRIVATE, s->mem_fd, 0);
-	if (p != MAP_FAILED)
-		s->map = p;
-	return s->map;
+	if (!s->checked)
+		return NULL; /* nobody reads memory that was not checked */
+	return map_memory(s);
 }
 
 struct snapseal *snapfile_memory_seal(const struct snapshot *s, const char **why)
@@ -381,6 +413,7 @@ void snapfile_close(struct snapshot *s)
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
 	free(s->page_hash);
+	free(s->dir);
 	free(s->secs);
 	free(s->state);
 	free(s);
@@ -388,5 +421,5 @@ void snapfile_close(struct snapshot *s)
 
 const uint64_t *snapfile_page_hashes(const struct snapshot *s)
 {
-	return s->page_hash;
+	return s->checked ? s->page_hash : NULL;
 }

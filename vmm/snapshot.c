@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +57,13 @@ struct snapshot_src {
 	} images[MAX_IMAGES];
 	unsigned nr_images;
 	bool in_place; /* the last image made maps the memory file (else: a copy) */
+	/* The memory check (snapfile_check), in a thread of its own when opened with
+	 * snapshot_open_background: nothing reads the memory before it is joined. */
+	pthread_t checker;
+	bool checking; /* the thread runs or has not been joined */
+	int check_ret; /* its result */
+	char check_err[512];
+	uint64_t check_us; /* how long it took */
 };
 
 static bool has_irqchip(const struct guest *g)
@@ -289,27 +297,80 @@ static int load_definition(struct snapshot_src *s, struct options *o, char *err,
 	return load_guest_section(s, o, err, len);
 }
 
-struct snapshot_src *snapshot_open(const char *dir, struct options *o, char *err, size_t len)
+static void check_memory(struct snapshot_src *s)
+{
+	uint64_t t0 = clock_now_us();
+
+	s->check_ret = snapfile_check(s->file, s->check_err, sizeof(s->check_err));
+	s->check_us = clock_now_us() - t0;
+}
+
+static void *check_thread(void *opaque)
+{
+	check_memory(opaque);
+	return NULL;
+}
+
+static void log_checked(const struct snapshot_src *s, const char *how)
+{
+	pr_info("%s: %llu MiB of memory checked in %.3f s%s%s", s->dir,
+		(unsigned long long) (snapfile_ram_size(s->file) >> 20), s->check_us / 1e6,
+		snapfile_page_hashes(s->file) ? "" : " (format 1: the pages are hashed again)",
+		how);
+}
+
+/* Join the background check (once): its result, its error logged. */
+static int wait_checked(struct snapshot_src *s)
+{
+	if (s->checking) {
+		pthread_join(s->checker, NULL);
+		s->checking = false;
+		if (s->check_ret)
+			pr_err("%s", s->check_err);
+		else
+			log_checked(s, " (while the guests were built)");
+	}
+	return s->check_ret;
+}
+
+static struct snapshot_src *open_src(const char *dir, struct options *o, bool background, char *err,
+				     size_t len)
 {
 	struct snapshot_src *s = calloc(1, sizeof(*s));
-	uint64_t t0;
 
 	if (!s) {
 		errbuf_set(err, len, -ENOMEM, "out of memory");
 		return NULL;
 	}
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	t0 = clock_now_us();
-	s->file = snapfile_open(dir, err, len);
+	s->file = snapfile_open_unchecked(dir, err, len);
 	if (!s->file || load_definition(s, o, err, len)) {
 		snapshot_close(s, NULL);
 		return NULL;
 	}
-	pr_info("%s: %llu MiB of memory checked in %.3f s%s", dir,
-		(unsigned long long) (snapfile_ram_size(s->file) >> 20),
-		(clock_now_us() - t0) / 1e6,
-		snapfile_page_hashes(s->file) ? "" : " (format 1: the pages are hashed again)");
+	if (background && !pthread_create(&s->checker, NULL, check_thread, s)) {
+		s->checking = true;
+		return s;
+	}
+	check_memory(s); /* in the foreground, or no thread could start */
+	if (s->check_ret) {
+		snprintf(err, len, "%s", s->check_err);
+		snapshot_close(s, NULL);
+		return NULL;
+	}
+	log_checked(s, "");
 	return s;
+}
+
+struct snapshot_src *snapshot_open(const char *dir, struct options *o, char *err, size_t len)
+{
+	return open_src(dir, o, false, err, len);
+}
+
+struct snapshot_src *snapshot_open_background(const char *dir, struct options *o, char *err,
+					      size_t len)
+{
+	return open_src(dir, o, true, err, len);
 }
 
 const struct snapdef_origin *snapshot_origin(const struct snapshot_src *s)
@@ -457,8 +518,10 @@ int snapshot_fill_ram(struct snapshot_src *s, struct guest *g, struct ksm *k, st
 		      uint32_t group)
 {
 	struct ksm_image *img;
-	int ret;
+	int ret = s->file ? wait_checked(s) : 0;
 
+	if (ret)
+		return ret;
 	if (!k || !vm) {
 		ret = copy_ram(s, g);
 		if (ret)
@@ -498,6 +561,10 @@ void snapshot_close(struct snapshot_src *s, struct ksm *k)
 {
 	if (!s)
 		return;
+	if (s->checking) { /* no guest was filled: the result does not matter */
+		pthread_join(s->checker, NULL);
+		s->checking = false;
+	}
 	for (unsigned i = 0; i < s->nr_images; i++)
 		ksm_image_put(k, s->images[i].img);
 	for (unsigned i = 0; i < s->nmem; i++)

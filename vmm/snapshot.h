@@ -33,6 +33,13 @@ int snapshot_save(struct guest *g, const char *dir, char *err, size_t len);
  * guest fields (fleet-wide fields stay). NULL with a reason in @err. */
 struct snapshot_src *snapshot_open(const char *dir, struct options *o, char *err, size_t len);
 
+/* snapshot_open with the memory check (the slow part) in a thread of its own, so that it
+ * runs while the caller builds the guests: snapshot_restore_guest reads only the saved
+ * states. snapshot_fill_ram waits for the check and, if it failed, logs why and fails;
+ * no guest runs on memory that was not checked. */
+struct snapshot_src *snapshot_open_background(const char *dir, struct options *o, char *err,
+					      size_t len);
+
 /* Who was saved. */
 const struct snapdef_origin *snapshot_origin(const struct snapshot_src *s);
 

@@ -5,6 +5,8 @@
  * sections, sections out of bounds. Format 2's page hashes are the pages' own, and a
  * format 1 snapshot (chunk hashes of the bytes) is still read. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +386,57 @@ static void test_memory_damage(void)
 	refused("nomemory", "cannot open memory");
 }
 
+/* The check run apart (snapfile_open_unchecked, then snapfile_check in another thread
+ * while this one reads sections, as a restore builds its guests meanwhile): no memory
+ * and no page hash before it passed; after, the same as snapfile_open gives; an altered
+ * file opens unchecked, then fails the check with its message and still shows nothing. */
+static void *check_in_thread(void *opaque)
+{
+	static char terr[512];
+
+	return (void *) (intptr_t) snapfile_check(opaque, terr, sizeof(terr));
+}
+
+static void test_check_apart(void)
+{
+	struct snapshot *s = snapfile_open_unchecked(path("snap", NULL), err, sizeof(err));
+	pthread_t t;
+	void *ret = NULL;
+	size_t n;
+	uint8_t *m;
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK(snapfile_memory_map(s) == NULL);
+	CHECK(snapfile_page_hashes(s) == NULL);
+	CHECK_EQ(pthread_create(&t, NULL, check_in_thread, s), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		check_section(s, SNAP_SEC_VCPU, i % 2, i % 2 ? "vcpu one" : "vcpu zero");
+		CHECK_EQ(snapfile_ram_size(s), RAM_SIZE);
+	}
+	pthread_join(t, &ret);
+	CHECK_EQ((intptr_t) ret, 0);
+	CHECK(snapfile_memory_map(s) != NULL);
+	check_page_hashes(s, snapfile_memory_map(s));
+	snapfile_close(s);
+
+	m = slurp(path("snap", "memory"), &n);
+	m[(4ull << 20) + 9] ^= 1; /* chunk 2 */
+	make_copy("apartflip", NULL, 0, m, n);
+	free(m);
+	s = snapfile_open_unchecked(path("apartflip", NULL), err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	CHECK_EQ(snapfile_check(s, err, sizeof(err)), -EINVAL);
+	CHECK(has("chunk at offset 0x400000 does not match"));
+	CHECK(has(path("apartflip", NULL)));
+	CHECK(snapfile_memory_map(s) == NULL);
+	CHECK(snapfile_page_hashes(s) == NULL);
+	snapfile_close(s);
+}
+
 /* With a writer holding the memory file open, it cannot be sealed: it is still checked
  * (read, not mapped) and its page hashes are the same. */
 static void test_unsealed(void)
@@ -569,6 +622,7 @@ int main(void)
 	test_writer_refusals();
 	test_state_damage();
 	test_memory_damage();
+	test_check_apart();
 	test_format1();
 	test_unsealed();
 	test_unknown_tags();
