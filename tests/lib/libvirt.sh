@@ -52,7 +52,10 @@ stop_serve() {
 	fail "ksmvmm serve did not stop within 30 s of SIGTERM"
 }
 
-v() { virsh -q -c "$URI" "$@"; }
+# Every call bounded: virsh 9.0 can wait forever after a save is done (its save thread
+# ends before it watches for that: tests/libvirt/virsh-fake.sh); a refused save then
+# still fails, with virsh's own "Failed to save domain" printed first.
+v() { timeout "${VIRSH_LIMIT:-300}" virsh -q -c "$URI" "$@"; }
 
 # must_fail WHAT EXPECTED_TEXT virsh-args...: the command fails and says EXPECTED_TEXT.
 must_fail() {

@@ -128,6 +128,10 @@ try:
           st == [libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_SAVED], st)
     check("save wrote the fake's marker",
           os.path.isfile(os.path.join(save_dir, "fake-saved")))
+    e = error_of(lambda: g.save(save_dir + "-off"))
+    check("save of a domain that is off: VIR_ERR_OPERATION_INVALID, not running",
+          e is not None and e.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID
+          and "domain is not running" in str(e), e)
     c.restore(save_dir)
     st = g.state()
     check("restore runs it, reason restored",
@@ -139,6 +143,10 @@ try:
     check("saveFlags(PAUSED): VIR_ERR_ARGUMENT_UNSUPPORTED by name", e is not None
           and e.get_error_code() == libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED
           and "VIR_DOMAIN_SAVE_PAUSED" in str(e), e)
+    e = error_of(lambda: g.saveFlags(save_dir + "-p", "<domain/>", 0))
+    check("saveFlags with a replacement XML: VIR_ERR_ARGUMENT_UNSUPPORTED, by name",
+          e is not None and e.get_error_code() == libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED
+          and "replacement domain XML" in str(e), e)
     e = error_of(lambda: g.saveFlags(save_dir + "-p", None, 1 << 20))
     check("saveFlags(unknown flag): VIR_ERR_INVALID_ARG", e is not None
           and e.get_error_code() == libvirt.VIR_ERR_INVALID_ARG and "0x100000" in str(e), e)
