@@ -319,12 +319,20 @@ static void log_checked(const struct snapshot_src *s, const char *how)
 		how);
 }
 
+/* Join the background check if it still runs: true if it did. */
+static bool join_checker(struct snapshot_src *s)
+{
+	if (!s->checking)
+		return false;
+	pthread_join(s->checker, NULL);
+	s->checking = false;
+	return true;
+}
+
 /* Join the background check (once): its result, its error logged. */
 static int wait_checked(struct snapshot_src *s)
 {
-	if (s->checking) {
-		pthread_join(s->checker, NULL);
-		s->checking = false;
+	if (join_checker(s)) {
 		if (s->check_ret)
 			pr_err("%s", s->check_err);
 		else
@@ -561,10 +569,7 @@ void snapshot_close(struct snapshot_src *s, struct ksm *k)
 {
 	if (!s)
 		return;
-	if (s->checking) { /* no guest was filled: the result does not matter */
-		pthread_join(s->checker, NULL);
-		s->checking = false;
-	}
+	join_checker(s); /* no guest was filled: the result does not matter */
 	for (unsigned i = 0; i < s->nr_images; i++)
 		ksm_image_put(k, s->images[i].img);
 	for (unsigned i = 0; i < s->nmem; i++)
