@@ -40,9 +40,9 @@ int ksm_pool_init(struct ksm_pool *p, uint32_t cap)
 	p->bits = calloc((cap + 63) / 64, sizeof(*p->bits));
 	p->canon = calloc(cap, sizeof(*p->canon));
 	p->populated = calloc((cap / KSM_POOL_CHUNK + 64) / 64, sizeof(*p->populated));
-	p->pinned = calloc((cap + 63) / 64, sizeof(*p->pinned));
+	p->pins = calloc(cap, sizeof(*p->pins));
 	p->reserved = calloc((cap + 63) / 64, sizeof(*p->reserved));
-	if (!p->bits || !p->canon || !p->populated || !p->pinned || !p->reserved)
+	if (!p->bits || !p->canon || !p->populated || !p->pins || !p->reserved)
 		goto err;
 	p->cap = cap;
 	return 0;
@@ -77,7 +77,7 @@ void ksm_pool_destroy(struct ksm_pool *p)
 	free(p->bits);
 	free(p->canon);
 	free(p->populated);
-	free(p->pinned);
+	free(p->pins);
 	free(p->reserved);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -366,18 +366,16 @@ bool ksm_pool_put(struct ksm_pool *p, uint32_t id)
 
 void ksm_pool_pin(struct ksm_pool *p, uint32_t id)
 {
-	if (!ksm_pool_allocated(p, id) || ksm_pool_pinned(p, id))
+	if (!ksm_pool_allocated(p, id) || p->pins[id]++)
 		return;
-	p->pinned[id / 64] |= 1ull << (id % 64);
 	p->nr_pinned++;
 	p->nr_idle += p->canon[id].refs == 0;
 }
 
 bool ksm_pool_unpin(struct ksm_pool *p, uint32_t id)
 {
-	if (!ksm_pool_allocated(p, id) || !ksm_pool_pinned(p, id))
+	if (!ksm_pool_allocated(p, id) || !ksm_pool_pinned(p, id) || --p->pins[id])
 		return false;
-	p->pinned[id / 64] &= ~(1ull << (id % 64));
 	p->nr_pinned--;
 	if (p->canon[id].refs)
 		return false;

@@ -55,8 +55,8 @@ struct ksm_pool {
 	struct ksm_canon *canon; /* per page */
 	uint64_t freed;		 /* pages released over the pool's life */
 	uint64_t *populated;	 /* per KSM_POOL_CHUNK pages: backed and mapped in the view */
-	uint64_t *pinned;	 /* per page: an image holds it (kept at refs 0, not a guest) */
-	uint32_t nr_pinned;	 /* pages pinned */
+	uint32_t *pins;		 /* per page: images holding it (kept at refs 0, not guests) */
+	uint32_t nr_pinned;	 /* pages pinned (by one image or more) */
 	uint32_t nr_idle;	 /* pinned pages with refs 0: held for images alone */
 	uint64_t *reserved;	 /* per page: lent to a segment (or lost to a failed remap) */
 	struct ksm_pool_seg segs[KSM_POOL_MAX_SEGS];
@@ -127,16 +127,19 @@ bool ksm_pool_put(struct ksm_pool *p, uint32_t id);
 void ksm_pool_release(struct ksm_pool *p, uint32_t id);
 
 /* Pin allocated page @id for an image: it stays allocated (and its content intact) at
- * refs 0 until ksm_pool_unpin. A pin is not a reference: refs keeps counting guest
- * mappings only, which is what the accounting divides by. */
+ * refs 0 until every image that pinned it has called ksm_pool_unpin (images may share
+ * a page: a live clone's image takes its parent's merged pages). A pin is not a
+ * reference: refs keeps counting guest mappings only, which is what the accounting
+ * divides by. */
 void ksm_pool_pin(struct ksm_pool *p, uint32_t id);
 
-/* Drop the pin of page @id; frees it when no guest maps it. Returns true if freed. */
+/* Drop one pin of page @id; frees it when no pin is left and no guest maps it. Returns
+ * true if freed. */
 bool ksm_pool_unpin(struct ksm_pool *p, uint32_t id);
 
 static inline bool ksm_pool_pinned(const struct ksm_pool *p, uint32_t id)
 {
-	return (p->pinned[id / 64] >> (id % 64)) & 1;
+	return p->pins[id] != 0;
 }
 
 bool ksm_pool_allocated(const struct ksm_pool *p, uint32_t id);
