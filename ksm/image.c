@@ -21,6 +21,9 @@
 #define IMAGE_CHUNK 512
 /* Guest pages per block of an image's copy into the pool (lib/parfor.h). */
 #define IMAGE_COPY_BLOCK 2048
+/* Runs of a live clone's parent's merged pages its image takes at most, the longest
+ * (keep_runs): each is a mapping more in every guest that adopts the image. */
+#define IMAGE_TAKE_RUNS 128
 
 struct ksm_image {
 	struct ksm_image *next; /* k->images */
@@ -35,6 +38,11 @@ static bool page_is_zero(const uint8_t *p)
 	static const uint8_t zero[PAGE_SIZE];
 
 	return memcmp(p, zero, PAGE_SIZE) == 0;
+}
+
+static uint64_t chunk_end(uint64_t i, uint64_t end)
+{
+	return end - i > IMAGE_CHUNK ? i + IMAGE_CHUNK : end;
 }
 
 static void image_free(struct ksm_image *img)
@@ -76,13 +84,25 @@ static void index_page(struct ksm *k, uint32_t c)
 	(void) ksm_index_insert(&k->stable, cn->hash, cn->group, c);
 }
 
-/* The copy of an image's sources into the pool: guest page i's pool page is canon[i]. */
+/* What becomes of a guest page in an image (image_copy.what). */
+enum {
+	IMG_ZERO, /* all zero: no pool page */
+	IMG_TAKE, /* the page the parent maps merged already holds it: pinned, not copied */
+	IMG_COPY, /* copied into a pool page of the image's own */
+};
+
+/* The making of an image from its sources: guest page i's pool page is canon[i]. */
 struct image_copy {
 	struct ksm *k;
 	struct ksm_image *img;
 	const uint8_t *const *src;
 	const uint64_t *npages;
 	unsigned nsrc;
+	const struct ksm_vm *vm; /* the paused parent of a live clone, else NULL */
+	uint8_t *what;		 /* per guest page: IMG_* */
+	uint32_t *from;		 /* with @vm, per page: the pool page holding its content
+				  * (copied from there, already mapped in the view, rather
+				  * than from the parent's page), else KSM_POOL_NONE */
 };
 
 /* Source address of the image's page @i. */
@@ -95,28 +115,164 @@ static const uint8_t *source_page(const struct image_copy *c, uint64_t i)
 	return c->src[s] + i * PAGE_SIZE;
 }
 
-/* A pool page for every non-zero source page, consecutive where free (runs of guest
- * pages get runs of pool pages, one mapping each). On -ENOSPC none is kept. */
+/* The pool page that the parent's page @i maps merged, if it holds the page's content
+ * now, else KSM_POOL_NONE. The engine's state may be a pass old: a write since then made
+ * the page the guest's own again. Its pagemap entry @e tells (ksm/cow.h, as the engine's
+ * own copy-on-write check): a page that is not the guest's own is still the pool's file
+ * page, and is taken unread (reading it would fault it in). The guest's own page (or
+ * @e unknown, 0 with @known false) is compared byte for byte. A pool page is never
+ * written after it is made, so the image may pin it as its own copy. */
+static uint32_t merged_copy(const struct image_copy *c, uint64_t i, uint64_t e, bool known)
+{
+	const struct ksm_pool *p = &c->k->pool;
+	const struct ksm_page *pg = &c->vm->pages[i];
+
+	if (pg->kind != KSM_PAGE_MERGED || !ksm_pool_allocated(p, pg->canon) ||
+	    p->canon[pg->canon].group != c->img->group)
+		return KSM_POOL_NONE;
+	if (known && !ksm_cow_backed(e))
+		return pg->canon;
+	if (memcmp(ksm_pool_page(p, pg->canon), source_page(c, i), PAGE_SIZE))
+		return KSM_POOL_NONE;
+	return pg->canon;
+}
+
+/* Sort guest pages [@i, @end) (one region of a live clone's parent, at most
+ * IMAGE_CHUNK): taken from the parent's merged pages, or else zero or to copy. */
+static void sort_parent(struct image_copy *c, uint64_t i, uint64_t end)
+{
+	uint64_t e[IMAGE_CHUNK];
+	bool known = ksm_cow_read_pagemap(c->k, ksm_vm_page(c->vm, i), end - i, e);
+	uint32_t *canon = c->img->canon;
+
+	for (uint64_t j = i; j < end; j++) {
+		c->from[j] = KSM_POOL_NONE;
+		canon[j] = merged_copy(c, j, known ? e[j - i] : 0, known);
+		c->what[j] = IMG_TAKE;
+		if (canon[j] == KSM_POOL_NONE)
+			c->what[j] = page_is_zero(source_page(c, j)) ? IMG_ZERO : IMG_COPY;
+	}
+}
+
+/* par_fn: sort guest pages [@from, @to): zero, taken from the parent's merged pages,
+ * or to copy. */
+static void sort_block(void *opaque, unsigned worker, uint64_t from, uint64_t to)
+{
+	struct image_copy *c = opaque;
+
+	(void) worker;
+	for (uint64_t i = from, end; i < to; i = end) {
+		end = chunk_end(i, to);
+		if (c->vm) {
+			unsigned r = ksm_vm_region(c->vm, i);
+			uint64_t rend = c->vm->first_page[r] + c->vm->regions[r].npages;
+
+			end = end < rend ? end : rend;
+			sort_parent(c, i, end);
+			continue;
+		}
+		for (uint64_t j = i; j < end; j++) {
+			c->img->canon[j] = KSM_POOL_NONE;
+			c->what[j] = page_is_zero(source_page(c, j)) ? IMG_ZERO : IMG_COPY;
+		}
+	}
+}
+
+/* A run of pages to take (keep_runs). */
+struct take_run {
+	uint64_t first, n;
+};
+
+static int longer_first(const void *a, const void *b)
+{
+	const struct take_run *x = a, *y = b;
+
+	return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->first > y->first) - (x->first < y->first);
+}
+
+/* Every run of pages taken is a mapping more in each guest that adopts the image (and
+ * may split a run of copies in two): keep the IMAGE_TAKE_RUNS longest runs, which save
+ * the most copying for their mappings, and copy the rest. -ENOMEM if the runs cannot
+ * be sorted. */
+static int keep_runs(struct image_copy *c)
+{
+	const struct ksm_image *img = c->img;
+	struct take_run *runs = NULL;
+	uint64_t n = 0, cap = 0;
+
+	for (uint64_t i = 0, end; i < img->npages; i = end) {
+		end = i + 1;
+		if (c->what[i] != IMG_TAKE)
+			continue;
+		while (end < img->npages && c->what[end] == IMG_TAKE &&
+		       ksm_pool_contiguous(&c->k->pool, img->canon[end - 1], img->canon[end]))
+			end++;
+		if (n == cap) {
+			struct take_run *r;
+
+			cap = cap ? 2 * cap : 256;
+			r = realloc(runs, cap * sizeof(*r));
+			if (!r) {
+				free(runs);
+				return -ENOMEM;
+			}
+			runs = r;
+		}
+		runs[n++] = (struct take_run){i, end - i};
+	}
+	if (n > IMAGE_TAKE_RUNS)
+		qsort(runs, n, sizeof(*runs), longer_first);
+	for (uint64_t r = IMAGE_TAKE_RUNS; r < n; r++)
+		for (uint64_t i = runs[r].first; i < runs[r].first + runs[r].n; i++) {
+			c->from[i] = c->img->canon[i];
+			c->img->canon[i] = KSM_POOL_NONE;
+			c->what[i] = IMG_COPY;
+		}
+	free(runs);
+	return 0;
+}
+
+/* Give back the pool pages allocated for the copy (none pinned, none mapped yet). */
+static void release_copies(struct image_copy *c)
+{
+	struct ksm_image *img = c->img;
+
+	for (uint64_t i = 0; i < img->npages; i++) {
+		if (c->what[i] == IMG_COPY && img->canon[i] != KSM_POOL_NONE)
+			ksm_pool_release(&c->k->pool, img->canon[i]);
+		img->canon[i] = KSM_POOL_NONE;
+	}
+}
+
+/* A pool page for every page to copy, following the page before it where free (runs of
+ * guest pages get runs of pool pages, one mapping each). On -ENOSPC none is kept. */
 static int alloc_pages(struct image_copy *c)
 {
 	struct ksm_image *img = c->img;
 	uint32_t prev = KSM_POOL_NONE;
 
 	for (uint64_t i = 0; i < img->npages; i++) {
-		img->canon[i] = KSM_POOL_NONE;
-		if (page_is_zero(source_page(c, i)))
+		if (c->what[i] != IMG_COPY) {
+			prev = c->what[i] == IMG_TAKE ? img->canon[i] : prev;
 			continue;
+		}
 		prev = ksm_pool_alloc(&c->k->pool, prev == KSM_POOL_NONE ? prev : prev + 1,
 				      img->group);
 		if (prev == KSM_POOL_NONE) {
-			for (uint64_t j = 0; j < i; j++)
-				if (img->canon[j] != KSM_POOL_NONE)
-					ksm_pool_release(&c->k->pool, img->canon[j]);
+			release_copies(c);
 			return -ENOSPC;
 		}
 		img->canon[i] = prev;
 	}
 	return 0;
+}
+
+/* Is guest page @i copied into pool page @prev + 1, after page @i - 1 into @prev? */
+static bool copy_follows(const struct image_copy *c, uint64_t i)
+{
+	const uint32_t *canon = c->img->canon;
+
+	return c->what[i] == IMG_COPY && c->what[i - 1] == IMG_COPY && canon[i] == canon[i - 1] + 1;
 }
 
 /* par_fn: copy guest pages [@from, @to) into their pool pages, backing each run of
@@ -131,41 +287,59 @@ static void copy_block(void *opaque, unsigned worker, uint64_t from, uint64_t to
 	(void) worker;
 	for (uint64_t i = from, end; i < to; i = end) {
 		end = i + 1;
-		if (canon[i] == KSM_POOL_NONE)
+		if (c->what[i] != IMG_COPY)
 			continue;
-		while (end < to && canon[end] != KSM_POOL_NONE && canon[end] == canon[end - 1] + 1)
+		while (end < to && copy_follows(c, end))
 			end++;
 		/* best effort: else the copy faults the pages in one by one */
 		madvise(ksm_pool_page(p, canon[i]), (end - i) * PAGE_SIZE, MADV_POPULATE_WRITE);
 		for (uint64_t q = i; q < end; q++) {
 			uint8_t *dst = ksm_pool_page(p, canon[q]);
+			bool pooled = c->from && c->from[q] != KSM_POOL_NONE;
+			const uint8_t *s =
+			    pooled ? ksm_pool_page(p, c->from[q]) : source_page(c, q);
 
-			memcpy(dst, source_page(c, q), PAGE_SIZE);
+			memcpy(dst, s, PAGE_SIZE);
 			p->canon[canon[q]].hash = XXH3_64bits(dst, PAGE_SIZE);
 		}
 	}
 }
 
-/* Copy every non-zero page of the sources into the pool, on every CPU we may use (the
- * copy is most of a live clone's time), then pin and index the pages. On -ENOSPC
- * nothing is kept and the index is untouched. */
+/* Make the image's pages, on every CPU we may use (the copy is most of a live clone's
+ * time): a live clone (@vm) takes the pool pages its parent maps merged and that still
+ * hold its content; every other non-zero page is copied. Then every page is pinned and
+ * indexed. On -ENOSPC (or -ENOMEM) nothing is kept and the index is untouched. */
 static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
-		const uint64_t *npages, unsigned nsrc)
+		const uint64_t *npages, unsigned nsrc, const struct ksm_vm *vm)
 {
-	struct image_copy c = {.k = k, .img = img, .src = src, .npages = npages, .nsrc = nsrc};
-	int ret = alloc_pages(&c);
+	struct image_copy c = {
+	    .k = k, .img = img, .src = src, .npages = npages, .nsrc = nsrc, .vm = vm};
+	unsigned threads = par_threads();
+	int ret;
 
-	if (ret)
-		return ret;
-	par_for(img->npages, IMAGE_COPY_BLOCK, par_threads(), copy_block, &c);
-	for (uint64_t i = 0; i < img->npages; i++) {
+	c.what = malloc(img->npages);
+	c.from = vm ? malloc(img->npages * sizeof(*c.from)) : NULL;
+	if (!c.what || (vm && !c.from)) {
+		free(c.what);
+		free(c.from);
+		return -ENOMEM;
+	}
+	par_for(img->npages, IMAGE_COPY_BLOCK, threads, sort_block, &c);
+	ret = keep_runs(&c);
+	if (!ret)
+		ret = alloc_pages(&c);
+	if (!ret)
+		par_for(img->npages, IMAGE_COPY_BLOCK, threads, copy_block, &c);
+	for (uint64_t i = 0; !ret && i < img->npages; i++) {
 		if (img->canon[i] == KSM_POOL_NONE)
 			continue;
 		ksm_pool_pin(&k->pool, img->canon[i]);
 		index_page(k, img->canon[i]);
 		img->held++;
 	}
-	return 0;
+	free(c.what);
+	free(c.from);
+	return ret;
 }
 
 /* A new image of @npages guest pages, empty yet; NULL with errno set. */
@@ -201,14 +375,15 @@ static struct ksm_image *image_alloc(const uint64_t *npages, unsigned nsrc, uint
 
 /* ksm_image_create with k->lock held by the caller. */
 static struct ksm_image *create_locked(struct ksm *k, const uint8_t *const *src,
-				       const uint64_t *npages, unsigned nsrc, uint32_t group)
+				       const uint64_t *npages, unsigned nsrc, uint32_t group,
+				       const struct ksm_vm *vm)
 {
 	struct ksm_image *img = image_alloc(npages, nsrc, group);
 	int ret;
 
 	if (!img)
 		return NULL;
-	ret = fill(k, img, src, npages, nsrc);
+	ret = fill(k, img, src, npages, nsrc, vm);
 	if (!ret) {
 		img->next = k->images;
 		k->images = img;
@@ -228,7 +403,7 @@ struct ksm_image *ksm_image_create(struct ksm *k, const uint8_t *const *src, con
 	struct ksm_image *img;
 
 	pthread_mutex_lock(&k->lock);
-	img = create_locked(k, src, npages, nsrc, group);
+	img = create_locked(k, src, npages, nsrc, group, NULL);
 	pthread_mutex_unlock(&k->lock);
 	return img;
 }
@@ -364,11 +539,6 @@ static bool in_pool_vma(const struct ksm_vm *vm, uint64_t i, uint64_t end)
 		if (vm->pages[i].flags & KSM_PF_POOLVMA)
 			return true;
 	return false;
-}
-
-static uint64_t chunk_end(uint64_t i, uint64_t end)
-{
-	return end - i > IMAGE_CHUNK ? i + IMAGE_CHUNK : end;
 }
 
 /* Mapping calls that adopting @img into @vm makes (as adopt_map makes them). */
@@ -585,7 +755,7 @@ struct ksm_image *ksm_image_fork(struct ksm *k, struct ksm_vm *vm, int (*hold)(v
 			src[r] = vm->regions[r].hva;
 			npages[r] = vm->regions[r].npages;
 		}
-		img = create_locked(k, src, npages, vm->nr_regions, vm->group);
+		img = create_locked(k, src, npages, vm->nr_regions, vm->group, vm);
 		ret = img ? adopt_locked(k, img, vm) : -errno;
 		release(opaque);
 	}

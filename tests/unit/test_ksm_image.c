@@ -239,6 +239,135 @@ static void test_index_takeover(void)
 	fake_free(h);
 }
 
+static uint64_t pool_used(struct ksm *k)
+{
+	struct ksm_stats s;
+
+	ksm_get_stats(k, &s, NULL, 0);
+	return s.pool_pages;
+}
+
+static int hold_ok(void *o)
+{
+	(void) o;
+	return 0;
+}
+
+static void release_nop(void *o)
+{
+	(void) o;
+}
+
+/* A live clone of a parent whose pages map image a merged takes a's pool pages rather
+ * than copying them, but only where they still hold the parent's content: page 7 the
+ * parent rewrote (the engine has not seen it yet, so it still counts it merged) is
+ * copied; page 8, rewritten with the same bytes, is taken. The pages a and the clone's
+ * image share live on until neither pins them. */
+static void test_fork_takes_merged(void)
+{
+	struct ksm *k = engine(4096);
+	struct fake *p = fake_new(32, 32), *c = fake_new(32, 32), *d = fake_new(32, 32);
+	struct ksm_vm *vp = fake_add(k, p, "p", 0), *vc, *vd;
+	struct ksm_image *a = image_make(k, 0), *b;
+	uint8_t same[PAGE];
+	struct ksm_stats s;
+	bool reads = true;
+
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	CHECK_EQ(ksm_image_adopt(k, a, vp), 0);
+	memset(fake_page(p, 7), 0x77, PAGE);
+	memcpy(same, fake_page(p, 8), PAGE);
+	memcpy(fake_page(p, 8), same, PAGE);
+	CHECK(!is_pool_page(p, 7) && !is_pool_page(p, 8)); /* copied on write */
+	b = ksm_image_fork(k, vp, hold_ok, release_nop, NULL);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	ksm_get_stats(k, &s, NULL, 0);
+	CHECK_EQ(ksm_image_pages(b), IMG_NONZERO);
+	CHECK_EQ(s.pool_pages, IMG_NONZERO + 1); /* page 7's copy alone is new */
+	CHECK_EQ(s.image_pages, IMG_NONZERO + 1);
+	vc = fake_add(k, c, "c", 0);
+	CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
+	for (uint64_t i = 0; i < IMG_PAGES; i++) {
+		bool want7 = i == 7 && memchr(fake_page(c, i), 0x77, PAGE) &&
+			     memcmp(fake_page(c, i), fake_page(p, i), PAGE) == 0;
+
+		reads = reads && (i == 7 ? want7 : has(fake_page(c, i), img_val(i), img_tag(i)));
+		reads = reads && memcmp(fake_page(c, i), fake_page(p, i), PAGE) == 0;
+	}
+	CHECK(reads);
+	CHECK(is_pool_page(c, 7) && is_pool_page(p, 7) && pfn(c, 7) == pfn(p, 7));
+	ksm_image_put(k, a);
+	free_vm(k, vp);
+	free_vm(k, vc);
+	ksm_get_stats(k, &s, NULL, 0);
+	/* a's page 7 went with a; b still pins the 53 pages it took and its own copy */
+	CHECK_EQ(s.pool_pages, IMG_NONZERO);
+	CHECK_EQ(s.image_idle, IMG_NONZERO);
+	vd = fake_add(k, d, "d", 0);
+	CHECK_EQ(ksm_image_adopt(k, b, vd), 0);
+	for (uint64_t i = 0; i < IMG_PAGES; i++)
+		if (i != 7)
+			CHECK(has(fake_page(d, i), img_val(i), img_tag(i)));
+	CHECK(memchr(fake_page(d, 7), 0x77, PAGE) != NULL);
+	free_vm(k, vd);
+	ksm_image_put(k, b);
+	ksm_get_stats(k, &s, NULL, 0);
+	CHECK_EQ(s.pool_pages, 0);
+	CHECK_EQ(s.image_pages, 0);
+	ksm_destroy(k);
+	fake_free(p);
+	fake_free(c);
+	fake_free(d);
+}
+
+/* A parent that rewrote every 8th page of a 2048-page image maps 256 runs of 7 pages
+ * merged: its clone's image takes the 128 longest (the first 128, all of a length) and
+ * copies the other runs' pages, so that adopting it costs a bounded number of mappings;
+ * a clone reads what the parent does either way. */
+static void test_fork_run_budget(void)
+{
+	struct ksm *k = engine(8 * 2048);
+	struct fake *p = fake_new(2048, 0), *c = fake_new(2048, 0);
+	struct ksm_vm *vp = fake_add(k, p, "p", 0), *vc;
+	uint8_t *src = aligned_alloc(PAGE, 2048 * PAGE);
+	uint64_t np = 2048, before;
+	struct ksm_image *a, *b;
+	bool reads = true;
+
+	for (uint64_t i = 0; i < 2048; i++)
+		fill(src + i * PAGE, (uint8_t) (i % 250 + 1), (uint32_t) i);
+	a = ksm_image_create(k, (const uint8_t *const *) &src, &np, 1, 0);
+	free(src);
+	CHECK(a && ksm_image_adopt(k, a, vp) == 0);
+	for (uint64_t i = 0; i < 2048; i += 8)
+		fill(fake_page(p, i), 0xee, (uint32_t) i);
+	before = pool_used(k);
+	b = ksm_image_fork(k, vp, hold_ok, release_nop, NULL);
+	CHECK(b != NULL);
+	if (!a || !b)
+		return;
+	CHECK_EQ(pool_used(k) - before, 256 + (256 - 128) * 7);
+	vc = fake_add(k, c, "c", 0);
+	CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
+	for (uint64_t i = 0; i < 2048; i++)
+		reads = reads && memcmp(fake_page(c, i), fake_page(p, i), PAGE) == 0 &&
+			has(fake_page(c, i), i % 8 ? (uint8_t) (i % 250 + 1) : 0xee, (uint32_t) i);
+	CHECK(reads);
+	CHECK(pfn(c, 1) == pfn(p, 1) && pfn(c, 2047) == pfn(p, 2047));
+	free_vm(k, vp);
+	free_vm(k, vc);
+	ksm_image_put(k, a);
+	ksm_image_put(k, b);
+	CHECK_EQ(pool_used(k), 0);
+	ksm_destroy(k);
+	fake_free(p);
+	fake_free(c);
+}
+
 /* The big image of test_parallel_copy: 20000 pages in sources of 12345 and 7655 pages
  * (so that blocks of the copy end inside runs and a source ends inside a block), zero
  * in runs of 100 every 1000 pages; content byte and tag only page @i has. */
@@ -328,5 +457,7 @@ int main(void)
 	test_index_takeover();
 	test_budget();
 	test_parallel_copy();
+	test_fork_takes_merged();
+	test_fork_run_budget();
 	return check_done("test_ksm_image");
 }
