@@ -3,7 +3,8 @@
 # itself: one warm and one cold round of 3 guests of 16 MiB, every guest reading the image
 # (the tool compares each page and fails otherwise), one JSON line per round whose times
 # add up; the same for two rounds of a live clone into 2 clones (--clone, parent and
-# clones checked); bad options and an existing DIR are refused with the usage or a
+# clones checked, every page copied), and for a clone of a restored parent that rewrote
+# a sixteenth of its pages (--restored: only those are copied); bad options and an existing DIR are refused with the usage or a
 # message.
 set -u
 cd "$(dirname "$0")/../.."
@@ -36,16 +37,32 @@ python3 - "$out" <<'PY' || exit 1
 import json, sys
 rows = [json.loads(l) for l in sys.argv[1].splitlines()]
 assert len(rows) == 2 and all(r["clone"] and r["count"] == 2 for r in rows), rows
+nonzero = sum(1 for i in range(4096) if i % 576 < 512)
 for r in rows:
     assert r["fork_s"] > 0 and r["adopt_s"] > 0, r
     assert abs(r["fork_s"] + r["adopt_s"] - r["total_s"]) < 0.001, r
+    assert not r["restored"] and r["fork_new_pages"] == nonzero, r  # every page copied
 print("ok:", rows)
+PY
+
+mkdir "$d/r"
+out=$($bin "$d/r" --clone --restored --mem 16 --count 2 --rounds 1 2>"$d/err")
+[ $? -eq 0 ] || { cat "$d/err"; echo "FAIL: --clone --restored exit"; exit 1; }
+python3 - "$out" <<'PY' || exit 1
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert len(rows) == 1 and rows[0]["restored"] and rows[0]["count"] == 2, rows
+# the parent rewrote 4 blocks of 64 pages: those alone are copied, the rest taken
+assert 0 < rows[0]["fork_new_pages"] <= 256, rows
+print("ok: a restored parent's fork copies what it rewrote alone:", rows)
 PY
 
 $bin "$d" --count 0 >/dev/null 2>"$d/err"
 [ $? -eq 2 ] && grep -q usage "$d/err" || { echo "FAIL: --count 0 not refused"; exit 1; }
 $bin "$d" --mem >/dev/null 2>"$d/err"
 [ $? -eq 2 ] && grep -q usage "$d/err" || { echo "FAIL: --mem without a value not refused"; exit 1; }
+$bin "$d" --restored >/dev/null 2>"$d/err"
+[ $? -eq 2 ] && grep -q usage "$d/err" || { echo "FAIL: --restored without --clone not refused"; exit 1; }
 $bin "$d" --mem 16 >/dev/null 2>"$d/err"
 [ $? -eq 2 ] && grep -q "exists" "$d/err" || { echo "FAIL: an existing DIR not refused"; exit 1; }
 echo "ok: bad options and an existing DIR refused"

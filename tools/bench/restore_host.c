@@ -5,7 +5,7 @@
  * engine, tests/unit/ksm_image_fake.h); what KVM adds (vCPU and device state, the first
  * instruction) is not in these figures.
  *
- * usage: restore-host DIR [--mem MiB] [--count N] [--rounds R] [--clone]
+ * usage: restore-host DIR [--mem MiB] [--count N] [--rounds R] [--clone [--restored]]
  * Writes a snapshot of MiB of memory to DIR/snap (8 of 9 pages non-zero), then for R
  * rounds each of a warm start (the memory file in the page cache) and a cold one (dropped
  * from it first), prints one JSON object per line:
@@ -13,7 +13,11 @@
  * With --clone it times a live clone instead (`ksmctl clone NAME --count N`): a parent
  * holding the same pages is forked (ksm_image_fork: its RAM copied into the pool once and
  * mapped back) and N clones adopt the image, R rounds of
- * {"clone": true, "mem_mib", "count", "fork_s", "adopt_s", "total_s"}.
+ * {"clone": true, "restored", "mem_mib", "count", "fork_s", "adopt_s", "total_s",
+ * "fork_new_pages"} (pool pages the fork copied). With --restored the parent is itself
+ * restored from the snapshot first (its RAM maps the memory file), then rewrites one
+ * block of 64 pages in 16 with new bytes before it is forked: the fork takes the pages it
+ * still maps merged and copies the rewritten ones.
  * Every guest's RAM (and the parent's) is compared with the image after each round (not
  * timed).
  */
@@ -37,8 +41,15 @@ struct bench {
 	char dir[900];
 	uint64_t mem_mib, npages;
 	unsigned count, rounds;
-	bool clone; /* time a live clone instead of a restore */
+	bool clone;    /* time a live clone instead of a restore */
+	bool restored; /* the clone's parent is restored from the snapshot, then diverges */
 };
+
+/* Does a restored parent rewrite page @i before it is forked? One block of 64 in 16. */
+static bool rewritten(const struct bench *b, uint64_t i)
+{
+	return b->restored && i / 64 % 16 == 5;
+}
 
 /* Page @i of the image: zero in runs of 64 pages, one ninth of them (the workload guest's
  * 256 MiB has 58086 non-zero pages), else bytes only it has. */
@@ -99,13 +110,14 @@ static void drop_cache(const struct bench *b)
 	}
 }
 
-/* Does every page of @f read as page_fill says? */
+/* Does every page of @f read as page_fill says (a rewritten page: as page_fill says of
+ * a page past the end)? */
 static bool reads_pattern(const struct bench *b, const struct fake *f)
 {
 	static uint8_t want[PAGE];
 
 	for (uint64_t i = 0; i < b->npages; i++) {
-		page_fill(want, i);
+		page_fill(want, rewritten(b, i) ? i + b->npages : i);
 		if (memcmp(fake_page(f, i), want, PAGE))
 			return false;
 	}
@@ -114,7 +126,16 @@ static bool reads_pattern(const struct bench *b, const struct fake *f)
 
 struct times {
 	double open_s, map_s, adopt_s; /* a clone's fork is in map_s */
+	uint64_t new_pages;	       /* pool pages a clone's fork added (its copies) */
 };
+
+static uint64_t pool_pages(struct ksm *k)
+{
+	struct ksm_stats s;
+
+	ksm_get_stats(k, &s, NULL, 0);
+	return s.pool_pages;
+}
 
 /* The engine and its fake guests for one round: guest 0 first (a clone's parent). */
 struct crowd {
@@ -217,7 +238,7 @@ static int round_once(const struct bench *b, struct times *t)
 	t2 = clock_now_us();
 	if (!img || crowd_adopt(&c, img, 0))
 		goto out;
-	*t = (struct times){(t1 - t0) / 1e6, (t2 - t1) / 1e6, (clock_now_us() - t2) / 1e6};
+	*t = (struct times){(t1 - t0) / 1e6, (t2 - t1) / 1e6, (clock_now_us() - t2) / 1e6, 0};
 	ret = crowd_check(&c, b);
 out:
 	crowd_end(&c, img);
@@ -236,18 +257,37 @@ static void fork_release(void *opaque)
 	(void) opaque;
 }
 
+/* The parent of a clone: filled with the image's pages, or restored from the snapshot
+ * (@s) and then partly rewritten. @base is put by the caller. 0 or -1 (said why). */
+static int parent_make(const struct bench *b, struct crowd *c, struct snapshot *s,
+		       struct ksm_image **base)
+{
+	for (uint64_t i = 0; !s && i < b->npages; i++)
+		page_fill(fake_page(c->f[0], i), i);
+	if (!s)
+		return 0;
+	*base = map_snapshot(c->k, s, b->npages);
+	if (!*base || ksm_image_adopt(c->k, *base, c->v[0])) {
+		fprintf(stderr, "restore-host: the parent could not be restored\n");
+		return -1;
+	}
+	for (uint64_t i = 0; i < b->npages; i++)
+		if (rewritten(b, i))
+			page_fill(fake_page(c->f[0], i), i + b->npages);
+	return 0;
+}
+
 /* One live clone of a parent into b->count clones; every guest checked afterwards. */
-static int clone_once(const struct bench *b, struct times *t)
+static int clone_once(const struct bench *b, struct snapshot *s, struct times *t)
 {
 	struct crowd c;
-	struct ksm_image *img = NULL;
-	uint64_t t0, t1;
+	struct ksm_image *img = NULL, *base = NULL;
+	uint64_t t0, t1, before;
 	int ret = -1;
 
-	if (!crowd_make(&c, b, b->count + 1, "g"))
+	if (!crowd_make(&c, b, b->count + 1, "g") || parent_make(b, &c, s, &base))
 		goto out;
-	for (uint64_t i = 0; i < b->npages; i++)
-		page_fill(fake_page(c.f[0], i), i);
+	before = pool_pages(c.k);
 	t0 = clock_now_us();
 	img = ksm_image_fork(c.k, c.v[0], fork_hold, fork_release, NULL);
 	t1 = clock_now_us();
@@ -257,16 +297,19 @@ static int clone_once(const struct bench *b, struct times *t)
 	}
 	if (crowd_adopt(&c, img, 1))
 		goto out;
-	*t = (struct times){0, (t1 - t0) / 1e6, (clock_now_us() - t1) / 1e6};
+	*t = (struct times){0, (t1 - t0) / 1e6, (clock_now_us() - t1) / 1e6,
+			    pool_pages(c.k) - before};
 	ret = crowd_check(&c, b);
 out:
+	if (base)
+		ksm_image_put(c.k, base);
 	crowd_end(&c, img);
 	return ret;
 }
 
 static int parse(struct bench *b, int argc, char **argv)
 {
-	b->mem_mib = 256, b->count = 1, b->rounds = 3, b->clone = false;
+	b->mem_mib = 256, b->count = 1, b->rounds = 3, b->clone = b->restored = false;
 	if (argc < 2)
 		return -1;
 	snprintf(b->dir, sizeof(b->dir), "%s/snap", argv[1]);
@@ -275,6 +318,8 @@ static int parse(struct bench *b, int argc, char **argv)
 
 		if (!strcmp(argv[i], "--clone"))
 			b->clone = true, i--;
+		else if (!strcmp(argv[i], "--restored"))
+			b->restored = true, i--;
 		else if (!strcmp(argv[i], "--mem") && v >= 2 && v <= 65536)
 			b->mem_mib = v;
 		else if (!strcmp(argv[i], "--count") && v >= 1 && v <= MAX_COUNT)
@@ -285,22 +330,47 @@ static int parse(struct bench *b, int argc, char **argv)
 			return -1;
 	}
 	b->npages = b->mem_mib << 20 >> 12;
-	return 0;
+	return b->restored && !b->clone ? -1 : 0;
 }
 
 static void print_round(const struct bench *b, bool cold, const struct times *t)
 {
 	if (b->clone)
-		printf("{\"clone\": true, \"mem_mib\": %llu, \"count\": %u, \"fork_s\": %.4f, "
-		       "\"adopt_s\": %.4f, \"total_s\": %.4f}\n",
-		       (unsigned long long) b->mem_mib, b->count, t->map_s, t->adopt_s,
-		       t->map_s + t->adopt_s);
+		printf("{\"clone\": true, \"restored\": %s, \"mem_mib\": %llu, \"count\": %u, "
+		       "\"fork_s\": %.4f, \"adopt_s\": %.4f, \"total_s\": %.4f, "
+		       "\"fork_new_pages\": %llu}\n",
+		       b->restored ? "true" : "false", (unsigned long long) b->mem_mib, b->count,
+		       t->map_s, t->adopt_s, t->map_s + t->adopt_s,
+		       (unsigned long long) t->new_pages);
 	else
 		printf("{\"cache\": \"%s\", \"mem_mib\": %llu, \"count\": %u, \"open_s\": %.4f, "
 		       "\"map_s\": %.4f, \"adopt_s\": %.4f, \"total_s\": %.4f}\n",
 		       cold ? "cold" : "warm", (unsigned long long) b->mem_mib, b->count, t->open_s,
 		       t->map_s, t->adopt_s, t->open_s + t->map_s + t->adopt_s);
 	fflush(stdout);
+}
+
+/* The --clone rounds; with --restored the parents come from a snapshot written first. */
+static int clone_rounds(const struct bench *b)
+{
+	struct snapshot *s = NULL;
+	struct times t;
+	char err[512];
+	int ret = 0;
+
+	if (b->restored && write_snapshot(b))
+		return 1;
+	if (b->restored && !(s = snapfile_open(b->dir, err, sizeof(err)))) {
+		fprintf(stderr, "restore-host: %s\n", err);
+		return 1;
+	}
+	for (unsigned r = 0; !ret && r < b->rounds; r++) {
+		ret = clone_once(b, s, &t) ? 1 : 0;
+		if (!ret)
+			print_round(b, false, &t);
+	}
+	snapfile_close(s);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -312,7 +382,7 @@ int main(int argc, char **argv)
 	if (parse(&b, argc, argv)) {
 		fprintf(stderr,
 			"usage: restore-host DIR [--mem MiB (2..65536)] "
-			"[--count N (1..%d)] [--rounds R (1..100)] [--clone]\n",
+			"[--count N (1..%d)] [--rounds R (1..100)] [--clone [--restored]]\n",
 			MAX_COUNT);
 		return 2;
 	}
@@ -320,14 +390,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "restore-host: %s exists: give a fresh DIR\n", b.dir);
 		return 2;
 	}
-	if (b.clone) {
-		for (unsigned r = 0; r < b.rounds; r++) {
-			if (clone_once(&b, &t))
-				return 1;
-			print_round(&b, false, &t);
-		}
-		return 0;
-	}
+	if (b.clone)
+		return clone_rounds(&b);
 	if (write_snapshot(&b))
 		return 1;
 	for (unsigned r = 0; r < 2 * b.rounds; r++) {
