@@ -137,6 +137,14 @@ static uint32_t merged_copy(const struct image_copy *c, uint64_t i, uint64_t e, 
 	return pg->canon;
 }
 
+/* Does the parent's page @i read zeros without being read? Guest RAM is anonymous
+ * memory outside the pool's mappings: a page there with nothing behind it (pagemap entry
+ * @e neither present nor swapped) reads zeros, and reading it would fault it in. */
+static bool unbacked_anon(const struct ksm_vm *vm, uint64_t i, uint64_t e)
+{
+	return !(vm->pages[i].flags & KSM_PF_POOLVMA) && !(e & (KSM_PM_PRESENT | KSM_PM_SWAPPED));
+}
+
 /* Sort guest pages [@i, @end) (one region of a live clone's parent, at most
  * IMAGE_CHUNK): taken from the parent's merged pages, or else zero or to copy. */
 static void sort_parent(struct image_copy *c, uint64_t i, uint64_t end)
@@ -147,6 +155,10 @@ static void sort_parent(struct image_copy *c, uint64_t i, uint64_t end)
 
 	for (uint64_t j = i; j < end; j++) {
 		c->from[j] = KSM_POOL_NONE;
+		canon[j] = KSM_POOL_NONE;
+		c->what[j] = IMG_ZERO;
+		if (known && unbacked_anon(c->vm, j, e[j - i]))
+			continue;
 		canon[j] = merged_copy(c, j, known ? e[j - i] : 0, known);
 		c->what[j] = IMG_TAKE;
 		if (canon[j] == KSM_POOL_NONE)
