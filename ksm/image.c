@@ -21,9 +21,9 @@
 #define IMAGE_CHUNK 512
 /* Guest pages per block of an image's copy into the pool (lib/parfor.h). */
 #define IMAGE_COPY_BLOCK 2048
-/* Runs of a live clone's parent's merged pages its image takes at most, the longest
- * (keep_runs): each is a mapping more in every guest that adopts the image. */
-#define IMAGE_TAKE_RUNS 128
+/* Mapping boundaries a live clone's image may add by taking its parent's merged pages
+ * rather than copying them (keep_runs): each is a mapping more in every adopting guest. */
+#define IMAGE_TAKE_SPLITS 256
 
 struct ksm_image {
 	struct ksm_image *next; /* k->images */
@@ -190,9 +190,10 @@ static void sort_block(void *opaque, unsigned worker, uint64_t from, uint64_t to
 	}
 }
 
-/* A run of pages to take (keep_runs). */
+/* A run of pages to take (keep_runs), and the mapping boundaries it adds. */
 struct take_run {
 	uint64_t first, n;
+	unsigned splits;
 };
 
 static int longer_first(const void *a, const void *b)
@@ -202,23 +203,45 @@ static int longer_first(const void *a, const void *b)
 	return x->n < y->n ? 1 : x->n > y->n ? -1 : (x->first > y->first) - (x->first < y->first);
 }
 
-/* Every run of pages taken is a mapping more in each guest that adopts the image (and
- * may split a run of copies in two): keep the IMAGE_TAKE_RUNS longest runs, which save
- * the most copying for their mappings, and copy the rest. -ENOMEM if the runs cannot
- * be sorted. */
-static int keep_runs(struct image_copy *c)
+/* End of the run of pages to take from @i: consecutive in one file. */
+static uint64_t take_end(const struct image_copy *c, uint64_t i)
 {
 	const struct ksm_image *img = c->img;
-	struct take_run *runs = NULL;
-	uint64_t n = 0, cap = 0;
+	uint64_t end = i + 1;
 
-	for (uint64_t i = 0, end; i < img->npages; i = end) {
+	while (end < img->npages && c->what[end] == IMG_TAKE &&
+	       ksm_pool_contiguous(&c->k->pool, img->canon[end - 1], img->canon[end]))
+		end++;
+	return end;
+}
+
+/* Is page @i a non-zero page next to a run, so that a mapping boundary lies between? */
+static bool splits_at(const struct image_copy *c, uint64_t i)
+{
+	return i < c->img->npages && c->what[i] != IMG_ZERO;
+}
+
+/* A run taken between zero pages costs no mapping a copy would not: it is kept. One
+ * next to other non-zero pages is a mapping boundary (in every guest that adopts the
+ * image) that a copy, contiguous in the pool, would not have: of those runs the longest
+ * are kept, which save the most copying, up to IMAGE_TAKE_SPLITS boundaries in all, and
+ * the rest are copied. -ENOMEM if the runs cannot be listed. */
+static int keep_runs(struct image_copy *c)
+{
+	struct take_run *runs = NULL;
+	uint64_t n = 0, cap = 0, splits = 0;
+
+	for (uint64_t i = 0, end; i < c->img->npages; i = end) {
+		struct take_run run = {.first = i};
+
 		end = i + 1;
 		if (c->what[i] != IMG_TAKE)
 			continue;
-		while (end < img->npages && c->what[end] == IMG_TAKE &&
-		       ksm_pool_contiguous(&c->k->pool, img->canon[end - 1], img->canon[end]))
-			end++;
+		end = take_end(c, i);
+		run.n = end - i;
+		run.splits = (i > 0 && splits_at(c, i - 1)) + splits_at(c, end);
+		if (!run.splits)
+			continue;
 		if (n == cap) {
 			struct take_run *r;
 
@@ -230,16 +253,18 @@ static int keep_runs(struct image_copy *c)
 			}
 			runs = r;
 		}
-		runs[n++] = (struct take_run){i, end - i};
+		runs[n++] = run;
 	}
-	if (n > IMAGE_TAKE_RUNS)
-		qsort(runs, n, sizeof(*runs), longer_first);
-	for (uint64_t r = IMAGE_TAKE_RUNS; r < n; r++)
-		for (uint64_t i = runs[r].first; i < runs[r].first + runs[r].n; i++) {
+	qsort(runs, n, sizeof(*runs), longer_first);
+	for (uint64_t r = 0; r < n; r++) {
+		splits += runs[r].splits;
+		for (uint64_t i = runs[r].first;
+		     splits > IMAGE_TAKE_SPLITS && i < runs[r].first + runs[r].n; i++) {
 			c->from[i] = c->img->canon[i];
 			c->img->canon[i] = KSM_POOL_NONE;
 			c->what[i] = IMG_COPY;
 		}
+	}
 	free(runs);
 	return 0;
 }

@@ -264,9 +264,10 @@ int ksm_image_adopt(struct ksm *k, struct ksm_image *img, struct ksm_vm *vm);
  * @release (the VM goes on, now sharing every page with the image), and return the
  * image for the clones to adopt. Pages @vm maps merged that still hold its content (its
  * pagemap shows the pool's page, or the bytes match) are not copied: the image pins
- * those pool pages (up to the 128 longest runs of them, so that adopting the image
- * stays within a bounded number of mappings), shared with any image that pins them too;
- * the rest is copied as ksm_image_create does. NULL with errno (hold's error, or create's or adopt's;
+ * those pool pages, shared with any image that pins them too. A run of them between
+ * zero pages is always taken; runs next to pages to copy are taken longest first, up to
+ * 256 mapping boundaries more than a copy would have, so that adopting the image stays
+ * within a bounded number of mappings. The rest is copied as ksm_image_create does. NULL with errno (hold's error, or create's or adopt's;
  * a failed adopt leaves the VM as ksm_image_adopt says, and no image). */
 struct ksm_image *ksm_image_fork(struct ksm *k, struct ksm_vm *vm, int (*hold)(void *opaque),
 				 void (*release)(void *opaque), void *opaque);

@@ -325,9 +325,10 @@ static void test_fork_takes_merged(void)
 }
 
 /* A parent that rewrote every 8th page of a 2048-page image maps 256 runs of 7 pages
- * merged: its clone's image takes the 128 longest (the first 128, all of a length) and
- * copies the other runs' pages, so that adopting it costs a bounded number of mappings;
- * a clone reads what the parent does either way. */
+ * merged, each between two pages of its own: taking a run adds two mapping boundaries
+ * in every guest that adopts the image. Its clone's image takes runs up to 256
+ * boundaries (the first 128, all of a length) and copies the other runs' pages; a clone
+ * reads what the parent does either way. */
 static void test_fork_run_budget(void)
 {
 	struct ksm *k = engine(8 * 2048);
@@ -358,6 +359,51 @@ static void test_fork_run_budget(void)
 			has(fake_page(c, i), i % 8 ? (uint8_t) (i % 250 + 1) : 0xee, (uint32_t) i);
 	CHECK(reads);
 	CHECK(pfn(c, 1) == pfn(p, 1) && pfn(c, 2047) == pfn(p, 2047));
+	free_vm(k, vp);
+	free_vm(k, vc);
+	ksm_image_put(k, a);
+	ksm_image_put(k, b);
+	CHECK_EQ(pool_used(k), 0);
+	ksm_destroy(k);
+	fake_free(p);
+	fake_free(c);
+}
+
+/* Runs between zero pages add no mapping boundary a copy would not have: a parent whose
+ * 768 non-zero pages of 1024 lie in 256 runs of 3, every 4th page zero, has all of them
+ * taken, and nothing is copied. */
+static void test_fork_zero_bounded(void)
+{
+	struct ksm *k = engine(4 * 1024);
+	struct fake *p = fake_new(1024, 0), *c = fake_new(1024, 0);
+	struct ksm_vm *vp = fake_add(k, p, "p", 0), *vc;
+	uint8_t *src = aligned_alloc(PAGE, 1024 * PAGE);
+	uint64_t np = 1024, before;
+	struct ksm_image *a, *b;
+	bool reads = true;
+
+	for (uint64_t i = 0; i < 1024; i++) {
+		if (i % 4 == 3)
+			memset(src + i * PAGE, 0, PAGE);
+		else
+			fill(src + i * PAGE, (uint8_t) (i % 250 + 1), (uint32_t) i);
+	}
+	a = ksm_image_create(k, (const uint8_t *const *) &src, &np, 1, 0);
+	free(src);
+	CHECK(a && ksm_image_pages(a) == 768 && ksm_image_adopt(k, a, vp) == 0);
+	before = pool_used(k);
+	b = ksm_image_fork(k, vp, hold_ok, release_nop, NULL);
+	CHECK(b != NULL);
+	if (!a || !b)
+		return;
+	CHECK_EQ(pool_used(k) - before, 0);
+	vc = fake_add(k, c, "c", 0);
+	CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
+	for (uint64_t i = 0; i < 1024; i++)
+		reads = reads &&
+			(i % 4 == 3 ? has(fake_page(c, i), 0, 0)
+				    : has(fake_page(c, i), (uint8_t) (i % 250 + 1), (uint32_t) i));
+	CHECK(reads);
 	free_vm(k, vp);
 	free_vm(k, vc);
 	ksm_image_put(k, a);
@@ -459,5 +505,6 @@ int main(void)
 	test_parallel_copy();
 	test_fork_takes_merged();
 	test_fork_run_budget();
+	test_fork_zero_bounded();
 	return check_done("test_ksm_image");
 }
