@@ -324,49 +324,78 @@ static void test_fork_takes_merged(void)
 	fake_free(d);
 }
 
-/* A parent that rewrote every 8th page of a 2048-page image maps 256 runs of 7 pages
- * merged, each between two pages of its own: taking a run adds two mapping boundaries
- * in every guest that adopts the image. Its clone's image takes runs up to 256
- * boundaries (the first 128, all of a length) and copies the other runs' pages; a clone
- * reads what the parent does either way. */
-static void test_fork_run_budget(void)
+/* A live clone of a parent of @n pages that adopted an image of its pages as @want
+ * fills them before (@after false), then rewrote those @want fills differently after:
+ * the clone adopting the fork's image must read what the parent does, as @want says.
+ * Returns the pool pages the fork added (UINT64_MAX if it failed). */
+static uint64_t fork_case(uint64_t n, void (*want)(uint8_t *page, uint64_t i, bool after))
 {
-	struct ksm *k = engine(8 * 2048);
-	struct fake *p = fake_new(2048, 0), *c = fake_new(2048, 0);
+	struct ksm *k = engine(4 * n);
+	struct fake *p = fake_new(n, 0), *c = fake_new(n, 0);
 	struct ksm_vm *vp = fake_add(k, p, "p", 0), *vc;
-	uint8_t *src = aligned_alloc(PAGE, 2048 * PAGE);
-	uint64_t np = 2048, before;
-	struct ksm_image *a, *b;
+	uint8_t *src = aligned_alloc(PAGE, n * PAGE), page[PAGE];
+	uint64_t added = UINT64_MAX, before;
+	struct ksm_image *a, *b = NULL;
 	bool reads = true;
 
-	for (uint64_t i = 0; i < 2048; i++)
-		fill(src + i * PAGE, (uint8_t) (i % 250 + 1), (uint32_t) i);
-	a = ksm_image_create(k, (const uint8_t *const *) &src, &np, 1, 0);
-	free(src);
+	for (uint64_t i = 0; i < n; i++)
+		want(src + i * PAGE, i, false);
+	a = ksm_image_create(k, (const uint8_t *const *) &src, &n, 1, 0);
 	CHECK(a && ksm_image_adopt(k, a, vp) == 0);
-	for (uint64_t i = 0; i < 2048; i += 8)
-		fill(fake_page(p, i), 0xee, (uint32_t) i);
+	for (uint64_t i = 0; i < n; i++) {
+		want(page, i, true);
+		if (memcmp(page, src + i * PAGE, PAGE))
+			memcpy(fake_page(p, i), page, PAGE);
+	}
+	free(src);
 	before = pool_used(k);
-	b = ksm_image_fork(k, vp, hold_ok, release_nop, NULL);
+	b = a ? ksm_image_fork(k, vp, hold_ok, release_nop, NULL) : NULL;
 	CHECK(b != NULL);
-	if (!a || !b)
-		return;
-	CHECK_EQ(pool_used(k) - before, 256 + (256 - 128) * 7);
-	vc = fake_add(k, c, "c", 0);
-	CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
-	for (uint64_t i = 0; i < 2048; i++)
-		reads = reads && memcmp(fake_page(c, i), fake_page(p, i), PAGE) == 0 &&
-			has(fake_page(c, i), i % 8 ? (uint8_t) (i % 250 + 1) : 0xee, (uint32_t) i);
-	CHECK(reads);
-	CHECK(pfn(c, 1) == pfn(p, 1) && pfn(c, 2047) == pfn(p, 2047));
+	if (b) {
+		added = pool_used(k) - before;
+		vc = fake_add(k, c, "c", 0);
+		CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
+		for (uint64_t i = 0; i < n; i++) {
+			want(page, i, true);
+			reads = reads && !memcmp(fake_page(c, i), page, PAGE) &&
+				!memcmp(fake_page(p, i), page, PAGE);
+		}
+		CHECK(reads);
+		free_vm(k, vc);
+	}
 	free_vm(k, vp);
-	free_vm(k, vc);
 	ksm_image_put(k, a);
 	ksm_image_put(k, b);
 	CHECK_EQ(pool_used(k), 0);
 	ksm_destroy(k);
 	fake_free(p);
 	fake_free(c);
+	return added;
+}
+
+/* Every 8th page rewritten. */
+static void every_8th(uint8_t *page, uint64_t i, bool after)
+{
+	fill(page, after && i % 8 == 0 ? 0xee : (uint8_t) (i % 250 + 1), (uint32_t) i);
+}
+
+/* Every 4th page zero, none rewritten. */
+static void every_4th_zero(uint8_t *page, uint64_t i, bool after)
+{
+	(void) after;
+	if (i % 4 == 3)
+		memset(page, 0, PAGE);
+	else
+		fill(page, (uint8_t) (i % 250 + 1), (uint32_t) i);
+}
+
+/* A parent that rewrote every 8th page of 2048 maps 256 runs of 7 pages merged, each
+ * next to pages of its own: taking a run adds two mapping boundaries in every guest that
+ * adopts the image. Its clone's image takes runs up to 256 boundaries (the first 128,
+ * all of a length) and copies the other runs' pages, with the rewritten ones. */
+static void test_fork_run_budget(void)
+{
+	CHECK_EQ(fork_case(2048, every_8th), 256 + (256 - 128) * 7);
 }
 
 /* Runs between zero pages add no mapping boundary a copy would not have: a parent whose
@@ -374,44 +403,7 @@ static void test_fork_run_budget(void)
  * taken, and nothing is copied. */
 static void test_fork_zero_bounded(void)
 {
-	struct ksm *k = engine(4 * 1024);
-	struct fake *p = fake_new(1024, 0), *c = fake_new(1024, 0);
-	struct ksm_vm *vp = fake_add(k, p, "p", 0), *vc;
-	uint8_t *src = aligned_alloc(PAGE, 1024 * PAGE);
-	uint64_t np = 1024, before;
-	struct ksm_image *a, *b;
-	bool reads = true;
-
-	for (uint64_t i = 0; i < 1024; i++) {
-		if (i % 4 == 3)
-			memset(src + i * PAGE, 0, PAGE);
-		else
-			fill(src + i * PAGE, (uint8_t) (i % 250 + 1), (uint32_t) i);
-	}
-	a = ksm_image_create(k, (const uint8_t *const *) &src, &np, 1, 0);
-	free(src);
-	CHECK(a && ksm_image_pages(a) == 768 && ksm_image_adopt(k, a, vp) == 0);
-	before = pool_used(k);
-	b = ksm_image_fork(k, vp, hold_ok, release_nop, NULL);
-	CHECK(b != NULL);
-	if (!a || !b)
-		return;
-	CHECK_EQ(pool_used(k) - before, 0);
-	vc = fake_add(k, c, "c", 0);
-	CHECK_EQ(ksm_image_adopt(k, b, vc), 0);
-	for (uint64_t i = 0; i < 1024; i++)
-		reads = reads &&
-			(i % 4 == 3 ? has(fake_page(c, i), 0, 0)
-				    : has(fake_page(c, i), (uint8_t) (i % 250 + 1), (uint32_t) i));
-	CHECK(reads);
-	free_vm(k, vp);
-	free_vm(k, vc);
-	ksm_image_put(k, a);
-	ksm_image_put(k, b);
-	CHECK_EQ(pool_used(k), 0);
-	ksm_destroy(k);
-	fake_free(p);
-	fake_free(c);
+	CHECK_EQ(fork_case(1024, every_4th_zero), 0);
 }
 
 /* The big image of test_parallel_copy: 20000 pages in sources of 12345 and 7655 pages
