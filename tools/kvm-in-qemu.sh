@@ -3,14 +3,16 @@
 # TCG, whose emulated AMD SVM lets the VM's own kvm-amd give it a real /dev/kvm.
 #
 # Usage: tools/kvm-in-qemu.sh [--mem SIZE] [--cpus N] [--timeout SECONDS] [--cpu MODEL]
-#                             [--verbose] -- COMMAND [ARG...]
+#                             [--silence SECONDS] [--verbose] -- COMMAND [ARG...]
 #
 # The VM runs Debian's stock kernel (apt-get download + dpkg-deb, never installed) and a
 # busybox initramfs that loads kvm, kvm-amd and 9p, mounts the host's root read-only and
 # this repository read-write at the same path (virtio-9p), chroots into the host root and
 # runs COMMAND in the current directory, with output on the serial console (our stdout).
 # The VM powers off after COMMAND; we exit with COMMAND's status, 124 if the time limit
-# hit first, 125 if the VM never reported a status. /tmp, /run and /dev/shm inside are
+# hit first, 123 if the VM printed nothing for --silence SECONDS (the emulated machine
+# stalled: its own watchdog below never fired either; 0 = no such limit, the default),
+# 125 if the VM never reported a status. /tmp, /run and /dev/shm inside are
 # fresh tmpfs (caches go to /tmp/.cache); everything outside the repository is
 # read-only. The environment is clean but for the KSMVMM_* variables, which pass in.
 # Kernel and initramfs are cached in build/kvm-in-qemu/ and rebuilt only when missing
@@ -25,6 +27,7 @@ CPUS=1
 LIMIT=1800
 CPU_MODEL=max
 VERBOSE=0
+SILENCE=0
 
 die() {
 	echo "kvm-in-qemu: $*" >&2
@@ -32,7 +35,7 @@ die() {
 }
 
 usage() {
-	die "usage: $0 [--mem SIZE] [--cpus N] [--timeout SECONDS] [--cpu MODEL] [--verbose] -- COMMAND..."
+	die "usage: $0 [--mem SIZE] [--cpus N] [--timeout SECONDS] [--cpu MODEL] [--silence SECONDS] [--verbose] -- COMMAND..."
 }
 
 # Sets the option variables and ARGS, the command.
@@ -43,6 +46,7 @@ parse_args() {
 		--cpus) CPUS=${2:?}; shift 2 ;;
 		--timeout) LIMIT=${2:?}; shift 2 ;;
 		--cpu) CPU_MODEL=${2:?}; shift 2 ;;
+		--silence) SILENCE=${2:?}; shift 2 ;;
 		--verbose) VERBOSE=1; shift ;;
 		--) shift; break ;;
 		*) usage ;;
@@ -51,6 +55,7 @@ parse_args() {
 	[ $# -gt 0 ] || usage
 	[[ $CPUS =~ ^[1-9][0-9]*$ ]] || die "--cpus wants a positive number, not '$CPUS'"
 	[[ $LIMIT =~ ^[1-9][0-9]*$ ]] || die "--timeout wants seconds, not '$LIMIT'"
+	[[ $SILENCE =~ ^[0-9]+$ ]] || die "--silence wants seconds, not '$SILENCE'"
 	ARGS=("$@")
 }
 
@@ -237,7 +242,7 @@ run_vm() {
 	local kernel=$CACHE/vmlinux
 	[ -s "$kernel" ] || kernel=$CACHE/bzImage
 	[ "$VERBOSE" = 1 ] || cmdline="$cmdline quiet loglevel=3"
-	timeout -k 10 "$LIMIT" qemu-system-x86_64 -accel tcg,thread=multi -cpu "$CPU_MODEL" \
+	${RUN_VM_EXEC:+exec} timeout -k 10 "$LIMIT" qemu-system-x86_64 -accel tcg,thread=multi -cpu "$CPU_MODEL" \
 		-smp "$CPUS" -m "$MEM" -nodefaults -no-reboot -display none \
 		-chardev stdio,id=con,signal=off -serial chardev:con \
 		-kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz" -append "$cmdline" \
@@ -245,6 +250,31 @@ run_vm() {
 		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 		-fsdev local,id=repo,path="$REPO",security_model=passthrough,multidevs=remap \
 		-device virtio-9p-pci,fsdev=repo,mount_tag=repo </dev/null
+}
+
+# run_vm, its output passed on line by line; if no line comes for $SILENCE seconds, the
+# VM is killed and this returns 123.
+run_vm_watched() {
+	local fifo pid line status silent=0
+	fifo=$(mktemp -u "${TMPDIR:-/tmp}/kvm-in-qemu-out.XXXXXX")
+	mkfifo -m 600 "$fifo"
+	RUN_VM_EXEC=1 run_vm >"$fifo" & # the background shell becomes timeout: $! is its pid
+	pid=$!
+	# read times out with a status above 128; at the end of the output it returns 1.
+	while status=0; IFS= read -r -t "$SILENCE" line || status=$?; [ "$status" = 0 ]; do
+		printf '%s\n' "$line"
+	done <"$fifo"
+	printf '%s' "$line" # a last line without its newline
+	rm -f "$fifo"
+	if [ "$status" -gt 128 ]; then
+		silent=1
+		echo "kvm-in-qemu: the VM printed nothing for ${SILENCE}s, killed" >&2
+		kill "$pid" 2>/dev/null || true
+	fi
+	status=0
+	wait "$pid" || status=$?
+	[ "$silent" = 0 ] || return 123
+	return "$status"
 }
 
 # Everything runs from here, so bash has parsed the whole file before it starts: an edit
@@ -256,7 +286,12 @@ main() {
 	RUN=$(mktemp -d "$CACHE/run.XXXXXX")
 	trap 'rm -rf "$RUN"' EXIT
 	write_cmd "${ARGS[@]}" >"$RUN/cmd"
-	run_vm || qemu_status=$?
+	if [ "$SILENCE" -gt 0 ]; then
+		run_vm_watched || qemu_status=$?
+	else
+		run_vm || qemu_status=$?
+	fi
+	[ "$qemu_status" = 123 ] && exit 123
 	if [ "$qemu_status" = 124 ]; then
 		echo "kvm-in-qemu: time limit of ${LIMIT}s hit, VM killed" >&2
 		exit 124
