@@ -100,9 +100,6 @@ struct image_copy {
 	unsigned nsrc;
 	const struct ksm_vm *vm; /* the paused parent of a live clone, else NULL */
 	uint8_t *what;		 /* per guest page: IMG_* */
-	uint32_t *from;		 /* with @vm, per page: the pool page holding its content
-				  * (copied from there, already mapped in the view, rather
-				  * than from the parent's page), else KSM_POOL_NONE */
 };
 
 /* Source address of the image's page @i. */
@@ -154,7 +151,6 @@ static void sort_parent(struct image_copy *c, uint64_t i, uint64_t end)
 	uint32_t *canon = c->img->canon;
 
 	for (uint64_t j = i; j < end; j++) {
-		c->from[j] = KSM_POOL_NONE;
 		canon[j] = KSM_POOL_NONE;
 		c->what[j] = IMG_ZERO;
 		if (known && unbacked_anon(c->vm, j, e[j - i]))
@@ -255,12 +251,12 @@ static int keep_runs(struct image_copy *c)
 		}
 		runs[n++] = run;
 	}
-	qsort(runs, n, sizeof(*runs), longer_first);
+	if (n > 1)
+		qsort(runs, n, sizeof(*runs), longer_first);
 	for (uint64_t r = 0; r < n; r++) {
 		splits += runs[r].splits;
 		for (uint64_t i = runs[r].first;
 		     splits > IMAGE_TAKE_SPLITS && i < runs[r].first + runs[r].n; i++) {
-			c->from[i] = c->img->canon[i];
 			c->img->canon[i] = KSM_POOL_NONE;
 			c->what[i] = IMG_COPY;
 		}
@@ -332,11 +328,8 @@ static void copy_block(void *opaque, unsigned worker, uint64_t from, uint64_t to
 		madvise(ksm_pool_page(p, canon[i]), (end - i) * PAGE_SIZE, MADV_POPULATE_WRITE);
 		for (uint64_t q = i; q < end; q++) {
 			uint8_t *dst = ksm_pool_page(p, canon[q]);
-			bool pooled = c->from && c->from[q] != KSM_POOL_NONE;
-			const uint8_t *s =
-			    pooled ? ksm_pool_page(p, c->from[q]) : source_page(c, q);
 
-			memcpy(dst, s, PAGE_SIZE);
+			memcpy(dst, source_page(c, q), PAGE_SIZE);
 			p->canon[canon[q]].hash = XXH3_64bits(dst, PAGE_SIZE);
 		}
 	}
@@ -355,12 +348,8 @@ static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
 	int ret;
 
 	c.what = malloc(img->npages);
-	c.from = vm ? malloc(img->npages * sizeof(*c.from)) : NULL;
-	if (!c.what || (vm && !c.from)) {
-		free(c.what);
-		free(c.from);
+	if (!c.what)
 		return -ENOMEM;
-	}
 	par_for(img->npages, IMAGE_COPY_BLOCK, threads, sort_block, &c);
 	ret = keep_runs(&c);
 	if (!ret)
@@ -375,7 +364,6 @@ static int fill(struct ksm *k, struct ksm_image *img, const uint8_t *const *src,
 		img->held++;
 	}
 	free(c.what);
-	free(c.from);
 	return ret;
 }
 
