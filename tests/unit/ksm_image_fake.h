@@ -50,6 +50,13 @@ static inline void fake_nop(void *o)
 	(void) o;
 }
 
+/* A live clone's hold of a fake guest (ksm_image_fork): nothing else writes its RAM. */
+static inline int fake_hold(void *o)
+{
+	(void) o;
+	return 0;
+}
+
 static inline int fake_fetch(uint64_t *src, uint64_t np, uint64_t *bm)
 {
 	for (uint64_t w = 0; w < (np + 63) / 64; w++)
@@ -220,6 +227,15 @@ static inline unsigned vmas_in(const uint8_t *p, uint64_t len)
 	if (m)
 		fclose(m);
 	return n;
+}
+
+/* Pages in the engine's pool now (ksm_stats.pool_pages). */
+static inline uint64_t pool_pages(struct ksm *k)
+{
+	struct ksm_stats s;
+
+	ksm_get_stats(k, &s, NULL, 0);
+	return s.pool_pages;
 }
 
 static inline struct ksm *engine(uint64_t max_pages)
