@@ -60,6 +60,11 @@ const struct mem_region *mem_find(const struct guest_mem *m, uint64_t gpa);
  * entries): low 640 KiB RAM, reserved BIOS area, RAM regions. Returns the count. */
 int mem_e820(const struct guest_mem *m, struct mem_e820 *out, int max);
 
+/* Mark [@lo, @hi) reserved in the e820 map @e of @n entries (room for @max): RAM entries
+ * overlapping it are split around it. Returns the new count. With @e full, the RAM left
+ * of a split that finds no room is left out (the reserved range never is). */
+int mem_e820_reserve(struct mem_e820 *e, int n, int max, uint64_t lo, uint64_t hi);
+
 /* Parse a size like "256M", "1G", "4096K", "65536" (bytes). Returns 0 or -EINVAL. */
 int mem_parse_size(const char *s, uint64_t *out);
 

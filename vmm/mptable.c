@@ -196,38 +196,7 @@ int mptable_write(struct guest_mem *m, unsigned ncpus)
 	return 0;
 }
 
-/* Insert @entry at index @at of @e (count *@n, room @max). Returns false, inserting
- * nothing, if @e is full. */
-static bool e820_insert(struct mem_e820 *e, int *n, int max, int at, struct mem_e820 entry)
-{
-	if (*n >= max)
-		return false;
-	memmove(&e[at + 1], &e[at], (size_t) (*n - at) * sizeof(*e));
-	e[at] = entry;
-	(*n)++;
-	return true;
-}
-
 int mptable_e820_reserve(struct mem_e820 *e, int n, int max)
 {
-	const uint64_t lo = MPTABLE_GPA, hi = MPTABLE_GPA + MPTABLE_SIZE;
-
-	for (int i = 0; i < n; i++) {
-		struct mem_e820 r = e[i];
-		uint64_t end = r.addr + r.size;
-
-		if (r.type != E820_RAM || end <= lo || r.addr >= hi)
-			continue;
-		/* [addr, lo) RAM, [max(addr, lo), min(end, hi)) reserved, [hi, end) RAM */
-		e[i].addr = r.addr > lo ? r.addr : lo;
-		e[i].size = (end < hi ? end : hi) - e[i].addr;
-		e[i].type = E820_RESERVED;
-		if (r.addr < lo &&
-		    e820_insert(e, &n, max, i, (struct mem_e820){r.addr, lo - r.addr, r.type}))
-			i++;
-		if (end > hi &&
-		    e820_insert(e, &n, max, i + 1, (struct mem_e820){hi, end - hi, r.type}))
-			i++;
-	}
-	return n;
+	return mem_e820_reserve(e, n, max, MPTABLE_GPA, MPTABLE_GPA + MPTABLE_SIZE);
 }
