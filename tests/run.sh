@@ -51,6 +51,7 @@ format_check() {
 [[ -z $filter || bench/outputs == *$filter* ]] && run_one bench/outputs python3 -B tests/bench/test_outputs.py
 [[ -z $filter || bench/clones == *$filter* ]] && run_one bench/clones python3 -B tests/bench/test_clones.py
 [[ -z $filter || bench/restore-host == *$filter* ]] && run_one bench/restore-host bash tests/bench/restore-host.sh
+[[ -z $filter || acpi/acpica == *$filter* ]] && run_one acpi/acpica bash tests/acpi/acpica.sh
 
 # Documentation checks: what the docs say against what the binaries do (no KVM).
 for t in tests/docs/*.sh; do

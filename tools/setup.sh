@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make pkg-config binutils clang-format linux-libc-dev libxxhash-dev libglib2.0-dev
 libjson-glib-dev busybox-static cpio gzip xz-utils zstd python3 procps
 libcairo2-dev fonts-dejavu-core python3-jsonschema libxml2-utils bsdutils tmux
-clang libclang-rt-14-dev
+clang libclang-rt-14-dev acpica-tools
 libvirt-dev libvirt-clients python3-libvirt libsoup-3.0-dev libxml2-dev python3-prometheus-client"
 
 missing=""
