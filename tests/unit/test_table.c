@@ -13,6 +13,7 @@
 #include "tests/unit/check.h"
 #include "virtio/mmio.h"
 #include "vmm/devices/table.h"
+#include "vmm/acpi.h"
 
 static struct guest_mem mem;
 static struct guest_ram ram;
@@ -36,6 +37,30 @@ static struct devices *make(const struct options *o, bool irqchip)
 	return devices_create(&env);
 }
 
+/* PM1: status reads 0, enable reads back what was written, control reads SCI_EN; the
+ * generation ID event needs the VM (vm_fd -1 here: KVM_IRQ_LINE fails, and says so). */
+static void test_acpi_registers(struct devices *d)
+{
+	uint8_t b[4] = {0xaa, 0xaa, 0xaa, 0xaa};
+	uint8_t en[2] = {0x20, 0x01};
+
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_EVT_PORT, false, b, 4));
+	CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0);
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_EVT_PORT + 2, true, en, 2));
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_EVT_PORT, false, b, 4));
+	CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0x20 && b[3] == 0x01);
+	en[0] = 0;
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_EVT_PORT + 2, true, en, 1));
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_EVT_PORT + 3, false, b, 1));
+	CHECK_EQ(b[0], 0x01); /* a byte write leaves the other byte */
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_CNT_PORT, false, b, 2));
+	CHECK(b[0] == 1 && b[1] == 0);
+	CHECK(bus_dispatch(&bus, BUS_PIO, ACPI_PM1_CNT_PORT + 1, false, b, 4));
+	CHECK(b[0] == 0 && b[1] == 0xff); /* past the block */
+	CHECK_EQ(devices_acpi_notify(d), -EBADF);
+	CHECK_EQ(devices_acpi_notify(NULL), -ENODEV);
+}
+
 static void test_linux_table(const char *img)
 {
 	struct options o = {.virtio = OPT_VIRTIO_DEFAULT, .nr_disks = 2};
@@ -53,12 +78,15 @@ static void test_linux_table(const char *img)
 	if (!d)
 		return;
 	n = devices_info(d, info, FLEET_DEV_MAX);
-	CHECK_EQ(n, 6); /* uart, console, rng, balloon, blk, blk: no workload device */
+	CHECK_EQ(n, 7); /* uart, console, rng, balloon, blk, blk, acpi: no workload device */
 	CHECK(!strcmp(info[0].kind, "uart") && !strcmp(info[0].bus, "pio"));
 	CHECK_EQ(info[0].irq, 4);
 	CHECK(!strcmp(info[1].kind, "console") && !strcmp(info[3].kind, "balloon"));
 	CHECK(!strcmp(info[4].kind, "blk") && !strcmp(info[5].kind, "blk"));
-	for (size_t i = 1; i < n; i++) {
+	CHECK(!strcmp(info[6].kind, "acpi") && !strcmp(info[6].bus, "pio"));
+	CHECK_EQ(info[6].base, ACPI_PM1_EVT_PORT);
+	CHECK_EQ(info[6].irq, ACPI_GED_IRQ);
+	for (size_t i = 1; i < n - 1; i++) {
 		CHECK_EQ(info[i].base, VIRTIO_MMIO_BASE + (i - 1) * VIRTIO_MMIO_STRIDE);
 		CHECK(!strcmp(info[i].state, "reset"));
 		for (size_t j = 0; j < i; j++)
@@ -85,6 +113,7 @@ static void test_linux_table(const char *img)
 	CHECK_EQ(info[3].counters[0].value, 1024); /* target_pages */
 	CHECK(!strcmp(info[3].counters[0].key, "target_pages"));
 	CHECK(devices_wl(d) == NULL);
+	test_acpi_registers(d);
 	CHECK_EQ(devices_start(d), 0);
 	devices_destroy(d);
 }
@@ -98,7 +127,8 @@ static void test_minimal(void)
 
 	CHECK(d != NULL);
 	CHECK_EQ(devices_info(d, info, FLEET_DEV_MAX), 1); /* the UART only */
-	CHECK_EQ(info[0].irq, -1);			   /* no irqchip: polled */
+	CHECK_EQ(devices_acpi_notify(d), -ENODEV);
+	CHECK_EQ(info[0].irq, -1); /* no irqchip: polled */
 	CHECK_EQ(devices_cmdline(d, cmd, sizeof(cmd)), 0);
 	CHECK_EQ(cmd[0], '\0');
 	CHECK_EQ(devices_balloon_target(d, 1), -ENODEV);
@@ -152,8 +182,8 @@ static void test_state(const char *img)
 	CHECK_EQ(devices_resume(a), 0);
 	b = make(&o, true);
 	CHECK_EQ(load_into(b, &s, s.len, why), 0);
-	CHECK_EQ(devices_info(b, info, FLEET_DEV_MAX), 5);
-	CHECK_EQ(info[3].counters[0].value, 777); /* the balloon's target came along */
+	CHECK_EQ(devices_info(b, info, FLEET_DEV_MAX), 6); /* the ACPI registers too, unsaved */
+	CHECK_EQ(info[3].counters[0].value, 777);	   /* the balloon's target came along */
 	for (size_t n = 0; n < s.len; n++)
 		refused += load_into(b, &s, n, why) == -EINVAL && why[0];
 	CHECK_EQ(refused, s.len);

@@ -18,6 +18,8 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
+#include "vmm/acpi.h"
+#include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/table_internal.h"
 #include "vmm/devices/uart.h"
 
@@ -104,6 +106,45 @@ static void wl_unmake(struct devices *d, struct dev_slot *s)
 {
 	(void) d;
 	wl_dev_destroy(s->wl);
+}
+
+/* Linux guests (they have the irqchip; workload guests have neither) get ACPI. */
+static unsigned acpi_count(const struct dev_env *e)
+{
+	return e->irqchip && !e->wl;
+}
+
+static int acpi_make(struct devices *d, struct dev_slot *s)
+{
+	s->pm = acpi_pm_create(d->env.bus);
+	s->space = BUS_PIO;
+	s->base = ACPI_PM1_EVT_PORT;
+	s->size = ACPI_PM_PORTS;
+	s->irq = ACPI_GED_IRQ;
+	snprintf(s->detail, sizeof(s->detail), "pm1,vmgenid");
+	return s->pm ? 0 : -ENOMEM;
+}
+
+static void acpi_unmake(struct devices *d, struct dev_slot *s)
+{
+	(void) d;
+	acpi_pm_destroy(s->pm);
+}
+
+int devices_acpi_notify(struct devices *d)
+{
+	struct kvm_irq_level irq = {.irq = ACPI_GED_IRQ, .level = 1};
+
+	for (unsigned i = 0; d && i < d->nr; i++) {
+		if (!d->slot[i].pm)
+			continue;
+		/* An edge: raise, then lower, the line. */
+		if (ioctl(d->env.vm_fd, KVM_IRQ_LINE, &irq))
+			return -errno;
+		irq.level = 0;
+		return ioctl(d->env.vm_fd, KVM_IRQ_LINE, &irq) ? -errno : 0;
+	}
+	return -ENODEV;
 }
 
 /* --- virtio devices ----------------------------------------------------------------- */
@@ -319,6 +360,7 @@ static void blk_counters(struct dev_slot *s, struct fleet_device *out)
 
 static const struct dev_type uart_type = {"uart", 0, one, uart_make, NULL, uart_unmake};
 static const struct dev_type wl_type = {"workload", 0, wl_count, wl_make, NULL, wl_unmake};
+static const struct dev_type acpi_type = {"acpi", 0, acpi_count, acpi_make, NULL, acpi_unmake};
 static const struct dev_type console_type = {
     "console", VIRTIO_ID_CONSOLE, console_count, console_make, NULL, virtio_unmake};
 static const struct dev_type rng_type = {"rng",	   VIRTIO_ID_RNG, rng_count,
@@ -330,7 +372,7 @@ static const struct dev_type blk_type = {"blk",	   VIRTIO_ID_BLOCK, blk_count,
 
 /* Created in this order, destroyed in reverse. */
 static const struct dev_type *const dev_types[] = {
-    &uart_type, &wl_type, &console_type, &rng_type, &balloon_type, &blk_type,
+    &uart_type, &wl_type, &console_type, &rng_type, &balloon_type, &blk_type, &acpi_type,
 };
 
 /* --- the table ---------------------------------------------------------------------- */

@@ -87,6 +87,11 @@ int devices_load(struct devices *d, struct sbuf_reader *in);
 /* The workload guest's command device, or NULL. */
 struct wl_dev *devices_wl(struct devices *d);
 
+/* Tell a Linux guest's ACPI that its generation ID changed: one edge on ACPI_GED_IRQ,
+ * whose event method notifies the generation ID device (vmm/acpi.h). Returns 0,
+ * -ENODEV if the guest has no ACPI device, or -errno of KVM_IRQ_LINE. */
+int devices_acpi_notify(struct devices *d);
+
 /* Append the kernel command-line entries of the virtio devices
  * ("virtio_mmio.device=0x200@0xd0000000:5 ...") to @buf (@len bytes, NUL-terminated).
  * Returns 0, or -ENOSPC when they do not fit. */

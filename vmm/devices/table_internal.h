@@ -6,7 +6,7 @@
 #include "virtio/virtio.h"
 #include "vmm/devices/table.h"
 
-#define DEV_MAX (2 + 3 + OPT_MAX_DISKS)
+#define DEV_MAX (3 + 3 + OPT_MAX_DISKS)
 
 struct dev_slot {
 	const struct dev_type *type;
@@ -16,6 +16,7 @@ struct dev_slot {
 	int irq;	       /* -1: none */
 	struct uart *uart;     /* legacy devices */
 	struct wl_dev *wl;     /* ... */
+	struct acpi_pm *pm;    /* ... */
 	struct virtio_dev *vd; /* virtio devices */
 	int notify[VIRTIO_MAX_QUEUES];
 	bool notify_on[VIRTIO_MAX_QUEUES]; /* KVM_IOEVENTFD registered */

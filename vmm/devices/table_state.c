@@ -47,10 +47,12 @@ int devices_resume(struct devices *d)
 	return restart ? devices_start(d) : 0;
 }
 
-/* Saved at all? The workload device is the lead's (wl_dev_save). */
+/* Saved at all? The workload device is the lead's (wl_dev_save). The ACPI registers are
+ * not: the guest wrote their only state (PM1 enable) at boot, and it reads back nothing
+ * it acts on; and Linux snapshots taken before the guests had them still restore. */
 static bool dev_saved_here(const struct dev_slot *s)
 {
-	return !s->wl;
+	return !s->wl && !s->pm;
 }
 
 static int dev_save_one(struct devices *d, struct dev_slot *s, struct sbuf *out)
