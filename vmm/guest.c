@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/acpi.h"
 #include "vmm/kvm.h"
 #include "vmm/linux_boot.h"
 #include "lib/log.h"
@@ -227,6 +228,35 @@ static int linux_cmdline(struct guest *g, const char *user, char *buf, size_t le
 	return 0;
 }
 
+/* A Linux guest's 16-byte generation ID: its generation, then half its UUID (the ACPI
+ * page linux_load wrote holds it). */
+static int set_genid(struct guest *g)
+{
+	uint8_t id[ACPI_VMGENID_SIZE];
+
+	for (unsigned i = 0; i < 8; i++)
+		id[i] = (uint8_t) (g->generation >> (8 * i));
+	memcpy(id + 8, g->uuid + 8, 8);
+	return acpi_set_genid(&g->mem, id);
+}
+
+int guest_new_genid(struct guest *g)
+{
+	int ret = set_genid(g);
+
+	if (ret == -ENODEV) {
+		pr_info("%s: its kernel was booted without ACPI tables (a snapshot older than "
+			"them): it has no generation ID to change",
+			g->name);
+		return 0;
+	}
+	ret = ret ?: devices_acpi_notify(g->devices);
+	if (ret)
+		pr_err("%s: cannot tell its kernel the new generation ID: %s", g->name,
+		       strerror(-ret));
+	return ret;
+}
+
 static int load_guest(struct guest *g, const struct options *o)
 {
 	char err[256], cmdline[4096];
@@ -253,7 +283,7 @@ static int load_guest(struct guest *g, const struct options *o)
 	    linux_load(&g->mem, o->kernel, o->initrd, cmdline, o->cpus, &g->boot, err, sizeof(err));
 	if (ret)
 		pr_err("%s", err);
-	return ret;
+	return ret ?: set_genid(g);
 }
 
 /* The last vCPU thread out settles the guest's state. */

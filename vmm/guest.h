@@ -72,6 +72,12 @@ struct guest *guest_create(const struct options *opts, unsigned index, bool tee_
 struct guest *guest_create_blank(const struct options *o, unsigned index, bool tee_stdout,
 				 const struct x86_boot *boot);
 
+/* A Linux guest was given a new g->generation (restored, or cloned) before it runs:
+ * write its ACPI generation ID and raise the event that makes its kernel read it. A
+ * kernel booted without our ACPI tables (an older snapshot) keeps what it has, with a
+ * note in the log. Returns 0 or -errno (logged). */
+int guest_new_genid(struct guest *g);
+
 /* A version 4 (random) UUID. */
 void guest_random_uuid(uint8_t uuid[16]);
 

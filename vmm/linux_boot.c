@@ -19,6 +19,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/log.h"
+#include "vmm/acpi.h"
 #include "vmm/mptable.h"
 
 #define MIB (1ull << 20)
@@ -437,7 +438,7 @@ static int initrd_load(struct loader *ld, const char *path)
 }
 
 /* The loader-owned fields of boot_params: who we are, e820 map (with the MP table's
- * KiB reserved). */
+ * KiB and the ACPI page reserved), where the RSDP is. */
 static void boot_params_fill(struct loader *ld)
 {
 	struct mem_e820 e820[E820_MAX_ENTRIES_ZEROPAGE];
@@ -445,6 +446,7 @@ static void boot_params_fill(struct loader *ld)
 	int n = mem_e820(ld->m, e820, E820_MAX_ENTRIES_ZEROPAGE);
 
 	n = mptable_e820_reserve(e820, n, E820_MAX_ENTRIES_ZEROPAGE);
+	n = mem_e820_reserve(e820, n, E820_MAX_ENTRIES_ZEROPAGE, ACPI_GPA, ACPI_GPA + ACPI_SIZE);
 
 	bp->hdr.type_of_loader = 0xff; /* undefined loader */
 	bp->hdr.loadflags |= CAN_USE_HEAP;
@@ -456,6 +458,7 @@ static void boot_params_fill(struct loader *ld)
 		bp->e820_table[i].type = e820[i].type;
 	}
 	bp->e820_entries = (uint8_t) n;
+	bp->acpi_rsdp_addr = ACPI_GPA;
 }
 
 static int entry_state(struct loader *ld, struct x86_boot *boot)
@@ -501,6 +504,20 @@ static int mptable_load(struct loader *ld, unsigned ncpus)
 	return 0;
 }
 
+/* The ACPI tables (CPUs again, and the generation ID device: vmm/acpi.h), with an ID of
+ * zeros until the caller sets the guest's (acpi_set_genid). */
+static int acpi_load(struct loader *ld, unsigned ncpus)
+{
+	static const uint8_t no_id[ACPI_VMGENID_SIZE];
+	int ret = acpi_write(ld->m, ncpus, no_id);
+
+	if (ret)
+		return errbuf_set(ld->err, ld->errlen, ret,
+				  "cannot write the ACPI tables for %u CPUs: %s", ncpus,
+				  strerror(-ret));
+	return 0;
+}
+
 int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_path,
 	       const char *cmdline, unsigned ncpus, struct x86_boot *boot, char *err, size_t errlen)
 {
@@ -522,5 +539,6 @@ int linux_load(struct guest_mem *m, const char *kernel_path, const char *initrd_
 		return ret;
 	boot_params_fill(&ld);
 	ret = mptable_load(&ld, ncpus);
+	ret = ret ?: acpi_load(&ld, ncpus);
 	return ret ?: entry_state(&ld, boot);
 }

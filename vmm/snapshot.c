@@ -561,7 +561,7 @@ int snapshot_new_identity(struct guest *g, unsigned index)
 
 	g->generation = random_u64();
 	if (!g->wl)
-		return 0; /* a Linux guest: no generation ID device yet */
+		return guest_new_genid(g); /* a Linux guest: its ACPI generation ID */
 	return wl_dev_restored(g->wl, index, seed, g->generation);
 }
 

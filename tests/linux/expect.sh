@@ -42,6 +42,20 @@ init-run|1|Run /sbin/ksmvmm-spin as init process
 EOF
 }
 
+# linux_acpi_expectations: what ksmvmm's ACPI tables (vmm/acpi.h) give the kernel: the
+# MADT as its SMP source, the generic event device and the generation ID bound by their
+# drivers. (Not in linux_expectations: the QEMU checks boot the kernel on other tables.)
+linux_acpi_expectations() {
+	cat <<EOF
+acpi-madt|1|Using ACPI \(MADT\) for SMP configuration information
+ged-bound|1|driver: 'acpi-ged': driver_bound: bound to device 'ACPI0013:00'
+vmgenid-bound|1|driver: 'vmgenid': driver_bound: bound to device 'VMGENCTR:00'
+EOF
+}
+
+# What a kernel prints once vmgenid saw a new generation ID (a restored or cloned guest).
+LINUX_RESEED_RE="crng reseeded due to virtual machine fork"
+
 # The init's end: its ud2 trapped by the kernel, then the panic it causes. Not an
 # expectation (it comes ksmvmm_spin seconds after init-run), reported when seen.
 LINUX_TRAP_RE="ksmvmm-spin\[1\] trap invalid opcode"

@@ -68,13 +68,28 @@ until linux_log "$T/console" | grep -aq 'Run /sbin/ksmvmm-spin'; do
 	[ "$(elapsed)" -lt "$BOOT_LIMIT" ] || fail "no init within ${BOOT_LIMIT}s"
 	sleep 1
 done
-echo "--- init reached after $(elapsed)s"
+t_init=$(elapsed)
+echo "--- init reached after ${t_init}s"
+linux_log "$T/console" | grep -aq "bound to device 'VMGENCTR:00'" ||
+	fail "the parent's kernel did not bind the generation ID device"
 sleep 3 # the init spins; the kernel's deferred work after Run settles
 parent_pss=$(python3 tests/lib/fleet.py pss "$VMM_PID") || fail "cannot read the parent's Pss"
+# A live clone first: it goes on too, under a new generation ID; the parent keeps its own.
+"$KSMCTL" --control "$SOCK" clone g0 --count 1 >"$T/clone.out" 2>&1 ||
+	fail "ksmctl clone g0 failed: $(cat "$T/clone.out")"
+for _ in $(seq 1 90); do
+	grep -aq "$LINUX_RESEED_RE" "$T/console/g0-1.log" 2>/dev/null && break
+	sleep 1
+done
+grep -aq "$LINUX_RESEED_RE" "$T/console/g0-1.log" 2>/dev/null ||
+	fail "the clone g0-1 did not see a new generation ID"
+echo "--- live clone g0-1: $(grep -am1 "$LINUX_RESEED_RE" "$T/console/g0-1.log")"
+grep -aq 'Linux version' "$T/console/g0-1.log" && fail "the clone g0-1 booted again"
 t_snap=$(elapsed)
 "$KSMCTL" --control "$SOCK" snapshot g0 "$T/snap" || fail "snapshot failed"
 echo "--- snapshot taken in $(($(elapsed) - t_snap))s (parent Pss $((parent_pss >> 20)) MiB)"
 linux_log "$T/console" | grep -aq "$TRAP_RE" && fail "the spin ended before the snapshot"
+grep -aq "$LINUX_RESEED_RE" "$T/console/g0.log" && fail "the parent reseeded for a fork"
 "$KSMCTL" --control "$SOCK" stop >/dev/null
 wait "$VMM_PID"
 VMM_PID=
@@ -99,9 +114,12 @@ for i in 0 1 2 3; do
 		sleep 1
 	done
 	echo "--- c$i: $(grep -am1 "$TRAP_RE" "$T/console2/c$i.log")"
+	grep -aq "$LINUX_RESEED_RE" "$T/console2/c$i.log" ||
+		fail "c$i's kernel did not see a new generation ID ($LINUX_RESEED_RE)"
+	echo "--- c$i: $(grep -am1 "$LINUX_RESEED_RE" "$T/console2/c$i.log")"
 done
 for i in 0 1 2 3; do
 	grep -aq 'Linux version' "$T/console2/c$i.log" && fail "c$i booted again instead of going on"
 done
-echo "PASS: linux snapshot-restore: init after ${t_snap}s, 4 restored kernels went on and trapped on their own consoles, Pss $((pss >> 20)) MiB for 4 (parent $((parent_pss >> 20)) MiB)"
+echo "PASS: linux snapshot-restore: init after ${t_init}s, a live clone reseeded, 4 restored kernels went on, reseeded for their new generation IDs and trapped on their own consoles, Pss $((pss >> 20)) MiB for 4 (parent $((parent_pss >> 20)) MiB)"
 exit 0

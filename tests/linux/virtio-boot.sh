@@ -5,7 +5,8 @@
 # Boots build/linux-min/vmlinux (tools/linux/build-kernel.sh) with --cpus 2, the ext4
 # root image (tools/linux/rootfs.sh) as a snapshot --disk and the default virtio devices
 # (console, rng, balloon), and checks what the kernel prints (tests/linux/expect.sh):
-# each virtio-mmio device bound by its driver, the log on hvc0, /dev/vda mounted as the
+# each virtio-mmio device bound by its driver, the ACPI generation ID and event devices
+# bound by theirs, the log on hvc0, /dev/vda mounted as the
 # ext4 root, 2 CPUs up, the init started; then that the balloon's free page reports
 # reach the VMM (ksmctl devices). The init makes no system call (PVM hosts cannot run
 # one); it spins for KSMVMM_LINUX_SPIN seconds and ends the guest with a trapped ud2.
@@ -79,6 +80,7 @@ for f in "$KSMVMM" "$KSMCTL" "$KERNEL" "$ROOTFS"; do
 	[ -r "$f" ] || { echo "FAIL: $f is missing (run make all linux-min)"; exit 1; }
 done
 linux_expectations "$CPUS" "$NDEVICES" >"$T/expect"
+linux_acpi_expectations >>"$T/expect"
 read -r -a disk <<<"${DISK_ARGS//@IMG@/$ROOTFS}"
 CMDLINE=$(linux_cmdline "$SPIN")
 

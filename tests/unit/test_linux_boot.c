@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "vmm/acpi.h"
 #include "vmm/mptable.h"
 
 #define MIB (1ull << 20)
@@ -239,8 +240,10 @@ static void check_common(struct guest_mem *m, const struct x86_boot *boot)
 	const uint64_t *gdt = mem_gpa(m, LINUX_GDT_GPA, 8 * X86_GDT_ENTRIES);
 	const uint64_t *pml4 = mem_gpa(m, LINUX_PT_GPA, 4096);
 	const uint8_t *mpf = mem_gpa(m, MPTABLE_GPA, 16);
-	struct mem_e820 e820[8];
-	int n = mptable_e820_reserve(e820, mem_e820(m, e820, 8), 8);
+	const uint8_t *rsdp = mem_gpa(m, ACPI_GPA, 8);
+	struct mem_e820 e820[10];
+	int n = mem_e820_reserve(e820, mptable_e820_reserve(e820, mem_e820(m, e820, 10), 10), 10,
+				 ACPI_GPA, ACPI_GPA + ACPI_SIZE);
 
 	CHECK_EQ(boot->rsi, LINUX_ZERO_PAGE_GPA);
 	CHECK_EQ(boot->rsp, LINUX_STACK_TOP);
@@ -263,9 +266,17 @@ static void check_common(struct guest_mem *m, const struct x86_boot *boot)
 		CHECK_EQ(bp->e820_table[i].size, e820[i].size);
 		CHECK_EQ(bp->e820_table[i].type, e820[i].type);
 	}
-	CHECK_EQ(e820[1].addr, MPTABLE_GPA); /* the MP table's KiB is not RAM */
+	/* RAM, the ACPI page, RAM, the MP table's KiB: neither is RAM. */
+	CHECK_EQ(e820[0].size, ACPI_GPA);
+	CHECK_EQ(e820[1].addr, ACPI_GPA);
+	CHECK_EQ(e820[1].size, ACPI_SIZE);
 	CHECK_EQ(e820[1].type, E820_RESERVED);
-	CHECK(!memcmp(mpf, "_MP_", 4)); /* its contents: test_mptable */
+	CHECK_EQ(e820[2].type, E820_RAM);
+	CHECK_EQ(e820[3].addr, MPTABLE_GPA);
+	CHECK_EQ(e820[3].type, E820_RESERVED);
+	CHECK(!memcmp(mpf, "_MP_", 4));	     /* its contents: test_mptable */
+	CHECK(!memcmp(rsdp, "RSD PTR ", 8)); /* and test_acpi */
+	CHECK_EQ(bp->acpi_rsdp_addr, ACPI_GPA);
 	CHECK_EQ(gdt[X86_SEL_KCODE / 8], 0x00af9a000000ffffull);
 	CHECK_EQ(gdt[X86_SEL_KDATA / 8], 0x00cf92000000ffffull);
 	CHECK_EQ(pml4[0] & ~0xfffull, LINUX_PT_GPA + 4096);
@@ -408,8 +419,8 @@ static void test_big_guest(void)
 	CHECK_EQ(load(&m, "vmlinux", "initrd", NULL, &boot), 0);
 	bp = zero_page(&m);
 	CHECK_EQ(bp->hdr.ramdisk_image, 0x7fffffffull + 1 - 4096);
-	CHECK_EQ(bp->e820_entries, 5);
-	CHECK_EQ(bp->e820_table[4].addr, MEM_HOLE_END);
+	CHECK_EQ(bp->e820_entries, 7);
+	CHECK_EQ(bp->e820_table[6].addr, MEM_HOLE_END);
 	mem_unmap(&m);
 }
 
