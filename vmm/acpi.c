@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "lib/checksum.h"
+
 #include "vmm/aml.h"
 #include "vmm/mptable.h"
 
@@ -162,16 +164,6 @@ enum {
 	GAS_SYSTEM_IO = 1,
 };
 
-static uint8_t checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t) -sum;
-}
-
 static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(h->signature, sig, 4);
@@ -188,7 +180,7 @@ static void header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t
 static void seal(struct acpi_header *h)
 {
 	h->checksum = 0;
-	h->checksum = checksum(h, h->length);
+	h->checksum = checksum8(h, h->length);
 }
 
 static void write_fadt(uint8_t *page)
@@ -340,8 +332,8 @@ static void write_roots(uint8_t *page)
 	r->revision = 2;
 	r->length = sizeof(*r);
 	r->xsdt = ACPI_GPA + OFF_XSDT;
-	r->checksum = checksum(r, 20);
-	r->ext_checksum = checksum(r, sizeof(*r));
+	r->checksum = checksum8(r, 20);
+	r->ext_checksum = checksum8(r, sizeof(*r));
 }
 
 int acpi_write(struct guest_mem *m, unsigned ncpus, const uint8_t genid[ACPI_VMGENID_SIZE])
@@ -371,8 +363,8 @@ bool acpi_present(const struct guest_mem *m)
 	const struct acpi_rsdp *r = mem_gpa(m, ACPI_GPA + OFF_RSDP, sizeof(*r));
 
 	return r && !memcmp(r->signature, "RSD PTR ", 8) && !memcmp(r->oem_id, OEM_ID, 6) &&
-	       r->xsdt == ACPI_GPA + OFF_XSDT && checksum(r, 20) == 0 &&
-	       checksum(r, sizeof(*r)) == 0;
+	       r->xsdt == ACPI_GPA + OFF_XSDT && checksum8(r, 20) == 0 &&
+	       checksum8(r, sizeof(*r)) == 0;
 }
 
 int acpi_set_genid(struct guest_mem *m, const uint8_t genid[ACPI_VMGENID_SIZE])

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/checksum.h"
+
 #define MPF_SIGNATURE "_MP_"
 #define MPC_SIGNATURE "PCMP"
 #define MP_SPEC_REV 4 /* MP spec 1.4 */
@@ -99,17 +101,6 @@ struct mptable_irq {
 _Static_assert(MPTABLE_BYTES(MPTABLE_MAX_CPUS) <= MPTABLE_SIZE, "MP table outgrows its KiB");
 _Static_assert(MPTABLE_GPA % 16 == 0, "the floating pointer sits on a 16-byte boundary");
 
-/* The byte that makes @len bytes at @p sum to 0, with the checksum byte itself 0. */
-static uint8_t mptable_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t) -sum;
-}
-
 /* Append @len bytes of @entry at *@pos and count it. */
 static void mpc_add(uint8_t **pos, struct mptable_mpc *mpc, const void *entry, size_t len)
 {
@@ -186,13 +177,13 @@ int mptable_write(struct guest_mem *m, unsigned ncpus)
 	mpc_add(&pos, mpc, &ioapic, sizeof(ioapic));
 	mpc_add_irqs(&pos, mpc, ioapic.id);
 	mpc->length = (uint16_t) (pos - (uint8_t *) mpc);
-	mpc->checksum = mptable_checksum(mpc, mpc->length);
+	mpc->checksum = checksum8(mpc, mpc->length);
 
 	memcpy(mpf->signature, MPF_SIGNATURE, 4);
 	mpf->physptr = (uint32_t) (MPTABLE_GPA + sizeof(*mpf));
 	mpf->length = 1;
 	mpf->spec = MP_SPEC_REV;
-	mpf->checksum = mptable_checksum(mpf, sizeof(*mpf));
+	mpf->checksum = checksum8(mpf, sizeof(*mpf));
 	return 0;
 }
 
