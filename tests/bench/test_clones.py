@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(REPO, "tools", "bench"))
 import bench  # noqa: E402
 import clonereport  # noqa: E402
 import clones  # noqa: E402
+import maplimit  # noqa: E402
 
 MIB = 1024
 
@@ -302,6 +303,10 @@ class Render(unittest.TestCase):
         self.assertIn("live 8: start, ms: 200.00 (target <= 50 ms) -> NOT met", text)
         self.assertIn("kvm VT-x (kvm_intel), CPUs 2, RAM 8000 MiB", text)
         self.assertIn("skipped (needs about 3072 MiB free", text)
+        self.assertNotIn("vm.max_map_count", text)
+        scn["clones"]["max_map_count"] = {"host": 65530, "used": 262144}
+        text = "\n".join(clonereport.md_section(scn, {}))
+        self.assertIn("`vm.max_map_count` was 262144 for this scenario, the host's 65530", text)
 
     def test_bench_render(self):
         res = {"version": 1, "command": "fake", "label": "fake", "started": "s",
@@ -317,6 +322,55 @@ class Render(unittest.TestCase):
         self.assertIn("### Live clone (`ksmctl clone g0 --count N`)", text)
         self.assertIn("| 1 | 30.0 | 250.0 | 120.0 | 10.00 | 3.91 | 240.0 | 2 | yes |", text)
         self.assertNotIn("Scenario 6 (clones and restores) was not run", text)
+
+
+class MapLimit(unittest.TestCase):
+    """maplimit.py against a file standing in for /proc/sys/vm/max_map_count."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.sysctl = os.path.join(self.dir.name, "max_map_count")
+        self.state = os.path.join(self.dir.name, "state", "saved.json")
+        self.real, maplimit.SYSCTL = maplimit.SYSCTL, self.sysctl
+        self.set(65530)
+
+    def tearDown(self):
+        maplimit.SYSCTL = self.real
+        self.dir.cleanup()
+
+    def set(self, value):
+        with open(self.sysctl, "w") as f:
+            f.write(f"{value}\n")
+
+    def test_raise_and_restore(self):
+        m = maplimit.MapLimit(self.state)
+        self.assertEqual(m.raise_to(262144), {"host": 65530, "used": 262144})
+        self.assertEqual(maplimit.read(), 262144)
+        self.assertTrue(os.path.exists(self.state))
+        m.restore()
+        self.assertEqual(maplimit.read(), 65530)
+        self.assertFalse(os.path.exists(self.state))
+        m.restore()  # idempotent
+        self.assertEqual(maplimit.read(), 65530)
+
+    def test_never_lowered(self):
+        self.set(1000000)
+        m = maplimit.MapLimit(self.state)
+        self.assertEqual(m.raise_to(262144), {"host": 1000000, "used": 1000000})
+        m.restore()
+        self.assertEqual(maplimit.read(), 1000000)
+
+    def test_killed_run_is_repaired(self):
+        maplimit.MapLimit(self.state).raise_to(262144)  # never restored: SIGKILL
+        m = maplimit.MapLimit(self.state)
+        self.assertEqual(m.recover(), 65530)
+        self.assertEqual(maplimit.read(), 65530)
+        self.assertIsNone(maplimit.MapLimit(self.state).recover())
+
+    def test_unreadable_is_a_clear_error(self):
+        os.unlink(self.sysctl)
+        with self.assertRaisesRegex(maplimit.MapLimitError, "cannot read .*max_map_count"):
+            maplimit.MapLimit(self.state).raise_to(262144)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ import figures
 import fleet as fleetmod
 import hostksm
 import linuxmem
+import maplimit
 import measure
 import outputs
 import qemu
@@ -47,6 +48,7 @@ import shield
 
 ROOT = fleetmod.ROOT
 HOST_KSM_STATE = os.path.join(ROOT, "build", "bench", "host-ksm.saved.json")
+MAP_LIMIT_STATE = os.path.join(ROOT, "build", "bench", "max-map-count.saved.json")
 BASE_PROFILE = "shared=50,zero=10"
 
 SCENARIOS = (
@@ -334,6 +336,12 @@ def run_all(args, res):
         print(f"bench: restored host KSM settings left by a killed benchmark: {stale}",
               file=sys.stderr)
         res["host_ksm_recovered"] = stale
+    maps = maplimit.MapLimit(MAP_LIMIT_STATE)
+    stale = maps.recover()
+    if stale is not None:
+        print(f"bench: restored vm.max_map_count {stale} left by a killed benchmark",
+              file=sys.stderr)
+        res["max_map_count_recovered"] = stale
     ctx = {"host": host, "ksmd": hostksm.ksmd_pid(), "rundir": args.rundir,
            "verify": not args.no_verify, "modes": args.modes, "quick": args.quick,
            "watch": not args.no_watch, "clone_counts": args.clone_counts,
@@ -351,6 +359,9 @@ def run_all(args, res):
             res["scenarios"].append(scenario5_linux_qemu(ctx))
             outputs.checkpoint(args.plan, res)
         if 6 in args.scenarios:
+            ctx["max_map_count"] = maps.raise_to(maplimit.SCENARIO6)
+            print(f"bench: vm.max_map_count {ctx['max_map_count']['used']} for scenario 6 "
+                  f"(the host's {ctx['max_map_count']['host']} is put back after)", flush=True)
             ctx["checkpoint"] = lambda scn: outputs.checkpoint(
                 args.plan, {**res, "scenarios": res["scenarios"] + [scn]})
             res["scenarios"].append(clones.scenario(ctx))
@@ -358,7 +369,11 @@ def run_all(args, res):
             outputs.checkpoint(args.plan, res)
     finally:
         with shield.shielded():
-            host.restore()
+            try:
+                maps.restore()
+            finally:
+                host.restore()
+            res["max_map_count_after"] = maplimit.read()
             res["host_ksm_after"] = hostksm.snapshot()
 
 
@@ -486,6 +501,9 @@ def failures(res):
     out = [f"aborted: {res['aborted']}"] if res.get("aborted") else []
     if not res.get("host_ksm_restored", False):
         out.append("host KSM settings not restored")
+    if res.get("max_map_count_after", res["machine"].get("max_map_count")) != \
+            res["machine"].get("max_map_count"):
+        out.append("vm.max_map_count not restored")
     ids = [scn["id"] for scn in res["scenarios"]]
     out += [f"scenario {i} missing" for i in ALL_SCENARIOS if i not in ids]
     out += [f"scenario {scn['id']} {mode} failed: {err.splitlines()[0] if err else err}"
@@ -545,7 +563,7 @@ def main(argv, root=ROOT):
     shield.install()
     try:
         run_all(args, res)
-    except (shield.Interrupted, hostksm.HostKsmError) as e:
+    except (shield.Interrupted, hostksm.HostKsmError, maplimit.MapLimitError) as e:
         res["aborted"] = str(e)
         print(f"bench: {e}", file=sys.stderr)
     res["finished"] = now_iso()

@@ -259,6 +259,12 @@ def md_section(scn, machine):
         mem=c["mem"], profile=c["profile"], mutate=c["mutate_profile"],
         secs=c["mutate_s"], kvm=machine.get("kvm"), mem_total=machine.get("mem_total_mib"),
         nproc=machine.get("nproc")), ""]
+    maps = c.get("max_map_count")
+    if maps:
+        out += [f"`vm.max_map_count` was {maps['used']} for this scenario, the host's "
+                f"{maps['host']} before and after: each run of merged pages is a mapping, and "
+                "33 guests cloned from a guest that rewrites its pages need more than the "
+                "kernel's default 65530.", ""]
     out += [f"Snapshot of the parent (`ksmctl snapshot`): {fmt(figs.get('snapshot_ms'))} ms; "
             f"Pss of one booted guest: {fmt(_mib((c.get('snapshot') or {}).get('one_pss_kib')))}"
             " MiB.", ""]

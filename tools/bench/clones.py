@@ -382,6 +382,7 @@ def scenario(ctx):
     steps = ctx["clone_steps"]
     out = new_record(ctx["clone_counts"], ctx["clone_big"] and "big" in steps)
     c = out["clones"]
+    c["max_map_count"] = ctx.get("max_map_count")
     snapdir = os.path.join(ctx["rundir"], "s6-snapshot.dir")
     shutil.rmtree(snapdir, ignore_errors=True)
     if "restore" in steps:
