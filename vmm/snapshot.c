@@ -586,6 +586,7 @@ struct fork_ctx {
 	struct snapshot_src *s;
 	char *err;
 	size_t len;
+	uint64_t t_hold, t_held, t_release; /* clock_now_us() at each step, for the log */
 };
 
 /* ksm_image_fork's hold: stop the parent, capture its state in memory. */
@@ -596,6 +597,7 @@ static int fork_hold(void *opaque)
 	const char *what = "";
 	int ret;
 
+	c->t_hold = clock_now_us();
 	devices_quiesce(c->g->devices); /* before the pause: see devices_quiesce */
 	ret = pause_request_settled(&c->g->pause, SNAPSHOT_PAUSE_MS);
 	if (ret)
@@ -608,6 +610,7 @@ static int fork_hold(void *opaque)
 		pause_resume(&c->g->pause);
 		devices_resume(c->g->devices);
 	}
+	c->t_held = clock_now_us();
 	return ret;
 }
 
@@ -616,6 +619,7 @@ static void fork_release(void *opaque)
 {
 	struct fork_ctx *c = opaque;
 
+	c->t_release = clock_now_us();
 	pause_resume(&c->g->pause);
 	if (devices_resume(c->g->devices))
 		pr_err("%s: its devices could not restart after the clone", c->g->name);
@@ -651,7 +655,9 @@ struct snapshot_src *snapshot_fork(struct guest *g, struct ksm *k, uint32_t grou
 	s->images[0].group = group;
 	s->images[0].img = img;
 	s->nr_images = 1;
-	pr_info("%s: forked, %llu pages shared, paused %.3f s", g->name,
-		(unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6);
+	pr_info("%s: forked, %llu pages shared, paused %.3f s (waiting for the engine %.3f s, "
+		"stopping and saving its state %.3f s, its RAM into the pool and back %.3f s)",
+		g->name, (unsigned long long) ksm_image_pages(img), (clock_now_us() - t0) / 1e6,
+		(c.t_hold - t0) / 1e6, (c.t_held - c.t_hold) / 1e6, (c.t_release - c.t_held) / 1e6);
 	return s;
 }
