@@ -312,6 +312,15 @@ static void kick_vcpu(void *opaque, unsigned id)
 	vcpu_kick(g->vcpus[id]);
 }
 
+/* pause_wake_fn: a workload guest's vCPUs may wait in the VMM for its next request. */
+static void wake_waiters(void *opaque)
+{
+	struct guest *g = opaque;
+
+	if (g->wl)
+		wl_dev_wake(g->wl);
+}
+
 static int create_vcpus(struct guest *g, unsigned n)
 {
 	const struct vcpu_host host = {
@@ -376,6 +385,7 @@ static struct guest *build(const struct options *o, unsigned index, bool tee_std
 	g->state = GUEST_STARTING;
 	pthread_mutex_init(&g->lock, NULL);
 	pause_init(&g->pause, kick_vcpu, g);
+	pause_set_wake(&g->pause, wake_waiters);
 	if (boot)
 		g->boot = *boot;
 	if (create_vm(g, o->mem, o->merge) || create_devices(g, o, tee_stdout) ||

@@ -24,6 +24,7 @@ void pause_init(struct pause *p, pause_kick_fn kick, void *opaque)
 		atomic_init(&p->in_guest[i], false);
 	p->nr_vcpus = 0;
 	p->kick = kick;
+	p->wake = NULL;
 	p->kick_opaque = opaque;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->park_cond, NULL);
@@ -32,6 +33,11 @@ void pause_init(struct pause *p, pause_kick_fn kick, void *opaque)
 	pthread_cond_init(&p->out_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_rwlock_init(&p->mem_guard, NULL);
+}
+
+void pause_set_wake(struct pause *p, pause_wake_fn wake)
+{
+	p->wake = wake;
 }
 
 void pause_set_vcpus(struct pause *p, unsigned n)
@@ -152,6 +158,8 @@ int pause_request_settled(struct pause *p, int timeout_ms)
 	atomic_store(&p->settle, true);
 	atomic_store(&p->req, true);
 	kick_those_inside(p);
+	if (p->wake)
+		p->wake(p->kick_opaque);
 	pthread_mutex_lock(&p->lock);
 	pthread_cond_broadcast(&p->park_cond); /* vCPUs parked uncounted: see park() */
 	while (p->settled < p->nr_vcpus && ret == 0) {
@@ -161,6 +169,8 @@ int pause_request_settled(struct pause *p, int timeout_ms)
 		clock_deadline(&ts, CLOCK_MONOTONIC, 1000);
 		if (pthread_cond_timedwait(&p->out_cond, &p->lock, &ts) == ETIMEDOUT) {
 			kick_those_inside(p);
+			if (p->wake)
+				p->wake(p->kick_opaque);
 			if (left-- == 0)
 				ret = -ETIMEDOUT;
 		}

@@ -19,6 +19,11 @@
  * the pausing thread; must not block. */
 typedef void (*pause_kick_fn)(void *opaque, unsigned id);
 
+/* Make the vCPUs blocked in the VMM on a guest's request (a wait that only the guest's
+ * next request or a timeout ends) complete that exit now. Called from the pausing thread
+ * (with the kick's opaque); must not block. */
+typedef void (*pause_wake_fn)(void *opaque);
+
 struct pause {
 	atomic_bool req;		       /* vCPUs must not enter KVM_RUN */
 	atomic_bool settle;		       /* and must complete their last exit first */
@@ -30,11 +35,15 @@ struct pause {
 	pthread_cond_t out_cond;    /* a vCPU left the guest while a pause was requested */
 	pthread_rwlock_t mem_guard; /* VMM writers of guest RAM shared, a pause exclusive */
 	pause_kick_fn kick;
+	pause_wake_fn wake; /* or NULL */
 	void *kick_opaque;
 };
 
 /* Set up @p with no vCPUs; @kick makes one leave KVM_RUN. */
 void pause_init(struct pause *p, pause_kick_fn kick, void *opaque);
+
+/* A settled pause also calls @wake, at once and at each of its retries. */
+void pause_set_wake(struct pause *p, pause_wake_fn wake);
 
 /* From now on vCPUs 0..@n-1 take part (n <= PAUSE_MAX_VCPUS). Call before they run. */
 void pause_set_vcpus(struct pause *p, unsigned n);

@@ -162,6 +162,40 @@ static void test_settled(void)
 	pause_resume(&p);
 }
 
+static atomic_uint wakes;
+
+/* The fake device's wait ends when woken (wl_dev_wake). */
+static void fake_wake(void *opaque)
+{
+	(void) opaque;
+	atomic_fetch_add(&wakes, 1);
+	for (unsigned i = 0; i < NR; i++)
+		atomic_store(&busy[i], false);
+}
+
+/* With a wake, a settled pause ends a vCPU's wait in the VMM instead of timing out on
+ * it; a plain pause never wakes (a merge does not wait for vCPUs outside the guest). */
+static void test_settled_wake(void)
+{
+	pause_set_wake(&p, fake_wake);
+	for (int r = 0; r < 20; r++) {
+		pause_request(&p);
+		pause_wait(&p);
+		pause_resume(&p);
+	}
+	CHECK_EQ(atomic_load(&wakes), 0);
+	atomic_store(&busy[1], true);
+	while (!atomic_load(&held[1]))
+		usleep(100);
+	CHECK_EQ(pause_request_settled(&p, 2000), 0);
+	CHECK(atomic_load(&wakes) > 0);
+	CHECK(!atomic_load(&busy[1]));
+	CHECK_EQ(nr_inside(), 0);
+	CHECK(!atomic_load(&pending[1])); /* its exit was completed */
+	pause_resume(&p);
+	pause_set_wake(&p, NULL);
+}
+
 /* A vCPU stopped during a pause stays parked until the pause is over, then exits. */
 static void test_stop_while_paused(void)
 {
@@ -191,6 +225,7 @@ int main(void)
 	atomic_store(&writer_stop, true);
 	pthread_join(w, NULL);
 	test_settled();
+	test_settled_wake();
 	test_stop_while_paused();
 	for (unsigned i = 0; i < NR; i++)
 		pthread_join(t[i], NULL);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/clock.h"
 #include "lib/page.h"
@@ -267,6 +268,32 @@ static int load(struct rig *r, const void *data, size_t len, char *why, size_t w
 }
 
 /* The armed timeout survives a round trip; waiting requests do not. */
+static void *wake_later(void *opaque)
+{
+	usleep(20 * 1000);
+	wl_dev_wake(opaque);
+	return NULL;
+}
+
+/* A wake ends a wait at once, as a timeout does (no request); one that came before the
+ * wait does not cut the next wait short. */
+static void test_wake(void)
+{
+	struct rig r;
+	pthread_t t;
+	double ms;
+
+	CHECK_EQ(rig_init(&r, 1), 0);
+	CHECK_EQ(pthread_create(&t, NULL, wake_later, r.dev), 0);
+	CHECK_EQ(guest_wait(&r, 5 * 1000 * 1000, &ms), WL_REQ_NONE);
+	pthread_join(t, NULL);
+	CHECK(ms < 4000.0); /* woken, not timed out after 5 s */
+	wl_dev_wake(r.dev);
+	CHECK_EQ(guest_wait(&r, 50 * 1000, &ms), WL_REQ_NONE);
+	CHECK(ms >= 45.0);
+	rig_destroy(&r);
+}
+
 static void test_save_load(void)
 {
 	struct rig a, b;
@@ -352,6 +379,7 @@ int main(void)
 	test_restored();
 	test_restored_two();
 	test_late_round();
+	test_wake();
 	test_save_load();
 	test_load_refuses();
 	return check_done("test_wl_dev");

@@ -35,6 +35,7 @@ struct wl_dev {
 	pthread_cond_t cond;		  /* signalled on every change below */
 	uint32_t timeout_us[WL_MAX_CPUS]; /* armed by each vCPU for its next wait */
 	uint32_t pending[WL_MAX_CPUS];	  /* bit r: request r waits for vCPU i */
+	bool woken[WL_MAX_CPUS];	  /* a settled pause ends vCPU i's wait now */
 	bool shutdown;			  /* guest is stopping: waits return at once */
 	uint32_t round;			  /* request of the round in flight, or 0 */
 	bool round_done;		  /* the guest reported the round */
@@ -77,7 +78,8 @@ static uint32_t wait_request(struct wl_dev *d, unsigned id)
 	int rc = 0;
 
 	clock_deadline(&deadline, CLOCK_MONOTONIC, timeout);
-	while (!d->pending[id] && !d->shutdown && rc != ETIMEDOUT) {
+	d->woken[id] = false; /* a pause before this wait retries its wake (wl_dev_wake) */
+	while (!d->pending[id] && !d->shutdown && !d->woken[id] && rc != ETIMEDOUT) {
 		if (timeout)
 			rc = pthread_cond_timedwait(&d->cond, &d->lock, &deadline);
 		else
@@ -210,6 +212,18 @@ void wl_dev_shutdown(struct wl_dev *d)
 {
 	pthread_mutex_lock(&d->lock);
 	d->shutdown = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void wl_dev_wake(struct wl_dev *d)
+{
+	/* Never blocks: a holder of the lock may itself wait for the pause to end (a RAM
+	 * write through the guard); the pause calls again a millisecond later. */
+	if (pthread_mutex_trylock(&d->lock))
+		return;
+	for (unsigned i = 0; i < d->host.nr_vcpus; i++)
+		d->woken[i] = true;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 }

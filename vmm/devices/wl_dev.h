@@ -35,6 +35,12 @@ struct wl_dev *wl_dev_create(const struct wl_dev_host *host, struct bus *bus);
 /* Wake every vCPU blocked in a wait and fail pending requests: the guest is stopping. */
 void wl_dev_shutdown(struct wl_dev *d);
 
+/* pause_wake_fn's work: every vCPU blocked in a wait returns from it now, as from a
+ * timeout (the guest reads no request, and waits again), so that a snapshot's pause need
+ * not wait for the timeout (up to 100 ms for an idle guest). Never blocks: when the
+ * device is busy it does nothing (the pause calls again). */
+void wl_dev_wake(struct wl_dev *d);
+
 /* Ask every vCPU to verify; block until the guest reports or @timeout_ms passes.
  * Returns 0, -EBUSY, -ESRCH (guest stopping) or -ETIMEDOUT. A round of verify, probe or
  * watch that times out after the guest took it goes on in the guest: until it reports,
