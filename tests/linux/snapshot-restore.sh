@@ -12,7 +12,7 @@
 # and the init all resumed. The 4 restored guests must cost together less than twice
 # the parent's memory (host Pss, after the restore).
 #
-# Exit: 0 pass, 1 fail, 77 skipped (no /dev/kvm).
+# Exit: 0 pass, 1 fail, 77 skipped (no /dev/kvm, or PVM's: tests/linux/expect.sh).
 # Environment: KSMVMM_LINUX_BOOT_TIMEOUT [180], KSMVMM_LINUX_SPIN [90],
 #   KSMVMM_LINUX_KERNEL, KSMVMM_LINUX_ROOTFS [build/linux-min/...]
 set -u
@@ -27,10 +27,7 @@ BOOT_LIMIT=${KSMVMM_LINUX_BOOT_TIMEOUT:-180}
 SPIN=${KSMVMM_LINUX_SPIN:-90}
 TRAP_RE='trap invalid opcode'
 
-if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
-	echo "SKIPPED: /dev/kvm is missing, this test boots a Linux guest on ksmvmm"
-	exit 77
-fi
+linux_skip_unless_kvm
 T=$(mktemp -d /tmp/ksmvmm-linux-snap.XXXXXX)
 SOCK=$T/control.sock
 VMM_PID=

@@ -11,7 +11,7 @@
 # reach the VMM (ksmctl devices). The init makes no system call (PVM hosts cannot run
 # one); it spins for KSMVMM_LINUX_SPIN seconds and ends the guest with a trapped ud2.
 #
-# Exit: 0 pass, 1 fail (what was missing is printed), 77 skipped (no /dev/kvm).
+# Exit: 0 pass, 1 fail (what was missing is printed), 77 skipped (no /dev/kvm, or PVM's).
 # Environment (defaults in brackets):
 #   KSMVMM_LINUX_BOOT_TIMEOUT  seconds for all kernel messages [180]
 #   KSMVMM_LINUX_REPORT_TIMEOUT seconds more for the first free page report [60]
@@ -38,10 +38,7 @@ CPUS=2
 NDEVICES=4 # console, rng, balloon, one disk
 GUEST=g0   # --name g (the default) and --count 1
 
-if [ ! -c "${KSMVMM_KVM_DEVICE:-/dev/kvm}" ]; then
-	echo "SKIPPED: /dev/kvm is missing, this test boots a Linux guest on ksmvmm"
-	exit 77
-fi
+linux_skip_unless_kvm
 
 T=$(mktemp -d /tmp/ksmvmm-linux-min.XXXXXX)
 SOCK=$T/control.sock
