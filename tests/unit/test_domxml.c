@@ -9,6 +9,7 @@
 
 #include "tests/unit/check.h"
 #include "vmm/libvirt/domxml.h"
+#include "vmm/libvirt/domxml_read.h"
 
 #define DOMAINS "tests/libvirt/domains/"
 
@@ -258,6 +259,20 @@ static void test_refused_domain(void)
 	refused("<iothreads>2</iothreads>", "", "<iothreads>");
 }
 
+/* Our reader on its own (no libvirt before it) refuses a domain without a name, which
+ * its callers use for console files and reports (found by fuzz_domxml). */
+static void test_read_needs_name(void)
+{
+	struct domdef d = {0};
+
+	CHECK_EQ(domxml_read("<domain type='kvm'><memory unit='KiB'>65536</memory><vcpu>1</vcpu>"
+			     "<os><type>hvm</type><kernel>/k</kernel></os></domain>",
+			     &d, err, sizeof(err)),
+		 -EINVAL);
+	CHECK(strstr(err, "no <name>"));
+	domxml_clear(&d);
+}
+
 /* Whole-domain rules, and what we read out of our own metadata element. */
 static void test_refused_whole(void)
 {
@@ -473,6 +488,7 @@ int main(void)
 	test_refused_devices();
 	test_refused_domain();
 	test_refused_whole();
+	test_read_needs_name();
 	test_name_test();
 	test_metadata();
 	test_to_options();

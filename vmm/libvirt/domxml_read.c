@@ -469,6 +469,9 @@ static const struct domxml_rule domain_rules[] = {
 /* What needs the whole domain: the kind of guest, its group, its memory. */
 static int check_domain(const struct domdef *d, char *err, size_t errlen)
 {
+	/* libvirt's parser wants one too; this reader promises it (domxml.h) on its own. */
+	if (!d->name[0])
+		return errbuf_set(err, errlen, -EINVAL, "no <name>");
 	if (!d->workload && !d->kernel)
 		return errbuf_set(err, errlen, -ENOTSUP,
 				  "no <os><kernel>: ksmvmm boots a Linux kernel directly (or the "
